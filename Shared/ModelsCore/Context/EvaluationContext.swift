@@ -1,0 +1,297 @@
+/// A context is invalid; evaluating with it yields `ERROR`/`USER_NOT_SPECIFIED`.
+public struct ContextError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// One context of one kind: a user, an organization, a device...
+public struct SingleKindContext: Sendable, Hashable {
+    public var kind: String
+    public var key: String
+    public var name: String?
+    public var anonymous: Bool
+    /// Every other attribute; never holds `null` (a null attribute is an unset one).
+    public var attributes: [String: JSONValue]
+    /// Attributes to redact from analytics events (`_meta.privateAttributes`).
+    public var privateAttributes: [AttributeReference]
+    /// The legacy `secondary` key of old-format users; not used by server-side evaluation.
+    public var secondary: String?
+
+    public init(
+        kind: String = "user", key: String, name: String? = nil, anonymous: Bool = false,
+        attributes: [String: JSONValue] = [:], privateAttributes: [AttributeReference] = [], secondary: String? = nil
+    ) {
+        self.kind = kind
+        self.key = key
+        self.name = name
+        self.anonymous = anonymous
+        self.attributes = attributes
+        self.privateAttributes = privateAttributes
+        self.secondary = secondary
+    }
+
+    /// The value of a top-level attribute, including the built-ins `kind`, `key`, `name` and
+    /// `anonymous` (which is always a boolean).
+    @inlinable public func topLevelValue(_ name: String) -> JSONValue? {
+        switch name {
+        case "key": return .string(key)
+        case "kind": return .string(kind)
+        case "name": return self.name.map(JSONValue.string)
+        case "anonymous": return .bool(anonymous)
+        default: return attributes[name]
+        }
+    }
+
+    /// The value an attribute reference points to, or nil if it is absent. Path components after
+    /// the first index into JSON objects only; anything else (arrays included) is absent.
+    @inlinable public func value(for reference: AttributeReference) -> JSONValue? {
+        let components = reference.components
+        guard let first = components.first, var value = topLevelValue(first) else { return nil }
+        for component in components.dropFirst() {
+            guard case .object(let properties) = value, let next = properties[component] else { return nil }
+            value = next
+        }
+        return value
+    }
+}
+
+/// The subject of an evaluation: a single-kind context or a multi-kind context.
+///
+/// A multi-kind context with one member is the same as that single-kind context, as in
+/// LaunchDarkly's SDKs.
+public struct EvaluationContext: Sendable, Hashable {
+    /// The individual contexts, ordered by kind; exactly one for a single-kind context.
+    public let individualContexts: [SingleKindContext]
+
+    /// A single-kind context.
+    public init(_ context: SingleKindContext) {
+        individualContexts = [context]
+    }
+
+    /// A context from several kinds; one member makes a single-kind context.
+    public init(multi contexts: [SingleKindContext]) throws(ContextError) {
+        guard !contexts.isEmpty else { throw ContextError("a multi-kind context must have at least one kind") }
+        let sorted = contexts.sorted { utf8Less($0.kind, $1.kind) }
+        for i in sorted.indices.dropFirst() where sorted[i].kind == sorted[i - 1].kind {
+            throw ContextError("a multi-kind context has kind \"\(sorted[i].kind)\" twice")
+        }
+        individualContexts = sorted
+    }
+
+    /// A user context with only a key.
+    public static func user(_ key: String) -> EvaluationContext { EvaluationContext(SingleKindContext(key: key)) }
+
+    /// True for a multi-kind context.
+    @inlinable public var isMulti: Bool { individualContexts.count > 1 }
+
+    /// `multi`, or the kind of a single-kind context.
+    @inlinable public var kind: String { isMulti ? "multi" : individualContexts[0].kind }
+
+    /// The index in ``individualContexts`` of the context of `kind` (nil or empty means `user`).
+    @inlinable public func index(ofKind kind: String?) -> Int? {
+        let wanted = (kind?.isEmpty ?? true) ? "user" : kind!
+        for i in individualContexts.indices where individualContexts[i].kind == wanted { return i }
+        return nil
+    }
+
+    /// The context of `kind` (nil or empty means `user`), if present.
+    @inlinable public func individualContext(kind: String?) -> SingleKindContext? {
+        index(ofKind: kind).map { individualContexts[$0] }
+    }
+
+    /// The fully-qualified key: the key for a user, `kind:key` for other kinds, and for a multi-kind
+    /// context each member's `kind:key` joined by `:` in kind order, with `%` and `:` escaped. Used
+    /// for secure-mode hashes and de-duplicating contexts in events.
+    public var fullyQualifiedKey: String {
+        if !isMulti, individualContexts[0].kind == "user" { return individualContexts[0].key }
+        return individualContexts.map { "\($0.kind):\(Self.escapeKey($0.key))" }.joined(separator: ":")
+    }
+
+    private static func escapeKey(_ key: String) -> String {
+        guard key.contains("%") || key.contains(":") else { return key }
+        return key.replacingOccurrences("%", with: "%25").replacingOccurrences(":", with: "%3A")
+    }
+}
+
+extension String {
+    /// Plain substring replacement without Foundation.
+    func replacingOccurrences(_ target: String, with replacement: String) -> String {
+        var result = ""
+        var rest = self[...]
+        while let range = rest.firstRange(of: target) {
+            result += rest[..<range.lowerBound]
+            result += replacement
+            rest = rest[range.upperBound...]
+        }
+        result += rest
+        return result
+    }
+}
+
+// MARK: - JSON
+
+extension EvaluationContext {
+    /// Parses a context as LaunchDarkly's Go SDK does: single-kind (`{"kind":"org","key":...}`),
+    /// multi-kind (`{"kind":"multi","user":{...},"org":{...}}`), or the pre-context user format (no
+    /// `kind`: `{"key":...,"email":...,"custom":{...}}`).
+    public init(json: JSONValue) throws(ContextError) {
+        guard case .object(let properties) = json else {
+            throw ContextError("a context must be a JSON object, found \(json.typeName)")
+        }
+        guard let kindValue = properties["kind"] else {
+            self.init(try Self.parseOldUser(properties))
+            return
+        }
+        guard case .string(let kind) = kindValue else { throw ContextError("\"kind\" must be a string") }
+        if kind == "multi" {
+            var members: [SingleKindContext] = []
+            for (memberKind, value) in properties where memberKind != "kind" {
+                try Self.validateKind(memberKind)
+                guard case .object(let memberProperties) = value else {
+                    throw ContextError("the \"\(memberKind)\" member of a multi-kind context must be an object")
+                }
+                members.append(try Self.parseSingle(memberProperties, kind: memberKind))
+            }
+            try self.init(multi: members)
+        } else {
+            try Self.validateKind(kind)
+            self.init(try Self.parseSingle(properties, kind: kind))
+        }
+    }
+
+    /// Checks a kind name: non-empty, `[A-Za-z0-9._-]` only, and not `kind` or `multi`.
+    public static func validateKind(_ kind: String) throws(ContextError) {
+        guard !kind.isEmpty else { throw ContextError("context kind must not be empty") }
+        guard kind != "kind", kind != "multi" else { throw ContextError("\"\(kind)\" is not a valid context kind") }
+        for byte in kind.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
+                continue
+            default:
+                throw ContextError("context kind \"\(kind)\" may contain only letters, digits, '.', '_' and '-'")
+            }
+        }
+    }
+
+    private static func parseSingle(_ properties: [String: JSONValue], kind: String) throws(ContextError) -> SingleKindContext {
+        guard case .string(let key)? = properties["key"] else {
+            throw ContextError(properties["key"] == nil ? "context key is missing" : "context key must be a string")
+        }
+        guard !key.isEmpty else { throw ContextError("context key must not be empty") }
+        var context = SingleKindContext(kind: kind, key: key)
+        for (name, value) in properties {
+            switch name {
+            case "kind", "key":
+                continue
+            case "name":
+                switch value {
+                case .null: continue
+                case .string(let s): context.name = s
+                default: throw ContextError("context \"name\" must be a string")
+                }
+            case "anonymous":
+                switch value {
+                case .null: continue
+                case .bool(let b): context.anonymous = b
+                default: throw ContextError("context \"anonymous\" must be a boolean")
+                }
+            case "_meta":
+                guard case .object(let meta) = value else {
+                    if value.isNull { continue }
+                    throw ContextError("context \"_meta\" must be an object")
+                }
+                context.privateAttributes = try privateAttributeList(meta["privateAttributes"], literal: false)
+            default:
+                if !value.isNull { context.attributes[name] = value }
+            }
+        }
+        return context
+    }
+
+    private static let oldUserStringAttributes: Set<String> = ["ip", "country", "email", "firstName", "lastName", "avatar"]
+
+    private static func parseOldUser(_ properties: [String: JSONValue]) throws(ContextError) -> SingleKindContext {
+        guard case .string(let key)? = properties["key"] else {
+            throw ContextError(properties["key"] == nil ? "context key is missing" : "context key must be a string")
+        }
+        var context = SingleKindContext(kind: "user", key: key)
+        for (name, value) in properties where !value.isNull {
+            switch name {
+            case "name":
+                guard case .string(let s) = value else { throw ContextError("user \"name\" must be a string") }
+                context.name = s
+            case "anonymous":
+                guard case .bool(let b) = value else { throw ContextError("user \"anonymous\" must be a boolean") }
+                context.anonymous = b
+            case "secondary":
+                guard case .string(let s) = value else { throw ContextError("user \"secondary\" must be a string") }
+                context.secondary = s
+            case "privateAttributeNames":
+                context.privateAttributes = try privateAttributeList(value, literal: true)
+            case _ where oldUserStringAttributes.contains(name):
+                guard case .string = value else { throw ContextError("user \"\(name)\" must be a string") }
+                context.attributes[name] = value
+            default:
+                continue
+            }
+        }
+        if let custom = properties["custom"], !custom.isNull {
+            guard case .object(let customAttributes) = custom else { throw ContextError("user \"custom\" must be an object") }
+            for (name, value) in customAttributes where !value.isNull {
+                switch name {
+                case "kind", "key", "name", "anonymous", "_meta": continue
+                default: context.attributes[name] = value
+                }
+            }
+        }
+        return context
+    }
+
+    private static func privateAttributeList(_ value: JSONValue?, literal: Bool) throws(ContextError) -> [AttributeReference] {
+        guard let value, !value.isNull else { return [] }
+        guard case .array(let elements) = value else { throw ContextError("private attributes must be an array of strings") }
+        var references: [AttributeReference] = []
+        for element in elements {
+            guard case .string(let s) = element else { throw ContextError("private attributes must be an array of strings") }
+            references.append(literal ? AttributeReference(literal: s) : AttributeReference(reference: s))
+        }
+        return references
+    }
+
+    /// Writes the context in LaunchDarkly's current JSON format (single- or multi-kind).
+    public func write(to w: inout JSONWriter) {
+        if isMulti {
+            w.beginObject()
+            w.key("kind"); w.writeString("multi")
+            for context in individualContexts {
+                w.key(context.kind)
+                context.writeProperties(to: &w, includeKind: false)
+            }
+            w.endObject()
+        } else {
+            individualContexts[0].writeProperties(to: &w, includeKind: true)
+        }
+    }
+}
+
+extension SingleKindContext {
+    func writeProperties(to w: inout JSONWriter, includeKind: Bool) {
+        w.beginObject()
+        if includeKind { w.key("kind"); w.writeString(kind) }
+        w.key("key"); w.writeString(key)
+        if let name { w.key("name"); w.writeString(name) }
+        if anonymous { w.key("anonymous"); w.writeBool(true) }
+        for attribute in attributes.keys.sorted(by: utf8Less) {
+            w.key(attribute)
+            w.writeValue(attributes[attribute]!)
+        }
+        if !privateAttributes.isEmpty {
+            w.key("_meta"); w.beginObject()
+            w.key("privateAttributes"); w.writeStrings(privateAttributes.map(\.rawValue))
+            w.endObject()
+        }
+        w.endObject()
+    }
+}

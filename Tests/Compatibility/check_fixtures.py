@@ -27,6 +27,7 @@ from typing import Any, List, Optional, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 
 from differential_eval import json_equal  # noqa: E402
 from ld_reference_eval import ReferenceEvaluator, context_from_json, ordered_reason  # noqa: E402

@@ -7,7 +7,8 @@ Usage::
 
 Each round generates a corpus with ``gen_eval_corpus.py`` (seed S, S+1, ...), runs
 ``PATH eval --data DATA --contexts CONTEXTS`` and ``ld_reference_eval.py`` on it, and compares the two
-outputs line by line. Values are compared as JSON, strictly: a boolean never equals a number, ``1``
+outputs line by line; then it does the same with ``--flag KEY`` (a live flag, a deleted flag or an
+unknown key, in turn). Values are compared as JSON, strictly: a boolean never equals a number, ``1``
 equals ``1.0``, object property order is irrelevant -- except in ``reason``, whose property order
 must match too (Vane must write reasons exactly as LaunchDarkly's Go SDK does).
 
@@ -31,6 +32,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 
 from gen_eval_corpus import CorpusGenerator, reason_label, write_corpus  # noqa: E402
 
@@ -185,6 +187,14 @@ def compare_round(data: dict, contexts: List[Any], expected_lines: List[str], ac
     return mismatches
 
 
+def probe_flag_key(data: dict, seed: int) -> str:
+    """The key for the round's `--flag` run: in turn a live flag, a deleted flag and an unknown key."""
+    live = sorted(k for k, f in data['flags'].items() if not f.get('deleted'))
+    deleted = sorted(k for k, f in data['flags'].items() if f.get('deleted'))
+    choices = [live, deleted, ['no-such-flag']][seed % 3] or live or ['no-such-flag']
+    return choices[seed % len(choices)]
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--vanectl', required=True, help='path of the vanectl executable')
@@ -202,19 +212,20 @@ def main(argv: Optional[List[str]] = None) -> int:
         corpus = tempfile.mkdtemp(prefix='vane-diff-%d-' % seed)
         write_corpus(corpus, data, contexts)
         files = ['--data', os.path.join(corpus, 'data.json'), '--contexts', os.path.join(corpus, 'contexts.json')]
-        expected_lines = run_tool([sys.executable, REFERENCE] + files)
-        actual_lines = run_tool([args.vanectl, 'eval'] + files)
-        mismatches = compare_round(data, contexts, expected_lines, actual_lines, args.max_reports)
-        if mismatches:
-            print('FAILED: round with seed %d has %d mismatching records (of %d).' % (
-                seed, mismatches, len(expected_lines)))
-            print('Corpus kept in %s; reproduce with:\n  %s %s %s\n  %s eval %s' % (
-                corpus, sys.executable, REFERENCE, ' '.join(files), args.vanectl, ' '.join(files)))
-            return 1
+        for options in (files, files + ['--flag', probe_flag_key(data, seed)]):
+            expected_lines = run_tool([sys.executable, REFERENCE] + options)
+            actual_lines = run_tool([args.vanectl, 'eval'] + options)
+            mismatches = compare_round(data, contexts, expected_lines, actual_lines, args.max_reports)
+            if mismatches:
+                print('FAILED: round with seed %d has %d mismatching records (of %d).' % (
+                    seed, mismatches, len(expected_lines)))
+                print('Corpus kept in %s; reproduce with:\n  %s %s %s\n  %s eval %s' % (
+                    corpus, sys.executable, REFERENCE, ' '.join(options), args.vanectl, ' '.join(options)))
+                return 1
+            records += len(expected_lines)
+            for line in expected_lines:
+                histogram[reason_label(json.loads(line)['reason'])] += 1
         shutil.rmtree(corpus)
-        records += len(expected_lines)
-        for line in expected_lines:
-            histogram[reason_label(json.loads(line)['reason'])] += 1
 
     print('OK: %d rounds (seeds %d-%d), %d records, no differences.' % (
         args.rounds, args.seed, args.seed + args.rounds - 1, records))

@@ -132,7 +132,8 @@ class CorpusGenerator:
 
     def _flag_keys(self) -> List[str]:
         # Mostly "flag-NNN"; a few prefixes that sort differently in byte order than in other orders.
-        prefixes = [(20, 'flag-'), (1, 'Flag_'), (1, 'ä-'), (1, 'z.'), (1, '-'), (1, 'é')]
+        # (None starts with '-', which a command line would take for an option after --flag.)
+        prefixes = [(20, 'flag-'), (1, 'Flag_'), (1, 'flag.'), (1, 'ä-'), (1, 'z.'), (1, '_'), (1, 'é')]
         return ['%s%03d' % (_weighted(self.rng, prefixes), i) for i in range(self.n_flags)]
 
     def chance(self, p: float) -> bool:
@@ -541,6 +542,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     data, contexts = CorpusGenerator(args.seed, args.flags, args.contexts).generate()
     write_corpus(args.out, data, contexts)
     if args.stats:
+        sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
         from ld_reference_eval import ReferenceEvaluator
         histogram: collections.Counter = collections.Counter()
         in_experiment = 0

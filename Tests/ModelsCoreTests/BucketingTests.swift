@@ -107,6 +107,18 @@ struct BucketingTests {
         #expect(detail.variationIndex == 1)  // bucket 0 is not < 0, so the second bucket
         #expect(detail.reason == .fallthrough(inExperiment: false))
     }
+
+    @Test("the last-bucket fallback keeps inExperiment even for a missing context kind, as Go does")
+    func lastBucketFallback() {
+        let flag = #"""
+            {"key":"f","on":true,"variations":["a","b"],
+             "fallthrough":{"rollout":{"kind":"experiment","contextKind":"org",
+               "variations":[{"variation":0,"weight":0},{"variation":1,"weight":0}]}}}
+            """#
+        let detail = evaluationData(flags: [flag]).evaluate(flagKey: "f", context: .user("u"))
+        #expect(detail.variationIndex == 1)
+        #expect(detail.reason == .fallthrough(inExperiment: true))
+    }
 }
 
 extension String {

@@ -46,12 +46,22 @@ struct ContextTests {
         #expect((try? EvaluationContext(json: json(#"{"key":""}"#))) != nil, "old users may have empty keys")
     }
 
+    @Test("kinds as Go reads them: an empty member name or inner kind means user; an inner kind wins")
+    func kindQuirks() throws {
+        #expect(try EvaluationContext(json: json(#"{"kind":"multi","":{"key":"u"},"org":{"key":"o"}}"#)).individualContext(kind: "user")?.key == "u")
+        #expect(try EvaluationContext(json: json(#"{"kind":"multi","org":{"key":"o","kind":"device"},"user":{"key":"u"}}"#)).individualContexts.map(\.kind) == ["device", "user"])
+        #expect(try EvaluationContext(json: json(#"{"kind":"org","key":"o","":1}"#)).individualContexts[0].attributes.isEmpty,
+                "an attribute named \"\" is ignored")
+        #expect(throws: ContextError.self) { try EvaluationContext(json: json(#"{"kind":"multi","org":{"key":"o","kind":"user"},"user":{"key":"u"}}"#)) }
+    }
+
     @Test("invalid contexts are rejected", arguments: [
         #"{"kind":"user","key":""}"#, #"{"kind":"user"}"#, #"{"kind":"user","key":1}"#, #"{"kind":"","key":"k"}"#,
         #"{"kind":"kind","key":"k"}"#, #"{"kind":"a b","key":"k"}"#, #"{"kind":"multi"}"#,
         #"{"kind":"multi","user":"u"}"#, #"{"kind":"multi","user":{"key":""}}"#, #"{"kind":"user","key":"k","name":5}"#,
         #"{"kind":"user","key":"k","anonymous":"yes"}"#, #"{"kind":5,"key":"k"}"#, #"{"email":"x"}"#, #"[1]"#, #""u""#,
-        #"{"kind":"user","key":"k","_meta":{"privateAttributes":[1]}}"#,
+        #"{"kind":"user","key":"k","_meta":{"privateAttributes":[1]}}"#, #"{"kind":"user","key":"k","anonymous":null}"#,
+        #"{"kind":"user","key":null}"#, #"{"kind":"multi","multi":{"key":"m"}}"#, #"{"key":"k","anonymous":1}"#,
     ])
     func invalid(_ text: String) {
         #expect(throws: ContextError.self) { try EvaluationContext(json: json(text)) }

@@ -143,6 +143,17 @@ struct EvaluatorTests {
         #expect(data.evaluate(flagKey: "offTargets", context: .user("a")).reason == .off)
     }
 
+    @Test("targets entries apply to their own context kind, also when a contextTargets placeholder points at them")
+    func targetsWithKinds() {
+        let data = evaluationData(flags: [
+            flag("legacyOrg", #""targets":[{"contextKind":"org","values":["o"],"variation":2}]"#),
+            flag("viaPlaceholder", #""targets":[{"contextKind":"org","values":["o"],"variation":2}],"contextTargets":[{"values":[],"variation":2}]"#),
+        ])
+        #expect(data.evaluate(flagKey: "legacyOrg", context: context(#"{"kind":"org","key":"o"}"#)).variationIndex == 2)
+        #expect(data.evaluate(flagKey: "legacyOrg", context: .user("o")).variationIndex == 1)
+        #expect(data.evaluate(flagKey: "viaPlaceholder", context: context(#"{"kind":"org","key":"o"}"#)).variationIndex == 2)
+    }
+
     @Test("a user-kind contextTargets entry with values matches directly (LaunchDarkly's Go rule)")
     func userContextTargetWithValues() {
         let data = evaluationData(flags: [flag("f", #"""

@@ -90,7 +90,8 @@ public struct EvaluationContext: Sendable, Hashable {
 
     /// The index in ``individualContexts`` of the context of `kind` (nil or empty means `user`).
     @inlinable public func index(ofKind kind: String?) -> Int? {
-        let wanted = (kind?.isEmpty ?? true) ? "user" : kind!
+        let wanted: String
+        if let kind, !kind.isEmpty { wanted = kind } else { wanted = "user" }
         for i in individualContexts.indices where individualContexts[i].kind == wanted { return i }
         return nil
     }
@@ -132,9 +133,9 @@ extension String {
 // MARK: - JSON
 
 extension EvaluationContext {
-    /// Parses a context as LaunchDarkly's Go SDK does: single-kind (`{"kind":"org","key":...}`),
-    /// multi-kind (`{"kind":"multi","user":{...},"org":{...}}`), or the pre-context user format (no
-    /// `kind`: `{"key":...,"email":...,"custom":{...}}`).
+    /// Parses a context exactly as LaunchDarkly's Go SDK does (`ldcontext/context_unmarshaling.go`):
+    /// single-kind (`{"kind":"org","key":...}`), multi-kind (`{"kind":"multi","user":{...},...}`), or
+    /// the pre-context user format (no `kind`: `{"key":...,"email":...,"custom":{...}}`).
     public init(json: JSONValue) throws(ContextError) {
         guard case .object(let properties) = json else {
             throw ContextError("a context must be a JSON object, found \(json.typeName)")
@@ -144,10 +145,10 @@ extension EvaluationContext {
             return
         }
         guard case .string(let kind) = kindValue else { throw ContextError("\"kind\" must be a string") }
+        guard !kind.isEmpty else { throw ContextError("context kind must not be empty") }
         if kind == "multi" {
             var members: [SingleKindContext] = []
             for (memberKind, value) in properties where memberKind != "kind" {
-                try Self.validateKind(memberKind)
                 guard case .object(let memberProperties) = value else {
                     throw ContextError("the \"\(memberKind)\" member of a multi-kind context must be an object")
                 }
@@ -155,14 +156,13 @@ extension EvaluationContext {
             }
             try self.init(multi: members)
         } else {
-            try Self.validateKind(kind)
             self.init(try Self.parseSingle(properties, kind: kind))
         }
     }
 
-    /// Checks a kind name: non-empty, `[A-Za-z0-9._-]` only, and not `kind` or `multi`.
-    public static func validateKind(_ kind: String) throws(ContextError) {
-        guard !kind.isEmpty else { throw ContextError("context kind must not be empty") }
+    /// Checks a kind name: `[A-Za-z0-9._-]` only, and not `kind` or `multi`; empty means `user`.
+    public static func validateKind(_ kind: String) throws(ContextError) -> String {
+        if kind.isEmpty { return "user" }
         guard kind != "kind", kind != "multi" else { throw ContextError("\"\(kind)\" is not a valid context kind") }
         for byte in kind.utf8 {
             switch byte {
@@ -173,17 +173,24 @@ extension EvaluationContext {
                 throw ContextError("context kind \"\(kind)\" may contain only letters, digits, '.', '_' and '-'")
             }
         }
+        return kind
     }
 
+    /// One single-kind context. `kind` is the member name in a multi-kind context; a `kind` property
+    /// inside the object overrides it, as in Go.
     private static func parseSingle(_ properties: [String: JSONValue], kind: String) throws(ContextError) -> SingleKindContext {
-        guard case .string(let key)? = properties["key"] else {
-            throw ContextError(properties["key"] == nil ? "context key is missing" : "context key must be a string")
+        var kind = kind
+        if let inner = properties["kind"] {
+            guard case .string(let s) = inner else { throw ContextError("\"kind\" must be a string") }
+            kind = s
         }
+        guard let keyValue = properties["key"] else { throw ContextError("context key is missing") }
+        guard case .string(let key) = keyValue else { throw ContextError("context key must be a string") }
         guard !key.isEmpty else { throw ContextError("context key must not be empty") }
-        var context = SingleKindContext(kind: kind, key: key)
+        var context = SingleKindContext(kind: try validateKind(kind), key: key)
         for (name, value) in properties {
             switch name {
-            case "kind", "key":
+            case "kind", "key", "":
                 continue
             case "name":
                 switch value {
@@ -192,11 +199,8 @@ extension EvaluationContext {
                 default: throw ContextError("context \"name\" must be a string")
                 }
             case "anonymous":
-                switch value {
-                case .null: continue
-                case .bool(let b): context.anonymous = b
-                default: throw ContextError("context \"anonymous\" must be a boolean")
-                }
+                guard case .bool(let b) = value else { throw ContextError("context \"anonymous\" must be a boolean") }
+                context.anonymous = b
             case "_meta":
                 guard case .object(let meta) = value else {
                     if value.isNull { continue }
@@ -213,9 +217,8 @@ extension EvaluationContext {
     private static let oldUserStringAttributes: Set<String> = ["ip", "country", "email", "firstName", "lastName", "avatar"]
 
     private static func parseOldUser(_ properties: [String: JSONValue]) throws(ContextError) -> SingleKindContext {
-        guard case .string(let key)? = properties["key"] else {
-            throw ContextError(properties["key"] == nil ? "context key is missing" : "context key must be a string")
-        }
+        guard let keyValue = properties["key"] else { throw ContextError("context key is missing") }
+        guard case .string(let key) = keyValue else { throw ContextError("context key must be a string") }
         var context = SingleKindContext(kind: "user", key: key)
         for (name, value) in properties where !value.isNull {
             switch name {
@@ -237,12 +240,15 @@ extension EvaluationContext {
                 continue
             }
         }
+        // Go applies properties in document order, so a `custom` entry can override (or, when null,
+        // remove) a top-level one of the same name. Objects here are unordered; `custom` is taken to
+        // come after the top-level properties, as every LaunchDarkly SDK writes it.
         if let custom = properties["custom"], !custom.isNull {
             guard case .object(let customAttributes) = custom else { throw ContextError("user \"custom\" must be an object") }
-            for (name, value) in customAttributes where !value.isNull {
+            for (name, value) in customAttributes {
                 switch name {
-                case "kind", "key", "name", "anonymous", "_meta": continue
-                default: context.attributes[name] = value
+                case "kind", "key", "name", "anonymous", "_meta", "": continue
+                default: context.attributes[name] = value.isNull ? nil : value
                 }
             }
         }

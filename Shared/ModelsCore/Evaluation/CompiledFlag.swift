@@ -44,25 +44,30 @@ struct CompiledTarget: Sendable {
     let keys: StringKeySet
     let variation: Int
 
+
     /// The targeting list in evaluation order, as LaunchDarkly's Go evaluator walks it: `targets`
     /// alone when there are no `contextTargets`; otherwise `contextTargets`, where a user-kind entry
-    /// without values stands for the first `targets` entry with the same variation.
+    /// without values stands for the first `targets` entry with the same variation. Every entry,
+    /// `targets` included, applies to its own context kind (default `user`).
     static func resolve(targets: [Target], contextTargets: [Target]) -> [CompiledTarget] {
-        if contextTargets.isEmpty {
-            return targets.map { CompiledTarget(kind: "user", keys: StringKeySet($0.values), variation: $0.variation) }
-        }
+        if contextTargets.isEmpty { return targets.map(CompiledTarget.init) }
         var resolved: [CompiledTarget] = []
         for target in contextTargets {
-            let kind = (target.contextKind?.isEmpty ?? true) ? "user" : target.contextKind!
-            if kind == "user", target.values.isEmpty {
+            if kindOrUser(target.contextKind) == "user", target.values.isEmpty {
                 if let legacy = targets.first(where: { $0.variation == target.variation }) {
-                    resolved.append(CompiledTarget(kind: "user", keys: StringKeySet(legacy.values), variation: legacy.variation))
+                    resolved.append(CompiledTarget(legacy))
                 }
             } else {
-                resolved.append(CompiledTarget(kind: kind, keys: StringKeySet(target.values), variation: target.variation))
+                resolved.append(CompiledTarget(target))
             }
         }
         return resolved
+    }
+
+    init(_ target: Target) {
+        kind = kindOrUser(target.contextKind)
+        keys = StringKeySet(target.values)
+        variation = target.variation
     }
 }
 
@@ -174,4 +179,10 @@ public enum ClauseOperator: String, Sendable, Hashable, CaseIterable {
     case semVerLessThan
     case semVerGreaterThan
     case segmentMatch
+}
+
+/// A context kind as data states it, with absent or empty meaning `user`.
+@inline(__always) func kindOrUser(_ kind: String?) -> String {
+    guard let kind, !kind.isEmpty else { return "user" }
+    return kind
 }

@@ -129,9 +129,10 @@ struct Evaluation {
                 return (weighted.variation, rollout.isExperiment && !weighted.untracked && !contextLacksKind)
             }
         }
-        // Weights short of 100000 (or rounding at the top) put the rest in the last bucket.
+        // Weights short of 100000 (or rounding at the top) put the rest in the last bucket. Go does not
+        // check for a missing context kind on this path, so neither do we.
         let last = rollout.variations[rollout.variations.count - 1]
-        return (last.variation, rollout.isExperiment && !last.untracked && !contextLacksKind)
+        return (last.variation, rollout.isExperiment && !last.untracked)
     }
 
     /// The bucket of `individual` for hash prefix `prefix`: by key, or by a string or integer

@@ -18,6 +18,21 @@ struct Instant: Sendable, Hashable, Comparable {
         }
     }
 
+    /// A clause value as a time. Go marks unparsable clause values with the zero `time.Time`, so a
+    /// clause value that *is* that instant (0001-01-01T00:00:00Z) never matches either.
+    static func clauseValue(_ value: JSONValue) -> Instant? {
+        guard let instant = Instant(value), instant != goZeroTime else { return nil }
+        return instant
+    }
+
+    /// Go's zero `time.Time`: January 1, year 1, 00:00:00 UTC.
+    static let goZeroTime = Instant(seconds: -62_135_596_800, nanoseconds: 0)
+
+    init(seconds: Int64, nanoseconds: Int64) {
+        self.seconds = seconds
+        self.nanoseconds = nanoseconds
+    }
+
     /// Unix milliseconds exactly as LaunchDarkly's Go evaluator converts them:
     /// `time.Unix(0, int64(ms) * int64(time.Millisecond))` — fractions truncated toward zero, and the
     /// nanosecond product wrapping at 64 bits (so only dates before 2262 are meaningful, in Go too).

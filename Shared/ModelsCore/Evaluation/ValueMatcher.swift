@@ -27,8 +27,8 @@ enum ValueMatcher: Sendable {
         case .lessThanOrEqual?: self = .numeric(.lessThanOrEqual, values.compactMap(\.numberValue))
         case .greaterThan?: self = .numeric(.greaterThan, values.compactMap(\.numberValue))
         case .greaterThanOrEqual?: self = .numeric(.greaterThanOrEqual, values.compactMap(\.numberValue))
-        case .before?: self = .date(before: true, values.compactMap(Instant.init))
-        case .after?: self = .date(before: false, values.compactMap(Instant.init))
+        case .before?: self = .date(before: true, values.compactMap(Instant.clauseValue))
+        case .after?: self = .date(before: false, values.compactMap(Instant.clauseValue))
         case .semVerEqual?: self = .semVer(expected: 0, values.compactMap { $0.stringValue.flatMap(SemanticVersion.init) })
         case .semVerLessThan?: self = .semVer(expected: -1, values.compactMap { $0.stringValue.flatMap(SemanticVersion.init) })
         case .semVerGreaterThan?: self = .semVer(expected: 1, values.compactMap { $0.stringValue.flatMap(SemanticVersion.init) })
@@ -84,33 +84,31 @@ enum ValueMatcher: Sendable {
 }
 
 /// The values of an `in` clause, grouped by JSON type: equality never crosses types (`true` is not
-/// `1`), numbers compare numerically (`1` equals `1.0`), strings byte-wise, arrays and objects deeply.
+/// `1`), numbers compare numerically (`1` equals `1.0`), strings byte-wise. Only booleans, numbers
+/// and strings can match: LaunchDarkly's Go evaluator (`ClauseFindValue`) never matches an array or
+/// object value, even an identical one.
 struct InValues: Sendable {
     let strings: StringKeySet
     let numbers: [Double]
     let hasTrue: Bool
     let hasFalse: Bool
-    let structured: [JSONValue]
 
     init(_ values: [JSONValue]) {
         var strings: [String] = []
         var numbers: [Double] = []
         var hasTrue = false, hasFalse = false
-        var structured: [JSONValue] = []
         for value in values {
             switch value {
             case .string(let s): strings.append(s)
             case .number(let n): numbers.append(n)
             case .bool(let b): if b { hasTrue = true } else { hasFalse = true }
-            case .array, .object: structured.append(value)
-            case .null: continue  // a present attribute is never null
+            case .array, .object, .null: continue
             }
         }
         self.strings = StringKeySet(strings)
         self.numbers = numbers
         self.hasTrue = hasTrue
         self.hasFalse = hasFalse
-        self.structured = structured
     }
 
     func contains(_ value: JSONValue) -> Bool {
@@ -118,8 +116,7 @@ struct InValues: Sendable {
         case .string(let s): return strings.contains(s)
         case .number(let n): return numbers.contains(n)
         case .bool(let b): return b ? hasTrue : hasFalse
-        case .array, .object: return structured.contains(value)
-        case .null: return false
+        case .array, .object, .null: return false
         }
     }
 }

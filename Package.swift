@@ -23,7 +23,12 @@ var package = Package(
     ],
     targets: [
         .target(
+            name: "CVaneHash",
+            path: "Shared/CVaneHash"
+        ),
+        .target(
             name: "ModelsCore",
+            dependencies: ["CVaneHash"],
             path: "Shared/ModelsCore",
             swiftSettings: strict
         ),
@@ -38,7 +43,7 @@ var package = Package(
         ),
         .testTarget(
             name: "ModelsCoreTests",
-            dependencies: ["ModelsCore"],
+            dependencies: ["ModelsCore", "CVaneHash"],
             path: "Tests/ModelsCoreTests",
             exclude: ["Fixtures"],
             swiftSettings: strict

@@ -1,25 +1,39 @@
+import CVaneHash
 @testable import ModelsCore
 import Testing
 
 @Suite("Bucketing")
 struct BucketingTests {
-    private func sha1Hex(_ text: String) -> String {
+    private func sha1Hex(_ text: String, portable: Bool = false) -> String {
         let bytes = Array(text.utf8)
-        let digest = bytes.withUnsafeBufferPointer { a in
-            [UInt8]().withUnsafeBufferPointer { b in SHA1.hash(a, b) }
+        var digest = [UInt32](repeating: 0, count: 5)
+        bytes.withUnsafeBufferPointer { a in
+            if portable {
+                vane_sha1_concat_portable(a.baseAddress, a.count, nil, 0, &digest)
+            } else {
+                vane_sha1_concat(a.baseAddress, a.count, nil, 0, &digest)
+            }
         }
-        return [digest.0, digest.1, digest.2, digest.3, digest.4]
-            .map { word in String(repeating: "0", count: 8 - String(word, radix: 16).count) + String(word, radix: 16) }
+        return digest.map { word in String(repeating: "0", count: 8 - String(word, radix: 16).count) + String(word, radix: 16) }
             .joined()
     }
 
-    @Test("SHA-1 matches the FIPS 180 test vectors, across block boundaries")
-    func sha1Vectors() {
-        #expect(sha1Hex("") == "da39a3ee5e6b4b0d3255bfef95601890afd80709")
-        #expect(sha1Hex("abc") == "a9993e364706816aba3e25717850c26c9cd0d89d")
-        #expect(sha1Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
+    @Test("SHA-1 matches the FIPS 180 test vectors, across block boundaries, on both code paths", arguments: [false, true])
+    func sha1Vectors(portable: Bool) {
+        #expect(sha1Hex("", portable: portable) == "da39a3ee5e6b4b0d3255bfef95601890afd80709")
+        #expect(sha1Hex("abc", portable: portable) == "a9993e364706816aba3e25717850c26c9cd0d89d")
+        #expect(sha1Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", portable: portable)
             == "84983e441c3bd26ebaae4aa1f95129e5e54670f1")
-        #expect(sha1Hex(String(repeating: "a", count: 1000)) == "291e9a6c66994949b57ba5e650361e98fc36b1ba")
+        #expect(sha1Hex(String(repeating: "a", count: 1000), portable: portable) == "291e9a6c66994949b57ba5e650361e98fc36b1ba")
+    }
+
+    @Test("the SHA extension and portable paths agree for every length up to four blocks")
+    func sha1PathsAgree() {
+        var text = ""
+        for length in 0...260 {
+            #expect(sha1Hex(text) == sha1Hex(text, portable: true), "length \(length)")
+            text.append(Character(UnicodeScalar(UInt8(33 + length % 90))))
+        }
     }
 
     @Test("bucket values match LaunchDarkly's test vectors", arguments: [

@@ -6,17 +6,25 @@ public struct ContextError: Error, Sendable, Hashable, CustomStringConvertible {
 }
 
 /// One context of one kind: a user, an organization, a device...
-public struct SingleKindContext: Sendable, Hashable {
-    public var kind: String
-    public var key: String
-    public var name: String?
-    public var anonymous: Bool
+///
+/// Immutable, and a class so that evaluation reads its properties in place instead of copying them.
+public final class SingleKindContext: Sendable, Hashable, CustomStringConvertible {
+    public let kind: String
+    public let key: String
+    public let name: String?
+    public let anonymous: Bool
     /// Every other attribute; never holds `null` (a null attribute is an unset one).
-    public var attributes: [String: JSONValue]
+    public let attributes: [String: JSONValue]
     /// Attributes to redact from analytics events (`_meta.privateAttributes`).
-    public var privateAttributes: [AttributeReference]
+    public let privateAttributes: [AttributeReference]
     /// The legacy `secondary` key of old-format users; not used by server-side evaluation.
-    public var secondary: String?
+    public let secondary: String?
+    /// FNV-1a hash of `key`, so that target and segment lists are probed without rehashing it.
+    let keyHash: UInt64
+    /// The attributes again, with their names' FNV-1a hashes, for the evaluator: a linear scan over
+    /// precomputed hashes beats hashing the name with SipHash for the few attributes contexts have.
+    /// Nil for contexts with many attributes, which use the dictionary.
+    private let attributeEntries: [(name: String, hash: UInt64, value: JSONValue)]?
 
     public init(
         kind: String = "user", key: String, name: String? = nil, anonymous: Bool = false,
@@ -26,14 +34,25 @@ public struct SingleKindContext: Sendable, Hashable {
         self.key = key
         self.name = name
         self.anonymous = anonymous
+        let attributes = attributes.filter { !$0.value.isNull }
         self.attributes = attributes
         self.privateAttributes = privateAttributes
         self.secondary = secondary
+        keyHash = StringHash.fnv1a(key)
+        attributeEntries = attributes.count <= 16
+            ? attributes.map { (name: $0.key, hash: StringHash.fnv1a($0.key), value: $0.value) } : nil
+    }
+
+    /// The custom attribute `name`, whose ``StringHash/fnv1a(_:)`` is `hash`.
+    @inline(__always) func attribute(_ name: String, hash: UInt64) -> JSONValue? {
+        guard let entries = attributeEntries else { return attributes[name] }
+        for entry in entries where entry.hash == hash && utf8Equal(entry.name, name) { return entry.value }
+        return nil
     }
 
     /// The value of a top-level attribute, including the built-ins `kind`, `key`, `name` and
     /// `anonymous` (which is always a boolean).
-    @inlinable public func topLevelValue(_ name: String) -> JSONValue? {
+    public func topLevelValue(_ name: String) -> JSONValue? {
         switch name {
         case "key": return .string(key)
         case "kind": return .string(kind)
@@ -45,7 +64,7 @@ public struct SingleKindContext: Sendable, Hashable {
 
     /// The value an attribute reference points to, or nil if it is absent. Path components after
     /// the first index into JSON objects only; anything else (arrays included) is absent.
-    @inlinable public func value(for reference: AttributeReference) -> JSONValue? {
+    public func value(for reference: AttributeReference) -> JSONValue? {
         let components = reference.components
         guard let first = components.first, var value = topLevelValue(first) else { return nil }
         for component in components.dropFirst() {
@@ -53,6 +72,25 @@ public struct SingleKindContext: Sendable, Hashable {
             value = next
         }
         return value
+    }
+
+    public static func == (lhs: SingleKindContext, rhs: SingleKindContext) -> Bool {
+        lhs === rhs
+            || (lhs.kind == rhs.kind && lhs.key == rhs.key && lhs.name == rhs.name && lhs.anonymous == rhs.anonymous
+                && lhs.attributes == rhs.attributes && lhs.privateAttributes == rhs.privateAttributes
+                && lhs.secondary == rhs.secondary)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(kind)
+        hasher.combine(key)
+        hasher.combine(attributes)
+    }
+
+    public var description: String {
+        var w = JSONWriter()
+        writeProperties(to: &w, includeKind: true)
+        return w.string
     }
 }
 
@@ -83,22 +121,17 @@ public struct EvaluationContext: Sendable, Hashable {
     public static func user(_ key: String) -> EvaluationContext { EvaluationContext(SingleKindContext(key: key)) }
 
     /// True for a multi-kind context.
-    @inlinable public var isMulti: Bool { individualContexts.count > 1 }
+    public var isMulti: Bool { individualContexts.count > 1 }
 
     /// `multi`, or the kind of a single-kind context.
-    @inlinable public var kind: String { isMulti ? "multi" : individualContexts[0].kind }
-
-    /// The index in ``individualContexts`` of the context of `kind` (nil or empty means `user`).
-    @inlinable public func index(ofKind kind: String?) -> Int? {
-        let wanted: String
-        if let kind, !kind.isEmpty { wanted = kind } else { wanted = "user" }
-        for i in individualContexts.indices where individualContexts[i].kind == wanted { return i }
-        return nil
-    }
+    public var kind: String { isMulti ? "multi" : individualContexts[0].kind }
 
     /// The context of `kind` (nil or empty means `user`), if present.
-    @inlinable public func individualContext(kind: String?) -> SingleKindContext? {
-        index(ofKind: kind).map { individualContexts[$0] }
+    public func individualContext(kind: String?) -> SingleKindContext? {
+        let wanted: String
+        if let kind, !kind.isEmpty { wanted = kind } else { wanted = "user" }
+        for context in individualContexts where context.kind == wanted { return context }
+        return nil
     }
 
     /// The fully-qualified key: the key for a user, `kind:key` for other kinds, and for a multi-kind
@@ -187,31 +220,36 @@ extension EvaluationContext {
         guard let keyValue = properties["key"] else { throw ContextError("context key is missing") }
         guard case .string(let key) = keyValue else { throw ContextError("context key must be a string") }
         guard !key.isEmpty else { throw ContextError("context key must not be empty") }
-        var context = SingleKindContext(kind: try validateKind(kind), key: key)
-        for (name, value) in properties {
-            switch name {
+        var name: String?
+        var anonymous = false
+        var attributes: [String: JSONValue] = [:]
+        var privateAttributes: [AttributeReference] = []
+        for (property, value) in properties {
+            switch property {
             case "kind", "key", "":
                 continue
             case "name":
                 switch value {
                 case .null: continue
-                case .string(let s): context.name = s
+                case .string(let s): name = s
                 default: throw ContextError("context \"name\" must be a string")
                 }
             case "anonymous":
                 guard case .bool(let b) = value else { throw ContextError("context \"anonymous\" must be a boolean") }
-                context.anonymous = b
+                anonymous = b
             case "_meta":
                 guard case .object(let meta) = value else {
                     if value.isNull { continue }
                     throw ContextError("context \"_meta\" must be an object")
                 }
-                context.privateAttributes = try privateAttributeList(meta["privateAttributes"], literal: false)
+                privateAttributes = try privateAttributeList(meta["privateAttributes"], literal: false)
             default:
-                if !value.isNull { context.attributes[name] = value }
+                if !value.isNull { attributes[property] = value }
             }
         }
-        return context
+        return SingleKindContext(
+            kind: try validateKind(kind), key: key, name: name, anonymous: anonymous, attributes: attributes,
+            privateAttributes: privateAttributes)
     }
 
     private static let oldUserStringAttributes: Set<String> = ["ip", "country", "email", "firstName", "lastName", "avatar"]
@@ -219,23 +257,27 @@ extension EvaluationContext {
     private static func parseOldUser(_ properties: [String: JSONValue]) throws(ContextError) -> SingleKindContext {
         guard let keyValue = properties["key"] else { throw ContextError("context key is missing") }
         guard case .string(let key) = keyValue else { throw ContextError("context key must be a string") }
-        var context = SingleKindContext(kind: "user", key: key)
-        for (name, value) in properties where !value.isNull {
-            switch name {
+        var name: String?
+        var anonymous = false
+        var secondary: String?
+        var attributes: [String: JSONValue] = [:]
+        var privateAttributes: [AttributeReference] = []
+        for (property, value) in properties where !value.isNull {
+            switch property {
             case "name":
                 guard case .string(let s) = value else { throw ContextError("user \"name\" must be a string") }
-                context.name = s
+                name = s
             case "anonymous":
                 guard case .bool(let b) = value else { throw ContextError("user \"anonymous\" must be a boolean") }
-                context.anonymous = b
+                anonymous = b
             case "secondary":
                 guard case .string(let s) = value else { throw ContextError("user \"secondary\" must be a string") }
-                context.secondary = s
+                secondary = s
             case "privateAttributeNames":
-                context.privateAttributes = try privateAttributeList(value, literal: true)
-            case _ where oldUserStringAttributes.contains(name):
-                guard case .string = value else { throw ContextError("user \"\(name)\" must be a string") }
-                context.attributes[name] = value
+                privateAttributes = try privateAttributeList(value, literal: true)
+            case _ where oldUserStringAttributes.contains(property):
+                guard case .string = value else { throw ContextError("user \"\(property)\" must be a string") }
+                attributes[property] = value
             default:
                 continue
             }
@@ -245,14 +287,16 @@ extension EvaluationContext {
         // come after the top-level properties, as every LaunchDarkly SDK writes it.
         if let custom = properties["custom"], !custom.isNull {
             guard case .object(let customAttributes) = custom else { throw ContextError("user \"custom\" must be an object") }
-            for (name, value) in customAttributes {
-                switch name {
+            for (property, value) in customAttributes {
+                switch property {
                 case "kind", "key", "name", "anonymous", "_meta", "": continue
-                default: context.attributes[name] = value.isNull ? nil : value
+                default: attributes[property] = value.isNull ? nil : value
                 }
             }
         }
-        return context
+        return SingleKindContext(
+            kind: "user", key: key, name: name, anonymous: anonymous, attributes: attributes,
+            privateAttributes: privateAttributes, secondary: secondary)
     }
 
     private static func privateAttributeList(_ value: JSONValue?, literal: Bool) throws(ContextError) -> [AttributeReference] {

@@ -1,26 +1,40 @@
 /// A flag prepared for evaluation: attribute references, regular expressions, dates, semantic
 /// versions and target key sets are parsed once here, so that evaluating parses nothing and, on the
-/// common paths, allocates nothing.
+/// common paths, allocates nothing. The compiled parts are immutable classes so that evaluation
+/// reads them in place rather than copying (and reference-counting) their fields.
 public final class CompiledFlag: Sendable {
     /// The flag as received.
     public let flag: FeatureFlag
+    /// The flag key.
+    public let key: String
+    let on: Bool
+    let offVariation: Int?
+    let variations: [JSONValue]
+    let prerequisites: [Prerequisite]
+    let prerequisiteHashes: [UInt64]
     let targets: [CompiledTarget]
     let rules: [CompiledRule]
-    let `fallthrough`: CompiledVariationOrRollout
+    let `fallthrough`: CompiledResult
     /// `key.salt.`, the hash prefix of rollouts without a seed.
     let bucketPrefix: [UInt8]
+    /// No prerequisites, targets or rules: an on flag serves its fallthrough.
+    let isFixedFallthrough: Bool
 
     /// Compiles `flag`.
     public init(_ flag: FeatureFlag) {
         self.flag = flag
+        key = flag.key
+        on = flag.on
+        offVariation = flag.offVariation
+        variations = flag.variations
+        prerequisites = flag.prerequisites
+        prerequisiteHashes = flag.prerequisites.map { StringHash.fnv1a($0.key) }
         bucketPrefix = Array("\(flag.key).\(flag.salt).".utf8)
         targets = CompiledTarget.resolve(targets: flag.targets, contextTargets: flag.contextTargets)
         rules = flag.rules.map(CompiledRule.init)
-        self.fallthrough = CompiledVariationOrRollout(flag.fallthrough)
+        self.fallthrough = CompiledResult(flag.fallthrough)
+        isFixedFallthrough = prerequisites.isEmpty && targets.isEmpty && rules.isEmpty
     }
-
-    /// The flag key.
-    @inlinable public var key: String { flag.key }
 
     /// True when the evaluation counts as an experiment for analytics (full feature events with
     /// reasons): the reason says `inExperiment`, or the matched rule or fallthrough is tracked.
@@ -39,11 +53,16 @@ public final class CompiledFlag: Sendable {
 }
 
 /// One entry of the effective individual-targeting list.
-struct CompiledTarget: Sendable {
+final class CompiledTarget: Sendable {
     let kind: String
     let keys: StringKeySet
     let variation: Int
 
+    init(_ target: Target) {
+        kind = kindOrUser(target.contextKind)
+        keys = StringKeySet(target.values)
+        variation = target.variation
+    }
 
     /// The targeting list in evaluation order, as LaunchDarkly's Go evaluator walks it: `targets`
     /// alone when there are no `contextTargets`; otherwise `contextTargets`, where a user-kind entry
@@ -63,28 +82,22 @@ struct CompiledTarget: Sendable {
         }
         return resolved
     }
-
-    init(_ target: Target) {
-        kind = kindOrUser(target.contextKind)
-        keys = StringKeySet(target.values)
-        variation = target.variation
-    }
 }
 
-struct CompiledRule: Sendable {
+final class CompiledRule: Sendable {
     let id: String?
     let clauses: [CompiledClause]
-    let result: CompiledVariationOrRollout
+    let result: CompiledResult
 
     init(_ rule: FlagRule) {
         id = rule.id
         clauses = rule.clauses.map(CompiledClause.init)
-        result = CompiledVariationOrRollout(rule.variationOrRollout)
+        result = CompiledResult(rule.variationOrRollout)
     }
 }
 
 /// What a rule or the fallthrough serves.
-enum CompiledVariationOrRollout: Sendable {
+enum CompiledResult: Sendable {
     case variation(Int)
     case rollout(CompiledRollout)
     /// Neither a variation nor a non-empty rollout: MALFORMED_FLAG when reached.
@@ -101,22 +114,20 @@ enum CompiledVariationOrRollout: Sendable {
     }
 }
 
-struct CompiledRollout: Sendable {
+final class CompiledRollout: Sendable {
     let isExperiment: Bool
-    let contextKind: String?
+    let contextKind: String
     /// The bucketing attribute; nil means the context key (always the key for experiments).
-    let bucketBy: AttributeReference?
+    let bucketBy: CompiledAttribute?
     /// `seed.` when the rollout has a seed; otherwise the flag's `key.salt.` prefix is used.
     let seedPrefix: [UInt8]?
     let variations: [WeightedVariation]
 
     init(_ rollout: Rollout) {
         isExperiment = rollout.isExperiment
-        contextKind = rollout.contextKind
-        if isExperiment {
-            bucketBy = nil
-        } else if let bucketBy = rollout.bucketBy, !bucketBy.isEmpty {
-            self.bucketBy = AttributeReference(bucketBy, ownerContextKind: rollout.contextKind)
+        contextKind = kindOrUser(rollout.contextKind)
+        if !isExperiment, let bucketBy = rollout.bucketBy, !bucketBy.isEmpty {
+            self.bucketBy = CompiledAttribute(AttributeReference(bucketBy, ownerContextKind: rollout.contextKind))
         } else {
             bucketBy = nil
         }
@@ -126,39 +137,104 @@ struct CompiledRollout: Sendable {
 }
 
 /// A clause with its values pre-parsed for its operator.
-struct CompiledClause: Sendable {
-    enum Target: Sendable {
-        /// `segmentMatch`: the segment keys (non-string values dropped).
-        case segments([String])
+final class CompiledClause: Sendable {
+    enum Subject: Sendable {
+        /// `segmentMatch`: membership in the segments `segmentKeys`.
+        case segments
         /// The special `kind` attribute: matched against every individual context's kind.
         case kinds
         /// An ordinary attribute of the context of `contextKind`.
-        case attribute(contextKind: String?, reference: AttributeReference)
+        case attribute
         /// The attribute is empty or an invalid reference: MALFORMED_FLAG when evaluated.
         case invalidAttribute
     }
 
-    let target: Target
-    let matcher: ValueMatcher
+    let subject: Subject
     let negate: Bool
+    let contextKind: String
+    let attribute: CompiledAttribute?
+    /// Segment keys of a `segmentMatch` clause (non-string values dropped), and their hashes.
+    let segmentKeys: [String]
+    let segmentKeyHashes: [UInt64]
+    let matcher: ValueMatcher
 
     init(_ clause: Clause) {
         negate = clause.negate
+        contextKind = kindOrUser(clause.contextKind)
         let op = ClauseOperator(rawValue: clause.op)
+        matcher = ValueMatcher(op: op, values: clause.values)
         if op == .segmentMatch {
-            target = .segments(clause.values.compactMap(\.stringValue))
-            matcher = .never
+            subject = .segments
+            segmentKeys = clause.values.compactMap(\.stringValue)
+            segmentKeyHashes = segmentKeys.map(StringHash.fnv1a)
+            attribute = nil
             return
         }
-        matcher = ValueMatcher(op: op, values: clause.values)
+        segmentKeys = []
+        segmentKeyHashes = []
         if clause.attribute.isEmpty {
-            target = .invalidAttribute
+            subject = .invalidAttribute
+            attribute = nil
         } else if clause.attribute == "kind" {
-            target = .kinds
+            subject = .kinds
+            attribute = nil
         } else {
             let reference = AttributeReference(clause.attribute, ownerContextKind: clause.contextKind)
-            target = reference.isValid ? .attribute(contextKind: clause.contextKind, reference: reference) : .invalidAttribute
+            subject = reference.isValid ? .attribute : .invalidAttribute
+            attribute = reference.isValid ? CompiledAttribute(reference) : nil
         }
+    }
+}
+
+/// An attribute reference resolved for fast lookup: built-ins are recognised once, here.
+final class CompiledAttribute: Sendable {
+    enum Root: Sendable {
+        case key, kind, name, anonymous, custom
+    }
+    let reference: AttributeReference
+    let root: Root
+    /// The top-level attribute name.
+    let first: String
+    let firstHash: UInt64
+    /// Property names to follow inside the top-level value.
+    let path: ArraySlice<String>
+
+    init(_ reference: AttributeReference) {
+        self.reference = reference
+        first = reference.components.first ?? ""
+        firstHash = StringHash.fnv1a(first)
+        path = reference.components.dropFirst()
+        root = switch first {
+        case "key": .key
+        case "kind": .kind
+        case "name": .name
+        case "anonymous": .anonymous
+        default: .custom
+        }
+    }
+
+    var isValid: Bool { reference.isValid }
+
+    /// The attribute's value in `context`, or nil when absent (a nested `null` counts as absent).
+    @inline(__always) func value(in context: SingleKindContext) -> JSONValue? {
+        var value: JSONValue
+        switch root {
+        case .key: value = .string(context.key)
+        case .kind: value = .string(context.kind)
+        case .name:
+            guard let name = context.name else { return nil }
+            value = .string(name)
+        case .anonymous: value = .bool(context.anonymous)
+        case .custom:
+            guard let attribute = context.attribute(first, hash: firstHash) else { return nil }
+            value = attribute
+        }
+        for component in path {
+            guard case .object(let properties) = value, let next = properties[component] else { return nil }
+            value = next
+        }
+        if case .null = value { return nil }
+        return value
     }
 }
 

@@ -2,52 +2,58 @@
 public final class CompiledSegment: Sendable {
     /// The segment as received.
     public let segment: Segment
+    /// The segment key.
+    public let key: String
     let included: StringKeySet
     let excluded: StringKeySet
     let includedContexts: [CompiledSegmentTarget]
     let excludedContexts: [CompiledSegmentTarget]
     let rules: [CompiledSegmentRule]
+    let unbounded: Bool
+    let hasGeneration: Bool
+    let unboundedContextKind: String
     /// `key.salt.`, the hash prefix of weighted rules.
     let bucketPrefix: [UInt8]
 
     /// Compiles `segment`.
     public init(_ segment: Segment) {
         self.segment = segment
+        key = segment.key
         included = StringKeySet(segment.included)
         excluded = StringKeySet(segment.excluded)
         includedContexts = segment.includedContexts.map(CompiledSegmentTarget.init)
         excludedContexts = segment.excludedContexts.map(CompiledSegmentTarget.init)
         rules = segment.rules.map(CompiledSegmentRule.init)
+        unbounded = segment.unbounded
+        hasGeneration = segment.generation != nil
+        unboundedContextKind = kindOrUser(segment.unboundedContextKind)
         bucketPrefix = Array("\(segment.key).\(segment.salt).".utf8)
     }
-
-    /// The segment key.
-    @inlinable public var key: String { segment.key }
 }
 
-struct CompiledSegmentTarget: Sendable {
-    let kind: String?
+final class CompiledSegmentTarget: Sendable {
+    let kind: String
     let keys: StringKeySet
 
     init(_ target: SegmentTarget) {
-        kind = target.contextKind
+        kind = kindOrUser(target.contextKind)
         keys = StringKeySet(target.values)
     }
 }
 
-struct CompiledSegmentRule: Sendable {
+final class CompiledSegmentRule: Sendable {
     let clauses: [CompiledClause]
     let weight: Int?
-    let rolloutContextKind: String?
+    let rolloutContextKind: String
     /// The bucketing attribute; nil means the context key.
-    let bucketBy: AttributeReference?
+    let bucketBy: CompiledAttribute?
 
     init(_ rule: SegmentRule) {
         clauses = rule.clauses.map(CompiledClause.init)
         weight = rule.weight
-        rolloutContextKind = rule.rolloutContextKind
+        rolloutContextKind = kindOrUser(rule.rolloutContextKind)
         if let bucketBy = rule.bucketBy, !bucketBy.isEmpty {
-            self.bucketBy = AttributeReference(bucketBy, ownerContextKind: rule.rolloutContextKind)
+            self.bucketBy = CompiledAttribute(AttributeReference(bucketBy, ownerContextKind: rule.rolloutContextKind))
         } else {
             bucketBy = nil
         }

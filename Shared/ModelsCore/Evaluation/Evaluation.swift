@@ -21,91 +21,104 @@ struct ChainLink {
     }
 }
 
-/// The state of one evaluation: LaunchDarkly's algorithm (reference: go-server-sdk-evaluation,
-/// `evaluator.go`, `evaluator_clause.go`, `evaluator_segment.go`, `evaluator_bucketing.go`).
-struct Evaluation {
-    let data: EvaluationData
-    let context: EvaluationContext
+/// What an evaluation accumulates besides its result.
+struct EvaluationState {
     /// Set when a big segment was consulted. Vane has no big-segment store, so it is NOT_CONFIGURED.
     var bigSegmentsStatus: EvaluationReason.BigSegmentsStatus?
+}
+
+/// The inputs of one evaluation and LaunchDarkly's algorithm (reference: go-server-sdk-evaluation,
+/// `evaluator.go`, `evaluator_clause.go`, `evaluator_segment.go`, `evaluator_bucketing.go`).
+struct Evaluation {
+    let data: EvaluationData.Storage
+    let contexts: [SingleKindContext]
+    /// True for a single-kind `user` context (segments skip their per-kind lists for it).
+    let isSingleUser: Bool
 
     init(data: EvaluationData, context: EvaluationContext) {
-        self.data = data
-        self.context = context
+        self.data = data.storage
+        contexts = context.individualContexts
+        isSingleUser = contexts.count == 1 && contexts[0].kind == "user"
     }
 
-    mutating func evaluate<Observer: EvaluationObserver>(
-        _ compiled: CompiledFlag, prerequisiteChain: UnsafePointer<ChainLink>?, observer: inout Observer
+    /// The individual context of `kind`.
+    @inline(__always) func context(ofKind kind: String) -> SingleKindContext? {
+        for context in contexts where context.kind == kind { return context }
+        return nil
+    }
+
+    func evaluate<Observer: EvaluationObserver>(
+        _ flag: CompiledFlag, prerequisiteChain: UnsafePointer<ChainLink>?, state: inout EvaluationState,
+        observer: inout Observer
     ) throws(AbortEvaluation) -> EvaluationDetail {
-        let flag = compiled.flag
-        guard flag.on else { return offValue(compiled, reason: .off) }
+        guard flag.on else { return Self.offValue(flag, reason: .off) }
 
         if !flag.prerequisites.isEmpty {
             let failure = try withUnsafePointer(to: ChainLink(key: flag.key, parent: prerequisiteChain)) {
                 (chain) throws(AbortEvaluation) -> EvaluationReason? in
-                try checkPrerequisites(compiled, chain: chain, observer: &observer)
+                try checkPrerequisites(flag, chain: chain, state: &state, observer: &observer)
             }
-            if let failure { return offValue(compiled, reason: failure) }
+            if let failure { return Self.offValue(flag, reason: failure) }
         }
 
-        for target in compiled.targets {
-            if let index = context.index(ofKind: target.kind), target.keys.contains(context.individualContexts[index].key) {
-                return variation(compiled, target.variation, reason: .targetMatch)
+        for target in flag.targets {
+            if let context = context(ofKind: target.kind), target.keys.contains(context.key, hash: context.keyHash) {
+                return Self.variation(flag, target.variation, reason: .targetMatch)
             }
         }
 
-        for (index, rule) in compiled.rules.enumerated() {
-            if try ruleMatches(rule.clauses, segmentChain: nil) {
-                return result(compiled, rule.result, reason: .ruleMatch(index: index, id: rule.id))
+        for index in flag.rules.indices {
+            let rule = flag.rules[index]
+            if try clausesMatch(rule.clauses, segmentChain: nil, state: &state) {
+                return result(flag, rule.result, reason: .ruleMatch(index: index, id: rule.id))
             }
         }
-        return result(compiled, compiled.fallthrough, reason: .fallthrough())
+        return result(flag, flag.fallthrough, reason: .fallthrough())
     }
 
     /// nil when every prerequisite passes, else the `PREREQUISITE_FAILED` reason.
-    private mutating func checkPrerequisites<Observer: EvaluationObserver>(
-        _ compiled: CompiledFlag, chain: UnsafePointer<ChainLink>, observer: inout Observer
+    private func checkPrerequisites<Observer: EvaluationObserver>(
+        _ flag: CompiledFlag, chain: UnsafePointer<ChainLink>, state: inout EvaluationState, observer: inout Observer
     ) throws(AbortEvaluation) -> EvaluationReason? {
-        for prerequisite in compiled.flag.prerequisites {
-            guard let prerequisiteFlag = data.flags[prerequisite.key] else {
+        for (prerequisite, hash) in zip(flag.prerequisites, flag.prerequisiteHashes) {
+            guard let prerequisiteFlag = data.flagTable.value(prerequisite.key, hash: hash) else {
                 return .prerequisiteFailed(prerequisite.key)
             }
             if ChainLink.contains(prerequisiteFlag.key, in: chain) { throw AbortEvaluation() }
-            let detail = try evaluate(prerequisiteFlag, prerequisiteChain: chain, observer: &observer)
+            let detail = try evaluate(prerequisiteFlag, prerequisiteChain: chain, state: &state, observer: &observer)
             // An off prerequisite fails even when its off variation is the required one.
-            let passed = prerequisiteFlag.flag.on && detail.variationIndex == prerequisite.variation
-            observer.prerequisiteEvaluated(prerequisiteFlag, detail: detail, dependent: compiled)
+            let passed = prerequisiteFlag.on && detail.variationIndex == prerequisite.variation
+            observer.prerequisiteEvaluated(prerequisiteFlag, detail: detail, dependent: flag)
             if !passed { return .prerequisiteFailed(prerequisite.key) }
         }
         return nil
     }
 
-    private func offValue(_ compiled: CompiledFlag, reason: EvaluationReason) -> EvaluationDetail {
-        guard let offVariation = compiled.flag.offVariation else {
+    @inline(__always) static func offValue(_ flag: CompiledFlag, reason: EvaluationReason) -> EvaluationDetail {
+        guard let offVariation = flag.offVariation else {
             return EvaluationDetail(value: .null, variationIndex: nil, reason: reason)
         }
-        return variation(compiled, offVariation, reason: reason)
+        return Self.variation(flag, offVariation, reason: reason)
     }
 
-    private func variation(_ compiled: CompiledFlag, _ index: Int, reason: EvaluationReason) -> EvaluationDetail {
-        let variations = compiled.flag.variations
-        guard index >= 0, index < variations.count else { return .error(.malformedFlag) }
-        return EvaluationDetail(value: variations[index], variationIndex: index, reason: reason)
+    @inline(__always) static func variation(_ flag: CompiledFlag, _ index: Int, reason: EvaluationReason) -> EvaluationDetail {
+        guard index >= 0, index < flag.variations.count else { return .error(.malformedFlag) }
+        return EvaluationDetail(value: flag.variations[index], variationIndex: index, reason: reason)
     }
 
-    private func result(_ compiled: CompiledFlag, _ choice: CompiledVariationOrRollout, reason: EvaluationReason) -> EvaluationDetail {
+    private func result(_ flag: CompiledFlag, _ choice: CompiledResult, reason: EvaluationReason) -> EvaluationDetail {
         switch choice {
         case .variation(let index):
-            return variation(compiled, index, reason: reason)
+            return Self.variation(flag, index, reason: reason)
         case .malformed:
             return .error(.malformedFlag)
         case .rollout(let rollout):
-            guard let (index, inExperiment) = rolloutVariation(rollout, flagPrefix: compiled.bucketPrefix) else {
+            guard let (index, inExperiment) = rolloutVariation(rollout, flagPrefix: flag.bucketPrefix) else {
                 return .error(.malformedFlag)
             }
             var reason = reason
             reason.inExperiment = inExperiment
-            return variation(compiled, index, reason: reason)
+            return Self.variation(flag, index, reason: reason)
         }
     }
 
@@ -115,9 +128,8 @@ struct Evaluation {
         if let bucketBy = rollout.bucketBy, !bucketBy.isValid { return nil }
         var bucket = 0.0
         var contextLacksKind = false
-        if let index = context.index(ofKind: rollout.contextKind) {
-            bucket = bucketValue(
-                context.individualContexts[index], attribute: rollout.bucketBy, prefix: rollout.seedPrefix ?? flagPrefix)
+        if let context = context(ofKind: rollout.contextKind) {
+            bucket = bucketValue(context, attribute: rollout.bucketBy, prefix: rollout.seedPrefix ?? flagPrefix)
         } else {
             // Go's rule: a missing context kind buckets at 0 and is never in the experiment.
             contextLacksKind = true
@@ -135,11 +147,11 @@ struct Evaluation {
         return (last.variation, rollout.isExperiment && !last.untracked)
     }
 
-    /// The bucket of `individual` for hash prefix `prefix`: by key, or by a string or integer
+    /// The bucket of `context` for hash prefix `prefix`: by key, or by a string or integer
     /// attribute; any other attribute value (absent, boolean, fractional...) buckets at 0.
-    private func bucketValue(_ individual: SingleKindContext, attribute: AttributeReference?, prefix: [UInt8]) -> Double {
-        guard let attribute else { return Bucketing.bucket(prefix: prefix, value: individual.key) }
-        switch individual.value(for: attribute) {
+    private func bucketValue(_ context: SingleKindContext, attribute: CompiledAttribute?, prefix: [UInt8]) -> Double {
+        guard let attribute else { return Bucketing.bucket(prefix: prefix, value: context.key) }
+        switch attribute.value(in: context) {
         case .string(let s)?:
             return Bucketing.bucket(prefix: prefix, value: s)
         case .number(let n)?:
@@ -150,18 +162,18 @@ struct Evaluation {
         }
     }
 
-    private mutating func ruleMatches(_ clauses: [CompiledClause], segmentChain: UnsafePointer<ChainLink>?) throws(AbortEvaluation) -> Bool {
+    private func clausesMatch(_ clauses: [CompiledClause], segmentChain: UnsafePointer<ChainLink>?, state: inout EvaluationState) throws(AbortEvaluation) -> Bool {
         for clause in clauses {
-            if !(try clauseMatches(clause, segmentChain: segmentChain)) { return false }
+            if !(try clauseMatches(clause, segmentChain: segmentChain, state: &state)) { return false }
         }
         return true
     }
 
-    private mutating func clauseMatches(_ clause: CompiledClause, segmentChain: UnsafePointer<ChainLink>?) throws(AbortEvaluation) -> Bool {
-        switch clause.target {
-        case .segments(let keys):
-            for key in keys {
-                if let segment = data.segments[key], try segmentContains(segment, chain: segmentChain) {
+    private func clauseMatches(_ clause: CompiledClause, segmentChain: UnsafePointer<ChainLink>?, state: inout EvaluationState) throws(AbortEvaluation) -> Bool {
+        switch clause.subject {
+        case .segments:
+            for (key, hash) in zip(clause.segmentKeys, clause.segmentKeyHashes) {
+                if let segment = data.segmentTable.value(key, hash: hash), try segmentContains(segment, chain: segmentChain, state: &state) {
                     return !clause.negate
                 }
             }
@@ -170,16 +182,16 @@ struct Evaluation {
             throw AbortEvaluation()
         case .kinds:
             var matched = false
-            for individual in context.individualContexts where clause.matcher.matchesAny(.string(individual.kind)) {
+            for context in contexts where clause.matcher.matchesAny(.string(context.kind)) {
                 matched = true
                 break
             }
             return matched != clause.negate
-        case .attribute(let contextKind, let reference):
+        case .attribute:
             // A missing context kind or attribute is a non-match whatever `negate` says.
-            guard let index = context.index(ofKind: contextKind),
-                let value = context.individualContexts[index].value(for: reference), !value.isNull
-            else { return false }
+            guard let context = context(ofKind: clause.contextKind), let value = clause.attribute?.value(in: context) else {
+                return false
+            }
             let matched: Bool
             if case .array(let elements) = value {
                 matched = elements.contains(where: clause.matcher.matchesAny)
@@ -190,57 +202,56 @@ struct Evaluation {
         }
     }
 
-    private mutating func segmentContains(_ segment: CompiledSegment, chain: UnsafePointer<ChainLink>?) throws(AbortEvaluation) -> Bool {
+    private func segmentContains(_ segment: CompiledSegment, chain: UnsafePointer<ChainLink>?, state: inout EvaluationState) throws(AbortEvaluation) -> Bool {
         if ChainLink.contains(segment.key, in: chain) { throw AbortEvaluation() }
         return try withUnsafePointer(to: ChainLink(key: segment.key, parent: chain)) {
             (link) throws(AbortEvaluation) -> Bool in
-            try segmentContains(segment, link: link)
+            try segmentContains(segment, link: link, state: &state)
         }
     }
 
-    private mutating func segmentContains(_ segment: CompiledSegment, link: UnsafePointer<ChainLink>) throws(AbortEvaluation) -> Bool {
-        if segment.segment.unbounded {
+    private func segmentContains(_ segment: CompiledSegment, link: UnsafePointer<ChainLink>, state: inout EvaluationState) throws(AbortEvaluation) -> Bool {
+        if segment.unbounded {
             // Big segments keep membership in an external store, which Vane does not have: report
             // NOT_CONFIGURED and, as LaunchDarkly does without a store, fall through to the rules.
-            guard segment.segment.generation != nil else {
-                bigSegmentsStatus = .notConfigured
+            guard segment.hasGeneration else {
+                state.bigSegmentsStatus = .notConfigured
                 return false
             }
-            guard context.index(ofKind: segment.segment.unboundedContextKind) != nil else { return false }
-            bigSegmentsStatus = .notConfigured
+            guard context(ofKind: segment.unboundedContextKind) != nil else { return false }
+            state.bigSegmentsStatus = .notConfigured
         } else {
-            let userIndex = context.index(ofKind: "user")
+            let user = context(ofKind: "user")
             // Go skips the per-kind lists for a single user context (user keys live in included/excluded).
-            let onlyUser = !context.isMulti && userIndex != nil
-            if let userIndex, segment.included.contains(context.individualContexts[userIndex].key) { return true }
-            if !onlyUser, matchesAny(segment.includedContexts) { return true }
-            if let userIndex, segment.excluded.contains(context.individualContexts[userIndex].key) { return false }
-            if !onlyUser, matchesAny(segment.excludedContexts) { return false }
+            if let user, segment.included.contains(user.key, hash: user.keyHash) { return true }
+            if !isSingleUser, matchesAny(segment.includedContexts) { return true }
+            if let user, segment.excluded.contains(user.key, hash: user.keyHash) { return false }
+            if !isSingleUser, matchesAny(segment.excludedContexts) { return false }
         }
         for rule in segment.rules {
-            if try segmentRuleMatches(rule, segment: segment, link: link) { return true }
+            if try segmentRuleMatches(rule, segment: segment, link: link, state: &state) { return true }
         }
         return false
     }
 
     private func matchesAny(_ targets: [CompiledSegmentTarget]) -> Bool {
         for target in targets {
-            if let index = context.index(ofKind: target.kind), target.keys.contains(context.individualContexts[index].key) {
+            if let context = context(ofKind: target.kind), target.keys.contains(context.key, hash: context.keyHash) {
                 return true
             }
         }
         return false
     }
 
-    private mutating func segmentRuleMatches(
-        _ rule: CompiledSegmentRule, segment: CompiledSegment, link: UnsafePointer<ChainLink>
+    private func segmentRuleMatches(
+        _ rule: CompiledSegmentRule, segment: CompiledSegment, link: UnsafePointer<ChainLink>, state: inout EvaluationState
     ) throws(AbortEvaluation) -> Bool {
-        guard try ruleMatches(rule.clauses, segmentChain: link) else { return false }
+        guard try clausesMatch(rule.clauses, segmentChain: link, state: &state) else { return false }
         guard let weight = rule.weight else { return true }
         if let bucketBy = rule.bucketBy, !bucketBy.isValid { throw AbortEvaluation() }
         // Unlike a flag rollout, a segment rule never matches a context that lacks its kind.
-        guard let index = context.index(ofKind: rule.rolloutContextKind) else { return false }
-        let bucket = bucketValue(context.individualContexts[index], attribute: rule.bucketBy, prefix: segment.bucketPrefix)
+        guard let context = context(ofKind: rule.rolloutContextKind) else { return false }
+        let bucket = bucketValue(context, attribute: rule.bucketBy, prefix: segment.bucketPrefix)
         return bucket < Double(weight) / 100_000.0
     }
 }

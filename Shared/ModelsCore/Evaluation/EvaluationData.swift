@@ -3,54 +3,78 @@
 /// Tombstones (`deleted: true`) are left out, so deleted items behave as not found. Updating
 /// returns a new snapshot that shares every unchanged compiled item with the old one.
 public struct EvaluationData: Sendable {
-    public private(set) var flags: [String: CompiledFlag]
-    public private(set) var segments: [String: CompiledSegment]
+    /// Everything in one immutable object, so that evaluation carries a single reference.
+    final class Storage: Sendable {
+        let flags: [String: CompiledFlag]
+        let segments: [String: CompiledSegment]
+        /// The same, for lookups by precomputed key hash during evaluation.
+        let flagTable: HashedTable<CompiledFlag>
+        let segmentTable: HashedTable<CompiledSegment>
+
+        init(flags: [String: CompiledFlag], segments: [String: CompiledSegment]) {
+            self.flags = flags
+            self.segments = segments
+            flagTable = HashedTable(flags)
+            segmentTable = HashedTable(segments)
+        }
+    }
+
+    let storage: Storage
+
+    /// The live flags by key.
+    public var flags: [String: CompiledFlag] { storage.flags }
+    /// The live segments by key.
+    public var segments: [String: CompiledSegment] { storage.segments }
 
     /// An empty snapshot.
     public init() {
-        flags = [:]
-        segments = [:]
+        storage = Storage(flags: [:], segments: [:])
     }
 
     /// Compiles every live flag and segment of `payload`.
     public init(_ payload: PollingPayload) {
-        flags = [:]
-        segments = [:]
+        var flags: [String: CompiledFlag] = [:]
+        var segments: [String: CompiledSegment] = [:]
         flags.reserveCapacity(payload.flags.count)
         segments.reserveCapacity(payload.segments.count)
         for (key, flag) in payload.flags where !flag.deleted { flags[key] = CompiledFlag(flag) }
         for (key, segment) in payload.segments where !segment.deleted { segments[key] = CompiledSegment(segment) }
+        storage = Storage(flags: flags, segments: segments)
+    }
+
+    private init(flags: [String: CompiledFlag], segments: [String: CompiledSegment]) {
+        storage = Storage(flags: flags, segments: segments)
     }
 
     /// The live flag with `key`, if any.
-    @inlinable public func flag(_ key: String) -> CompiledFlag? { flags[key] }
+    public func flag(_ key: String) -> CompiledFlag? { storage.flags[key] }
 
     /// A snapshot with `flag` added or replaced (or removed, if it is a tombstone).
     public func updating(_ flag: CompiledFlag) -> EvaluationData {
-        var copy = self
-        copy.flags[flag.key] = flag.flag.deleted ? nil : flag
-        return copy
+        var flags = storage.flags
+        flags[flag.key] = flag.flag.deleted ? nil : flag
+        return EvaluationData(flags: flags, segments: storage.segments)
     }
 
     /// A snapshot with `segment` added or replaced (or removed, if it is a tombstone).
     public func updating(_ segment: CompiledSegment) -> EvaluationData {
-        var copy = self
-        copy.segments[segment.key] = segment.segment.deleted ? nil : segment
-        return copy
+        var segments = storage.segments
+        segments[segment.key] = segment.segment.deleted ? nil : segment
+        return EvaluationData(flags: storage.flags, segments: segments)
     }
 
     /// A snapshot without the flag `key`.
     public func removingFlag(_ key: String) -> EvaluationData {
-        var copy = self
-        copy.flags[key] = nil
-        return copy
+        var flags = storage.flags
+        flags[key] = nil
+        return EvaluationData(flags: flags, segments: storage.segments)
     }
 
     /// A snapshot without the segment `key`.
     public func removingSegment(_ key: String) -> EvaluationData {
-        var copy = self
-        copy.segments[key] = nil
-        return copy
+        var segments = storage.segments
+        segments[key] = nil
+        return EvaluationData(flags: storage.flags, segments: segments)
     }
 }
 
@@ -70,7 +94,7 @@ public struct IgnoringObserver: EvaluationObserver {
 extension EvaluationData {
     /// Evaluates the flag `flagKey` for `context`; `FLAG_NOT_FOUND` if there is no such live flag.
     public func evaluate(flagKey: String, context: EvaluationContext) -> EvaluationDetail {
-        guard let flag = flags[flagKey] else { return .error(.flagNotFound) }
+        guard let flag = storage.flags[flagKey] else { return .error(.flagNotFound) }
         return evaluate(flag, context: context)
     }
 
@@ -84,14 +108,21 @@ extension EvaluationData {
     public func evaluate<Observer: EvaluationObserver>(
         _ flag: CompiledFlag, context: EvaluationContext, observer: inout Observer
     ) -> EvaluationDetail {
-        var scope = Evaluation(data: self, context: context)
+        // Fast paths for the most common flags (off, or on with nothing but a fixed fallthrough),
+        // which need no evaluation state at all.
+        guard flag.on else { return Evaluation.offValue(flag, reason: .off) }
+        if flag.isFixedFallthrough, case .variation(let index) = flag.fallthrough {
+            return Evaluation.variation(flag, index, reason: .fallthrough())
+        }
+        let evaluation = Evaluation(data: self, context: context)
+        var state = EvaluationState()
         var detail: EvaluationDetail
         do {
-            detail = try scope.evaluate(flag, prerequisiteChain: nil, observer: &observer)
+            detail = try evaluation.evaluate(flag, prerequisiteChain: nil, state: &state, observer: &observer)
         } catch {
             detail = .error(.malformedFlag)
         }
-        if let status = scope.bigSegmentsStatus { detail.reason.bigSegmentsStatus = status }
+        if let status = state.bigSegmentsStatus { detail.reason.bigSegmentsStatus = status }
         return detail
     }
 }

@@ -31,49 +31,61 @@ public struct EvaluationReason: Sendable, Hashable {
     public var kind: Kind
     /// Index of the matched rule (`RULE_MATCH`).
     public var ruleIndex: Int?
-    /// Id of the matched rule (`RULE_MATCH`); omitted from JSON when empty, as Go does.
-    public var ruleID: String?
     /// True when the result came from an experiment's tracked bucket.
     public var inExperiment: Bool
-    /// Key of the direct prerequisite that failed (`PREREQUISITE_FAILED`).
-    public var prerequisiteKey: String?
     /// What went wrong (`ERROR`).
     public var errorKind: ErrorKind?
     public var bigSegmentsStatus: BigSegmentsStatus?
+    /// The rule id (`RULE_MATCH`) or the prerequisite key (`PREREQUISITE_FAILED`): one stored
+    /// string, because reasons are copied on every evaluation.
+    private var name: String?
 
-    @inlinable init(
+    @inline(__always) init(
         kind: Kind, ruleIndex: Int? = nil, ruleID: String? = nil, inExperiment: Bool = false,
         prerequisiteKey: String? = nil, errorKind: ErrorKind? = nil
     ) {
         self.kind = kind
         self.ruleIndex = ruleIndex
-        self.ruleID = ruleID
         self.inExperiment = inExperiment
-        self.prerequisiteKey = prerequisiteKey
         self.errorKind = errorKind
         self.bigSegmentsStatus = nil
+        self.name = kind == .ruleMatch ? ruleID : kind == .prerequisiteFailed ? prerequisiteKey : nil
     }
 
-    public static let off = EvaluationReason(kind: .off)
-    public static let targetMatch = EvaluationReason(kind: .targetMatch)
+    /// Id of the matched rule (`RULE_MATCH`); omitted from JSON when empty, as Go does.
+    public var ruleID: String? {
+        get { kind == .ruleMatch ? name : nil }
+        set { if kind == .ruleMatch { name = newValue } }
+    }
+
+    /// Key of the direct prerequisite that failed (`PREREQUISITE_FAILED`).
+    public var prerequisiteKey: String? {
+        get { kind == .prerequisiteFailed ? name : nil }
+        set { if kind == .prerequisiteFailed { name = newValue } }
+    }
+
+    /// `OFF`.
+    @inline(__always) public static var off: EvaluationReason { EvaluationReason(kind: .off) }
+    /// `TARGET_MATCH`.
+    @inline(__always) public static var targetMatch: EvaluationReason { EvaluationReason(kind: .targetMatch) }
 
     /// `FALLTHROUGH`, marked `inExperiment` when applicable.
-    @inlinable public static func `fallthrough`(inExperiment: Bool = false) -> EvaluationReason {
+    @inline(__always) public static func `fallthrough`(inExperiment: Bool = false) -> EvaluationReason {
         EvaluationReason(kind: .fallthrough, inExperiment: inExperiment)
     }
 
     /// `RULE_MATCH` for the rule at `index`.
-    @inlinable public static func ruleMatch(index: Int, id: String?, inExperiment: Bool = false) -> EvaluationReason {
+    @inline(__always) public static func ruleMatch(index: Int, id: String?, inExperiment: Bool = false) -> EvaluationReason {
         EvaluationReason(kind: .ruleMatch, ruleIndex: index, ruleID: id, inExperiment: inExperiment)
     }
 
     /// `PREREQUISITE_FAILED` naming the direct prerequisite.
-    @inlinable public static func prerequisiteFailed(_ key: String) -> EvaluationReason {
+    @inline(__always) public static func prerequisiteFailed(_ key: String) -> EvaluationReason {
         EvaluationReason(kind: .prerequisiteFailed, prerequisiteKey: key)
     }
 
     /// `ERROR` of the given kind.
-    @inlinable public static func error(_ errorKind: ErrorKind) -> EvaluationReason {
+    @inline(__always) public static func error(_ errorKind: ErrorKind) -> EvaluationReason {
         EvaluationReason(kind: .error, errorKind: errorKind)
     }
 
@@ -110,19 +122,19 @@ public struct EvaluationDetail: Sendable, Hashable {
     public var variationIndex: Int?
     public var reason: EvaluationReason
 
-    @inlinable public init(value: JSONValue, variationIndex: Int?, reason: EvaluationReason) {
+    @inline(__always) public init(value: JSONValue, variationIndex: Int?, reason: EvaluationReason) {
         self.value = value
         self.variationIndex = variationIndex
         self.reason = reason
     }
 
     /// An error result: no value, no variation.
-    @inlinable public static func error(_ kind: EvaluationReason.ErrorKind) -> EvaluationDetail {
+    @inline(__always) public static func error(_ kind: EvaluationReason.ErrorKind) -> EvaluationDetail {
         EvaluationDetail(value: .null, variationIndex: nil, reason: .error(kind))
     }
 
     /// True when the caller's default value applies.
-    @inlinable public var isDefaultValue: Bool { variationIndex == nil }
+    public var isDefaultValue: Bool { variationIndex == nil }
 
     /// The value with the caller's default applied, and `WRONG_TYPE` if the served value does not
     /// have the default's JSON type (what a typed `boolVariation`/`stringVariation` call does).

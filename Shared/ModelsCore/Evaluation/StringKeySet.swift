@@ -1,54 +1,107 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Byte-wise string equality, as Go and Python compare strings. Swift's `==` treats canonically
 /// equivalent Unicode strings (`é` precomposed and decomposed) as equal; LaunchDarkly does not.
 @inline(__always) func utf8Equal(_ a: String, _ b: String) -> Bool {
-    let fast = a.utf8.withContiguousStorageIfAvailable { pa in
-        b.utf8.withContiguousStorageIfAvailable { pb in
-            pa.count == pb.count && (pa.count == 0 || memcmpEqual(pa.baseAddress!, pb.baseAddress!, pa.count))
+    withUTF8Bytes(a, b) { a, b in a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0) }
+}
+
+/// Calls `body` with the UTF-8 bytes of two strings, without copying native strings.
+@inline(__always) func withUTF8Bytes<R>(_ a: String, _ b: String, _ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> R) -> R {
+    var a = a
+    var b = b
+    return a.withUTF8 { a in b.withUTF8 { b in body(a, b) } }
+}
+
+/// A fast, deterministic string hash for the evaluator's lookup tables. Tables are built from flag
+/// data, never from request input, so a keyed hash (SipHash, Swift's default) buys nothing here and
+/// costs a hash per probe; with FNV-1a a context key is hashed once per context and reused.
+enum StringHash {
+    @inline(__always) static func fnv1a(_ string: String) -> UInt64 {
+        var s = string
+        return s.withUTF8 { bytes in
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in bytes {
+                hash ^= UInt64(byte)
+                hash = hash &* 0x100_0000_01b3
+            }
+            return hash
         }
     }
-    if let result = fast ?? nil { return result }
-    return a.utf8.elementsEqual(b.utf8)
 }
 
-@inline(__always) private func memcmpEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ count: Int) -> Bool {
-    for i in 0..<count where a[i] != b[i] { return false }
-    return true
-}
-
-/// A string compared and hashed by its UTF-8 bytes.
-struct UTF8Key: Hashable, Sendable {
-    let string: String
-    init(_ string: String) { self.string = string }
-    static func == (lhs: UTF8Key, rhs: UTF8Key) -> Bool { utf8Equal(lhs.string, rhs.string) }
-    func hash(into hasher: inout Hasher) {
-        var s = string
-        s.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-    }
-}
-
-/// A set of keys (target values, segment includes) with byte-wise membership. Small sets are
-/// scanned linearly, which beats hashing for the handful of keys most targets hold.
+/// A set of keys (target values, segment includes) with byte-wise membership, probed with the
+/// key's precomputed ``StringHash``.
 struct StringKeySet: Sendable {
-    private let small: [String]
-    private let large: Set<UTF8Key>?
+    private let keys: [String]
+    private let hashes: [UInt64]
+    /// Open-addressing table of indexes into `keys` (-1 = empty), for sets too big to scan.
+    private let table: [Int32]
+    private let mask: Int
 
     private static let linearLimit = 8
 
     init(_ keys: [String]) {
-        if keys.count <= Self.linearLimit {
-            small = keys
-            large = nil
-        } else {
-            small = []
-            large = Set(keys.map(UTF8Key.init))
+        self.keys = keys
+        hashes = keys.map(StringHash.fnv1a)
+        guard keys.count > Self.linearLimit else {
+            table = []
+            mask = 0
+            return
         }
+        var capacity = 16
+        while capacity < keys.count * 2 { capacity <<= 1 }
+        var table = [Int32](repeating: -1, count: capacity)
+        for (index, hash) in hashes.enumerated() {
+            var slot = Int(truncatingIfNeeded: hash) & (capacity - 1)
+            while table[slot] >= 0 { slot = (slot + 1) & (capacity - 1) }
+            table[slot] = Int32(index)
+        }
+        self.table = table
+        mask = capacity - 1
     }
 
-    var isEmpty: Bool { small.isEmpty && (large?.isEmpty ?? true) }
+    var isEmpty: Bool { keys.isEmpty }
 
-    func contains(_ key: String) -> Bool {
-        if let large { return large.contains(UTF8Key(key)) }
-        for candidate in small where utf8Equal(candidate, key) { return true }
-        return false
+    func contains(_ key: String) -> Bool { contains(key, hash: StringHash.fnv1a(key)) }
+
+    /// Membership of `key`, whose ``StringHash/fnv1a(_:)`` is `hash`.
+    @inline(__always) func contains(_ key: String, hash: UInt64) -> Bool { index(of: key, hash: hash) != nil }
+
+    /// The position of `key` in the list the set was made from (the first, for duplicates).
+    func index(of key: String, hash: UInt64) -> Int? {
+        if table.isEmpty {
+            for i in hashes.indices where hashes[i] == hash && utf8Equal(keys[i], key) { return i }
+            return nil
+        }
+        var slot = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let index = Int(table[slot])
+            if index < 0 { return nil }
+            if hashes[index] == hash, utf8Equal(keys[index], key) { return index }
+            slot = (slot + 1) & mask
+        }
+    }
+}
+
+/// An immutable string-keyed table probed with precomputed ``StringHash`` values: how evaluation
+/// finds prerequisite flags and segments without hashing their keys on every lookup.
+struct HashedTable<Value>: Sendable where Value: Sendable {
+    private let keys: StringKeySet
+    private let values: [Value]
+
+    init(_ dictionary: [String: Value]) {
+        let entries = Array(dictionary)
+        keys = StringKeySet(entries.map(\.key))
+        values = entries.map(\.value)
+    }
+
+    /// The value for `key`, whose ``StringHash/fnv1a(_:)`` is `hash`.
+    @inline(__always) func value(_ key: String, hash: UInt64) -> Value? {
+        keys.index(of: key, hash: hash).map { values[$0] }
     }
 }

@@ -1,80 +1,135 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Tests one context value against a clause's values, with the clause values pre-parsed for the
 /// operator. Each operator follows LaunchDarkly's Go evaluator (`evaluator_clause.go`).
-enum ValueMatcher: Sendable {
-    case inValues(InValues)
-    case startsWith([String])
-    case endsWith([String])
-    case contains([String])
-    case matches([RegularExpression])
-    case numeric(NumericComparison, [Double])
-    case date(before: Bool, [Instant])
-    case semVer(expected: Int, [SemanticVersion])
-    /// Unknown operators (and values that can never match) never match.
-    case never
-
-    enum NumericComparison: Sendable {
+final class ValueMatcher: Sendable {
+    enum Operation: Sendable {
+        case inValues, startsWith, endsWith, contains, matches
         case lessThan, lessThanOrEqual, greaterThan, greaterThanOrEqual
+        case before, after
+        case semVerEqual, semVerLessThan, semVerGreaterThan
+        /// Unknown operators (and `segmentMatch`, which is not a value test) never match.
+        case never
     }
 
+    let operation: Operation
+    /// `in` values by type, and the operands of the string operators.
+    let strings: [String]
+    let stringSet: StringKeySet
+    let numbers: [Double]
+    let hasTrue: Bool
+    let hasFalse: Bool
+    let patterns: [RegularExpression]
+    let instants: [Instant]
+    let versions: [SemanticVersion]
+
     init(op: ClauseOperator?, values: [JSONValue]) {
+        var strings: [String] = []
+        var numbers: [Double] = []
+        var hasTrue = false, hasFalse = false
+        var patterns: [RegularExpression] = []
+        var instants: [Instant] = []
+        var versions: [SemanticVersion] = []
         switch op {
-        case .in?: self = .inValues(InValues(values))
-        case .startsWith?: self = .startsWith(values.compactMap(\.stringValue))
-        case .endsWith?: self = .endsWith(values.compactMap(\.stringValue))
-        case .contains?: self = .contains(values.compactMap(\.stringValue))
-        case .matches?: self = .matches(values.compactMap { $0.stringValue.flatMap(RegularExpression.init) })
-        case .lessThan?: self = .numeric(.lessThan, values.compactMap(\.numberValue))
-        case .lessThanOrEqual?: self = .numeric(.lessThanOrEqual, values.compactMap(\.numberValue))
-        case .greaterThan?: self = .numeric(.greaterThan, values.compactMap(\.numberValue))
-        case .greaterThanOrEqual?: self = .numeric(.greaterThanOrEqual, values.compactMap(\.numberValue))
-        case .before?: self = .date(before: true, values.compactMap(Instant.clauseValue))
-        case .after?: self = .date(before: false, values.compactMap(Instant.clauseValue))
-        case .semVerEqual?: self = .semVer(expected: 0, values.compactMap { $0.stringValue.flatMap(SemanticVersion.init) })
-        case .semVerLessThan?: self = .semVer(expected: -1, values.compactMap { $0.stringValue.flatMap(SemanticVersion.init) })
-        case .semVerGreaterThan?: self = .semVer(expected: 1, values.compactMap { $0.stringValue.flatMap(SemanticVersion.init) })
-        case .segmentMatch?, nil: self = .never
+        case .in?:
+            operation = .inValues
+            // Only booleans, numbers and strings can match: LaunchDarkly's Go evaluator
+            // (`ClauseFindValue`) never matches an array or object value, even an identical one.
+            for value in values {
+                switch value {
+                case .string(let s): strings.append(s)
+                case .number(let n): numbers.append(n)
+                case .bool(let b): if b { hasTrue = true } else { hasFalse = true }
+                case .array, .object, .null: continue
+                }
+            }
+        case .startsWith?, .endsWith?, .contains?:
+            operation = op == .startsWith ? .startsWith : op == .endsWith ? .endsWith : .contains
+            strings = values.compactMap(\.stringValue)
+        case .matches?:
+            operation = .matches
+            patterns = values.compactMap { $0.stringValue.flatMap(RegularExpression.init) }
+        case .lessThan?, .lessThanOrEqual?, .greaterThan?, .greaterThanOrEqual?:
+            operation = switch op! {
+            case .lessThan: .lessThan
+            case .lessThanOrEqual: .lessThanOrEqual
+            case .greaterThan: .greaterThan
+            default: .greaterThanOrEqual
+            }
+            numbers = values.compactMap(\.numberValue)
+        case .before?, .after?:
+            operation = op == .before ? .before : .after
+            instants = values.compactMap(Instant.clauseValue)
+        case .semVerEqual?, .semVerLessThan?, .semVerGreaterThan?:
+            operation = op == .semVerEqual ? .semVerEqual : op == .semVerLessThan ? .semVerLessThan : .semVerGreaterThan
+            versions = values.compactMap { $0.stringValue.flatMap(SemanticVersion.init) }
+        case .segmentMatch?, nil:
+            operation = .never
         }
+        self.strings = strings
+        stringSet = StringKeySet(operation == .inValues ? strings : [])
+        self.numbers = numbers
+        self.hasTrue = hasTrue
+        self.hasFalse = hasFalse
+        self.patterns = patterns
+        self.instants = instants
+        self.versions = versions
     }
 
     /// True when `value` satisfies the operator against any clause value.
     func matchesAny(_ value: JSONValue) -> Bool {
-        switch self {
-        case .inValues(let set):
-            return set.contains(value)
-        case .startsWith(let prefixes):
+        switch operation {
+        case .inValues:
+            switch value {
+            case .string(let s): return stringSet.contains(s)
+            case .number(let n): return numbers.contains(n)
+            case .bool(let b): return b ? hasTrue : hasFalse
+            case .array, .object, .null: return false
+            }
+        case .startsWith:
             guard case .string(let s) = value else { return false }
-            for prefix in prefixes where hasPrefix(s, prefix) { return true }
+            for prefix in strings where hasPrefix(s, prefix) { return true }
             return false
-        case .endsWith(let suffixes):
+        case .endsWith:
             guard case .string(let s) = value else { return false }
-            for suffix in suffixes where hasSuffix(s, suffix) { return true }
+            for suffix in strings where hasSuffix(s, suffix) { return true }
             return false
-        case .contains(let needles):
+        case .contains:
             guard case .string(let s) = value else { return false }
-            for needle in needles where containsBytes(s, needle) { return true }
+            for needle in strings where containsBytes(s, needle) { return true }
             return false
-        case .matches(let patterns):
+        case .matches:
             guard case .string(let s) = value else { return false }
             for pattern in patterns where pattern.matches(s) { return true }
             return false
-        case .numeric(let comparison, let bounds):
+        case .lessThan:
             guard case .number(let n) = value else { return false }
-            for bound in bounds {
-                let result = switch comparison {
-                case .lessThan: n < bound
-                case .lessThanOrEqual: n <= bound
-                case .greaterThan: n > bound
-                case .greaterThanOrEqual: n >= bound
-                }
-                if result { return true }
-            }
+            for bound in numbers where n < bound { return true }
             return false
-        case .date(let before, let instants):
+        case .lessThanOrEqual:
+            guard case .number(let n) = value else { return false }
+            for bound in numbers where n <= bound { return true }
+            return false
+        case .greaterThan:
+            guard case .number(let n) = value else { return false }
+            for bound in numbers where n > bound { return true }
+            return false
+        case .greaterThanOrEqual:
+            guard case .number(let n) = value else { return false }
+            for bound in numbers where n >= bound { return true }
+            return false
+        case .before, .after:
             guard !instants.isEmpty, let instant = Instant(value) else { return false }
+            let before = operation == .before
             for other in instants where before ? instant < other : other < instant { return true }
             return false
-        case .semVer(let expected, let versions):
+        case .semVerEqual, .semVerLessThan, .semVerGreaterThan:
             guard !versions.isEmpty, case .string(let s) = value, let version = SemanticVersion(s) else { return false }
+            let expected = operation == .semVerEqual ? 0 : operation == .semVerLessThan ? -1 : 1
             for other in versions where version.compare(other) == expected { return true }
             return false
         case .never:
@@ -83,59 +138,26 @@ enum ValueMatcher: Sendable {
     }
 }
 
-/// The values of an `in` clause, grouped by JSON type: equality never crosses types (`true` is not
-/// `1`), numbers compare numerically (`1` equals `1.0`), strings byte-wise. Only booleans, numbers
-/// and strings can match: LaunchDarkly's Go evaluator (`ClauseFindValue`) never matches an array or
-/// object value, even an identical one.
-struct InValues: Sendable {
-    let strings: StringKeySet
-    let numbers: [Double]
-    let hasTrue: Bool
-    let hasFalse: Bool
-
-    init(_ values: [JSONValue]) {
-        var strings: [String] = []
-        var numbers: [Double] = []
-        var hasTrue = false, hasFalse = false
-        for value in values {
-            switch value {
-            case .string(let s): strings.append(s)
-            case .number(let n): numbers.append(n)
-            case .bool(let b): if b { hasTrue = true } else { hasFalse = true }
-            case .array, .object, .null: continue
-            }
-        }
-        self.strings = StringKeySet(strings)
-        self.numbers = numbers
-        self.hasTrue = hasTrue
-        self.hasFalse = hasFalse
-    }
-
-    func contains(_ value: JSONValue) -> Bool {
-        switch value {
-        case .string(let s): return strings.contains(s)
-        case .number(let n): return numbers.contains(n)
-        case .bool(let b): return b ? hasTrue : hasFalse
-        case .array, .object, .null: return false
-        }
-    }
-}
-
 @inline(__always) private func hasPrefix(_ s: String, _ prefix: String) -> Bool {
-    s.utf8.count >= prefix.utf8.count && s.utf8.starts(with: prefix.utf8)
+    withUTF8Bytes(s, prefix) { s, p in p.count <= s.count && (p.count == 0 || memcmp(s.baseAddress!, p.baseAddress!, p.count) == 0) }
 }
 
 @inline(__always) private func hasSuffix(_ s: String, _ suffix: String) -> Bool {
-    s.utf8.count >= suffix.utf8.count && s.utf8.reversed().starts(with: suffix.utf8.reversed())
+    withUTF8Bytes(s, suffix) { s, p in
+        p.count <= s.count && (p.count == 0 || memcmp(s.baseAddress! + (s.count - p.count), p.baseAddress!, p.count) == 0)
+    }
 }
 
 private func containsBytes(_ s: String, _ needle: String) -> Bool {
-    let haystack = Array(s.utf8)
-    let pattern = Array(needle.utf8)
-    if pattern.isEmpty { return true }
-    guard haystack.count >= pattern.count else { return false }
-    for start in 0...(haystack.count - pattern.count) where haystack[start] == pattern[0] {
-        if haystack[start..<(start + pattern.count)].elementsEqual(pattern) { return true }
+    withUTF8Bytes(s, needle) { s, p in
+        if p.count == 0 { return true }
+        guard p.count <= s.count else { return false }
+        let first = p[0]
+        var start = 0
+        while start <= s.count - p.count {
+            if s[start] == first, memcmp(s.baseAddress! + start, p.baseAddress!, p.count) == 0 { return true }
+            start += 1
+        }
+        return false
     }
-    return false
 }

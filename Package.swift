@@ -41,11 +41,22 @@ var package = Package(
             path: "Tools/vanectl",
             swiftSettings: strict
         ),
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "ModelsCoreTests",
-            dependencies: ["ModelsCore", "CVaneHash"],
+            dependencies: ["ModelsCore", "CVaneHash", "TestSupport"],
             path: "Tests/ModelsCoreTests",
             exclude: ["Fixtures"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CompatibilityTests",
+            dependencies: ["TestSupport"],
+            path: "Tests/CompatibilityTests",
             swiftSettings: strict
         ),
     ],

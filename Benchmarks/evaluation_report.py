@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Compares Vane's evaluator with the LaunchDarkly Python SDK's on the cases of evaluation-cases.json.
+
+Usage: evaluation_report.py --swift-jmh FILE
+
+FILE is the JMH export of the ordo-one/benchmark run (``swift package benchmark --format jmh``),
+whose wall-clock percentiles are per 1000 evaluations (scaling factor ``kilo``), i.e. nanoseconds
+per evaluation. The Python side is timed here, in the same `make bench` run, with the SDK's own
+``Evaluator`` on the same flags, segments and context, so the ratio compares like with like on the
+same machine at the same time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import timeit
+
+from ldclient.context import Context
+from ldclient.impl.evaluator import Evaluator
+from ldclient.impl.events.types import EventFactory
+from ldclient.impl.model import FeatureFlag, Segment
+
+CASES = pathlib.Path(__file__).with_name("evaluation-cases.json")
+
+
+def python_ns_per_evaluation(document: dict) -> dict[str, float]:
+    flags = {key: FeatureFlag(value) for key, value in document["data"]["flags"].items()}
+    segments = {key: Segment(value) for key, value in document["data"]["segments"].items()}
+    evaluator = Evaluator(flags.get, segments.get, lambda key: (None, "NOT_CONFIGURED"))
+    context = Context.from_dict(document["context"])
+    events = EventFactory(False)
+    results = {}
+    for case in document["cases"]:
+        flag = flags[case["flag"]]
+        timer = timeit.Timer(lambda: evaluator.evaluate(flag, context, events))
+        loops, _ = timer.autorange()
+        best = min(timer.repeat(repeat=5, number=loops)) / loops
+        results[case["name"]] = best * 1e9
+    return results
+
+
+def swift_results(path: pathlib.Path) -> dict[str, tuple[float, float]]:
+    """Benchmark name → (p50 ns per evaluation, mallocs per evaluation)."""
+    results = {}
+    for benchmark in json.loads(path.read_text()):
+        name = benchmark["benchmark"].split(".")[-1].replace("_", " ")
+        metrics = benchmark.get("secondaryMetrics", {})
+        wall = metrics.get("Time (wall clock)", {})
+        mallocs = metrics.get("Malloc (total)", {})
+        results[name] = (
+            float(wall.get("scorePercentiles", {}).get("50.0", wall.get("score", float("nan")))),
+            float(mallocs.get("score", float("nan"))) / 1000.0,
+        )
+    return results
+
+
+TARGETS_NS = {"(a)": 50, "(b)": 50, "(c)": 250, "(d)": 2000}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--swift-jmh", required=True, type=pathlib.Path)
+    args = parser.parse_args()
+    document = json.loads(CASES.read_text())
+    swift = swift_results(args.swift_jmh)
+    python = python_ns_per_evaluation(document)
+    print()
+    print("| case | Vane ns/eval (p50) | allocations/eval | target | LaunchDarkly Python ns/eval | Python ÷ Vane |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for case in document["cases"]:
+        name = case["name"]
+        swift_ns, mallocs = swift.get(f"evaluate {name}", (float("nan"), float("nan")))
+        python_ns = python[name]
+        target = TARGETS_NS[name.split()[0]]
+        verdict = "met" if swift_ns <= target else "missed"
+        print(f"| {name} | {swift_ns:,.0f} | {mallocs:g} | ≤ {target:,} ns ({verdict}) | {python_ns:,.0f} | {python_ns / swift_ns:,.0f}× |")
+    print()
+    print("Wall-clock figures on a shared 2-core machine are indicative only; allocation counts are exact.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

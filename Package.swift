@@ -16,7 +16,9 @@ var package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "ModelsCore", targets: ["ModelsCore"]),
+        .library(name: "KafkaKit", targets: ["KafkaKit"]),
         .executable(name: "vanectl", targets: ["vanectl"]),
+        .executable(name: "management-api", targets: ["ManagementAPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -42,6 +44,22 @@ var package = Package(
             path: "Shared/ModelsCore",
             swiftSettings: strict
         ),
+        .systemLibrary(
+            name: "CRdKafka",
+            path: "Shared/CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        .target(
+            name: "KafkaKit",
+            dependencies: [
+                "CRdKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/KafkaKit",
+            swiftSettings: strict
+        ),
         .target(
             name: "ServiceKit",
             dependencies: [
@@ -57,17 +75,50 @@ var package = Package(
             swiftSettings: strict
         ),
         .executableTarget(
+            name: "ManagementAPI",
+            dependencies: [
+                "ModelsCore",
+                "ServiceKit",
+                "KafkaKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/ManagementAPI",
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "vanectl",
             dependencies: [
                 "ModelsCore",
+                "KafkaKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tools/vanectl",
             swiftSettings: strict
         ),
         .target(
             name: "TestSupport",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "KafkaKitTests",
+            dependencies: [
+                "CRdKafka",
+                "KafkaKit",
+                "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/KafkaKitTests",
             swiftSettings: strict
         ),
         .testTarget(
@@ -96,4 +147,10 @@ if ProcessInfo.processInfo.environment["VANE_BENCHMARKS"] != nil {
             dependencies: ["ModelsCore", .product(name: "Benchmark", package: "benchmark")],
             path: "Benchmarks/EvaluationBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]))
+    package.targets.append(
+        .executableTarget(
+            name: "KafkaThroughput",
+            dependencies: ["KafkaKit", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/KafkaThroughput",
+            swiftSettings: strict))
 }

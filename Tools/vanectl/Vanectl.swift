@@ -5,6 +5,6 @@ import ArgumentParser
 struct Vanectl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vanectl",
-        abstract: "Vane's operator tool: evaluate flag data offline.",
-        subcommands: [EvalCommand.self])
+        abstract: "Vane's operator and development tool.",
+        subcommands: [EvalCommand.self, DevKafkaCommand.self])
 }

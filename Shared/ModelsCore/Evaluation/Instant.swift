@@ -143,3 +143,9 @@ private struct ASCIIScanner {
         return n
     }
 }
+
+/// Unix milliseconds of an RFC 3339 time, parsed as LaunchDarkly's evaluator does; nil if invalid.
+public func rfc3339UnixMilliseconds(_ text: String) -> Int? {
+    guard let instant = Instant(rfc3339: text) else { return nil }
+    return Int(instant.seconds) * 1000 + Int(instant.nanoseconds / 1_000_000)
+}

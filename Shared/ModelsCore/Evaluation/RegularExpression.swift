@@ -5,7 +5,7 @@
 /// possessive quantifiers, atomic groups, conditionals, `\Z`, `\G`) are refused here too: in Go such
 /// a pattern fails to compile and never matches. Matching is an unanchored search over Unicode
 /// scalars, like RE2's over code points.
-struct RegularExpression: @unchecked Sendable {
+public struct RegularExpression: @unchecked Sendable {
     // `Regex` is immutable after construction; Swift marks it unchecked-Sendable-safe in practice but
     // not in its declaration on every platform, hence the wrapper.
     private let regex: Regex<AnyRegexOutput>
@@ -14,6 +14,9 @@ struct RegularExpression: @unchecked Sendable {
         guard Self.isRE2Compatible(pattern), let regex = try? Regex(pattern) else { return nil }
         self.regex = regex.matchingSemantics(.unicodeScalar)
     }
+
+    /// True when `pattern` is a regular expression LaunchDarkly's evaluator (RE2) accepts.
+    public static func compiles(_ pattern: String) -> Bool { RegularExpression(pattern) != nil }
 
     func matches(_ text: String) -> Bool {
         (try? regex.firstMatch(in: text)) != nil

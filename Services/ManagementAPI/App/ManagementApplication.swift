@@ -1,0 +1,77 @@
+import Hummingbird
+import KafkaKit
+import Logging
+import PostgresNIO
+import ServiceKit
+import ServiceLifecycle
+
+/// Assembles management-api: PostgreSQL pool, Kafka producer, outbox publisher and HTTP server.
+struct ManagementApplication {
+    /// The long-lived parts, exposed for tests and the maintenance commands.
+    struct Parts: Sendable {
+        let postgres: PostgresClient
+        let store: ManagementStore
+        let producer: KafkaProducer
+        let topic: ConfigTopic
+        let publisher: OutboxPublisher
+        let metrics: ServiceMetrics
+    }
+
+    let settings: ManagementSettings
+    let logger: Logger
+
+    func makeParts() throws -> Parts {
+        let metrics = ServiceMetrics()
+        let postgres = PostgresClient(
+            configuration: settings.database.clientConfiguration(maximumConnections: settings.databaseMaxConnections),
+            backgroundLogger: logger)
+        let store = ManagementStore(client: postgres, logger: logger)
+        var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: settings.kafkaBrokers)
+        producerConfiguration.clientID = "vane-management-api"
+        producerConfiguration.messageTimeout = settings.kafkaMessageTimeout
+        let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
+        var adminConfiguration = KafkaAdminConfiguration(bootstrapServers: settings.kafkaBrokers)
+        adminConfiguration.clientID = "vane-management-api-admin"
+        // librdkafka's development broker has no admin API; real brokers always have a controller.
+        adminConfiguration.autoCreateWithoutController = true
+        let topic = ConfigTopic(
+            name: settings.configTopic, partitions: settings.configTopicPartitions,
+            replicationFactor: settings.configTopicReplicationFactor,
+            admin: try KafkaAdmin(configuration: adminConfiguration, logger: logger))
+        let publisher = OutboxPublisher(store: store, producer: producer, topic: topic, metrics: metrics, logger: logger)
+        return Parts(postgres: postgres, store: store, producer: producer, topic: topic, publisher: publisher, metrics: metrics)
+    }
+
+    /// The HTTP application, running the parts as its services (PostgreSQL first, publisher last;
+    /// the server stops before them).
+    func makeApplication(_ parts: Parts) -> Application<RouterResponder<ManagementContext>> {
+        let router = Router(context: ManagementContext.self)
+        router.add(middleware: JSONErrorMiddleware(metrics: parts.metrics))
+        let postgres = parts.postgres
+        router.addOperationalRoutes(
+            readiness: ClosureReadinessCheck { [logger] in
+                do {
+                    _ = try await postgres.query("SELECT 1", logger: logger)
+                    return nil
+                } catch {
+                    return "PostgreSQL is unreachable"
+                }
+            },
+            metrics: parts.metrics)
+        let authenticator = TokenAuthenticator(client: postgres, logger: logger)
+        ManagementRoutes(store: parts.store, authenticator: authenticator).add(to: router)
+
+        var app = Application(
+            router: router,
+            configuration: .init(address: .hostname(settings.http.host, port: settings.http.port), serverName: "vane-management-api"),
+            logger: logger)
+        app.addServices(parts.postgres, parts.producer, parts.publisher)
+        let adminToken = settings.adminToken
+        let store = parts.store
+        app.beforeServerStarts { [logger] in
+            try await Migrations.apply(client: postgres, logger: logger)
+            if let adminToken { try await store.ensureBootstrapToken(secret: adminToken, name: "bootstrap-admin") }
+        }
+        return app
+    }
+}

@@ -1,0 +1,54 @@
+import Logging
+import ServiceKit
+
+/// management-api's configuration, from the environment.
+struct ManagementSettings: Sendable {
+    var http: HTTPSettings
+    var database: DatabaseSettings
+    var databaseMaxConnections: Int
+    var kafkaBrokers: [String]
+    var configTopic: String
+    var configTopicPartitions: Int32
+    var configTopicReplicationFactor: Int32
+    var kafkaMessageTimeout: Duration
+    var adminToken: String?
+    var logLevel: Logger.Level
+
+    init(environment variables: [String: String]) throws {
+        var environment = ServiceEnvironment(variables)
+        http = HTTPSettings(from: &environment, defaultPort: 8080)
+        let url = environment.requiredString("VANE_DATABASE_URL", hint: "postgres://user:password@host:5432/database")
+        database = DatabaseSettings(url: url) ?? DatabaseSettings(url: "postgres://invalid@localhost/invalid")!
+        if !url.isEmpty, DatabaseSettings(url: url) == nil {
+            environment.report("VANE_DATABASE_URL", "must look like postgres://user:password@host:5432/database")
+        }
+        databaseMaxConnections = environment.integer("VANE_DATABASE_MAX_CONNECTIONS", default: 20, range: 2...500)
+        kafkaBrokers = environment.requiredString("VANE_KAFKA_BROKERS", hint: "host:port[,host:port...]")
+            .split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
+        configTopic = environment.string("VANE_CONFIG_TOPIC", default: "vane.config")
+        configTopicPartitions = Int32(environment.integer("VANE_CONFIG_TOPIC_PARTITIONS", default: 6, range: 1...1000))
+        configTopicReplicationFactor = Int32(environment.integer("VANE_CONFIG_TOPIC_REPLICATION_FACTOR", default: -1, range: -1...10))
+        kafkaMessageTimeout = environment.seconds("VANE_KAFKA_MESSAGE_TIMEOUT_SECONDS", default: .seconds(30))
+        adminToken = environment.optionalString("VANE_ADMIN_TOKEN")
+        logLevel = environment.logLevel()
+        try environment.validate()
+    }
+
+    /// The effective configuration, secrets left out, for the start-up log.
+    var logMetadata: Logger.Metadata {
+        [
+            "http": "\(http)", "database": "\(database)", "kafkaBrokers": "\(kafkaBrokers.joined(separator: ","))",
+            "configTopic": "\(configTopic)", "configTopicPartitions": "\(configTopicPartitions)",
+            "adminToken": "\(adminToken == nil ? "unset" : "set")", "logLevel": "\(logLevel)",
+        ]
+    }
+}
+
+extension String {
+    fileprivate func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while s.first == " " { s.removeFirst() }
+        while s.last == " " { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,161 @@
+import Logging
+import PostgresNIO
+
+/// The schema, as an ordered list of migrations applied under an advisory lock, so that several
+/// replicas starting at once apply each migration exactly once.
+enum Migrations {
+    /// One migration: statements run in order in one transaction (PostgreSQL's extended protocol
+    /// takes one statement per query).
+    struct Migration: Sendable {
+        let version: Int
+        let name: String
+        let statements: [String]
+    }
+
+    /// Any constant shared by every replica; pg_advisory_xact_lock serializes them on it.
+    static let lockID: Int64 = 0x7661_6E65_6D69_6772  // "vanemigr"
+
+    static let all: [Migration] = [
+        Migration(version: 1, name: "initial schema", statements: [
+            """
+            CREATE TABLE api_tokens (
+                id uuid PRIMARY KEY,
+                name text NOT NULL,
+                role text NOT NULL CHECK (role IN ('reader', 'writer', 'admin')),
+                secret_sha256 text NOT NULL UNIQUE,
+                created_by text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            """
+            CREATE TABLE projects (
+                id uuid PRIMARY KEY,
+                key text NOT NULL UNIQUE,
+                name text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            """
+            CREATE TABLE environments (
+                id uuid PRIMARY KEY,
+                project_id uuid NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+                key text NOT NULL,
+                name text NOT NULL,
+                sdk_key text NOT NULL UNIQUE,
+                mobile_key text NOT NULL UNIQUE,
+                client_side_id text NOT NULL UNIQUE,
+                secure_mode boolean NOT NULL DEFAULT false,
+                version integer NOT NULL DEFAULT 1,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                UNIQUE (project_id, key)
+            )
+            """,
+            """
+            CREATE TABLE retired_keys (
+                key text PRIMARY KEY,
+                environment_id uuid NOT NULL REFERENCES environments (id) ON DELETE CASCADE,
+                kind text NOT NULL CHECK (kind IN ('sdk', 'mobile')),
+                expires_at timestamptz NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE flags (
+                id uuid PRIMARY KEY,
+                project_id uuid NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+                key text NOT NULL,
+                settings jsonb NOT NULL,
+                salt text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                UNIQUE (project_id, key)
+            )
+            """,
+            """
+            CREATE TABLE flag_targeting (
+                flag_id uuid NOT NULL REFERENCES flags (id) ON DELETE CASCADE,
+                environment_id uuid NOT NULL REFERENCES environments (id) ON DELETE CASCADE,
+                targeting jsonb NOT NULL,
+                version integer NOT NULL,
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (flag_id, environment_id)
+            )
+            """,
+            "CREATE INDEX flag_targeting_environment ON flag_targeting (environment_id)",
+            """
+            CREATE TABLE segments (
+                id uuid PRIMARY KEY,
+                environment_id uuid NOT NULL REFERENCES environments (id) ON DELETE CASCADE,
+                key text NOT NULL,
+                definition jsonb NOT NULL,
+                version integer NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                UNIQUE (environment_id, key)
+            )
+            """,
+            """
+            CREATE TABLE tombstones (
+                environment_id uuid NOT NULL,
+                kind text NOT NULL,
+                key text NOT NULL,
+                version integer NOT NULL,
+                PRIMARY KEY (environment_id, kind, key)
+            )
+            """,
+            """
+            CREATE TABLE audit_log (
+                id bigserial PRIMARY KEY,
+                at timestamptz NOT NULL DEFAULT clock_timestamp(),
+                actor text NOT NULL,
+                action text NOT NULL,
+                resource text NOT NULL,
+                before jsonb,
+                after jsonb,
+                comment text
+            )
+            """,
+            "CREATE INDEX audit_log_resource ON audit_log (resource, id DESC)",
+            "CREATE INDEX audit_log_at ON audit_log (at)",
+            """
+            CREATE TABLE outbox (
+                id bigserial PRIMARY KEY,
+                created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+                environment_id uuid NOT NULL,
+                record_key text NOT NULL,
+                value bytea NOT NULL,
+                sent_at timestamptz
+            )
+            """,
+            "CREATE INDEX outbox_pending ON outbox (id) WHERE sent_at IS NULL",
+        ]),
+    ]
+
+    /// Applies every migration not applied yet; safe to run concurrently from several processes.
+    static func apply(client: PostgresClient, logger: Logger) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(lockID))", logger: logger)
+            try await connection.query(
+                """
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version integer PRIMARY KEY,
+                    name text NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now()
+                )
+                """, logger: logger)
+            var applied: Set<Int> = []
+            for try await version in try await connection.query("SELECT version FROM schema_migrations", logger: logger).decode(Int.self) {
+                applied.insert(version)
+            }
+            for migration in all where !applied.contains(migration.version) {
+                logger.info("applying migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+                for statement in migration.statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query(
+                    "INSERT INTO schema_migrations (version, name) VALUES (\(migration.version), \(migration.name))", logger: logger)
+            }
+        }
+    }
+}

@@ -1,0 +1,215 @@
+import Foundation
+import KafkaKit
+import Logging
+import ModelsCore
+import NIOCore
+import PostgresNIO
+import Prometheus
+import ServiceKit
+import ServiceLifecycle
+
+/// Sends outbox rows to `vane.config` in commit order and marks them sent only after Kafka
+/// acknowledged them; woken by LISTEN/NOTIFY, with a periodic sweep as a safety net.
+///
+/// One replica publishes at a time (a session advisory lock), so records of one item reach the
+/// topic in version order. When the topic turns out empty — a fresh broker — the full current state
+/// is republished.
+final class OutboxPublisher: Service, Sendable {
+    struct Settings: Sendable {
+        var sweepInterval: Duration = .seconds(1)
+        var topicCheckInterval: Duration = .seconds(10)
+        var batchSize: Int = 1000
+        /// Sent rows are kept this long (for diagnosis), then deleted.
+        var retention: Duration = .seconds(3600)
+    }
+
+    static let lockID: Int64 = 0x7661_6E65_6F75_7462  // "vaneoutb"
+
+    private let store: ManagementStore
+    private let producer: KafkaProducer
+    private let topic: ConfigTopic
+    private let settings: Settings
+    private let logger: Logger
+    private let published: Counter
+    private let failures: Counter
+    private let pending: Gauge
+
+    init(store: ManagementStore, producer: KafkaProducer, topic: ConfigTopic, settings: Settings = Settings(),
+         metrics: ServiceMetrics, logger: Logger) {
+        self.store = store
+        self.producer = producer
+        self.topic = topic
+        self.settings = settings
+        self.logger = logger
+        published = metrics.counter("outbox_published_records", help: "Outbox records acknowledged by Kafka.")
+        failures = metrics.counter("outbox_publish_failures", help: "Failed attempts to publish outbox records.")
+        pending = metrics.gauge("outbox_pending_records", help: "Outbox records not yet acknowledged by Kafka.")
+    }
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await store.client.withConnection { connection in
+                    try await publishWhileHoldingLock(connection)
+                }
+            } catch where Task.isShuttingDownGracefully || Task.isCancelled {
+                break
+            } catch {
+                logger.warning("outbox publisher interrupted; retrying", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: settings.sweepInterval)
+        }
+    }
+
+    /// Publishes until shutdown if this replica wins the publisher lock; returns at once otherwise.
+    private func publishWhileHoldingLock(_ connection: PostgresConnection) async throws {
+        let rows = try await connection.query("SELECT pg_try_advisory_lock(\(Self.lockID))", logger: logger)
+        var acquired = false
+        for try await value in rows.decode(Bool.self) { acquired = value }
+        guard acquired else { return }  // another replica publishes; check again after a sweep interval
+        logger.info("publishing the outbox", metadata: ["topic": "\(topic.name)"])
+        do {
+            try await publish(listeningOn: connection)
+        } catch {
+            // The connection goes back to the pool: release the lock (closing the session would too).
+            _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockID))", logger: logger)
+            throw error
+        }
+        _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockID))", logger: logger)
+    }
+
+    private func publish(listeningOn connection: PostgresConnection) async throws {
+        try await connection.listen(on: ManagementStore.outboxChannel) { notifications in
+            let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+            wake.yield()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for try await _ in notifications { wake.yield() }
+                }
+                group.addTask { [settings] in
+                    while !Task.isCancelled {
+                        try await Task.sleep(for: settings.sweepInterval)
+                        wake.yield()
+                    }
+                }
+                var state = try await topic.ensure()
+                var republishedSinceEmpty = false
+                var lastTopicCheck = ContinuousClock.now
+                for await _ in wakeups.cancelOnGracefulShutdown() {
+                    if ContinuousClock.now - lastTopicCheck >= settings.topicCheckInterval {
+                        do {
+                            state = try await topic.ensure()
+                            lastTopicCheck = .now
+                        } catch {
+                            logger.warning("cannot describe the config topic", metadata: ["error": "\(error)"])
+                        }
+                    }
+                    if state.isEmpty && !republishedSinceEmpty {
+                        let count = try await republish()
+                        republishedSinceEmpty = true
+                        logger.notice("config topic is empty (a new broker?); republished the current state", metadata: ["records": "\(count)"])
+                    } else if !state.isEmpty {
+                        republishedSinceEmpty = false
+                    }
+                    if try await drain(partitionCount: state.partitionCount) {
+                        state.isEmpty = false
+                    }
+                }
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// Sends every pending row; true when something was published. A failed send leaves its row
+    /// pending for the next sweep.
+    @discardableResult
+    func drain(partitionCount: Int) async throws -> Bool {
+        var publishedAny = false
+        while true {
+            let rows = try await store.client.query(
+                """
+                SELECT id, environment_id::text, record_key, value FROM outbox WHERE sent_at IS NULL
+                ORDER BY id LIMIT \(settings.batchSize)
+                """, logger: logger)
+            var ids: [Int64] = []
+            var records: [KafkaRecord] = []
+            for try await (id, environmentID, key, value) in rows.decode((Int64, String, String, ByteBuffer).self) {
+                ids.append(id)
+                records.append(KafkaRecord(
+                    topic: topic.name,
+                    partition: ConfigRecord.partition(environmentID: environmentID, partitionCount: partitionCount),
+                    key: Array(key.utf8), value: Array(value.readableBytesView)))
+            }
+            guard !records.isEmpty else { break }
+            let results = await producer.send(records)
+            var sent: [Int64] = []
+            var firstError: KafkaError?
+            for (id, result) in zip(ids, results) {
+                switch result {
+                case .success: sent.append(id)
+                case .failure(let error): firstError = firstError ?? error
+                }
+            }
+            if !sent.isEmpty {
+                try await store.client.query("UPDATE outbox SET sent_at = now() WHERE id = ANY(\(sent))", logger: logger)
+                published.increment(by: Int64(sent.count))
+                publishedAny = true
+            }
+            if let firstError {
+                failures.increment()
+                try await updatePendingGauge()
+                logger.warning("publishing to Kafka failed; will retry", metadata: ["error": "\(firstError)", "pending": "\(records.count - sent.count)"])
+                return publishedAny
+            }
+        }
+        try await updatePendingGauge()
+        try await store.client.query(
+            "DELETE FROM outbox WHERE sent_at < now() - make_interval(secs => \(Double(settings.retention.components.seconds)))",
+            logger: logger)
+        return publishedAny
+    }
+
+    private func updatePendingGauge() async throws {
+        let rows = try await store.client.query("SELECT count(*) FROM outbox WHERE sent_at IS NULL", logger: logger)
+        for try await count in rows.decode(Int64.self) { pending.set(count) }
+    }
+
+    /// Queues the full current state (every environment, flag and segment) for publishing.
+    func republish() async throws -> Int {
+        try await store.republish()
+    }
+}
+
+extension ManagementStore {
+    /// Queues the full current state for publishing, in one transaction; how a fresh broker is
+    /// refilled, and what `management-api republish` does.
+    func republish() async throws -> Int {
+        try await transaction { connection in
+            var count = 0
+            let projects = try await connection.query("SELECT id FROM projects ORDER BY key", logger: logger)
+            var projectIDs: [UUID] = []
+            for try await id in projects.decode(UUID.self) { projectIDs.append(id) }
+            for projectID in projectIDs {
+                for environment in try await environmentRows(projectID: projectID, connection: connection) {
+                    try await connection.enqueue(environment.configRecord(now: currentMillis()), logger: logger)
+                    count += 1
+                    let payload = try await payload(environmentID: environment.id, connection: connection)
+                    let environmentID = environment.id.uuidString.lowercased()
+                    for (key, flag) in payload.flags.sorted(by: { $0.key < $1.key }) {
+                        try await connection.enqueue(
+                            ConfigRecord(kind: .flag, environmentID: environmentID, key: key, version: flag.version,
+                                         data: try JSONParser.parse(flag.jsonBytes)), logger: logger)
+                        count += 1
+                    }
+                    for (key, segment) in payload.segments.sorted(by: { $0.key < $1.key }) {
+                        try await connection.enqueue(
+                            ConfigRecord(kind: .segment, environmentID: environmentID, key: key, version: segment.version,
+                                         data: try JSONParser.parse(segment.jsonBytes)), logger: logger)
+                        count += 1
+                    }
+                }
+            }
+            return count
+        }
+    }
+}

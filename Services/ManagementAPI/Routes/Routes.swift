@@ -1,0 +1,374 @@
+import Foundation
+import Hummingbird
+import ModelsCore
+import ServiceKit
+
+/// The REST API under `/api/v1`.
+struct ManagementRoutes {
+    let store: ManagementStore
+    let authenticator: TokenAuthenticator
+
+    func add(to router: Router<ManagementContext>) {
+        let api = router.group("api/v1").add(middleware: TokenMiddleware(authenticator: authenticator))
+        addProjects(api)
+        addEnvironments(api)
+        addFlags(api)
+        addSegments(api)
+        addTokens(api)
+        addAudit(api)
+    }
+
+    private func body(_ request: Request) async throws -> JSONValue {
+        try await JSONBody.parse(request, limit: ManagementContext.bodyLimit)
+    }
+
+    private static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        JSONBody.response(value, status: status, headers: headers)
+    }
+
+    private static func items(_ values: [JSONValue]) -> Response {
+        json(["items": .array(values)])
+    }
+
+    // MARK: Projects
+
+    private func addProjects(_ api: RouterGroup<ManagementContext>) {
+        api.post("projects") { request, context in
+            let actor = try context.require(.admin)
+            let properties = try await body(request).requireObject()
+            var problems = Problems()
+            let key = Self.key(properties["key"], at: "key", into: &problems)
+            let name = Self.name(properties["name"], at: "name", into: &problems)
+            var environments: [(key: String, name: String)] = [("production", "Production"), ("test", "Test")]
+            switch properties["environments"] {
+            case nil, .null?: break
+            case .array(let list)?:
+                environments = []
+                for (i, item) in list.enumerated() {
+                    guard case .object(let environment) = item else {
+                        problems.add("environments[\(i)]", "expected an object {key, name}")
+                        continue
+                    }
+                    let environmentKey = Self.key(environment["key"], at: "environments[\(i)].key", into: &problems)
+                    if environments.contains(where: { $0.key == environmentKey }) {
+                        problems.add("environments[\(i)].key", "duplicate environment key \"\(environmentKey)\"")
+                    }
+                    environments.append((environmentKey, Self.name(environment["name"], at: "environments[\(i)].name", into: &problems)))
+                }
+            case let other?:
+                problems.add("environments", "expected an array, found \(other.typeName)")
+            }
+            try problems.check()
+            let (project, created) = try await store.createProject(key: key, name: name, environments: environments, actor: actor)
+            guard case .object(var object) = project.json else { return Self.json(project.json) }
+            object["environments"] = .array(created.map { $0.json() })
+            return Self.json(.object(object), status: .created)
+        }
+        api.get("projects") { _, context in
+            _ = try context.require(.reader)
+            return Self.items(try await store.projects().map(\.json))
+        }
+        api.get("projects/:project") { _, context in
+            let identity = try context.require(.reader)
+            let key = try context.parameters.require("project")
+            let project = try await store.project(key)
+            guard case .object(var object) = project.json else { return Self.json(project.json) }
+            object["environments"] = .array(try await store.environments(projectKey: key).map { $0.json(revealKeys: identity.role >= .writer) })
+            return Self.json(.object(object))
+        }
+        api.patch("projects/:project") { request, context in
+            let actor = try context.require(.admin)
+            let properties = try await body(request).requireObject()
+            var problems = Problems()
+            if let key = properties["key"], key != .string(try context.parameters.require("project")) { problems.add("key", "is immutable") }
+            let name = Self.name(properties["name"], at: "name", into: &problems)
+            try problems.check()
+            return Self.json(try await store.updateProject(key: try context.parameters.require("project"), name: name, actor: actor).json)
+        }
+        api.delete("projects/:project") { _, context in
+            let actor = try context.require(.admin)
+            try await store.deleteProject(key: try context.parameters.require("project"), actor: actor)
+            return Response(status: .noContent)
+        }
+    }
+
+    // MARK: Environments
+
+    private func addEnvironments(_ api: RouterGroup<ManagementContext>) {
+        api.post("projects/:project/environments") { request, context in
+            let actor = try context.require(.admin)
+            let properties = try await body(request).requireObject()
+            var problems = Problems()
+            let key = Self.key(properties["key"], at: "key", into: &problems)
+            let name = Self.name(properties["name"], at: "name", into: &problems)
+            let secureMode = Self.optionalBool(properties["secureMode"], at: "secureMode", into: &problems) ?? false
+            try problems.check()
+            let environment = try await store.createEnvironment(
+                projectKey: try context.parameters.require("project"), key: key, name: name, secureMode: secureMode, actor: actor)
+            return Self.json(environment.json(), status: .created)
+        }
+        api.get("projects/:project/environments") { _, context in
+            let identity = try context.require(.reader)
+            let environments = try await store.environments(projectKey: try context.parameters.require("project"))
+            return Self.items(environments.map { $0.json(revealKeys: identity.role >= .writer) })
+        }
+        api.get("projects/:project/environments/:environment") { _, context in
+            let identity = try context.require(.reader)
+            let environment = try await store.environment(
+                projectKey: try context.parameters.require("project"), key: try context.parameters.require("environment"))
+            return Self.json(environment.json(revealKeys: identity.role >= .writer))
+        }
+        api.patch("projects/:project/environments/:environment") { request, context in
+            let actor = try context.require(.admin)
+            let properties = try await body(request).requireObject()
+            var problems = Problems()
+            if let key = properties["key"], key != .string(try context.parameters.require("environment")) { problems.add("key", "is immutable") }
+            let name = properties["name"].flatMap { $0.isNull ? nil : Self.name($0, at: "name", into: &problems) }
+            let secureMode = Self.optionalBool(properties["secureMode"], at: "secureMode", into: &problems)
+            for forbidden in ["sdkKey", "mobileKey", "clientSideId"] where properties[forbidden] != nil {
+                problems.add(forbidden, "is managed by the server; rotate keys with POST …/keys/{sdk|mobile}/rotate")
+            }
+            try problems.check()
+            let environment = try await store.updateEnvironment(
+                projectKey: try context.parameters.require("project"), key: try context.parameters.require("environment"),
+                name: name, secureMode: secureMode, actor: actor)
+            return Self.json(environment.json())
+        }
+        api.delete("projects/:project/environments/:environment") { _, context in
+            let actor = try context.require(.admin)
+            try await store.deleteEnvironment(
+                projectKey: try context.parameters.require("project"), key: try context.parameters.require("environment"), actor: actor)
+            return Response(status: .noContent)
+        }
+        api.post("projects/:project/environments/:environment/keys/:kind/rotate") { request, context in
+            let actor = try context.require(.admin)
+            let kind = try context.parameters.require("kind")
+            guard kind == "sdk" || kind == "mobile" else { throw APIError.notFound("key kind must be sdk or mobile") }
+            var problems = Problems()
+            var expireAfter = 0
+            let bytes = try await JSONBody.bytes(of: request, limit: ManagementContext.bodyLimit)
+            if !bytes.isEmpty {
+                guard let parsed = try? JSONParser.parse(bytes) else { throw APIError.badRequest("the request body is not valid JSON") }
+                let properties = try parsed.requireObject()
+                switch properties["expireOldAfterSeconds"] {
+                case nil, .null?: break
+                case .number(let n)?:
+                    if let seconds = JSONValue.exactInteger(n), (0...31_536_000).contains(seconds) {
+                        expireAfter = seconds
+                    } else {
+                        problems.add("expireOldAfterSeconds", "must be an integer number of seconds within 0...31536000")
+                    }
+                case let other?:
+                    problems.add("expireOldAfterSeconds", "expected an integer, found \(other.typeName)")
+                }
+            }
+            try problems.check()
+            let environment = try await store.rotateKey(
+                projectKey: try context.parameters.require("project"), environmentKey: try context.parameters.require("environment"),
+                kind: kind, expireOldAfterSeconds: expireAfter, actor: actor)
+            return Self.json(environment.json())
+        }
+        api.get("projects/:project/environments/:environment/data") { _, context in
+            _ = try context.require(.reader)
+            let payload = try await store.payload(
+                projectKey: try context.parameters.require("project"), environmentKey: try context.parameters.require("environment"))
+            return JSONBody.response(payload.jsonBytes)
+        }
+    }
+
+    // MARK: Flags and targeting
+
+    private func addFlags(_ api: RouterGroup<ManagementContext>) {
+        api.post("projects/:project/flags") { request, context in
+            let actor = try context.require(.writer)
+            let properties = try await body(request).requireObject()
+            var problems = Problems()
+            let key = Self.key(properties["key"], at: "key", into: &problems)
+            var salt: String?
+            switch properties["salt"] {
+            case nil, .null?: break
+            case .string(let s)? where !s.isEmpty: salt = s
+            case let other?: problems.add("salt", "expected a non-empty string, found \(other.typeName)")
+            }
+            var settingsProblems: [APIError.Detail] = []
+            var settings: FlagSettings?
+            do {
+                settings = try FlagSettings(json: .object(properties))
+            } catch let error as APIError {
+                settingsProblems = error.details
+            }
+            for detail in settingsProblems { problems.add(detail.path ?? "", detail.message) }
+            try problems.check()
+            guard let settings else { throw APIError.validationFailed(settingsProblems) }
+            let flag = try await store.createFlag(
+                projectKey: try context.parameters.require("project"), key: key, settings: settings, salt: salt, actor: actor)
+            return Self.json(flag, status: .created)
+        }
+        api.get("projects/:project/flags") { request, context in
+            _ = try context.require(.reader)
+            return Self.items(try await store.flags(
+                projectKey: try context.parameters.require("project"), tag: request.query("tag"), query: request.query("q")))
+        }
+        api.get("projects/:project/flags/:flag") { _, context in
+            _ = try context.require(.reader)
+            return Self.json(try await store.flagJSON(projectKey: try context.parameters.require("project"), key: try context.parameters.require("flag")))
+        }
+        api.patch("projects/:project/flags/:flag") { request, context in
+            let actor = try context.require(.writer)
+            let flag = try await store.updateFlag(
+                projectKey: try context.parameters.require("project"), key: try context.parameters.require("flag"),
+                patch: try await body(request), actor: actor)
+            return Self.json(flag)
+        }
+        api.delete("projects/:project/flags/:flag") { _, context in
+            let actor = try context.require(.writer)
+            try await store.deleteFlag(projectKey: try context.parameters.require("project"), key: try context.parameters.require("flag"), actor: actor)
+            return Response(status: .noContent)
+        }
+        api.get("projects/:project/flags/:flag/environments/:environment") { _, context in
+            _ = try context.require(.reader)
+            let targeting = try await store.targeting(
+                projectKey: try context.parameters.require("project"), flagKey: try context.parameters.require("flag"),
+                environmentKey: try context.parameters.require("environment"))
+            return Self.json(targeting, headers: Self.etag(targeting))
+        }
+        for merge in [false, true] {
+            let handler: @Sendable (Request, ManagementContext) async throws -> Response = { request, context in
+                let actor = try context.require(.writer)
+                let targeting = try await store.changeTargeting(
+                    projectKey: try context.parameters.require("project"), flagKey: try context.parameters.require("flag"),
+                    environmentKey: try context.parameters.require("environment"), body: try await body(request), merge: merge,
+                    ifMatch: try request.ifMatchVersion(), comment: request.query("comment"), actor: actor)
+                return Self.json(targeting, headers: Self.etag(targeting))
+            }
+            if merge {
+                api.patch("projects/:project/flags/:flag/environments/:environment", use: handler)
+            } else {
+                api.put("projects/:project/flags/:flag/environments/:environment", use: handler)
+            }
+        }
+    }
+
+    private static func etag(_ targeting: JSONValue) -> HTTPFields {
+        guard let version = targeting["version"]?.integerValue else { return [:] }
+        return [.eTag: "\"\(version)\""]
+    }
+
+    // MARK: Segments
+
+    private func addSegments(_ api: RouterGroup<ManagementContext>) {
+        api.get("projects/:project/environments/:environment/segments") { _, context in
+            _ = try context.require(.reader)
+            return Self.items(try await store.segments(
+                projectKey: try context.parameters.require("project"), environmentKey: try context.parameters.require("environment")))
+        }
+        api.get("projects/:project/environments/:environment/segments/:segment") { _, context in
+            _ = try context.require(.reader)
+            return Self.json(try await store.segment(
+                projectKey: try context.parameters.require("project"), environmentKey: try context.parameters.require("environment"),
+                key: try context.parameters.require("segment")))
+        }
+        api.put("projects/:project/environments/:environment/segments/:segment") { request, context in
+            let actor = try context.require(.writer)
+            let key = try context.parameters.require("segment")
+            guard Identifiers.isValidKey(key) else {
+                throw APIError.validationFailed([.init(path: "key", message: "keys must match [A-Za-z0-9._-]{1,256}")])
+            }
+            let (segment, created) = try await store.putSegment(
+                projectKey: try context.parameters.require("project"), environmentKey: try context.parameters.require("environment"),
+                key: key, body: try await body(request), comment: request.query("comment"), actor: actor)
+            return Self.json(segment, status: created ? .created : .ok)
+        }
+        api.delete("projects/:project/environments/:environment/segments/:segment") { request, context in
+            let actor = try context.require(.writer)
+            try await store.deleteSegment(
+                projectKey: try context.parameters.require("project"), environmentKey: try context.parameters.require("environment"),
+                key: try context.parameters.require("segment"), comment: request.query("comment"), actor: actor)
+            return Response(status: .noContent)
+        }
+    }
+
+    // MARK: Tokens and audit
+
+    private func addTokens(_ api: RouterGroup<ManagementContext>) {
+        api.post("tokens") { request, context in
+            let actor = try context.require(.admin)
+            let properties = try await body(request).requireObject()
+            var problems = Problems()
+            let name = Self.name(properties["name"], at: "name", into: &problems)
+            var role = Role.reader
+            switch properties["role"] {
+            case .string(let text)?:
+                if let parsed = Role(rawValue: text) { role = parsed } else { problems.add("role", "must be reader, writer or admin") }
+            case let other?: problems.add("role", "expected a string, found \(other.typeName)")
+            case nil: problems.add("role", "is required (reader, writer or admin)")
+            }
+            try problems.check()
+            return Self.json(try await store.createToken(name: name, role: role, actor: actor), status: .created)
+        }
+        api.get("tokens") { _, context in
+            _ = try context.require(.admin)
+            return Self.items(try await store.tokens())
+        }
+        api.delete("tokens/:id") { _, context in
+            let actor = try context.require(.admin)
+            guard let id = UUID(uuidString: try context.parameters.require("id")) else { throw APIError.notFound("no such token") }
+            try await store.deleteToken(id: id, actor: actor)
+            authenticator.invalidate()
+            return Response(status: .noContent)
+        }
+    }
+
+    private func addAudit(_ api: RouterGroup<ManagementContext>) {
+        api.get("audit") { request, context in
+            _ = try context.require(.reader)
+            var problems = Problems()
+            for name in ["since", "until"] {
+                if let text = request.query(name), rfc3339UnixMilliseconds(text) == nil {
+                    problems.add(name, "must be an RFC 3339 time, e.g. 2026-01-31T12:00:00Z")
+                }
+            }
+            var limit = 50
+            if let text = request.query("limit") {
+                if let value = Int(text), (1...500).contains(value) { limit = value } else { problems.add("limit", "must be an integer within 1...500") }
+            }
+            var cursor: Int64?
+            if let text = request.query("cursor") {
+                if let value = Int64(text) { cursor = value } else { problems.add("cursor", "must be the nextCursor of a previous page") }
+            }
+            try problems.check()
+            let (entries, next) = try await store.audit(AuditQuery(
+                resource: request.query("resource"), since: request.query("since"), until: request.query("until"), limit: limit, cursor: cursor))
+            return Self.json(["items": .array(entries), "nextCursor": next.map { .string(String($0)) } ?? .null])
+        }
+    }
+
+    // MARK: Field helpers
+
+    private static func key(_ value: JSONValue?, at path: String, into problems: inout Problems) -> String {
+        guard case .string(let key)? = value else {
+            problems.add(path, value == nil ? "is required" : "expected a string")
+            return ""
+        }
+        if !Identifiers.isValidKey(key) { problems.add(path, "keys must match [A-Za-z0-9._-]{1,256}") }
+        return key
+    }
+
+    private static func name(_ value: JSONValue?, at path: String, into problems: inout Problems) -> String {
+        guard case .string(let name)? = value, !name.isEmpty else {
+            problems.add(path, value == nil ? "is required" : "expected a non-empty string")
+            return ""
+        }
+        return name
+    }
+
+    private static func optionalBool(_ value: JSONValue?, at path: String, into problems: inout Problems) -> Bool? {
+        switch value {
+        case nil, .null?: return nil
+        case .bool(let b)?: return b
+        case let other?:
+            problems.add(path, "expected a boolean, found \(other.typeName)")
+            return nil
+        }
+    }
+}

@@ -1,0 +1,366 @@
+import Foundation
+import Logging
+import ModelsCore
+import PostgresNIO
+import ServiceKit
+
+/// A flag row.
+struct Flag: Sendable {
+    var id: UUID
+    var projectKey: String
+    var key: String
+    var settings: FlagSettings
+    var salt: String
+    var createdAt: String
+    var updatedAt: String
+
+    var resource: String { "proj/\(projectKey):flag/\(key)" }
+
+    /// The project-wide part of the API representation.
+    var json: JSONValue {
+        guard case .object(var object) = settings.json else { return settings.json }
+        object["key"] = .string(key)
+        object["salt"] = .string(salt)
+        object["createdAt"] = .string(createdAt)
+        object["updatedAt"] = .string(updatedAt)
+        return .object(object)
+    }
+}
+
+/// A flag's targeting in one environment.
+struct TargetingRow: Sendable {
+    var environmentID: UUID
+    var environmentKey: String
+    var targeting: FeatureFlag
+    var version: Int
+
+    /// The API representation: LaunchDarkly's targeting fields plus the server-managed salt and version.
+    func json(salt: String) -> JSONValue {
+        guard case .object(var object) = Targeting.json(targeting) else { return [:] }
+        object["salt"] = .string(salt)
+        object["version"] = .number(Double(version))
+        return .object(object)
+    }
+}
+
+/// The `vane.config` record of a flag in an environment.
+func flagRecord(environmentID: UUID, key: String, settings: FlagSettings, salt: String, targeting: FeatureFlag, version: Int) -> ConfigRecord {
+    let flag = Targeting.sdkFlag(key: key, settings: settings, salt: salt, targeting: targeting, version: version)
+    let data = (try? JSONParser.parse(flag.jsonBytes)) ?? .null
+    return ConfigRecord(kind: .flag, environmentID: environmentID.uuidString.lowercased(), key: key, version: version, data: data)
+}
+
+extension ManagementStore {
+    private static let flagColumns = """
+        f.id, p.key, f.key, f.settings::text, f.salt, \(SQL.timestamp("f.created_at")), \(SQL.timestamp("f.updated_at"))
+        """
+
+    private func decodeFlags(_ rows: PostgresRowSequence) async throws -> [Flag] {
+        var flags: [Flag] = []
+        for try await (id, projectKey, key, settings, salt, created, updated)
+            in rows.decode((UUID, String, String, String, String, String, String).self)
+        {
+            flags.append(Flag(
+                id: id, projectKey: projectKey, key: key, settings: try FlagSettings(json: try JSONParser.parse(settings)),
+                salt: salt, createdAt: created, updatedAt: updated))
+        }
+        return flags
+    }
+
+    private func targetingRows(flagID: UUID, lock: Bool, connection: PostgresConnection) async throws -> [TargetingRow] {
+        let rows = try await connection.query(
+            """
+            SELECT t.environment_id, e.key, t.targeting::text, t.version FROM flag_targeting t
+            JOIN environments e ON e.id = t.environment_id WHERE t.flag_id = \(flagID) ORDER BY e.key
+            \(unescaped: lock ? "FOR UPDATE OF t" : "")
+            """, logger: logger)
+        var result: [TargetingRow] = []
+        for try await (environmentID, environmentKey, text, version) in rows.decode((UUID, String, String, Int).self) {
+            result.append(TargetingRow(
+                environmentID: environmentID, environmentKey: environmentKey, targeting: try FeatureFlag(json: try JSONParser.parse(text)),
+                version: version))
+        }
+        return result
+    }
+
+    /// A flag with its targeting in every environment, as the API returns it.
+    func flagJSON(_ flag: Flag, targeting: [TargetingRow]) -> JSONValue {
+        guard case .object(var object) = flag.json else { return flag.json }
+        object["environments"] = .object(Dictionary(uniqueKeysWithValues: targeting.map { ($0.environmentKey, $0.json(salt: flag.salt)) }))
+        return .object(object)
+    }
+
+    func flags(projectKey: String, tag: String?, query: String?) async throws -> [JSONValue] {
+        let project = try await project(projectKey)
+        return try await client.withConnection { connection in
+            let pattern = query.map { "%\($0.lowercased())%" }
+            let rows = try await connection.query(
+                """
+                SELECT \(unescaped: Self.flagColumns) FROM flags f JOIN projects p ON p.id = f.project_id
+                WHERE f.project_id = \(project.id)
+                  AND (\(tag)::text IS NULL OR f.settings->'tags' ? \(tag ?? ""))
+                  AND (\(pattern)::text IS NULL OR lower(f.key) LIKE \(pattern ?? "") OR lower(f.settings->>'name') LIKE \(pattern ?? ""))
+                ORDER BY f.key
+                """, logger: logger)
+            var result: [JSONValue] = []
+            for flag in try await decodeFlags(rows) {
+                result.append(flagJSON(flag, targeting: try await targetingRows(flagID: flag.id, lock: false, connection: connection)))
+            }
+            return result
+        }
+    }
+
+    func flag(projectKey: String, key: String, connection: PostgresConnection, lock: String = "") async throws -> Flag {
+        let rows = try await connection.query(
+            """
+            SELECT \(unescaped: Self.flagColumns) FROM flags f JOIN projects p ON p.id = f.project_id
+            WHERE p.key = \(projectKey) AND f.key = \(key) \(unescaped: lock)
+            """, logger: logger)
+        guard let flag = try await decodeFlags(rows).first else {
+            let projects = try await connection.query("SELECT 1 FROM projects WHERE key = \(projectKey)", logger: logger)
+            var projectExists = false
+            for try await _ in projects { projectExists = true }
+            throw APIError.notFound(projectExists ? "flag \"\(key)\" does not exist in project \"\(projectKey)\"" : "project \"\(projectKey)\" does not exist")
+        }
+        return flag
+    }
+
+    func flagJSON(projectKey: String, key: String) async throws -> JSONValue {
+        try await client.withConnection { connection in
+            let flag = try await flag(projectKey: projectKey, key: key, connection: connection)
+            return flagJSON(flag, targeting: try await targetingRows(flagID: flag.id, lock: false, connection: connection))
+        }
+    }
+
+    /// Creates a flag in every environment of the project: off, serving its default off variation.
+    func createFlag(projectKey: String, key: String, settings: FlagSettings, salt: String?, actor: Identity) async throws -> JSONValue {
+        try await transaction { connection in
+            let project = try await lockedProjectShared(projectKey, connection: connection)
+            let id = UUID()
+            let salt = salt ?? Identifiers.salt()
+            do {
+                try await connection.query(
+                    """
+                    INSERT INTO flags (id, project_id, key, settings, salt)
+                    VALUES (\(id), \(project), \(key), \(JSONWriter.string(settings.json))::jsonb, \(salt))
+                    """, logger: logger)
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+                throw APIError.conflict("flag \"\(key)\" already exists in project \"\(projectKey)\"")
+            }
+            let environments = try await connection.query("SELECT id FROM environments WHERE project_id = \(project)", logger: logger)
+            var environmentIDs: [UUID] = []
+            for try await environmentID in environments.decode(UUID.self) { environmentIDs.append(environmentID) }
+            let targeting = Targeting.initial(settings)
+            for environmentID in environmentIDs {
+                let version = try await connection.tombstoneVersion(environmentID: environmentID, kind: .flag, key: key, logger: logger) + 1
+                try await connection.query(
+                    """
+                    INSERT INTO flag_targeting (flag_id, environment_id, targeting, version)
+                    VALUES (\(id), \(environmentID), \(JSONWriter.string(Targeting.json(targeting)))::jsonb, \(version))
+                    """, logger: logger)
+                try await connection.enqueue(
+                    flagRecord(environmentID: environmentID, key: key, settings: settings, salt: salt, targeting: targeting, version: version),
+                    logger: logger)
+            }
+            let flag = try await flag(projectKey: projectKey, key: key, connection: connection)
+            let json = flagJSON(flag, targeting: try await targetingRows(flagID: id, lock: false, connection: connection))
+            try await connection.audit(actor: actor, action: "flag.create", resource: flag.resource, before: nil, after: json, comment: nil, logger: logger)
+            return json
+        }
+    }
+
+    private func lockedProjectShared(_ key: String, connection: PostgresConnection) async throws -> UUID {
+        let rows = try await connection.query("SELECT id FROM projects WHERE key = \(key) FOR SHARE", logger: logger)
+        for try await id in rows.decode(UUID.self) { return id }
+        throw APIError.notFound("project \"\(key)\" does not exist")
+    }
+
+    /// Applies a JSON merge patch to a flag's project-wide settings. SDK-visible changes
+    /// (variations, client-side availability) are published to every environment.
+    func updateFlag(projectKey: String, key: String, patch: JSONValue, actor: Identity) async throws -> JSONValue {
+        try await transaction { connection in
+            let before = try await flag(projectKey: projectKey, key: key, connection: connection, lock: "FOR UPDATE OF f")
+            let patchObject = try patch.requireObject()
+            var problems = Problems()
+            if let newKey = patchObject["key"], newKey != .string(before.key) { problems.add("key", "is immutable") }
+            if let newSalt = patchObject["salt"], newSalt != .string(before.salt) { problems.add("salt", "is immutable") }
+            try problems.check()
+            let settingsPatch = JSONValue.object(patchObject.filter { $0.key != "key" && $0.key != "salt" && $0.key != "environments" })
+            let settings = try FlagSettings(json: MergePatch.apply(settingsPatch, to: before.settings.json))
+            let targeting = try await targetingRows(flagID: before.id, lock: true, connection: connection)
+
+            // The new variation list must still fit every environment's targeting, and every
+            // prerequisite that other flags place on this one.
+            let count = settings.variations.count
+            for row in targeting {
+                let validator = TargetingValidator(
+                    flagKey: key, variationCount: count, projectFlags: [:], segments: [], prerequisitesOf: [:])
+                do {
+                    try validator.validateIndexes(row.targeting)
+                } catch let error as APIError {
+                    for detail in error.details { problems.add("environments.\(row.environmentKey).\(detail.path ?? "")", detail.message) }
+                }
+            }
+            let dependents = try await connection.query(
+                """
+                SELECT f.key, e.key, (p->>'variation')::int FROM flag_targeting t
+                JOIN flags f ON f.id = t.flag_id JOIN environments e ON e.id = t.environment_id
+                CROSS JOIN LATERAL jsonb_array_elements(t.targeting->'prerequisites') p
+                WHERE f.project_id = (SELECT project_id FROM flags WHERE id = \(before.id)) AND p->>'key' = \(key)
+                """, logger: logger)
+            for try await (dependent, environmentKey, variation) in dependents.decode((String, String, Int).self) where variation >= count {
+                problems.add("variations", "flag \"\(dependent)\" requires variation \(variation) of this flag in environment \"\(environmentKey)\"")
+            }
+            try problems.check()
+
+            try await connection.query(
+                "UPDATE flags SET settings = \(JSONWriter.string(settings.json))::jsonb, updated_at = now() WHERE id = \(before.id)", logger: logger)
+            let sdkVisibleChange = settings.variations.map(\.value) != before.settings.variations.map(\.value)
+                || settings.clientSideAvailability != before.settings.clientSideAvailability
+            if sdkVisibleChange {
+                for row in targeting {
+                    try await connection.query(
+                        "UPDATE flag_targeting SET version = version + 1, updated_at = now() WHERE flag_id = \(before.id) AND environment_id = \(row.environmentID)",
+                        logger: logger)
+                    try await connection.enqueue(
+                        flagRecord(environmentID: row.environmentID, key: key, settings: settings, salt: before.salt, targeting: row.targeting, version: row.version + 1),
+                        logger: logger)
+                }
+            }
+            let after = try await flag(projectKey: projectKey, key: key, connection: connection)
+            let json = flagJSON(after, targeting: try await targetingRows(flagID: before.id, lock: false, connection: connection))
+            try await connection.audit(
+                actor: actor, action: "flag.update", resource: after.resource, before: before.json, after: after.json, comment: nil, logger: logger)
+            return json
+        }
+    }
+
+    /// Deletes a flag everywhere; refused while other flags use it as a prerequisite.
+    func deleteFlag(projectKey: String, key: String, actor: Identity) async throws {
+        try await transaction { connection in
+            let flag = try await flag(projectKey: projectKey, key: key, connection: connection, lock: "FOR UPDATE OF f")
+            let dependents = try await connection.query(
+                """
+                SELECT DISTINCT f.key FROM flag_targeting t JOIN flags f ON f.id = t.flag_id
+                CROSS JOIN LATERAL jsonb_array_elements(t.targeting->'prerequisites') p
+                WHERE f.project_id = (SELECT project_id FROM flags WHERE id = \(flag.id)) AND f.id <> \(flag.id) AND p->>'key' = \(key)
+                ORDER BY f.key
+                """, logger: logger)
+            var users: [String] = []
+            for try await dependent in dependents.decode(String.self) { users.append(dependent) }
+            if !users.isEmpty {
+                throw APIError.conflict("flag \"\(key)\" is a prerequisite of \(users.map { "\"\($0)\"" }.joined(separator: ", ")); remove those first")
+            }
+            let targeting = try await targetingRows(flagID: flag.id, lock: true, connection: connection)
+            for row in targeting {
+                let version = row.version + 1
+                try await connection.recordTombstone(environmentID: row.environmentID, kind: .flag, key: key, version: version, logger: logger)
+                try await connection.enqueue(
+                    ConfigRecord(kind: .flag, environmentID: row.environmentID.uuidString.lowercased(), key: key, version: version, data: nil),
+                    logger: logger)
+            }
+            try await connection.query("DELETE FROM flags WHERE id = \(flag.id)", logger: logger)
+            try await connection.audit(
+                actor: actor, action: "flag.delete", resource: flag.resource, before: flagJSON(flag, targeting: targeting), after: nil,
+                comment: nil, logger: logger)
+        }
+    }
+
+    // MARK: - Targeting
+
+    func targeting(projectKey: String, flagKey: String, environmentKey: String) async throws -> JSONValue {
+        try await client.withConnection { connection in
+            let flag = try await flag(projectKey: projectKey, key: flagKey, connection: connection)
+            guard let row = try await targetingRows(flagID: flag.id, lock: false, connection: connection).first(where: { $0.environmentKey == environmentKey }) else {
+                _ = try await environmentRow(projectKey: projectKey, key: environmentKey, lock: false, connection: connection)
+                throw APIError.notFound("flag \"\(flagKey)\" has no targeting in environment \"\(environmentKey)\"")
+            }
+            return row.json(salt: flag.salt)
+        }
+    }
+
+    /// Replaces (`merge: false`, PUT) or merge-patches (`merge: true`, PATCH) a flag's targeting in
+    /// one environment; version +1, audited, published.
+    func changeTargeting(
+        projectKey: String, flagKey: String, environmentKey: String, body: JSONValue, merge: Bool, ifMatch: Int?,
+        comment: String?, actor: Identity
+    ) async throws -> JSONValue {
+        let bodyObject = try body.requireObject()
+        let touchesPrerequisites = !(bodyObject["prerequisites"]?.arrayValue?.isEmpty ?? true)
+            || (merge && bodyObject["prerequisites"] != nil)
+        return try await transaction { connection in
+            let environment = try await environmentRow(projectKey: projectKey, key: environmentKey, lock: false, connection: connection)
+            if touchesPrerequisites { try await connection.lockEnvironment(environment.id, logger: logger) }
+            let flag = try await flag(projectKey: projectKey, key: flagKey, connection: connection, lock: "FOR SHARE OF f")
+            let rows = try await connection.query(
+                """
+                SELECT targeting::text, version FROM flag_targeting
+                WHERE flag_id = \(flag.id) AND environment_id = \(environment.id) FOR UPDATE
+                """, logger: logger)
+            var current: (JSONValue, Int)?
+            for try await (text, version) in rows.decode((String, Int).self) { current = (try JSONParser.parse(text), version) }
+            guard let (currentJSON, currentVersion) = current else {
+                throw APIError.notFound("flag \"\(flagKey)\" has no targeting in environment \"\(environmentKey)\"")
+            }
+            if let ifMatch, ifMatch != currentVersion {
+                throw APIError.preconditionFailed("the targeting is at version \(currentVersion), not \(ifMatch)")
+            }
+            let requested = merge ? MergePatch.apply(body, to: currentJSON) : body
+            let targeting = try Targeting.decode(requested, settings: flag.settings)
+            let validator = try await targetingValidator(flag: flag, environmentID: environment.id, targeting: targeting, connection: connection)
+            try validator.validate(targeting)
+
+            let version = currentVersion + 1
+            try await connection.query(
+                """
+                UPDATE flag_targeting SET targeting = \(JSONWriter.string(Targeting.json(targeting)))::jsonb, version = \(version),
+                       updated_at = now() WHERE flag_id = \(flag.id) AND environment_id = \(environment.id)
+                """, logger: logger)
+            try await connection.enqueue(
+                flagRecord(environmentID: environment.id, key: flagKey, settings: flag.settings, salt: flag.salt, targeting: targeting, version: version),
+                logger: logger)
+            let after = TargetingRow(environmentID: environment.id, environmentKey: environmentKey, targeting: targeting, version: version)
+            try await connection.audit(
+                actor: actor, action: "flag.targeting.update", resource: "proj/\(projectKey):env/\(environmentKey):flag/\(flagKey)",
+                before: currentJSON, after: Targeting.json(targeting), comment: comment, logger: logger)
+            return after.json(salt: flag.salt)
+        }
+    }
+
+    /// What validating a flag's targeting needs to know about its environment. Referenced segments
+    /// and prerequisite flags are share-locked so that they cannot be deleted or changed meanwhile.
+    private func targetingValidator(flag: Flag, environmentID: UUID, targeting: FeatureFlag, connection: PostgresConnection) async throws -> TargetingValidator {
+        var projectFlags: [String: Int] = [:]
+        let prerequisiteKeys = targeting.prerequisites.map(\.key)
+        if !prerequisiteKeys.isEmpty {
+            let rows = try await connection.query(
+                """
+                SELECT f.key, jsonb_array_length(f.settings->'variations') FROM flags f
+                WHERE f.project_id = (SELECT project_id FROM flags WHERE id = \(flag.id)) AND f.key = ANY(\(prerequisiteKeys))
+                FOR SHARE OF f
+                """, logger: logger)
+            for try await (key, count) in rows.decode((String, Int).self) { projectFlags[key] = count }
+        }
+        var prerequisitesOf: [String: [String]] = [:]
+        if !prerequisiteKeys.isEmpty {
+            let rows = try await connection.query(
+                """
+                SELECT f.key, coalesce((SELECT array_agg(p->>'key') FROM jsonb_array_elements(t.targeting->'prerequisites') p), '{}')
+                FROM flag_targeting t JOIN flags f ON f.id = t.flag_id WHERE t.environment_id = \(environmentID)
+                """, logger: logger)
+            for try await (key, prerequisites) in rows.decode((String, [String]).self) { prerequisitesOf[key] = prerequisites }
+        }
+        var segmentKeys = Set<String>()
+        let referenced = targeting.rules.flatMap(\.clauses).filter { $0.op == ClauseOperator.segmentMatch.rawValue }
+            .flatMap { $0.values.compactMap(\.stringValue) }
+        if !referenced.isEmpty {
+            let rows = try await connection.query(
+                "SELECT key FROM segments WHERE environment_id = \(environmentID) AND key = ANY(\(Array(Set(referenced)))) FOR SHARE",
+                logger: logger)
+            for try await key in rows.decode(String.self) { segmentKeys.insert(key) }
+        }
+        return TargetingValidator(
+            flagKey: flag.key, variationCount: flag.settings.variations.count, projectFlags: projectFlags, segments: segmentKeys,
+            prerequisitesOf: prerequisitesOf)
+    }
+}

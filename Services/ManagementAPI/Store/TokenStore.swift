@@ -1,0 +1,127 @@
+import Foundation
+import Logging
+import ModelsCore
+import PostgresNIO
+import ServiceKit
+
+extension ManagementStore {
+    /// Creates a token; the secret is returned once and only its SHA-256 is stored.
+    func createToken(name: String, role: Role, actor: Identity) async throws -> JSONValue {
+        try await transaction { connection in
+            let id = UUID()
+            let secret = Identifiers.apiToken()
+            try await connection.query(
+                """
+                INSERT INTO api_tokens (id, name, role, secret_sha256, created_by)
+                VALUES (\(id), \(name), \(role.rawValue), \(Credentials.hash(secret)), \(actor.actor))
+                """, logger: logger)
+            var json = try await tokenJSON(id: id, connection: connection)
+            try await connection.audit(actor: actor, action: "token.create", resource: "token/\(id.uuidString.lowercased())",
+                                       before: nil, after: json, comment: nil, logger: logger)
+            if case .object(var object) = json {
+                object["token"] = .string(secret)
+                json = .object(object)
+            }
+            return json
+        }
+    }
+
+    func tokens() async throws -> [JSONValue] {
+        let rows = try await client.query(
+            "SELECT id, name, role, created_by, \(unescaped: SQL.timestamp("created_at")) FROM api_tokens ORDER BY created_at, name",
+            logger: logger)
+        var result: [JSONValue] = []
+        for try await (id, name, role, createdBy, created) in rows.decode((UUID, String, String, String, String).self) {
+            result.append(Self.tokenJSON(id: id, name: name, role: role, createdBy: createdBy, createdAt: created))
+        }
+        return result
+    }
+
+    func deleteToken(id: UUID, actor: Identity) async throws {
+        try await transaction { connection in
+            let before = try await tokenJSON(id: id, connection: connection)
+            try await connection.query("DELETE FROM api_tokens WHERE id = \(id)", logger: logger)
+            try await connection.audit(actor: actor, action: "token.delete", resource: "token/\(id.uuidString.lowercased())",
+                                       before: before, after: nil, comment: nil, logger: logger)
+        }
+    }
+
+    /// Makes `secret` an admin token named `name` (created, or kept if it exists): how
+    /// `VANE_ADMIN_TOKEN` bootstraps access to a new installation.
+    func ensureBootstrapToken(secret: String, name: String) async throws {
+        try await transaction { connection in
+            let hash = Credentials.hash(secret)
+            let rows = try await connection.query(
+                """
+                INSERT INTO api_tokens (id, name, role, secret_sha256, created_by) VALUES (\(UUID()), \(name), 'admin', \(hash), 'system')
+                ON CONFLICT (secret_sha256) DO UPDATE SET role = 'admin' RETURNING id, (xmax = 0)
+                """, logger: logger)
+            for try await (id, inserted) in rows.decode((UUID, Bool).self) where inserted {
+                try await connection.audit(
+                    actor: Identity(tokenID: "", name: "system", role: .admin), action: "token.create",
+                    resource: "token/\(id.uuidString.lowercased())", before: nil,
+                    after: ["name": .string(name), "role": "admin", "source": "VANE_ADMIN_TOKEN"], comment: nil, logger: logger)
+            }
+        }
+    }
+
+    private func tokenJSON(id: UUID, connection: PostgresConnection) async throws -> JSONValue {
+        let rows = try await connection.query(
+            "SELECT name, role, created_by, \(unescaped: SQL.timestamp("created_at")) FROM api_tokens WHERE id = \(id)", logger: logger)
+        for try await (name, role, createdBy, created) in rows.decode((String, String, String, String).self) {
+            return Self.tokenJSON(id: id, name: name, role: role, createdBy: createdBy, createdAt: created)
+        }
+        throw APIError.notFound("token \(id.uuidString.lowercased()) does not exist")
+    }
+
+    private static func tokenJSON(id: UUID, name: String, role: String, createdBy: String, createdAt: String) -> JSONValue {
+        ["id": .string(id.uuidString.lowercased()), "name": .string(name), "role": .string(role),
+         "createdBy": .string(createdBy), "createdAt": .string(createdAt)]
+    }
+}
+
+/// Query parameters of `GET /audit`.
+struct AuditQuery: Sendable {
+    /// Exact resource, or a prefix when it ends in `*` (e.g. `proj/demo:*`).
+    var resource: String?
+    var since: String?
+    var until: String?
+    var limit: Int
+    /// The `id` of the last entry of the previous page.
+    var cursor: Int64?
+}
+
+extension ManagementStore {
+    /// Audit entries newest first, at most `limit`, and the cursor of the next page (nil at the end).
+    func audit(_ query: AuditQuery) async throws -> ([JSONValue], Int64?) {
+        let prefix = query.resource.flatMap { $0.hasSuffix("*") ? String($0.dropLast()) : nil }
+        let exact = query.resource.flatMap { $0.hasSuffix("*") ? nil : $0 }
+        let likePattern = prefix.map { $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%" }
+        let rows = try await client.query(
+            """
+            SELECT id, \(unescaped: SQL.timestamp("at")), actor, action, resource, before::text, after::text, comment FROM audit_log
+            WHERE (\(exact)::text IS NULL OR resource = \(exact ?? ""))
+              AND (\(likePattern)::text IS NULL OR resource LIKE \(likePattern ?? ""))
+              AND (\(query.since)::timestamptz IS NULL OR at >= \(query.since)::timestamptz)
+              AND (\(query.until)::timestamptz IS NULL OR at < \(query.until)::timestamptz)
+              AND (\(query.cursor)::bigint IS NULL OR id < \(query.cursor)::bigint)
+            ORDER BY id DESC LIMIT \(query.limit + 1)
+            """, logger: logger)
+        var entries: [(Int64, JSONValue)] = []
+        for try await (id, at, actor, action, resource, before, after, comment)
+            in rows.decode((Int64, String, String, String, String, String?, String?, String?).self)
+        {
+            var entry: [String: JSONValue] = [
+                "id": .number(Double(id)), "at": .string(at), "actor": .string(actor), "action": .string(action),
+                "resource": .string(resource),
+            ]
+            entry["before"] = try before.map { try JSONParser.parse($0) } ?? .null
+            entry["after"] = try after.map { try JSONParser.parse($0) } ?? .null
+            entry["comment"] = comment.map(JSONValue.string) ?? .null
+            entries.append((id, .object(entry)))
+        }
+        let hasMore = entries.count > query.limit
+        let page = Array(entries.prefix(query.limit))
+        return (page.map(\.1), hasMore ? page.last?.0 : nil)
+    }
+}

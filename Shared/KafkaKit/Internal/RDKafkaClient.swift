@@ -1,0 +1,141 @@
+internal import CRdKafka
+import Dispatch
+import Logging
+import Synchronization
+
+/// Owns one `rd_kafka_t` and its callback context; the only place KafkaKit creates and destroys
+/// librdkafka clients.
+///
+/// `@unchecked Sendable`: the `rd_kafka_t` handle is thread-safe per librdkafka's documentation,
+/// the context is `Sendable`, and the handle is destroyed only in `deinit`, when no other
+/// reference can exist.
+final class RDKafkaClient: @unchecked Sendable {
+    enum Kind {
+        case producer
+        case consumer
+    }
+
+    let handle: SendablePointer
+    let context: RDKafkaClientContext
+    let logger: Logger
+    /// The background queue the producer's event callback serves; destroyed before the client.
+    private let backgroundQueue: SendablePointer?
+    /// Producer topic handles by name, created on first use and kept for the client's lifetime.
+    private let topicHandles = Mutex<[String: SendablePointer]>([:])
+
+    /// Creates a client.
+    ///
+    /// - Parameters:
+    ///   - deliveryEvents: Producer only. Delivery reports and errors go to librdkafka's background
+    ///     thread, which calls ``DeliveryTracker`` directly (see `KafkaProducer` for why).
+    ///   - rebalanceCallback: Consumer groups only. Installs `rdKafkaRebalanceCallback`.
+    init(
+        kind: Kind, properties: [String: String], context: RDKafkaClientContext,
+        deliveryEvents: Bool = false, rebalanceCallback: Bool = false
+    ) throws(KafkaError) {
+        let conf = try RDKafkaConfig.make(properties)
+        rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(context).toOpaque())
+        rd_kafka_conf_set_log_cb(conf, rdKafkaLogCallback)
+        if deliveryEvents {
+            rd_kafka_conf_set_events(conf, Int32(RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR))
+            rd_kafka_conf_set_background_event_cb(conf, rdKafkaBackgroundEventCallback)
+        }
+        if rebalanceCallback {
+            rd_kafka_conf_set_rebalance_cb(conf, rdKafkaRebalanceCallback)
+        }
+
+        var errorBuffer = [CChar](repeating: 0, count: 512)
+        let type = kind == .producer ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER
+        guard let rk = rd_kafka_new(type, conf, &errorBuffer, errorBuffer.count) else {
+            // rd_kafka_new takes ownership of the conf only on success.
+            rd_kafka_conf_destroy(conf)
+            throw KafkaError(
+                code: .clientCreationFailed,
+                message: "rd_kafka_new failed: \(String(nulTerminated: errorBuffer))")
+        }
+        self.handle = SendablePointer(rk)
+        self.context = context
+        self.logger = context.logger
+
+        if deliveryEvents {
+            // Delivery reports land on the main queue; forwarding it to the background queue makes
+            // librdkafka's background thread serve them through the event callback.
+            let main = rd_kafka_queue_get_main(rk)!
+            let background = rd_kafka_queue_get_background(rk)!
+            rd_kafka_queue_forward(main, background)
+            rd_kafka_queue_destroy(main)
+            self.backgroundQueue = SendablePointer(background)
+        } else {
+            self.backgroundQueue = nil
+        }
+        if kind == .consumer {
+            // Route the main queue (logs are callbacks; errors, rebalances) into the consumer queue
+            // so a single consumer poll serves everything.
+            rd_kafka_poll_set_consumer(rk)
+        }
+    }
+
+    deinit {
+        // rd_kafka_destroy blocks (it joins librdkafka's threads, and for a consumer that was not
+        // closed it leaves the group), so it runs off the cooperative pool. The block keeps the
+        // context alive until the handle is gone, because callbacks still reference it.
+        let handle = self.handle
+        let background = self.backgroundQueue
+        let context = self.context
+        let topics = self.topicHandles.withLock { Array($0.values) }
+        BlockingCall.queue.async {
+            for topic in topics { rd_kafka_topic_destroy(topic.raw) }
+            if let background { rd_kafka_queue_destroy(background.raw) }
+            rd_kafka_destroy(handle.raw)
+            withExtendedLifetime(context) {}
+        }
+    }
+
+    /// The topic handle for `name`, created on first use.
+    ///
+    /// Producing by handle rather than by name matters for new topics: `rd_kafka_topic_new` asks for
+    /// the topic's metadata at once, while a message produced by topic name to a topic librdkafka
+    /// has not seen waits for the next periodic metadata scan (up to one second, measured).
+    func topicHandle(_ name: String) -> OpaquePointer {
+        self.topicHandles.withLock { handles in
+            if let existing = handles[name] { return existing.raw }
+            let created = rd_kafka_topic_new(self.handle.raw, name, nil)!
+            handles[name] = SendablePointer(created)
+            return created
+        }
+    }
+
+    var name: String {
+        String(cString: rd_kafka_name(self.handle.raw))
+    }
+
+    /// The fatal error that stopped this client, if any.
+    func fatalError() -> KafkaError? {
+        var buffer = [CChar](repeating: 0, count: 512)
+        let err = rd_kafka_fatal_error(self.handle.raw, &buffer, buffer.count)
+        guard err != RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
+        let reason = String(nulTerminated: buffer)
+        return KafkaError(code: Code(rawValue: err.rawValue), message: "fatal error: \(reason)", isFatal: true)
+    }
+
+    typealias Code = KafkaError.Code
+}
+
+/// Builds `rd_kafka_conf_t` objects from property dictionaries.
+enum RDKafkaConfig {
+    /// Returns a new conf; the caller owns it (pass it to `rd_kafka_new` or destroy it).
+    static func make(_ properties: [String: String]) throws(KafkaError) -> OpaquePointer {
+        let conf = rd_kafka_conf_new()!
+        var errorBuffer = [CChar](repeating: 0, count: 512)
+        // Sorted so that failures are reported deterministically.
+        for (key, value) in properties.sorted(by: { $0.key < $1.key }) {
+            let result = rd_kafka_conf_set(conf, key, value, &errorBuffer, errorBuffer.count)
+            guard result == RD_KAFKA_CONF_OK else {
+                rd_kafka_conf_destroy(conf)
+                let reason = String(nulTerminated: errorBuffer)
+                throw KafkaError(code: .invalidConfiguration, message: "\(key)=\(value): \(reason)")
+            }
+        }
+        return conf
+    }
+}

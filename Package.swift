@@ -74,6 +74,19 @@ var package = Package(
             path: "Shared/ServiceKit",
             swiftSettings: strict
         ),
+        .target(
+            name: "ConfigFeed",
+            dependencies: [
+                "ModelsCore",
+                "ServiceKit",
+                "KafkaKit",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/ConfigFeed",
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "ManagementAPI",
             dependencies: [
@@ -129,6 +142,16 @@ var package = Package(
             dependencies: ["ModelsCore", "CVaneHash", "TestSupport"],
             path: "Tests/ModelsCoreTests",
             exclude: ["Fixtures"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ConfigFeedTests",
+            dependencies: [
+                "ConfigFeed", "ModelsCore", "ServiceKit", "KafkaKit", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/ConfigFeedTests",
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,0 +1,107 @@
+import KafkaKit
+import Logging
+import ModelsCore
+import Prometheus
+import ServiceKit
+import ServiceLifecycle
+import Synchronization
+
+/// Receives `vane.config` records in topic order (per environment, the order they were committed).
+public protocol ConfigRecordSink: Sendable {
+    /// Applies one record. A record can arrive twice, or be older than what the sink holds (after a
+    /// republish); sinks keep the highest version per item.
+    func apply(_ record: ConfigRecord)
+}
+
+/// Reads `vane.config` from the earliest offset of every partition into a ``ConfigRecordSink``,
+/// then follows it; ready once it has applied everything that existed when it started.
+///
+/// The data plane (relays, events-ingest) rebuilds its whole state this way, with no database: it
+/// can start and serve while management-api and PostgreSQL are down, and keeps what it has while
+/// Kafka is down.
+public final class ConfigFeed: Service, Sendable {
+    /// Whether the feed has caught up, and how far behind the head it is.
+    public struct Status: Sendable {
+        public var isCaughtUp = false
+        public var recordsApplied = 0
+        public var malformedRecords = 0
+    }
+
+    private let brokers: [String]
+    private let topic: String
+    private let sink: any ConfigRecordSink
+    private let logger: Logger
+    private let status = Mutex(Status())
+    private let applied: Counter
+    private let malformed: Counter
+    private let caughtUp: Gauge
+
+    public init(brokers: [String], topic: String, sink: any ConfigRecordSink, metrics: ServiceMetrics, logger: Logger) {
+        self.brokers = brokers
+        self.topic = topic
+        self.sink = sink
+        self.logger = logger
+        applied = metrics.counter("config_records_applied", help: "vane.config records applied.")
+        malformed = metrics.counter("config_records_malformed", help: "vane.config records that could not be decoded (skipped).")
+        caughtUp = metrics.gauge("config_caught_up", help: "1 once the config topic was read up to the high-water marks seen at start.")
+    }
+
+    /// A snapshot of the feed's status.
+    public var currentStatus: Status { status.withLock { $0 } }
+
+    /// nil when caught up; else why not ready (for `/readyz`).
+    public var notReadyReason: String? {
+        currentStatus.isCaughtUp ? nil : "still reading the config topic \(topic)"
+    }
+
+    public func run() async throws {
+        // The reader is recreated after failures (the topic missing at first, a broker restart):
+        // state already applied stays, and records are version-guarded, so re-reading is harmless.
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await follow()
+            } catch where Task.isShuttingDownGracefully || Task.isCancelled {
+                break
+            } catch {
+                logger.warning("config feed interrupted; reconnecting", metadata: ["topic": "\(topic)", "error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    private func follow() async throws {
+        var configuration = KafkaTopicReaderConfiguration(bootstrapServers: brokers, topic: topic, startPosition: .earliest)
+        configuration.clientID = "vane-config-feed"
+        let reader = try KafkaTopicReader(configuration: configuration, logger: logger)
+        var tracker = try await reader.start()
+        if tracker.isCaughtUp { markCaughtUp() }
+        for try await message in reader.messages.cancelOnGracefulShutdown() {
+            if let value = message.value {
+                do {
+                    sink.apply(try ConfigRecord(json: try JSONParser.parse(value)))
+                    applied.increment()
+                    status.withLock { $0.recordsApplied += 1 }
+                } catch {
+                    malformed.increment()
+                    status.withLock { $0.malformedRecords += 1 }
+                    logger.error("skipping malformed config record", metadata: [
+                        "partition": "\(message.partition)", "offset": "\(message.offset)", "error": "\(error)",
+                    ])
+                }
+            }
+            if tracker.observe(message) { markCaughtUp() }
+        }
+        try? await reader.close()
+    }
+
+    private func markCaughtUp() {
+        let first = status.withLock { status in
+            defer { status.isCaughtUp = true }
+            return !status.isCaughtUp
+        }
+        if first {
+            caughtUp.set(1.0)
+            logger.info("config topic caught up", metadata: ["topic": "\(topic)"])
+        }
+    }
+}

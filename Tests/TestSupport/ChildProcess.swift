@@ -15,40 +15,34 @@ public struct ChildProcess: Sendable {
     }
 
     /// Runs `executable` with `arguments` in `directory` and waits for it.
+    ///
+    /// Output goes to temporary files rather than pipes: a daemon the program starts (`pg_ctl start`)
+    /// may keep inherited descriptors open long after the program itself has exited.
     public static func run(_ executable: URL, _ arguments: [String], in directory: URL? = nil,
                            environment: [String: String]? = nil) throws -> Result {
-        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
-            throw LaunchError(description: "\(executable.path) is missing; run `make test`, which builds and installs it")
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("vane-child-\(UUID().uuidString.prefix(12))")
+        let outputPath = base.path + ".out"
+        let errorPath = base.path + ".err"
+        defer {
+            unlink(outputPath)
+            unlink(errorPath)
         }
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = directory }
-        if let environment { process.environment = environment }
-        let output = Pipe()
-        let error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        // Read both pipes concurrently so that neither fills up and blocks the child.
-        let errorData = LockedData()
-        let errorReader = Thread { errorData.set(error.fileHandleForReading.readDataToEndOfFile()) }
-        errorReader.start()
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        while !errorData.isSet { Thread.sleep(forTimeInterval: 0.005) }
+        var program = executable.path
+        var programArguments = arguments
+        if let directory {
+            guard FileManager.default.isExecutableFile(atPath: program) else {
+                throw LaunchError(description: "\(program) is missing; run `make test`, which builds and installs it")
+            }
+            programArguments = ["-C", directory.path, program] + arguments
+            program = "/usr/bin/env"
+        }
+        let child = try Subprocess(
+            program, programArguments, environment: environment,
+            standardInput: .null, standardOutput: .file(outputPath), standardError: .file(errorPath))
+        let status = child.waitBlocking()
         return Result(
-            status: process.terminationStatus,
-            standardOutput: String(decoding: outputData, as: UTF8.self),
-            standardError: String(decoding: errorData.value, as: UTF8.self))
+            status: status,
+            standardOutput: (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "",
+            standardError: (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "")
     }
-}
-
-private final class LockedData: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data: Data?
-
-    func set(_ data: Data) { lock.withLock { self.data = data } }
-    var isSet: Bool { lock.withLock { data != nil } }
-    var value: Data { lock.withLock { data ?? Data() } }
 }

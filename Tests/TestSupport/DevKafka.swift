@@ -93,35 +93,29 @@ public final class DevKafka: Sendable {
     public static func start(
         brokers: Int = 3, topics: [String] = [], arguments: [String] = [], startupTimeout: Duration = .seconds(20)
     ) async throws -> DevKafka {
-        let process = Process()
-        process.executableURL = try self.vanectlURL()
         var processArguments = ["dev-kafka", "--brokers", "\(brokers)", "--control-stdin"]
         for topic in topics { processArguments += ["--topic", topic] }
-        process.arguments = processArguments + arguments
-        let stdinPipe = Pipe()
-        let stdoutPipe = Pipe()
-        process.standardInput = stdinPipe
-        process.standardOutput = stdoutPipe
         // stderr is inherited: the broker's banner and errors show up in the test log.
-
+        let process = try Subprocess(
+            try self.vanectlURL().path, processArguments + arguments, standardInput: .pipe, standardOutput: .pipe)
         let lines = LineReader()
-        stdoutPipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                lines.finish()
-            } else {
+        let output = process.standardOutput!
+        // A plain thread: blocking reads must not occupy the cooperative pool.
+        Thread.detachNewThread {
+            while true {
+                let data = output.availableData
+                if data.isEmpty { break }
                 lines.feed(data)
             }
+            lines.finish()
         }
-        try process.run()
         let box = ProcessBox(process)
         guard let bootstrap = try await lines.nextLine(timeout: startupTimeout), !bootstrap.isEmpty else {
             box.terminate()
             throw ProcessError(description: "vanectl dev-kafka printed no bootstrap servers")
         }
         return DevKafka(
-            process: box, stdin: stdinPipe.fileHandleForWriting, lines: lines, bootstrapServers: bootstrap)
+            process: box, stdin: process.standardInput!, lines: lines, bootstrapServers: bootstrap)
     }
 
     /// Sends one control command and returns its reply line.
@@ -183,36 +177,22 @@ public final class DevKafka: Sendable {
 
 }
 
-/// `Process` is not `Sendable`; this box confines it behind a lock.
+/// The broker subprocess, terminated with SIGTERM.
 private final class ProcessBox: Sendable {
-    private let process: Mutex<Process>
+    private let process: Subprocess
 
-    init(_ process: Process) {
-        self.process = Mutex(process)
+    init(_ process: Subprocess) {
+        self.process = process
     }
 
     func terminate() {
-        self.process.withLock { process in
-            if process.isRunning { process.terminate() }
-        }
+        process.signal(SIGTERM)
     }
 
     func terminateAndWait() async -> Int32 {
-        self.terminate()
-        let process = self.process.withLock { UnsafeProcess(process: $0) }
-        // waitUntilExit blocks; keep it off the cooperative pool.
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                process.process.waitUntilExit()
-                continuation.resume(returning: process.process.terminationStatus)
-            }
-        }
+        terminate()
+        return await process.wait()
     }
-}
-
-/// Hands the process to the waiting queue; only `waitUntilExit` and `terminationStatus` are used there.
-private struct UnsafeProcess: @unchecked Sendable {
-    let process: Process
 }
 
 /// A FIFO lock usable across suspension points.

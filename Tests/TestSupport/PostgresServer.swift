@@ -14,6 +14,7 @@ public final class PostgresServer: Sendable {
 
     private static let shared = Mutex<PostgresServer?>(nil)
     private static let counter = Atomic<Int>(0)
+    private static let watchdogs = Mutex<[Subprocess]>([])
 
     private init(host: String, port: Int, user: String) {
         self.host = host
@@ -73,13 +74,9 @@ public final class PostgresServer: Sendable {
     private static func startWatchdog(data: URL, directory: URL, asRoot: Bool) throws {
         let stop = (asRoot ? "runuser -u postgres -- " : "") + "\(binary("pg_ctl").path) -D '\(data.path)' -m immediate stop"
         let script = "while kill -0 \(ProcessInfo.processInfo.processIdentifier) 2>/dev/null; do sleep 1; done; \(stop) >/dev/null 2>&1; rm -rf '\(directory.path)'"
-        let watchdog = Process()
-        watchdog.executableURL = URL(fileURLWithPath: "/bin/sh")
-        watchdog.arguments = ["-c", script]
-        watchdog.standardInput = FileHandle.nullDevice
-        watchdog.standardOutput = FileHandle.nullDevice
-        watchdog.standardError = FileHandle.nullDevice
-        try watchdog.run()
+        let watchdog = try Subprocess("/bin/sh", ["-c", script], standardInput: .null, standardOutput: .null, standardError: .null)
+        // Kept for the life of the process: releasing a Subprocess kills it.
+        watchdogs.withLock { $0.append(watchdog) }
     }
 
     /// A PostgreSQL server binary from Debian's versioned folder (the newest version installed).

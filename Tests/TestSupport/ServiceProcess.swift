@@ -9,7 +9,7 @@ public final class ServiceProcess: @unchecked Sendable {
     public let name: String
     public let port: Int
     public let logFile: URL
-    private let process: Process
+    private let process: Subprocess
 
     /// The base URL, e.g. `http://127.0.0.1:18080`.
     public var baseURL: String { "http://127.0.0.1:\(port)" }
@@ -21,28 +21,19 @@ public final class ServiceProcess: @unchecked Sendable {
         self.port = try port ?? PostgresServer.freePort()
         logFile = FileManager.default.temporaryDirectory.appendingPathComponent("vane-\(executable)-\(UUID().uuidString.prefix(8)).log")
         _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        let log = try FileHandle(forWritingTo: logFile)
-        process = Process()
-        process.executableURL = RepositoryPaths.executable(executable)
-        process.arguments = arguments
         var variables = ProcessInfo.processInfo.environment
         variables["VANE_HTTP_HOST"] = "127.0.0.1"
         variables["VANE_HTTP_PORT"] = "\(self.port)"
         for (key, value) in environment { variables[key] = value }
-        process.environment = variables
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = log
-        process.standardError = log
-        guard FileManager.default.isExecutableFile(atPath: process.executableURL!.path) else {
-            throw ChildProcess.LaunchError(description: "\(process.executableURL!.path) is missing; run `swift build` first")
-        }
-        try process.run()
+        process = try Subprocess(
+            RepositoryPaths.executable(executable).path, arguments, environment: variables,
+            standardInput: .null, standardOutput: .file(logFile.path, append: true), standardError: .file(logFile.path, append: true))
     }
 
     deinit {
         if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
+            process.signal(SIGTERM)
+            _ = process.waitBlocking()
         }
     }
 
@@ -51,7 +42,7 @@ public final class ServiceProcess: @unchecked Sendable {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if !process.isRunning {
-                throw ChildProcess.LaunchError(description: "\(name) exited with \(process.terminationStatus):\n\(logTail())")
+                throw ChildProcess.LaunchError(description: "\(name) exited with \(process.terminationStatus ?? -1):\n\(logTail())")
             }
             if let response = try? await TestHTTP.request("GET", "\(baseURL)/readyz"), response.status == 200 { return }
             try await Task.sleep(for: .milliseconds(100))
@@ -61,16 +52,13 @@ public final class ServiceProcess: @unchecked Sendable {
 
     /// Sends `signal` (SIGTERM by default) and waits for the exit status.
     @discardableResult
-    public func stop(signal: Int32 = SIGTERM) -> Int32 {
-        if process.isRunning {
-            kill(process.processIdentifier, signal)
-            process.waitUntilExit()
-        }
-        return process.terminationStatus
+    public func stop(signal: Int32 = SIGTERM) async -> Int32 {
+        process.signal(signal)
+        return await process.wait()
     }
 
     public var isRunning: Bool { process.isRunning }
-    public var processIdentifier: Int32 { process.processIdentifier }
+    public var processIdentifier: Int32 { process.pid }
 
     /// The last lines of the service's output.
     public func logTail(lines: Int = 60) -> String {

@@ -68,8 +68,10 @@ struct ManagementApplication {
         app.addServices(parts.postgres, parts.producer, parts.publisher)
         let adminToken = settings.adminToken
         let store = parts.store
+        let publisher = parts.publisher
         app.beforeServerStarts { [logger] in
             try await Migrations.apply(client: postgres, logger: logger)
+            publisher.schemaReady.open()
             if let adminToken { try await store.ensureBootstrapToken(secret: adminToken, name: "bootstrap-admin") }
         }
         return app

@@ -33,6 +33,8 @@ final class OutboxPublisher: Service, Sendable {
     private let published: Counter
     private let failures: Counter
     private let pending: Gauge
+    /// Opened once the schema is migrated; publishing waits for it.
+    let schemaReady = StartupGate()
 
     init(store: ManagementStore, producer: KafkaProducer, topic: ConfigTopic, settings: Settings = Settings(),
          metrics: ServiceMetrics, logger: Logger) {
@@ -47,6 +49,7 @@ final class OutboxPublisher: Service, Sendable {
     }
 
     func run() async throws {
+        await schemaReady.wait()
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 try await store.client.withConnection { connection in
@@ -55,7 +58,7 @@ final class OutboxPublisher: Service, Sendable {
             } catch where Task.isShuttingDownGracefully || Task.isCancelled {
                 break
             } catch {
-                logger.warning("outbox publisher interrupted; retrying", metadata: ["error": "\(error)"])
+                logger.warning("outbox publisher interrupted; retrying", metadata: ["error": "\(String(reflecting: error))"])
             }
             try? await Task.sleep(for: settings.sweepInterval)
         }
@@ -185,6 +188,9 @@ extension ManagementStore {
     /// refilled, and what `management-api republish` does.
     func republish() async throws -> Int {
         try await transaction { connection in
+            // The snapshot supersedes whatever is still pending. Marked first: under READ COMMITTED
+            // every later statement sees at least the changes behind those rows.
+            try await connection.query("UPDATE outbox SET sent_at = now() WHERE sent_at IS NULL", logger: logger)
             var count = 0
             let projects = try await connection.query("SELECT id FROM projects ORDER BY key", logger: logger)
             var projectIDs: [UUID] = []
@@ -207,6 +213,18 @@ extension ManagementStore {
                                          data: try JSONParser.parse(segment.jsonBytes)), logger: logger)
                         count += 1
                     }
+                    // Deletions too: a consumer that kept its copy across the broker's loss must
+                    // still learn that these items are gone.
+                    let tombstones = try await connection.query(
+                        "SELECT kind, key, version FROM tombstones WHERE environment_id = \(environment.id) ORDER BY kind, key",
+                        logger: logger)
+                    var deleted: [ConfigRecord] = []
+                    for try await (kind, key, version) in tombstones.decode((String, String, Int).self) {
+                        guard let kind = ConfigRecord.Kind(rawValue: kind) else { continue }
+                        deleted.append(ConfigRecord(kind: kind, environmentID: environmentID, key: key, version: version, data: nil))
+                    }
+                    for record in deleted { try await connection.enqueue(record, logger: logger) }
+                    count += deleted.count
                 }
             }
             return count

@@ -197,6 +197,16 @@ enum Targeting {
         return targeting
     }
 
+    /// `current` with each top-level field of `patch` replaced; `null` removes the field so that
+    /// ``decode(_:settings:)`` applies its default.
+    static func patch(_ current: JSONValue, with patch: [String: JSONValue]) -> JSONValue {
+        var properties = current.objectValue ?? [:]
+        for (key, value) in patch {
+            if value.isNull { properties[key] = nil } else { properties[key] = value }
+        }
+        return .object(properties)
+    }
+
     /// The targeting fields as JSON (LaunchDarkly's shapes; integers as integers).
     static func json(_ targeting: FeatureFlag) -> JSONValue {
         guard let full = try? JSONParser.parse(targeting.jsonBytes), case .object(let properties) = full else { return [:] }

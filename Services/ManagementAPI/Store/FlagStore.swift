@@ -279,8 +279,12 @@ extension ManagementStore {
         }
     }
 
-    /// Replaces (`merge: false`, PUT) or merge-patches (`merge: true`, PATCH) a flag's targeting in
-    /// one environment; version +1, audited, published.
+    /// Replaces (`merge: false`, PUT) or patches (`merge: true`, PATCH) a flag's targeting in one
+    /// environment; version +1, audited, published.
+    ///
+    /// PATCH replaces each top-level field it names and keeps the others: targeting fields are whole
+    /// values (a `fallthrough` switching from a variation to a rollout must not keep the variation,
+    /// as an RFC 7396 deep merge would). `null` resets a field to its default.
     func changeTargeting(
         projectKey: String, flagKey: String, environmentKey: String, body: JSONValue, merge: Bool, ifMatch: Int?,
         comment: String?, actor: Identity
@@ -305,7 +309,7 @@ extension ManagementStore {
             if let ifMatch, ifMatch != currentVersion {
                 throw APIError.preconditionFailed("the targeting is at version \(currentVersion), not \(ifMatch)")
             }
-            let requested = merge ? MergePatch.apply(body, to: currentJSON) : body
+            let requested = merge ? Targeting.patch(currentJSON, with: bodyObject) : body
             let targeting = try Targeting.decode(requested, settings: flag.settings)
             let validator = try await targetingValidator(flag: flag, environmentID: environment.id, targeting: targeting, connection: connection)
             try validator.validate(targeting)

@@ -115,15 +115,16 @@ extension ManagementStore {
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
                 throw APIError.conflict("project \"\(key)\" already exists")
             }
+            // The project's entry comes first so that the audit log reads in causal order.
+            let project = try await projectRow(id: id, connection: connection)
+            try await connection.audit(
+                actor: actor, action: "project.create", resource: project.resource, before: nil, after: project.json, comment: nil, logger: logger)
             var created: [Environment] = []
             for environment in environments {
                 created.append(try await insertEnvironment(
                     projectID: id, projectKey: key, key: environment.key, name: environment.name, secureMode: false,
                     connection: connection, actor: actor))
             }
-            let project = try await projectRow(id: id, connection: connection)
-            try await connection.audit(
-                actor: actor, action: "project.create", resource: project.resource, before: nil, after: project.json, comment: nil, logger: logger)
             return (project, created)
         }
     }

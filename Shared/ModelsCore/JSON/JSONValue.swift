@@ -82,6 +82,12 @@ extension JSONValue {
         if case .object(let o) = self { return o[key] }
         return nil
     }
+
+    /// Element lookup; nil unless this is an array with that index.
+    @inlinable public subscript(index: Int) -> JSONValue? {
+        if case .array(let a) = self, a.indices.contains(index) { return a[index] }
+        return nil
+    }
 }
 
 extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,

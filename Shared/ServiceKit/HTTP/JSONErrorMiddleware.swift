@@ -23,14 +23,14 @@ public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             response = try Self.translate(error).response(from: request, context: context)
         } catch let error as any HTTPResponseError {
             if error.status.code >= 500 {
-                context.logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+                context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
             }
             let translated = APIError(error.status, code: Self.code(for: error.status), message: error.status.reasonPhrase)
             response = try translated.response(from: request, context: context)
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            context.logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
             response = try APIError(.internalServerError, code: "internal", message: "internal error")
                 .response(from: request, context: context)
         }

@@ -1,4 +1,4 @@
-import Dispatch
+import Foundation
 import KafkaKit
 import Logging
 import ServiceLifecycle
@@ -100,45 +100,42 @@ extension String {
     }
 }
 
-/// Lines from standard input as an `AsyncStream`, read by a dispatch read source: nothing blocks
-/// a thread while waiting for input, and the source is cancelled when the service stops.
+/// Lines from standard input as an `AsyncStream`, read by a dedicated thread with blocking
+/// `read(2)`.
 ///
-/// `@unchecked Sendable`: its only stored state is the stream (Sendable) and the dispatch source,
-/// whose `cancel()` is thread-safe.
-final class StandardInputLines: @unchecked Sendable {
+/// A dispatch read source on standard input crashed libdispatch's epoll loop
+/// (`_dispatch_event_loop_drain`) when input ended while the process was being stopped; a thread
+/// that blocks in `read` has no such interaction. It ends at end of input or with the process.
+final class StandardInputLines: Sendable {
     let stream: AsyncStream<String>
-    private let source: any DispatchSourceRead
+    private let continuation: AsyncStream<String>.Continuation
 
     init() {
         let (stream, continuation) = AsyncStream.makeStream(of: String.self)
         self.stream = stream
-        let queue = DispatchQueue(label: "vanectl.dev-kafka.stdin")
-        let source = DispatchSource.makeReadSource(fileDescriptor: STDIN_FILENO, queue: queue)
-        let splitter = LineSplitter()
-        source.setEventHandler {
+        self.continuation = continuation
+        let thread = Thread {
+            let splitter = LineSplitter()
             var buffer = [UInt8](repeating: 0, count: 4096)
-            let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
-            if count <= 0 {
-                if count < 0 && (errno == EAGAIN || errno == EINTR) { return }
-                if let last = splitter.finish() { continuation.yield(last) }
-                continuation.finish()
-                source.cancel()
-                return
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                for line in splitter.feed(buffer[0..<count]) { continuation.yield(line) }
             }
-            for line in splitter.feed(buffer[0..<count]) { continuation.yield(line) }
+            if let last = splitter.finish() { continuation.yield(last) }
+            continuation.finish()
         }
-        source.setCancelHandler { continuation.finish() }
-        self.source = source
-        source.resume()
+        thread.name = "dev-kafka-stdin"
+        thread.start()
     }
 
     func cancel() {
-        self.source.cancel()
+        continuation.finish()
     }
 }
 
-/// Splits bytes into lines. `@unchecked Sendable`: only touched from the read source's serial
-/// queue.
+/// Splits bytes into lines. `@unchecked Sendable`: only touched by the reading thread.
 private final class LineSplitter: @unchecked Sendable {
     private var pending: [UInt8] = []
 

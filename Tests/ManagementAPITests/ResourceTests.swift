@@ -120,9 +120,18 @@ struct ResourceTests {
             let cleared = try await api.expect(200, "PATCH", path, #"{"targets":null}"#)
             #expect(cleared["targets"] == [])
 
+            // fallthrough is a one-of: setting a rollout drops the variation; nested objects merge.
+            let rollout = try await api.expect(200, "PATCH", path, #"{"fallthrough":{"rollout":{"variations":[{"variation":0,"weight":100000}]}}}"#)
+            #expect(rollout["fallthrough"]?["variation"] == nil)
+            let bucketed = try await api.expect(200, "PATCH", path, #"{"fallthrough":{"rollout":{"bucketBy":"email"}}}"#)
+            #expect(bucketed["fallthrough"]?["rollout"]?["bucketBy"] == "email")
+            #expect(bucketed["fallthrough"]?["rollout"]?["variations"]?[0]?["weight"] == 100000)
+            let back = try await api.expect(200, "PATCH", path, #"{"fallthrough":{"variation":0}}"#)
+            #expect(back["fallthrough"] == ["variation": 0])
+
             let audit = try await api.expect(200, "GET", "/audit?resource=proj/p:env/production:flag/f")
             let entries = try #require(audit["items"]?.arrayValue)
-            #expect(entries.count == 3)
+            #expect(entries.count == 6)
             #expect(entries.contains { $0["comment"] == "incident 123" && $0["after"]?["on"] == false && $0["before"]?["on"] == true })
         }
     }

@@ -197,14 +197,19 @@ enum Targeting {
         return targeting
     }
 
-    /// `current` with each top-level field of `patch` replaced; `null` removes the field so that
-    /// ``decode(_:settings:)`` applies its default.
-    static func patch(_ current: JSONValue, with patch: [String: JSONValue]) -> JSONValue {
-        var properties = current.objectValue ?? [:]
-        for (key, value) in patch {
-            if value.isNull { properties[key] = nil } else { properties[key] = value }
+    /// `current` merge-patched (RFC 7396) with `patch`, where a `fallthrough` patch naming only one
+    /// of `variation` and `rollout` replaces the other.
+    static func patch(_ current: JSONValue, with patch: JSONValue) -> JSONValue {
+        var patch = patch
+        if case .object(var properties) = patch, case .object(var choice)? = properties["fallthrough"] {
+            let setsVariation = choice["variation"].map { !$0.isNull } ?? false
+            let setsRollout = choice["rollout"].map { !$0.isNull } ?? false
+            if setsVariation && choice["rollout"] == nil { choice["rollout"] = .null }
+            if setsRollout && choice["variation"] == nil { choice["variation"] = .null }
+            properties["fallthrough"] = .object(choice)
+            patch = .object(properties)
         }
-        return .object(properties)
+        return MergePatch.apply(patch, to: current)
     }
 
     /// The targeting fields as JSON (LaunchDarkly's shapes; integers as integers).

@@ -282,9 +282,9 @@ extension ManagementStore {
     /// Replaces (`merge: false`, PUT) or patches (`merge: true`, PATCH) a flag's targeting in one
     /// environment; version +1, audited, published.
     ///
-    /// PATCH replaces each top-level field it names and keeps the others: targeting fields are whole
-    /// values (a `fallthrough` switching from a variation to a rollout must not keep the variation,
-    /// as an RFC 7396 deep merge would). `null` resets a field to its default.
+    /// PATCH is an RFC 7396 JSON merge patch, with one refinement: `fallthrough` holds either a
+    /// `variation` or a `rollout`, so a patch that sets one drops the other (a plain merge would keep
+    /// both and be refused). `null` removes a field, which then takes its default.
     func changeTargeting(
         projectKey: String, flagKey: String, environmentKey: String, body: JSONValue, merge: Bool, ifMatch: Int?,
         comment: String?, actor: Identity
@@ -309,7 +309,7 @@ extension ManagementStore {
             if let ifMatch, ifMatch != currentVersion {
                 throw APIError.preconditionFailed("the targeting is at version \(currentVersion), not \(ifMatch)")
             }
-            let requested = merge ? Targeting.patch(currentJSON, with: bodyObject) : body
+            let requested = merge ? Targeting.patch(currentJSON, with: body) : body
             let targeting = try Targeting.decode(requested, settings: flag.settings)
             let validator = try await targetingValidator(flag: flag, environmentID: environment.id, targeting: targeting, connection: connection)
             try validator.validate(targeting)

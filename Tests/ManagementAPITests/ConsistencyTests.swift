@@ -15,7 +15,7 @@ struct ConsistencyTests {
             try await api.expect(200, "POST", "/projects/p/environments/e/keys/mobile/rotate", "{}")
             try await api.expect(201, "POST", "/projects/p/flags", #"{"key":"f","name":"F","variations":[{"value":1},{"value":2}]}"#)
             try await api.expect(200, "PATCH", "/projects/p/flags/f", #"{"name":"F2"}"#)
-            try await api.expect(200, "PUT", "/projects/p/flags/f/environments/e", #"{"on":true}"#)
+            try await api.expect(200, "PUT", "/projects/p/flags/f/environments/e", #"{"on":true,"fallthrough":{"variation":0}}"#)
             try await api.expect(201, "PUT", "/projects/p/environments/e/segments/s", "{}")
             try await api.expect(204, "DELETE", "/projects/p/environments/e/segments/s")
             try await api.expect(204, "DELETE", "/projects/p/flags/f")

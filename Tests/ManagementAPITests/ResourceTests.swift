@@ -128,10 +128,13 @@ struct ResourceTests {
             #expect(bucketed["fallthrough"]?["rollout"]?["variations"]?[0]?["weight"] == 100000)
             let back = try await api.expect(200, "PATCH", path, #"{"fallthrough":{"variation":0}}"#)
             #expect(back["fallthrough"] == ["variation": 0])
+            // LaunchDarkly's meaning of an absent offVariation: the application's default value.
+            let noOff = try await api.expect(200, "PATCH", path, #"{"offVariation":null}"#)
+            #expect(noOff["offVariation"] == nil || noOff["offVariation"] == .null)
 
             let audit = try await api.expect(200, "GET", "/audit?resource=proj/p:env/production:flag/f")
             let entries = try #require(audit["items"]?.arrayValue)
-            #expect(entries.count == 6)
+            #expect(entries.count == 7)
             #expect(entries.contains { $0["comment"] == "incident 123" && $0["after"]?["on"] == false && $0["before"]?["on"] == true })
         }
     }

@@ -8,6 +8,7 @@ struct ValidationTests {
     /// (what, body, the JSON path the 422 must name)
     static let targetingCases: [(String, String, String)] = [
         ("off variation out of range", #"{"offVariation":2}"#, "offVariation"),
+        ("no fallthrough (LaunchDarkly would call the flag malformed)", #"{"fallthrough":null}"#, "fallthrough"),
         ("negative fallthrough variation", #"{"fallthrough":{"variation":-1}}"#, "fallthrough.variation"),
         ("target variation out of range", #"{"targets":[{"values":["a"],"variation":7}]}"#, "targets[0].variation"),
         ("rule variation out of range", #"{"rules":[{"clauses":[{"attribute":"a","op":"in","values":[1]}],"variation":5}]}"#, "rules[0].variation"),
@@ -48,6 +49,9 @@ struct ValidationTests {
                     #expect(paths.contains(field), "\(what) (\(method)): \(paths)")
                 }
             }
+            // PUT only: a merge patch with {} changes nothing.
+            let empty = try await api.expect(422, "PUT", path, #"{"fallthrough":{}}"#)
+            #expect(empty["details"]?[0]?["path"] == "fallthrough")
             // A cycle through another flag.
             try await api.expect(200, "PATCH", "/projects/p/flags/other/environments/production", #"{"prerequisites":[{"key":"f","variation":0}]}"#)
             let cycle = try await api.expect(422, "PATCH", path, #"{"prerequisites":[{"key":"other","variation":0}]}"#)

@@ -176,19 +176,17 @@ enum Targeting {
             fallthrough: VariationOrRollout(variation: settings.onVariation))
     }
 
-    /// Decodes targeting JSON; a missing `offVariation` or `fallthrough` takes the flag's default
-    /// (an explicit `null` offVariation means "serve the caller's default value").
-    static func decode(_ json: JSONValue, settings: FlagSettings) throws(APIError) -> FeatureFlag {
+    /// Decodes targeting JSON with LaunchDarkly's meaning of every field: a missing `on` is off,
+    /// missing lists are empty, a missing (or null) `offVariation` serves the application's default
+    /// value when the flag is off. A missing `fallthrough` is left missing, for the validator to
+    /// refuse: LaunchDarkly would report such a flag as malformed.
+    static func decode(_ json: JSONValue) throws(APIError) -> FeatureFlag {
         let properties = try json.requireObject()
         var targeting: FeatureFlag
         do {
             targeting = try FeatureFlag(json: .object(properties.filter { fields.contains($0.key) }))
         } catch {
             throw Problems.decoding(error)
-        }
-        if properties["offVariation"] == nil { targeting.offVariation = settings.offVariation }
-        if properties["fallthrough"] == nil || properties["fallthrough"]?.isNull == true {
-            targeting.fallthrough = VariationOrRollout(variation: settings.onVariation)
         }
         // Rule ids are generated when absent, so that reasons and audit entries can name rules.
         for i in targeting.rules.indices where targeting.rules[i].id?.isEmpty ?? true {

@@ -310,7 +310,7 @@ extension ManagementStore {
                 throw APIError.preconditionFailed("the targeting is at version \(currentVersion), not \(ifMatch)")
             }
             let requested = merge ? Targeting.patch(currentJSON, with: body) : body
-            let targeting = try Targeting.decode(requested, settings: flag.settings)
+            let targeting = try Targeting.decode(requested)
             let validator = try await targetingValidator(flag: flag, environmentID: environment.id, targeting: targeting, connection: connection)
             try validator.validate(targeting)
 

@@ -50,7 +50,8 @@ struct SegmentDefinition: Sendable {
             throw Problems.decoding(error)
         }
         segment.key = key
-        if properties["salt"] == nil || properties["salt"]?.isNull == true || segment.salt.isEmpty {
+        // An explicit salt, even "", is kept: it decides which contexts weighted rules include.
+        if properties["salt"] == nil || properties["salt"]?.isNull == true {
             segment.salt = existingSalt ?? Identifiers.salt()
         }
         for i in segment.rules.indices where segment.rules[i].id?.isEmpty ?? true {

@@ -187,8 +187,9 @@ struct ManagementRoutes {
             var salt: String?
             switch properties["salt"] {
             case nil, .null?: break
-            case .string(let s)? where !s.isEmpty: salt = s
-            case let other?: problems.add("salt", "expected a non-empty string, found \(other.typeName)")
+            // Kept exactly, even "": a migrated flag must bucket every context as it did before.
+            case .string(let s)?: salt = s
+            case let other?: problems.add("salt", "expected a string, found \(other.typeName)")
             }
             var settingsProblems: [APIError.Detail] = []
             var settings: FlagSettings?

@@ -14,6 +14,7 @@ struct ManagementApplication {
         let producer: KafkaProducer
         let topic: ConfigTopic
         let publisher: OutboxPublisher
+        let health: DatabaseHealth
         let metrics: ServiceMetrics
     }
 
@@ -39,7 +40,8 @@ struct ManagementApplication {
             replicationFactor: settings.configTopicReplicationFactor,
             admin: try KafkaAdmin(configuration: adminConfiguration, logger: logger))
         let publisher = OutboxPublisher(store: store, producer: producer, topic: topic, metrics: metrics, logger: logger)
-        return Parts(postgres: postgres, store: store, producer: producer, topic: topic, publisher: publisher, metrics: metrics)
+        let health = DatabaseHealth(client: postgres, logger: logger)
+        return Parts(postgres: postgres, store: store, producer: producer, topic: topic, publisher: publisher, health: health, metrics: metrics)
     }
 
     /// The HTTP application, running the parts as its services (PostgreSQL first, publisher last;
@@ -48,16 +50,11 @@ struct ManagementApplication {
         let router = Router(context: ManagementContext.self)
         router.add(middleware: JSONErrorMiddleware(metrics: parts.metrics))
         let postgres = parts.postgres
+        let health = parts.health
         router.addOperationalRoutes(
-            readiness: ClosureReadinessCheck { [logger] in
-                do {
-                    _ = try await postgres.query("SELECT 1", logger: logger)
-                    return nil
-                } catch {
-                    return "PostgreSQL is unreachable"
-                }
-            },
+            readiness: ClosureReadinessCheck { health.isReachable ? nil : "PostgreSQL is unreachable" },
             metrics: parts.metrics)
+        router.add(middleware: DatabaseAvailabilityMiddleware(health: health))
         let authenticator = TokenAuthenticator(client: postgres, logger: logger)
         ManagementRoutes(store: parts.store, authenticator: authenticator).add(to: router)
 
@@ -65,7 +62,7 @@ struct ManagementApplication {
             router: router,
             configuration: .init(address: .hostname(settings.http.host, port: settings.http.port), serverName: "vane-management-api"),
             logger: logger)
-        app.addServices(parts.postgres, parts.producer, parts.publisher)
+        app.addServices(parts.postgres, parts.health, parts.producer, parts.publisher)
         let adminToken = settings.adminToken
         let store = parts.store
         let publisher = parts.publisher

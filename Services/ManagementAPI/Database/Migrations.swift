@@ -130,6 +130,21 @@ enum Migrations {
             """,
             "CREATE INDEX outbox_pending ON outbox (id) WHERE sent_at IS NULL",
         ]),
+        // The publisher is woken by a trigger rather than a pg_notify round trip per change.
+        Migration(version: 2, name: "outbox notification trigger", statements: [
+            """
+            CREATE FUNCTION vane_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM pg_notify('\(ManagementStore.outboxChannel)', '');
+                RETURN NULL;
+            END
+            $$
+            """,
+            """
+            CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+            FOR EACH STATEMENT EXECUTE FUNCTION vane_outbox_notify()
+            """,
+        ]),
     ]
 
     /// Applies every migration not applied yet; safe to run concurrently from several processes.

@@ -7,6 +7,7 @@ import PostgresNIO
 import Prometheus
 import ServiceKit
 import ServiceLifecycle
+import Synchronization
 
 /// Sends outbox rows to `vane.config` in commit order and marks them sent only after Kafka
 /// acknowledged them; woken by LISTEN/NOTIFY, with a periodic sweep as a safety net.
@@ -35,6 +36,7 @@ final class OutboxPublisher: Service, Sendable {
     private let pending: Gauge
     /// Opened once the schema is migrated; publishing waits for it.
     let schemaReady = StartupGate()
+    private let lastPrune = Mutex(ContinuousClock.now - .seconds(3600))
 
     init(store: ManagementStore, producer: KafkaProducer, topic: ConfigTopic, settings: Settings = Settings(),
          metrics: ServiceMetrics, logger: Logger) {
@@ -165,10 +167,14 @@ final class OutboxPublisher: Service, Sendable {
                 return publishedAny
             }
         }
-        try await updatePendingGauge()
-        try await store.client.query(
-            "DELETE FROM outbox WHERE sent_at < now() - make_interval(secs => \(Double(settings.retention.components.seconds)))",
-            logger: logger)
+        if publishedAny { pending.set(Int64(0)) }
+        // Sent rows are kept for a while (to inspect recent deliveries); pruned at most once a minute.
+        if lastPrune.withLock({ ContinuousClock.now - $0 >= .seconds(60) }) {
+            lastPrune.withLock { $0 = .now }
+            try await store.client.query(
+                "DELETE FROM outbox WHERE sent_at < now() - make_interval(secs => \(Double(settings.retention.components.seconds)))",
+                logger: logger)
+        }
         return publishedAny
     }
 

@@ -90,24 +90,48 @@ extension ManagementStore {
         return .object(object)
     }
 
+    /// Each environment's targeting of the flag `f` as one JSON column (one query per request, not
+    /// one per flag).
+    private static let targetingColumn = """
+        coalesce((SELECT json_agg(json_build_array(e.id, e.key, t.targeting, t.version) ORDER BY e.key)
+                  FROM flag_targeting t JOIN environments e ON e.id = t.environment_id WHERE t.flag_id = f.id), '[]')::text
+        """
+
+    /// Rows of `flagColumns` followed by `targetingColumn`, as the API shows flags.
+    private func flagsWithTargeting(_ rows: PostgresRowSequence) async throws -> [JSONValue] {
+        var result: [JSONValue] = []
+        for try await (id, projectKey, key, settings, salt, created, updated, targetingText)
+            in rows.decode((UUID, String, String, String, String, String, String, String).self)
+        {
+            let flag = Flag(
+                id: id, projectKey: projectKey, key: key, settings: try FlagSettings(json: try JSONParser.parse(settings)),
+                salt: salt, createdAt: created, updatedAt: updated)
+            var targeting: [TargetingRow] = []
+            for entry in try JSONParser.parse(targetingText).arrayValue ?? [] {
+                guard let environmentID = entry[0]?.stringValue.flatMap(UUID.init(uuidString:)), let environmentKey = entry[1]?.stringValue,
+                      let version = entry[3]?.integerValue
+                else { continue }
+                targeting.append(TargetingRow(
+                    environmentID: environmentID, environmentKey: environmentKey, targeting: try FeatureFlag(json: entry[2] ?? [:]),
+                    version: version))
+            }
+            result.append(flagJSON(flag, targeting: targeting))
+        }
+        return result
+    }
+
     func flags(projectKey: String, tag: String?, query: String?) async throws -> [JSONValue] {
         let project = try await project(projectKey)
-        return try await client.withConnection { connection in
-            let pattern = query.map { "%\($0.lowercased())%" }
-            let rows = try await connection.query(
-                """
-                SELECT \(unescaped: Self.flagColumns) FROM flags f JOIN projects p ON p.id = f.project_id
-                WHERE f.project_id = \(project.id)
-                  AND (\(tag)::text IS NULL OR f.settings->'tags' ? \(tag ?? ""))
-                  AND (\(pattern)::text IS NULL OR lower(f.key) LIKE \(pattern ?? "") OR lower(f.settings->>'name') LIKE \(pattern ?? ""))
-                ORDER BY f.key
-                """, logger: logger)
-            var result: [JSONValue] = []
-            for flag in try await decodeFlags(rows) {
-                result.append(flagJSON(flag, targeting: try await targetingRows(flagID: flag.id, lock: false, connection: connection)))
-            }
-            return result
-        }
+        let pattern = query.map { "%\($0.lowercased())%" }
+        return try await flagsWithTargeting(client.query(
+            """
+            SELECT \(unescaped: Self.flagColumns), \(unescaped: Self.targetingColumn)
+            FROM flags f JOIN projects p ON p.id = f.project_id
+            WHERE f.project_id = \(project.id)
+              AND (\(tag)::text IS NULL OR f.settings->'tags' ? \(tag ?? ""))
+              AND (\(pattern)::text IS NULL OR lower(f.key) LIKE \(pattern ?? "") OR lower(f.settings->>'name') LIKE \(pattern ?? ""))
+            ORDER BY f.key
+            """, logger: logger))
     }
 
     func flag(projectKey: String, key: String, connection: PostgresConnection, lock: String = "") async throws -> Flag {
@@ -126,9 +150,15 @@ extension ManagementStore {
     }
 
     func flagJSON(projectKey: String, key: String) async throws -> JSONValue {
-        try await client.withConnection { connection in
-            let flag = try await flag(projectKey: projectKey, key: key, connection: connection)
-            return flagJSON(flag, targeting: try await targetingRows(flagID: flag.id, lock: false, connection: connection))
+        let flags = try await flagsWithTargeting(client.query(
+            """
+            SELECT \(unescaped: Self.flagColumns), \(unescaped: Self.targetingColumn)
+            FROM flags f JOIN projects p ON p.id = f.project_id WHERE p.key = \(projectKey) AND f.key = \(key)
+            """, logger: logger))
+        if let flag = flags.first { return flag }
+        return try await client.withConnection { connection in
+            _ = try await flag(projectKey: projectKey, key: key, connection: connection)  // throws the precise 404
+            throw APIError.notFound("flag \"\(key)\" does not exist")
         }
     }
 
@@ -293,42 +323,65 @@ extension ManagementStore {
         let touchesPrerequisites = !(bodyObject["prerequisites"]?.arrayValue?.isEmpty ?? true)
             || (merge && bodyObject["prerequisites"] != nil)
         return try await transaction { connection in
-            let environment = try await environmentRow(projectKey: projectKey, key: environmentKey, lock: false, connection: connection)
-            if touchesPrerequisites { try await connection.lockEnvironment(environment.id, logger: logger) }
-            let flag = try await flag(projectKey: projectKey, key: flagKey, connection: connection, lock: "FOR SHARE OF f")
-            let rows = try await connection.query(
-                """
-                SELECT targeting::text, version FROM flag_targeting
-                WHERE flag_id = \(flag.id) AND environment_id = \(environment.id) FOR UPDATE
-                """, logger: logger)
-            var current: (JSONValue, Int)?
-            for try await (text, version) in rows.decode((String, Int).self) { current = (try JSONParser.parse(text), version) }
-            guard let (currentJSON, currentVersion) = current else {
-                throw APIError.notFound("flag \"\(flagKey)\" has no targeting in environment \"\(environmentKey)\"")
+            if touchesPrerequisites {
+                // Prerequisite cycles depend on the whole environment: changes to it are serialized.
+                let environment = try await environmentRow(projectKey: projectKey, key: environmentKey, lock: false, connection: connection)
+                try await connection.lockEnvironment(environment.id, logger: logger)
             }
+            let (flag, environmentID, currentJSON, currentVersion) = try await lockedTargeting(
+                projectKey: projectKey, flagKey: flagKey, environmentKey: environmentKey, connection: connection)
             if let ifMatch, ifMatch != currentVersion {
                 throw APIError.preconditionFailed("the targeting is at version \(currentVersion), not \(ifMatch)")
             }
             let requested = merge ? Targeting.patch(currentJSON, with: body) : body
             let targeting = try Targeting.decode(requested)
-            let validator = try await targetingValidator(flag: flag, environmentID: environment.id, targeting: targeting, connection: connection)
+            let validator = try await targetingValidator(flag: flag, environmentID: environmentID, targeting: targeting, connection: connection)
             try validator.validate(targeting)
 
             let version = currentVersion + 1
+            let stored = Targeting.json(targeting)
             try await connection.query(
                 """
-                UPDATE flag_targeting SET targeting = \(JSONWriter.string(Targeting.json(targeting)))::jsonb, version = \(version),
-                       updated_at = now() WHERE flag_id = \(flag.id) AND environment_id = \(environment.id)
+                UPDATE flag_targeting SET targeting = \(JSONWriter.string(stored))::jsonb, version = \(version),
+                       updated_at = now() WHERE flag_id = \(flag.id) AND environment_id = \(environmentID)
                 """, logger: logger)
-            try await connection.enqueue(
-                flagRecord(environmentID: environment.id, key: flagKey, settings: flag.settings, salt: flag.salt, targeting: targeting, version: version),
-                logger: logger)
-            let after = TargetingRow(environmentID: environment.id, environmentKey: environmentKey, targeting: targeting, version: version)
             try await connection.audit(
                 actor: actor, action: "flag.targeting.update", resource: "proj/\(projectKey):env/\(environmentKey):flag/\(flagKey)",
-                before: currentJSON, after: Targeting.json(targeting), comment: comment, logger: logger)
-            return after.json(salt: flag.salt)
+                before: currentJSON, after: stored, comment: comment,
+                publishing: flagRecord(
+                    environmentID: environmentID, key: flagKey, settings: flag.settings, salt: flag.salt, targeting: targeting, version: version),
+                logger: logger)
+            return TargetingRow(environmentID: environmentID, environmentKey: environmentKey, targeting: targeting, version: version)
+                .json(salt: flag.salt)
         }
+    }
+
+    /// The flag (share-locked: its variations must not change under the validation) and its
+    /// targeting in one environment (locked for update), in one query; on a miss, says precisely
+    /// what is missing.
+    private func lockedTargeting(
+        projectKey: String, flagKey: String, environmentKey: String, connection: PostgresConnection
+    ) async throws -> (Flag, environmentID: UUID, targeting: JSONValue, version: Int) {
+        let rows = try await connection.query(
+            """
+            SELECT \(unescaped: Self.flagColumns), e.id, t.targeting::text, t.version
+            FROM flags f JOIN projects p ON p.id = f.project_id
+            JOIN environments e ON e.project_id = p.id
+            JOIN flag_targeting t ON t.flag_id = f.id AND t.environment_id = e.id
+            WHERE p.key = \(projectKey) AND f.key = \(flagKey) AND e.key = \(environmentKey)
+            FOR SHARE OF f FOR UPDATE OF t
+            """, logger: logger)
+        for try await (id, project, key, settings, salt, created, updated, environmentID, targeting, version)
+            in rows.decode((UUID, String, String, String, String, String, String, UUID, String, Int).self)
+        {
+            let flag = Flag(
+                id: id, projectKey: project, key: key, settings: try FlagSettings(json: try JSONParser.parse(settings)),
+                salt: salt, createdAt: created, updatedAt: updated)
+            return (flag, environmentID, try JSONParser.parse(targeting), version)
+        }
+        _ = try await environmentRow(projectKey: projectKey, key: environmentKey, lock: false, connection: connection)
+        _ = try await flag(projectKey: projectKey, key: flagKey, connection: connection)
+        throw APIError.notFound("flag \"\(flagKey)\" has no targeting in environment \"\(environmentKey)\"")
     }
 
     /// What validating a flag's targeting needs to know about its environment. Referenced segments

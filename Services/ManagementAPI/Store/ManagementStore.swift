@@ -38,28 +38,40 @@ enum SQL {
 // MARK: - Audit and outbox (inside a transaction)
 
 extension PostgresConnection {
-    /// Appends an audit entry.
+    /// Appends an audit entry and, when given, the `vane.config` record of the change, in one
+    /// statement (a round trip fewer on the hottest path, the kill switch).
     func audit(
         actor: Identity, action: String, resource: String, before: JSONValue?, after: JSONValue?, comment: String?,
-        logger: Logger
+        publishing record: ConfigRecord? = nil, logger: Logger
     ) async throws {
         let beforeText = before.map(JSONWriter.string)
         let afterText = after.map(JSONWriter.string)
-        try await query(
-            """
-            INSERT INTO audit_log (actor, action, resource, before, after, comment)
-            VALUES (\(actor.actor), \(action), \(resource), \(beforeText)::jsonb, \(afterText)::jsonb, \(comment))
-            """, logger: logger)
+        if let record, let environmentID = UUID(uuidString: record.environmentID) {
+            try await query(
+                """
+                WITH queued AS (
+                    INSERT INTO outbox (environment_id, record_key, value)
+                    VALUES (\(environmentID), \(record.recordKey), \(ByteBuffer(bytes: record.jsonBytes)))
+                )
+                INSERT INTO audit_log (actor, action, resource, before, after, comment)
+                VALUES (\(actor.actor), \(action), \(resource), \(beforeText)::jsonb, \(afterText)::jsonb, \(comment))
+                """, logger: logger)
+        } else {
+            try await query(
+                """
+                INSERT INTO audit_log (actor, action, resource, before, after, comment)
+                VALUES (\(actor.actor), \(action), \(resource), \(beforeText)::jsonb, \(afterText)::jsonb, \(comment))
+                """, logger: logger)
+        }
     }
 
-    /// Appends a `vane.config` record to the outbox and wakes the publisher at commit.
+    /// Appends a `vane.config` record to the outbox; a trigger wakes the publisher at commit.
     func enqueue(_ record: ConfigRecord, logger: Logger) async throws {
         guard let environmentID = UUID(uuidString: record.environmentID) else { return }
         let value = ByteBuffer(bytes: record.jsonBytes)
         try await query(
             "INSERT INTO outbox (environment_id, record_key, value) VALUES (\(environmentID), \(record.recordKey), \(value))",
             logger: logger)
-        try await query("SELECT pg_notify(\(ManagementStore.outboxChannel), '')", logger: logger)
     }
 
     /// The version a re-created item starts after: the version of its tombstone, if any, so that

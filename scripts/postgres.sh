@@ -1,0 +1,64 @@
+# Shell functions for a private PostgreSQL server (Debian's binaries, a data folder of our own,
+# trust authentication on 127.0.0.1). Sourced by `make run` and the benchmarks:
+#
+#   source scripts/postgres.sh
+#   pg_start .data/pg 5433      # initdb on first use, then start; idempotent
+#   pg_url 5433 vane            # postgres://postgres@127.0.0.1:5433/vane (created if missing)
+#   pg_stop .data/pg
+#
+# As root (CI, containers) the server runs as Debian's `postgres` user, which owns the folder:
+# initdb refuses to run as root.
+
+pg_bin() {
+    local newest
+    newest=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1)
+    if [[ -z "$newest" ]]; then
+        echo "PostgreSQL server binaries not found under /usr/lib/postgresql (apt-get install postgresql)" >&2
+        return 1
+    fi
+    echo "/usr/lib/postgresql/$newest/bin/$1"
+}
+
+pg_as_owner() {
+    if [[ $(id -u) == 0 ]]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+# pg_start DIR PORT [extra postgres options...]
+pg_start() {
+    local dir port
+    dir=$(realpath -m "$1"); port=$2; shift 2
+    mkdir -p "$dir"
+    [[ $(id -u) == 0 ]] && chown postgres:postgres "$dir"
+    if [[ ! -f "$dir/data/PG_VERSION" ]]; then
+        pg_as_owner "$(pg_bin initdb)" -D "$dir/data" -A trust -U postgres -E UTF8 --locale=C >"$dir/initdb.log" 2>&1 \
+            || { cat "$dir/initdb.log" >&2; return 1; }
+    fi
+    if pg_as_owner "$(pg_bin pg_ctl)" -D "$dir/data" status >/dev/null 2>&1; then
+        return 0
+    fi
+    pg_as_owner "$(pg_bin pg_ctl)" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 $*" start >/dev/null \
+        || { tail -20 "$dir/server.log" >&2; return 1; }
+}
+
+# pg_url PORT DATABASE — creates the database if missing and prints its URL.
+pg_url() {
+    local port=$1 database=$2
+    if ! "$(pg_bin psql)" -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
+        "SELECT 1 FROM pg_database WHERE datname = '$database'" | grep -q 1; then
+        "$(pg_bin psql)" -h 127.0.0.1 -p "$port" -U postgres -d postgres -q -c "CREATE DATABASE \"$database\"" >/dev/null
+    fi
+    echo "postgres://postgres@127.0.0.1:$port/$database"
+}
+
+# pg_stop DIR
+pg_stop() {
+    local dir
+    dir=$(realpath -m "$1")
+    [[ -f "$dir/data/PG_VERSION" ]] || return 0
+    pg_as_owner "$(pg_bin pg_ctl)" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+}

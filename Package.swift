@@ -184,7 +184,7 @@ var package = Package(
         .testTarget(
             name: "EventsIngestTests",
             dependencies: [
-                "EventsIngest", "CZlib", "ConfigFeed", "ModelsCore", "KafkaKit", "TestSupport",
+                "EventsIngest", "CZlib", "ConfigFeed", "ModelsCore", "KafkaKit", "ServiceKit", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],

@@ -59,6 +59,36 @@ struct ReliabilityTests {
         #expect(stored.sorted() == accepted.sorted(), "exactly the accepted batches, each once")
     }
 
+    @Test("a slow broker with the in-flight budget spent: further batches are refused at once with 503, none of them written")
+    func overload() async throws {
+        let stack = try currentStack()
+        let ingest = try await stack.startIngest(environment: ["VANE_EVENTS_MAX_IN_FLIGHT_BATCHES": "2"])
+        defer { ingest.stop() }
+        let environment = try await stack.createEnvironment(knownTo: ingest)
+        try await stack.kafka.control("rtt all 1000")
+        let results = try await withThrowingTaskGroup(of: (String, HTTPResult).self) { group in
+            for index in 0..<6 {
+                group.addTask {
+                    let id = "burst-\(index)"
+                    return (id, try await stack.post(
+                        "/bulk", to: ingest, key: environment.sdkKey, body: sampleBatch(tag: id), headers: [("X-LaunchDarkly-Payload-ID", id)]))
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        try await stack.kafka.control("rtt all 0")
+        let accepted = results.filter { $0.1.status == 202 }.map(\.0)
+        let refused = results.filter { $0.1.status == 503 }
+        #expect(accepted.count >= 1 && accepted.count <= 2, "\(results.map { ($0.0, $0.1.status) })")
+        #expect(refused.count == 6 - accepted.count)
+        for (_, response) in refused {
+            #expect(response.header("Retry-After") == "1")
+            try expectJSONError(response, code: "unavailable")
+        }
+        let stored = try await stack.records(environmentID: environment.id).map(\.record.payloadID)
+        #expect(stored.sorted() == accepted.sorted())
+    }
+
     @Test("SIGTERM under load: requests in flight finish; each got 202 and is on the topic, or did not get 202")
     func shutdownUnderLoad() async throws {
         let stack = try currentStack()

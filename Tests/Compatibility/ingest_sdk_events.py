@@ -5,9 +5,9 @@ Usage: ingest_sdk_events.py <events-base-uri> <sdk-key> <scenario>
 Scenarios:
   kinds   feature, custom, identify, index and summary events (plus diagnostic-init), then a
           second client with gzip event compression.
-  retry   two flushes in quick succession against an instance rate-limited to one batch per
-          second: the second is refused with 429 and the SDK retries it after 1 s with the same
-          payload id.
+  retry   two flushes at once against an instance rate-limited to one batch per second: the
+          later of the two posts is refused with 429 and the SDK retries it after 1 s with the
+          same payload id.
 
 The SDK evaluates flags from a local file (no streaming or polling connection); its event
 processor posts to <events-base-uri>/bulk and /diagnostic exactly as in production. Every post is
@@ -119,9 +119,8 @@ def retry(base_uri, sdk_key, flag_file):
     user = Context.create("user-retry")
     client.track("first", user)
     client.flush()
-    wait_for_posts(1)
     client.track("second", user)
-    client.flush()
+    client.flush()  # a second flush worker posts while the first is still in flight
     wait_for_posts(2)
     client.close()
 

@@ -25,7 +25,7 @@ struct EventsIngestCommand: AsyncParsableCommand {
               VANE_EVENTS_DEDUPE_CAPACITY          [100000] payload ids remembered (0 = off)
               VANE_EVENTS_DEDUPE_WINDOW_SECONDS    [600] how long they are remembered
               VANE_KAFKA_MESSAGE_TIMEOUT_SECONDS   [10] longest wait for Kafka's acknowledgement (then 503)
-              VANE_KAFKA_LINGER_MS                 [5] producer batching delay
+              VANE_KAFKA_LINGER_MS                 [2] producer batching delay
               VANE_KAFKA_COMPRESSION               [none] none, gzip, snappy, lz4 or zstd
               VANE_LOG_LEVEL                       [info]
             """)

@@ -79,8 +79,10 @@ struct ReliabilityTests {
         try await stack.kafka.control("rtt all 0")
         let accepted = results.filter { $0.1.status == 202 }.map(\.0)
         let refused = results.filter { $0.1.status == 503 }
-        #expect(accepted.count >= 1 && accepted.count <= 2, "\(results.map { ($0.0, $0.1.status) })")
-        #expect(refused.count == 6 - accepted.count)
+        // Two batches fit the budget; the rest arrive while those wait on the slow broker (unless the
+        // test machine delays a request by more than the broker's second).
+        #expect(!accepted.isEmpty && refused.count >= 3, "\(results.map { ($0.0, $0.1.status) })")
+        #expect(accepted.count + refused.count == 6)
         for (_, response) in refused {
             #expect(response.header("Retry-After") == "1")
             try expectJSONError(response, code: "unavailable")

@@ -19,6 +19,7 @@ var package = Package(
         .library(name: "KafkaKit", targets: ["KafkaKit"]),
         .executable(name: "vanectl", targets: ["vanectl"]),
         .executable(name: "management-api", targets: ["ManagementAPI"]),
+        .executable(name: "events-ingest", targets: ["EventsIngest"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -105,6 +106,32 @@ var package = Package(
             path: "Services/ManagementAPI",
             swiftSettings: strict
         ),
+        .systemLibrary(
+            name: "CZlib",
+            path: "Services/EventsIngest/CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .executableTarget(
+            name: "EventsIngest",
+            dependencies: [
+                "CZlib",
+                "ConfigFeed",
+                "ModelsCore",
+                "ServiceKit",
+                "KafkaKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/EventsIngest",
+            exclude: ["CZlib"],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "vanectl",
             dependencies: [
@@ -164,6 +191,16 @@ var package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/ConfigFeedTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EventsIngestTests",
+            dependencies: [
+                "EventsIngest", "CZlib", "ConfigFeed", "ModelsCore", "KafkaKit", "ServiceKit", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Tests/EventsIngestTests",
             swiftSettings: strict
         ),
         .testTarget(

@@ -50,11 +50,12 @@ public final class ServiceProcess: @unchecked Sendable {
         throw ChildProcess.LaunchError(description: "\(name) not ready within \(timeout):\n\(logTail())")
     }
 
-    /// Sends `signal` (SIGTERM by default) and waits for the exit status.
+    /// Sends `signal` (SIGTERM by default) and waits for the exit status. Synchronous, so that it can
+    /// run in a `defer`; services stop within their graceful-shutdown bound.
     @discardableResult
-    public func stop(signal: Int32 = SIGTERM) async -> Int32 {
+    public func stop(signal: Int32 = SIGTERM) -> Int32 {
         process.signal(signal)
-        return await process.wait()
+        return process.waitBlocking()
     }
 
     public var isRunning: Bool { process.isRunning }

@@ -43,7 +43,7 @@ public final class TestStack: Sendable {
 
     /// Stops management-api and the broker.
     public func stop() async {
-        await managementAPI.stop()
+        managementAPI.stop()
         _ = await kafka.stop()
     }
 }

@@ -48,9 +48,14 @@ bench: deps venv
 	$(VENV_PY) Benchmarks/evaluation_report.py --swift-jmh $(BENCH_OUT)/Current_run.jmh.json
 	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(BENCH_APT_PACKAGES)"
 	set -o pipefail; Benchmarks/events-ingest-bench.sh | tee $(BENCH_OUT)/events-ingest.md
+	set -o pipefail; Benchmarks/management-api-bench.sh | tee $(BENCH_OUT)/management-api.md
+	set -o pipefail; Benchmarks/kafka-throughput.sh | tee $(BENCH_OUT)/kafka-throughput.md
 
-run:
-	@echo "make run starts the local stack; it arrives with the stack issue (see README, Status)."; exit 1
+## The whole local stack in the foreground (PostgreSQL, dev-kafka, the four services, a demo
+## project); Ctrl-C stops it. Ports, paths and the admin token: see scripts/run-stack.sh.
+run: deps venv
+	$(SWIFT) build -c release
+	VANE_BIN_DIR="$$($(SWIFT) build -c release --show-bin-path)" scripts/run-stack.sh
 
 clean:
 	rm -rf .build $(VENV)

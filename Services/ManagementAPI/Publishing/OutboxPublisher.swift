@@ -156,7 +156,13 @@ final class OutboxPublisher: Service, Sendable {
                 }
             }
             if !sent.isEmpty {
-                try await store.client.query("UPDATE outbox SET sent_at = now() WHERE id = ANY(\(sent))", logger: logger)
+                // Not worth a disk flush: if the mark is lost in a crash the rows are sent again, and
+                // consumers keep the highest version of each item anyway. The changes themselves
+                // were committed durably.
+                try await store.client.withTransaction(logger: logger) { connection in
+                    try await connection.query("SET LOCAL synchronous_commit = off", logger: logger)
+                    try await connection.query("UPDATE outbox SET sent_at = now() WHERE id = ANY(\(sent))", logger: logger)
+                }
                 published.increment(by: Int64(sent.count))
                 publishedAny = true
             }

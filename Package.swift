@@ -19,6 +19,7 @@ var package = Package(
         .library(name: "KafkaKit", targets: ["KafkaKit"]),
         .executable(name: "vanectl", targets: ["vanectl"]),
         .executable(name: "management-api", targets: ["ManagementAPI"]),
+        .executable(name: "events-processor", targets: ["EventsProcessor"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -91,6 +92,23 @@ var package = Package(
             swiftSettings: strict
         ),
         .executableTarget(
+            name: "EventsProcessor",
+            dependencies: [
+                "ModelsCore",
+                "ServiceKit",
+                "KafkaKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/EventsProcessor",
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "vanectl",
             dependencies: [
                 "ModelsCore",
@@ -129,6 +147,20 @@ var package = Package(
             dependencies: ["ModelsCore", "CVaneHash", "TestSupport"],
             path: "Tests/ModelsCoreTests",
             exclude: ["Fixtures"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EventsProcessorTests",
+            dependencies: [
+                "EventsProcessor",
+                "ModelsCore",
+                "KafkaKit",
+                "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/EventsProcessorTests",
             swiftSettings: strict
         ),
         .testTarget(

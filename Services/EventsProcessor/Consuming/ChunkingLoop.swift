@@ -1,0 +1,169 @@
+import Foundation
+import KafkaKit
+import Logging
+import ModelsCore
+import Synchronization
+
+/// What the processing loop receives: a consumed message, a clock tick, or the end of the
+/// message stream.
+enum LoopInput: Sendable {
+    case message(KafkaConsumerMessage)
+    case tick
+    case end
+    /// The message stream failed (a fatal Kafka error or a failed rebalance hook).
+    case failed(any Error)
+}
+
+/// The epoch under which each partition's start offset was read (from `analytics.consumer_offsets`).
+final class PartitionEpochs: Sendable {
+    private let epochs = Mutex<[Int32: Int64]>([:])
+
+    init(_ initial: [Int32: Int64] = [:]) {
+        epochs.withLock { $0 = initial }
+    }
+
+    func set(_ partition: Int32, _ epoch: Int64) { epochs.withLock { $0[partition] = epoch } }
+    func remove(_ partitions: [Int32]) { epochs.withLock { for p in partitions { $0[p] = nil } } }
+    var snapshot: [Int32: Int64] { epochs.withLock { $0 } }
+}
+
+/// Settings of the chunking loop.
+struct LoopSettings: Sendable {
+    /// A chunk is committed at this many records…
+    var chunkMaxRecords: Int
+    /// …or this many bytes of record values…
+    var chunkMaxBytes: Int
+    /// …or when its first record waited this long.
+    var chunkMaxAge: Duration
+    /// How often due exposures and goals are correlated.
+    var finalizeInterval: Duration
+    /// Contexts per finalization transaction.
+    var finalizeBatchContexts: Int
+    /// How often the partitions' epochs are compared with the stored ones (to notice a replay
+    /// while idle); `nil` disables the check.
+    var epochCheckInterval: Duration?
+    /// How often raw state is pruned; `nil` disables pruning.
+    var pruneInterval: Duration?
+}
+
+/// Turns consumed messages into chunk commits, and runs finalization, epoch checks and pruning on
+/// a timer, all from one task so that they never overlap.
+struct ChunkingLoop: Sendable {
+    let store: AnalyticsStore
+    let settings: LoopSettings
+    let metrics: ProcessorMetrics
+    let logger: Logger
+
+    /// Processes `inputs` until `.end` (committing what is pending) or until `isDone` says so
+    /// (checked after each commit and on ticks).
+    ///
+    /// - Throws: ``ProcessorError/epochChanged(partition:expected:found:)`` when a replay rewound a
+    ///   partition; storage errors.
+    func run(
+        _ inputs: some AsyncSequence<LoopInput, Never>, epochs: PartitionEpochs,
+        isDone: @Sendable () async throws -> Bool = { false }
+    ) async throws {
+        let clock = ContinuousClock()
+        var pending: [KafkaConsumerMessage] = []
+        var pendingBytes = 0
+        var pendingSince: ContinuousClock.Instant?
+        var lastFinalize = clock.now
+        var lastEpochCheck = clock.now
+        // The first prune waits a full interval: a process that restarts often still prunes, and
+        // short-lived test and replay runs never do.
+        var lastPrune = clock.now
+
+        func flush() async throws {
+            guard !pending.isEmpty else { return }
+            let messages = pending
+            pending.removeAll(keepingCapacity: true)
+            pendingBytes = 0
+            pendingSince = nil
+            try await commit(messages, epochs: epochs)
+        }
+
+        for await input in inputs {
+            switch input {
+            case .message(let message):
+                if pending.isEmpty { pendingSince = clock.now }
+                pending.append(message)
+                pendingBytes += message.value?.count ?? 0
+                if pending.count >= settings.chunkMaxRecords || pendingBytes >= settings.chunkMaxBytes {
+                    try await flush()
+                    if try await isDone() { return }
+                }
+            case .tick:
+                let now = clock.now
+                if let since = pendingSince, now - since >= settings.chunkMaxAge {
+                    try await flush()
+                }
+                if now - lastFinalize >= settings.finalizeInterval {
+                    try await finalizeDue()
+                    lastFinalize = clock.now
+                }
+                if let interval = settings.epochCheckInterval, now - lastEpochCheck >= interval {
+                    try await checkEpochs(epochs)
+                    lastEpochCheck = now
+                }
+                if let interval = settings.pruneInterval, now - lastPrune >= interval {
+                    try await store.prune(now: Self.wallClock())
+                    lastPrune = clock.now
+                }
+                if try await isDone() { return }
+            case .end:
+                try await flush()
+                return
+            case .failed(let error):
+                throw error
+            }
+        }
+        try await flush()
+    }
+
+    /// Parses and commits one chunk.
+    func commit(_ messages: [KafkaConsumerMessage], epochs: PartitionEpochs) async throws {
+        let started = ContinuousClock.now
+        let chunk = Self.parse(messages)
+        let outcome = try await store.commit(chunk, epochs: epochs.snapshot)
+        metrics.record(outcome, duration: ContinuousClock.now - started)
+        logger.debug(
+            "chunk committed",
+            metadata: ["records": "\(outcome.records)", "counted": "\(outcome.counted)", "events": "\(outcome.statistics.events)",
+                       "alreadyProcessed": "\(outcome.alreadyProcessed)", "duplicates": "\(outcome.duplicatePayloads)"])
+    }
+
+    /// Correlates everything due now, one batch of contexts per transaction.
+    func finalizeDue() async throws {
+        let now = Self.wallClock()
+        while true {
+            let started = ContinuousClock.now
+            let finalized = try await store.finalizeDue(now: now, contextLimit: settings.finalizeBatchContexts)
+            if finalized > 0 { metrics.recordFinalization(contexts: finalized, duration: ContinuousClock.now - started) }
+            if finalized < settings.finalizeBatchContexts { return }
+        }
+    }
+
+    private func checkEpochs(_ epochs: PartitionEpochs) async throws {
+        let known = epochs.snapshot
+        guard !known.isEmpty else { return }
+        let stored = try await store.positions(partitions: Array(known.keys))
+        for (partition, epoch) in known where (stored[partition]?.epoch ?? 0) != epoch {
+            throw ProcessorError.epochChanged(partition: partition, expected: epoch, found: stored[partition]?.epoch ?? 0)
+        }
+    }
+
+    /// Parses record envelopes; an unreadable value becomes a record without content.
+    static func parse(_ messages: [KafkaConsumerMessage]) -> [ConsumedRecord] {
+        messages.map { message in
+            var record: EventsRecord?
+            if let value = message.value, let json = try? JSONParser.parse(value) {
+                record = try? EventsRecord(json: json)
+            }
+            return ConsumedRecord(partition: message.partition, offset: message.offset, record: record)
+        }
+    }
+
+    static func wallClock() -> UnixMilliseconds {
+        UnixMilliseconds((Date().timeIntervalSince1970 * 1000).rounded(.down))
+    }
+}

@@ -33,6 +33,8 @@ struct ProcessorIntegrationTests {
             let secondCut = stream.count * 7 / 10
             try await harness.send(Array(stream[cut..<(cut + secondCut) / 2]))
             first.stop(signal: SIGKILL)
+            let committedAtKill = try await harness.committedRecords()
+            #expect(committedAtKill > 0 && committedAtKill < Int64(stream.count))
             try await harness.send(Array(stream[(cut + secondCut) / 2..<secondCut]))
 
             let second = try await harness.startProcessor(delaySeconds: 1)
@@ -41,9 +43,16 @@ struct ProcessorIntegrationTests {
             let tables = try await harness.waitForTables(expected)
             #expect(tables == expected, "\(expected.difference(from: tables))\n\(second.logTail())")
 
-            // Replay everything (from the hour the stream started), with the processor running.
+            // "A bug counted every evaluation twice": the raw state and the tables agree with each
+            // other and are wrong. Replaying everything (from the hour the stream started, with the
+            // processor running) recounts it.
+            try await harness.postgres.query("UPDATE analytics.evaluations_by_receipt SET evaluations = evaluations * 2", logger: harness.logger)
+            try await harness.postgres.query("UPDATE analytics.evaluations_hourly SET evaluations = evaluations * 2", logger: harness.logger)
+            #expect(try await harness.tables() != expected)
             let replay = try harness.replay(from: AnalyticsTime.format(now - 3_600_000))
             #expect(replay.status == 0, "\(replay.standardError)")
+            #expect(replay.standardOutput.contains("replayed from") && !replay.standardOutput.contains(" 0 context histories"),
+                    "\(replay.standardOutput)")
             let replayed = try await harness.tables()
             #expect(replayed == expected, "\(expected.difference(from: replayed))\n\(replay.standardError)")
             // Idempotent: again, then the processor keeps the same totals.

@@ -320,7 +320,8 @@ struct AnalyticsStore: Sendable {
         _ contexts: [EnvironmentContext], on connection: PostgresConnection, finalOrDueAt now: UnixMilliseconds?
     ) async throws -> [EnvironmentContext: HistoryRows] {
         let (environments, kinds, keys) = Self.columns(contexts)
-        let dueBound = now ?? Int64.min / 4
+        let includeDue = now != nil
+        let dueBound = now ?? 0
         var histories: [EnvironmentContext: HistoryRows] = [:]
         let exposures = try await connection.query(
             """
@@ -328,7 +329,7 @@ struct AnalyticsStore: Sendable {
                    (extract(epoch FROM x.received_hour) * 1000)::bigint, x.exposed_at, x.variation
             FROM analytics.exposures x JOIN unnest(\(environments), \(kinds), \(keys)) AS c(e, k, c)
               ON x.environment_id = c.e AND x.context_kind = c.k AND x.context_key = c.c
-            WHERE x.is_final OR x.due_at <= to_timestamp(\(dueBound) / 1000.0)
+            WHERE x.is_final OR (\(includeDue) AND x.due_at <= to_timestamp(\(dueBound) / 1000.0))
             """, logger: logger)
         for try await (environmentID, kind, key, flagKey, isFinal, receivedHour, exposedAt, variation)
             in exposures.decode((String, String, String, String, Bool, Int64, Int64, Int32).self)
@@ -345,7 +346,7 @@ struct AnalyticsStore: Sendable {
                    g.value_sum::text, g.value_sum_squares::text
             FROM analytics.goals g JOIN unnest(\(environments), \(kinds), \(keys)) AS c(e, k, c)
               ON g.environment_id = c.e AND g.context_kind = c.k AND g.context_key = c.c
-            WHERE g.is_final OR g.due_at <= to_timestamp(\(dueBound) / 1000.0)
+            WHERE g.is_final OR (\(includeDue) AND g.due_at <= to_timestamp(\(dueBound) / 1000.0))
             """, logger: logger)
         for try await (environmentID, kind, key, metricKey, isFinal, receivedHour, occurredAt, events, sum, squares)
             in goals.decode((String, String, String, String, Bool, Int64, Int64, Int64, String, String).self)

@@ -35,12 +35,35 @@ public struct ChildProcess: Sendable {
         let errorReader = Thread { errorData.set(error.fileHandleForReading.readDataToEndOfFile()) }
         errorReader.start()
         let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let status = waitForExit(process)
         while !errorData.isSet { Thread.sleep(forTimeInterval: 0.005) }
         return Result(
-            status: process.terminationStatus,
+            status: status,
             standardOutput: String(decoding: outputData, as: UTF8.self),
             standardError: String(decoding: errorData.value, as: UTF8.self))
+    }
+
+    /// Waits for a started process to exit and returns its exit status (or the signal that ended
+    /// it).
+    ///
+    /// Foundation's `waitUntilExit` relies on a SIGCHLD dispatch source that can miss the signal in
+    /// a test process with many threads: the child then stays a zombie and the wait never returns
+    /// (seen with `runuser … pg_ctl start`). This reaps the child with `waitpid` itself, and falls
+    /// back to Foundation only if Foundation reaped it first.
+    public static func waitForExit(_ process: Process) -> Int32 {
+        var status: Int32 = 0
+        while true {
+            let reaped = waitpid(process.processIdentifier, &status, WNOHANG)
+            if reaped == process.processIdentifier {
+                let signal = status & 0x7F
+                return signal == 0 ? (status >> 8) & 0xFF : signal
+            }
+            if reaped == -1, errno != EINTR {
+                process.waitUntilExit()
+                return process.terminationStatus
+            }
+            usleep(5_000)
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import Synchronization
 
 /// One of Vane's service executables run as a subprocess, for integration tests: started with
 /// environment variables, awaited on its `/readyz`, stopped with SIGTERM. Its output goes to a log
@@ -10,6 +11,8 @@ public final class ServiceProcess: @unchecked Sendable {
     public let port: Int
     public let logFile: URL
     private let process: Process
+    /// Set once this object reaped the process (Foundation's `isRunning` may never learn of it).
+    private let exitStatus = Mutex<Int32?>(nil)
 
     /// The base URL, e.g. `http://127.0.0.1:18080`.
     public var baseURL: String { "http://127.0.0.1:\(port)" }
@@ -40,9 +43,9 @@ public final class ServiceProcess: @unchecked Sendable {
     }
 
     deinit {
-        if process.isRunning {
+        if exitStatus.withLock({ $0 }) == nil, process.isRunning {
             process.terminate()
-            process.waitUntilExit()
+            _ = ChildProcess.waitForExit(process)
         }
     }
 
@@ -62,14 +65,15 @@ public final class ServiceProcess: @unchecked Sendable {
     /// Sends `signal` (SIGTERM by default) and waits for the exit status.
     @discardableResult
     public func stop(signal: Int32 = SIGTERM) -> Int32 {
-        if process.isRunning {
-            kill(process.processIdentifier, signal)
-            process.waitUntilExit()
-        }
-        return process.terminationStatus
+        if let exited = exitStatus.withLock({ $0 }) { return exited }
+        guard process.isRunning else { return process.terminationStatus }
+        kill(process.processIdentifier, signal)
+        let status = ChildProcess.waitForExit(process)
+        exitStatus.withLock { $0 = status }
+        return status
     }
 
-    public var isRunning: Bool { process.isRunning }
+    public var isRunning: Bool { exitStatus.withLock { $0 } == nil && process.isRunning }
     public var processIdentifier: Int32 { process.processIdentifier }
 
     /// The last lines of the service's output.

@@ -45,6 +45,7 @@ bench: deps venv
 	VANE_BENCHMARKS=1 $(SWIFT) package --allow-writing-to-package-directory benchmark \
 	  --target EvaluationBenchmarks --format jmh --path $(BENCH_OUT) --no-progress
 	$(VENV_PY) Benchmarks/evaluation_report.py --swift-jmh $(BENCH_OUT)/Current_run.jmh.json
+	Benchmarks/events-processor-bench.sh | tee $(BENCH_OUT)/events-processor.md
 
 run:
 	@echo "make run starts the local stack; it arrives with the stack issue (see README, Status)."; exit 1

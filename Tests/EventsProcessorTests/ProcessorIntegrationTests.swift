@@ -6,7 +6,7 @@ import TestSupport
 /// events-processor as a subprocess against PostgreSQL and the development broker.
 @Suite("events-processor integration", .serialized, .timeLimit(.minutes(3)))
 struct ProcessorIntegrationTests {
-    @Test("a generated ground truth with duplicates, reordering and a SIGKILL mid-stream yields exactly the expected tables; replay reproduces them")
+    @Test("a generated ground truth with duplicates, reordering, a SIGKILL mid-stream and a scale-out yields exactly the expected tables; replay reproduces them")
     func groundTruthCrashAndReplay() async throws {
         try await ProcessorHarness.with { harness in
             let now = Int64(Date().timeIntervalSince1970 * 1000)
@@ -39,6 +39,9 @@ struct ProcessorIntegrationTests {
 
             let second = try await harness.startProcessor(delaySeconds: 1)
             defer { second.stop() }
+            // Scale out while records arrive: the group rebalances between the two members.
+            let third = try await harness.startProcessor(delaySeconds: 1)
+            defer { third.stop() }
             try await harness.send(Array(stream[secondCut...]))
             let tables = try await harness.waitForTables(expected)
             #expect(tables == expected, "\(expected.difference(from: tables))\n\(second.logTail())")

@@ -33,7 +33,7 @@ struct ProcessorSettings: Sendable {
             .split(separator: ",").map { $0.filter { $0 != " " } }.filter { !$0.isEmpty }
         eventsTopic = environment.string("VANE_EVENTS_TOPIC", default: "vane.events.raw")
         consumerGroup = environment.string("VANE_CONSUMER_GROUP", default: "vane-events-processor")
-        kafkaSessionTimeout = environment.seconds("VANE_KAFKA_SESSION_TIMEOUT_SECONDS", default: .seconds(45))
+        kafkaSessionTimeout = environment.seconds("VANE_KAFKA_SESSION_TIMEOUT_SECONDS", default: .seconds(10))
         if kafkaSessionTimeout < .seconds(1) { environment.report("VANE_KAFKA_SESSION_TIMEOUT_SECONDS", "must be at least 1") }
         correlationDelay = environment.seconds("VANE_CORRELATION_DELAY_SECONDS", default: .seconds(120))
         rawRetentionHours = environment.integer("VANE_RAW_RETENTION_HOURS", default: 168, range: 1...(24 * 366))

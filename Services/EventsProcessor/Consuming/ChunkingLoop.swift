@@ -123,8 +123,12 @@ struct ChunkingLoop: Sendable {
     /// Parses and commits one chunk.
     func commit(_ messages: [KafkaConsumerMessage], epochs: PartitionEpochs) async throws {
         let started = ContinuousClock.now
-        let chunk = Self.parse(messages)
-        let outcome = try await store.commit(chunk, epochs: epochs.snapshot)
+        // Messages of partitions revoked meanwhile belong to their next owner, which starts from
+        // the stored offset; committing them here would only race it.
+        let epochs = epochs.snapshot
+        let chunk = Self.parse(messages.filter { epochs[$0.partition] != nil })
+        guard !chunk.isEmpty else { return }
+        let outcome = try await store.commit(chunk, epochs: epochs)
         metrics.record(outcome, duration: ContinuousClock.now - started)
         logger.debug(
             "chunk committed",

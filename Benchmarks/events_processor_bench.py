@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Record generator for Benchmarks/events-processor-bench.sh.
+
+  events_processor_bench.py records OUT COUNT EVENTS_PER_RECORD ENVIRONMENTS
+      writes COUNT lines `environmentId<TAB>record` for `kcat -P -K '\\t'`: vane.events.raw records as
+      events-ingest writes them (received now), each a server-SDK flush of EVENTS_PER_RECORD events:
+      one summary, and a mix of feature (40%), custom (40%, half with a metricValue), index (10%)
+      and identify (10%) events over 200,000 users (a fifth of them in multi-kind contexts).
+  events_processor_bench.py marker FLAG
+      prints one record (`environmentId<TAB>record`) with one exposure and one goal for FLAG,
+      received now, for freshness probes.
+"""
+import json
+import random
+import sys
+import time
+import uuid
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def record(environment, events, received_at):
+    return environment + "\t" + json.dumps({
+        "environmentId": environment, "payloadId": str(uuid.uuid4()), "receivedAt": received_at,
+        "source": "server", "userAgent": "PythonClient/9.18.2", "events": events}, separators=(",", ":"))
+
+
+def context(rng):
+    user = {"kind": "user", "key": "user-%d" % rng.randrange(200_000), "name": "someone", "plan": "gold"}
+    if rng.randrange(5) == 0:
+        return {"kind": "multi", "user": {k: v for k, v in user.items() if k != "kind"},
+                "org": {"key": "org-%d" % rng.randrange(2_000)}}
+    return user
+
+
+def batch(rng, size, received_at):
+    events = []
+    flags = ["experiment-%d" % i for i in range(5)]
+    metrics = ["purchase", "signup", "click"]
+    for _ in range(size - 1):
+        created = received_at - rng.randrange(60_000)
+        roll = rng.randrange(10)
+        if roll < 4:
+            flag = rng.choice(flags)
+            variation = rng.randrange(3)
+            events.append({"kind": "feature", "creationDate": created, "key": flag, "version": 12, "variation": variation,
+                           "value": variation, "default": 0, "reason": {"kind": "FALLTHROUGH", "inExperiment": True},
+                           "context": context(rng)})
+        elif roll < 8:
+            event = {"kind": "custom", "creationDate": created, "key": rng.choice(metrics), "context": context(rng)}
+            if rng.randrange(2) == 0:
+                event["metricValue"] = round(rng.uniform(1, 500), 2)
+            events.append(event)
+        elif roll < 9:
+            events.append({"kind": "index", "creationDate": created, "context": context(rng)})
+        else:
+            events.append({"kind": "identify", "creationDate": created, "context": context(rng)})
+    features = {}
+    for i in range(10):
+        features["flag-%d" % i] = {"default": False, "contextKinds": ["user"], "counters": [
+            {"count": rng.randrange(1, 50), "value": True, "variation": 0, "version": 4},
+            {"count": rng.randrange(1, 50), "value": False, "variation": 1, "version": 4}]}
+    events.append({"kind": "summary", "startDate": received_at - 5000, "endDate": received_at, "features": features})
+    return events
+
+
+def main():
+    if sys.argv[1] == "records":
+        out, count, size, environments = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+        rng = random.Random(7)
+        received_at = now_ms()
+        with open(out, "w") as f:
+            for i in range(count):
+                f.write(record("env-%d" % (i % environments), batch(rng, size, received_at), received_at) + "\n")
+    elif sys.argv[1] == "marker":
+        flag = sys.argv[2]
+        at = now_ms()
+        events = [
+            {"kind": "feature", "creationDate": at, "key": flag, "variation": 1, "value": True, "default": False,
+             "context": {"kind": "user", "key": "fresh"}},
+            {"kind": "custom", "creationDate": at, "key": "fresh-metric", "context": {"kind": "user", "key": "fresh"}},
+        ]
+        print(record("env-fresh", events, at))
+    else:
+        sys.exit("unknown command")
+
+
+if __name__ == "__main__":
+    main()

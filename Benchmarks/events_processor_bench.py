@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Record generator for Benchmarks/events-processor-bench.sh.
 
-  events_processor_bench.py records OUT COUNT EVENTS_PER_RECORD ENVIRONMENTS
+  events_processor_bench.py records OUT COUNT EVENTS_PER_RECORD ENVIRONMENTS MIX
       writes COUNT lines `environmentId<TAB>record` for `kcat -P -K '\\t'`: vane.events.raw records as
       events-ingest writes them (received now), each a server-SDK flush of EVENTS_PER_RECORD events:
-      one summary, and a mix of feature (40%), custom (40%, half with a metricValue), index (10%)
-      and identify (10%) events over 200,000 users (a fifth of them in multi-kind contexts).
+      one summary and, over 200,000 users (a fifth of them in multi-kind contexts), MIX:
+        experiment: feature 40%, custom 40% (half with a metricValue), index 10%, identify 10%
+        typical:    feature 10%, custom 10%, index 60%, identify 20%
+  events_processor_bench.py expect FILE
+      prints the number of (environment, flag, individual context) exposures in a records file: what
+      analytics.experiment_exposures must add up to.
   events_processor_bench.py marker FLAG
       prints one record (`environmentId<TAB>record`) with one exposure and one goal for FLAG,
       received now, for freshness probes.
@@ -35,25 +39,29 @@ def context(rng):
     return user
 
 
-def batch(rng, size, received_at):
+MIXES = {"experiment": (4, 8, 9), "typical": (1, 2, 8)}
+
+
+def batch(rng, size, received_at, mix):
+    feature_below, custom_below, index_below = MIXES[mix]
     events = []
     flags = ["experiment-%d" % i for i in range(5)]
     metrics = ["purchase", "signup", "click"]
     for _ in range(size - 1):
         created = received_at - rng.randrange(60_000)
         roll = rng.randrange(10)
-        if roll < 4:
+        if roll < feature_below:
             flag = rng.choice(flags)
             variation = rng.randrange(3)
             events.append({"kind": "feature", "creationDate": created, "key": flag, "version": 12, "variation": variation,
                            "value": variation, "default": 0, "reason": {"kind": "FALLTHROUGH", "inExperiment": True},
                            "context": context(rng)})
-        elif roll < 8:
+        elif roll < custom_below:
             event = {"kind": "custom", "creationDate": created, "key": rng.choice(metrics), "context": context(rng)}
             if rng.randrange(2) == 0:
                 event["metricValue"] = round(rng.uniform(1, 500), 2)
             events.append(event)
-        elif roll < 9:
+        elif roll < index_below:
             events.append({"kind": "index", "creationDate": created, "context": context(rng)})
         else:
             events.append({"kind": "identify", "creationDate": created, "context": context(rng)})
@@ -68,12 +76,25 @@ def batch(rng, size, received_at):
 
 def main():
     if sys.argv[1] == "records":
-        out, count, size, environments = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+        out, count, size, environments, mix = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
         rng = random.Random(7)
         received_at = now_ms()
         with open(out, "w") as f:
             for i in range(count):
-                f.write(record("env-%d" % (i % environments), batch(rng, size, received_at), received_at) + "\n")
+                f.write(record("env-%d" % (i % environments), batch(rng, size, received_at, mix), received_at) + "\n")
+    elif sys.argv[1] == "expect":
+        exposed = set()
+        with open(sys.argv[2]) as f:
+            for line in f:
+                environment, value = line.rstrip("\n").split("\t", 1)
+                for event in json.loads(value)["events"]:
+                    if event["kind"] != "feature":
+                        continue
+                    c = event["context"]
+                    members = [(k, v["key"]) for k, v in c.items() if k != "kind"] if c["kind"] == "multi" else [(c["kind"], c["key"])]
+                    for member in members:
+                        exposed.add((environment, event["key"]) + member)
+        print(len(exposed))
     elif sys.argv[1] == "marker":
         flag = sys.argv[2]
         at = now_ms()

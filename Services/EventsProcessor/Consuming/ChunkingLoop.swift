@@ -7,7 +7,7 @@ import Synchronization
 /// What the processing loop receives: a consumed message, a clock tick, or the end of the
 /// message stream.
 enum LoopInput: Sendable {
-    case message(KafkaConsumerMessage)
+    case message(ConsumedRecord)
     case tick
     case end
     /// The message stream failed (a fatal Kafka error or a failed rebalance hook).
@@ -64,7 +64,7 @@ struct ChunkingLoop: Sendable {
         isDone: @Sendable () async throws -> Bool = { false }
     ) async throws {
         let clock = ContinuousClock()
-        var pending: [KafkaConsumerMessage] = []
+        var pending: [ConsumedRecord] = []
         var pendingBytes = 0
         var pendingSince: ContinuousClock.Instant?
         var lastFinalize = clock.now
@@ -87,7 +87,7 @@ struct ChunkingLoop: Sendable {
             case .message(let message):
                 if pending.isEmpty { pendingSince = clock.now }
                 pending.append(message)
-                pendingBytes += message.value?.count ?? 0
+                pendingBytes += message.bytes
                 if pending.count >= settings.chunkMaxRecords || pendingBytes >= settings.chunkMaxBytes {
                     try await flush()
                     if try await isDone() { return }
@@ -120,20 +120,21 @@ struct ChunkingLoop: Sendable {
         try await flush()
     }
 
-    /// Parses and commits one chunk.
-    func commit(_ messages: [KafkaConsumerMessage], epochs: PartitionEpochs) async throws {
+    /// Commits one chunk.
+    func commit(_ records: [ConsumedRecord], epochs: PartitionEpochs) async throws {
         let started = ContinuousClock.now
-        // Messages of partitions revoked meanwhile belong to their next owner, which starts from
+        // Records of partitions revoked meanwhile belong to their next owner, which starts from
         // the stored offset; committing them here would only race it.
         let epochs = epochs.snapshot
-        let chunk = Self.parse(messages.filter { epochs[$0.partition] != nil })
+        let chunk = records.filter { epochs[$0.partition] != nil }
         guard !chunk.isEmpty else { return }
         let outcome = try await store.commit(chunk, epochs: epochs)
         metrics.record(outcome, duration: ContinuousClock.now - started)
         logger.debug(
             "chunk committed",
             metadata: ["records": "\(outcome.records)", "counted": "\(outcome.counted)", "events": "\(outcome.statistics.events)",
-                       "alreadyProcessed": "\(outcome.alreadyProcessed)", "duplicates": "\(outcome.duplicatePayloads)"])
+                       "alreadyProcessed": "\(outcome.alreadyProcessed)", "duplicates": "\(outcome.duplicatePayloads)",
+                       "duration": "\(ContinuousClock.now - started)"])
     }
 
     /// Correlates everything due now, one batch of contexts per transaction.
@@ -153,17 +154,6 @@ struct ChunkingLoop: Sendable {
         let stored = try await store.positions(partitions: Array(known.keys))
         for (partition, epoch) in known where (stored[partition]?.epoch ?? 0) != epoch {
             throw ProcessorError.epochChanged(partition: partition, expected: epoch, found: stored[partition]?.epoch ?? 0)
-        }
-    }
-
-    /// Parses record envelopes; an unreadable value becomes a record without content.
-    static func parse(_ messages: [KafkaConsumerMessage]) -> [ConsumedRecord] {
-        messages.map { message in
-            var record: EventsRecord?
-            if let value = message.value, let json = try? JSONParser.parse(value) {
-                record = try? EventsRecord(json: json)
-            }
-            return ConsumedRecord(partition: message.partition, offset: message.offset, record: record)
         }
     }
 

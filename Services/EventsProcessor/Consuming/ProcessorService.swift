@@ -120,11 +120,13 @@ struct ProcessorService: Service {
     ) async throws {
         let channel = AsyncChannel<LoopInput>()
         let ticks = AsyncTimerSequence(interval: .milliseconds(100), clock: .continuous).map { _ in LoopInput.tick }
+        let extraction = loop.store.extraction
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 do {
+                    // Parsing and extraction happen here, overlapping with the loop's commits.
                     for try await message in messages {
-                        await channel.send(.message(message))
+                        await channel.send(.message(ConsumedRecord(message, extraction: extraction)))
                     }
                     await channel.send(.end)
                 } catch {
@@ -134,7 +136,9 @@ struct ProcessorService: Service {
             // The loop runs here, not in a child task: it must finish its last commit even when
             // the reader ends first; afterwards the reader is cancelled.
             defer { group.cancelAll() }
-            try await loop.run(merge(channel, ticks), epochs: epochs, isDone: isDone)
+            // The buffer lets the reader run up to a chunk ahead while the loop commits.
+            let records = channel.buffer(policy: .bounded(loop.settings.chunkMaxRecords))
+            try await loop.run(merge(records, ticks), epochs: epochs, isDone: isDone)
         }
     }
 }

@@ -96,7 +96,6 @@ enum AnalyticsMigrations {
             )
             """,
             "CREATE INDEX exposures_pending ON analytics.exposures (due_at) WHERE NOT is_final",
-            "CREATE INDEX exposures_received ON analytics.exposures (received_hour)",
             // Goal state: custom events per context, metric and creation time.
             """
             CREATE TABLE analytics.goals (
@@ -115,7 +114,6 @@ enum AnalyticsMigrations {
             )
             """,
             "CREATE INDEX goals_pending ON analytics.goals (due_at) WHERE NOT is_final",
-            "CREATE INDEX goals_received ON analytics.goals (received_hour)",
             // Public: exposed contexts per environment × flag × variation.
             """
             CREATE TABLE analytics.experiment_exposures (

@@ -73,6 +73,9 @@ struct AnalyticsStore: Sendable {
     private func commit(_ chunk: [ConsumedRecord], epochs: [Int32: Int64], on connection: PostgresConnection) async throws -> ChunkCommit {
         var outcome = ChunkCommit(records: chunk.count)
         let partitions = Array(Set(chunk.map(\.partition))).sorted()
+        // Losing the last commits in a PostgreSQL crash loses their offsets with them: the
+        // records are read and counted again, so durability can be asynchronous.
+        try await connection.query("SET LOCAL synchronous_commit = off", logger: logger)
         try await connection.query("SELECT pg_advisory_xact_lock_shared(\(Self.stateLockID))", logger: logger)
         var stored: [Int32: PartitionPosition] = [:]
         let rows = try await connection.query(
@@ -93,7 +96,7 @@ struct AnalyticsStore: Sendable {
 
         // Which records count: new offsets only, minus what a running replay must not recount.
         var next: [Int32: Int64] = [:]
-        var candidates: [EventsRecord] = []
+        var candidates: [ConsumedRecord] = []
         var seenPayloads: Set<PayloadKey> = []
         for consumed in chunk {
             let position = stored[consumed.partition]
@@ -103,13 +106,11 @@ struct AnalyticsStore: Sendable {
                 continue
             }
             next[consumed.partition] = consumed.offset + 1
-            guard let record = consumed.record else {
+            guard let record = consumed.envelope else {
                 outcome.malformedRecords += 1
                 continue
             }
-            if let until = position?.replayUntil, let from = position?.replayReceivedFrom, consumed.offset < until,
-                UnixMilliseconds(record.receivedAt) < from
-            {
+            if let until = position?.replayUntil, let from = position?.replayReceivedFrom, consumed.offset < until, record.receivedAt < from {
                 outcome.replaySkipped += 1
                 continue
             }
@@ -117,7 +118,7 @@ struct AnalyticsStore: Sendable {
                 outcome.duplicatePayloads += 1
                 continue
             }
-            candidates.append(record)
+            candidates.append(consumed)
         }
 
         // Payload deduplication against earlier chunks.
@@ -126,8 +127,8 @@ struct AnalyticsStore: Sendable {
             let inserted = try await connection.query(
                 """
                 INSERT INTO analytics.processed_payloads (environment_id, payload_id, received_at)
-                SELECT e, p, to_timestamp(r / 1000.0) FROM unnest(\(candidates.map(\.environmentID)), \(candidates.map(\.payloadID)),
-                    \(candidates.map { Int64($0.receivedAt) })) AS t(e, p, r)
+                SELECT e, p, to_timestamp(r / 1000.0) FROM unnest(\(candidates.map { $0.envelope!.environmentID }),
+                    \(candidates.map { $0.envelope!.payloadID }), \(candidates.map { $0.envelope!.receivedAt })) AS t(e, p, r)
                 ON CONFLICT DO NOTHING RETURNING environment_id, payload_id
                 """, logger: logger)
             for try await (environmentID, payloadID) in inserted.decode((String, String).self) {
@@ -135,15 +136,15 @@ struct AnalyticsStore: Sendable {
             }
         }
         var aggregate = ChunkAggregate()
-        let extraction = self.extraction
-        for record in candidates {
+        for consumed in candidates {
+            let record = consumed.envelope!
             guard fresh.contains(PayloadKey(environmentID: record.environmentID, payloadID: record.payloadID)) else {
                 outcome.duplicatePayloads += 1
                 continue
             }
             outcome.counted += 1
-            let contribution = extraction.extract(record, statistics: &outcome.statistics)
-            aggregate.add(contribution, receivedAt: UnixMilliseconds(record.receivedAt), delay: delay)
+            outcome.statistics.add(consumed.statistics)
+            aggregate.add(consumed.contribution, receivedAt: record.receivedAt, delay: delay)
         }
         try await aggregate.write(on: connection, logger: logger)
 
@@ -178,6 +179,8 @@ struct AnalyticsStore: Sendable {
     func finalizeDue(now: UnixMilliseconds, contextLimit: Int) async throws -> Int {
         try await retrying {
             try await client.withTransaction(logger: logger) { connection in
+                // Pending rows stay pending if this commit is lost: finalizing again is the same.
+                try await connection.query("SET LOCAL synchronous_commit = off", logger: logger)
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.stateLockID))", logger: logger)
                 let due = try await connection.query(
                     """

@@ -43,27 +43,29 @@ struct ProcessorHarness: Sendable {
     }
 
     /// Starts an events-processor and waits until it is ready.
-    func startProcessor(delaySeconds: Double) async throws -> ServiceProcess {
+    func startProcessor(delaySeconds: Double, settings: [String: String] = [:]) async throws -> ServiceProcess {
         var variables = environment
         variables["VANE_CORRELATION_DELAY_SECONDS"] = "\(delaySeconds)"
+        variables.merge(settings) { _, new in new }
         let process = try ServiceProcess("events-processor", environment: variables)
         try await process.waitUntilReady()
         return process
     }
 
     /// Runs `events-processor replay --from <time>` to completion.
-    func replay(from time: String) throws -> ChildProcess.Result {
+    func replay(from time: String, settings: [String: String] = [:]) throws -> ChildProcess.Result {
         var variables = ProcessInfo.processInfo.environment
         for (key, value) in environment { variables[key] = value }
+        variables.merge(settings) { _, new in new }
         variables["VANE_CORRELATION_DELAY_SECONDS"] = "1"
         return try ChildProcess.run(RepositoryPaths.executable("events-processor"), ["replay", "--from", time], environment: variables)
     }
 
-    /// Sends batches as events-ingest would (keyed by environment id, received now).
-    func send(_ batches: [GeneratedBatch]) async throws {
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+    /// Sends batches as events-ingest would (keyed by environment id, received now unless given).
+    func send(_ batches: [GeneratedBatch], receivedAt: Int64? = nil) async throws {
+        let receivedAt = receivedAt ?? Int64(Date().timeIntervalSince1970 * 1000)
         let records = batches.map {
-            KafkaRecord(topic: topic, key: Array($0.environmentID.utf8), value: $0.value(receivedAt: now))
+            KafkaRecord(topic: topic, key: Array($0.environmentID.utf8), value: $0.value(receivedAt: receivedAt))
         }
         for result in await producer.send(records) { _ = try result.get() }
     }
@@ -119,6 +121,13 @@ struct ProcessorHarness: Sendable {
             current = try await tables()
         }
         return current
+    }
+
+    /// The number of rows a query's first column counts.
+    func count(_ query: PostgresQuery) async throws -> Int64 {
+        var total: Int64 = 0
+        for try await value in try await postgres.query(query, logger: logger).decode(Int64.self) { total = value }
+        return total
     }
 
     /// Total records committed (sum of the stored next offsets).

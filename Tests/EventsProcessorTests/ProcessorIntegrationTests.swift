@@ -110,6 +110,78 @@ struct ProcessorIntegrationTests {
         }
     }
 
+    @Test("pruning removes raw state outside the retention without changing any total, and replays cannot reach before it")
+    func pruning() async throws {
+        try await ProcessorHarness.with { harness in
+            let settings = ["VANE_RAW_RETENTION_HOURS": "1", "VANE_PRUNE_INTERVAL_SECONDS": "1"]
+            let processor = try await harness.startProcessor(delaySeconds: 0, settings: settings)
+            defer { processor.stop() }
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let old = now - 5 * 3_600_000
+            func event(_ key: String, _ at: Int64, _ kind: GeneratedEvent.Kind) -> GeneratedEvent {
+                GeneratedEvent(environmentID: "env", contexts: [("user", key)], createdAt: at, kind: kind)
+            }
+            // Five and four hours ago: exposures (the first counts; the later one, received an hour
+            // later, is pruned) and several purchases (compacted).
+            var firstBatches: [GeneratedBatch] = []
+            var secondBatches: [GeneratedBatch] = []
+            for c in 0..<6 {
+                firstBatches.append(GeneratedBatch(
+                    environmentID: "env", payloadID: "old-\(c)",
+                    events: [event("u\(c)", old - 600_000, .exposure(flag: "f", variation: c % 2)),
+                             event("u\(c)", old - 550_000, .goal(metric: "buy", cents: 100 * c)),
+                             event("u\(c)", old - 400_000, .goal(metric: "buy", cents: 250)),
+                             event("u\(c)", old - 300_000, .goal(metric: "buy", cents: nil))],
+                    summary: ["f": [(0, 3)]], summaryStart: old - 600_000))
+                secondBatches.append(GeneratedBatch(
+                    environmentID: "env", payloadID: "older-\(c)",
+                    events: [event("u\(c)", old + 3_400_000, .exposure(flag: "f", variation: 1 - c % 2)),
+                             event("u\(c)", old + 3_450_000, .goal(metric: "buy", cents: 75))],
+                    summary: [:], summaryStart: old))
+            }
+            try await harness.send(firstBatches, receivedAt: old)
+            try await harness.send(secondBatches, receivedAt: old + 3_600_000)
+            let oldBatches = firstBatches + secondBatches
+            // Now: more purchases by some of them, and a new context.
+            let newBatches = [
+                GeneratedBatch(environmentID: "env", payloadID: "new-1",
+                               events: [event("u1", now - 60_000, .goal(metric: "buy", cents: 999)),
+                                        event("u2", now - 60_000, .goal(metric: "signup", cents: nil)),
+                                        event("u9", now - 30_000, .exposure(flag: "f", variation: 1))],
+                               summary: [:], summaryStart: now)
+            ]
+            try await harness.send(newBatches)
+            let expected = ExpectedTables(batches: oldBatches + newBatches)
+            let tables = try await harness.waitForTables(expected, timeout: .seconds(20))
+            #expect(tables == expected, "\(expected.difference(from: tables))\n\(processor.logTail())")
+
+            // Pruned: old payload ids and receipts, exposures that are not a context's first, and
+            // the old goals compacted into one row per context and metric.
+            let deadline = ContinuousClock.now + .seconds(15)
+            while try await harness.count("SELECT count(*) FROM analytics.processed_payloads") > 1, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(try await harness.count("SELECT count(*) FROM analytics.processed_payloads") == 1)
+            #expect(try await harness.count("SELECT count(*) FROM analytics.evaluations_by_receipt WHERE received_hour < now() - interval '2 hours'") == 0)
+            #expect(try await harness.count("SELECT count(*) FROM analytics.exposures WHERE context_key LIKE 'u_'") == 7)
+            #expect(try await harness.count("SELECT count(*) FROM analytics.goals WHERE metric_key = 'buy' AND occurred_at < \(now - 2 * 3_600_000)") == 6)
+            #expect(try await harness.tables() == expected)
+
+            // New events for pruned contexts still correlate exactly.
+            let later = [GeneratedBatch(environmentID: "env", payloadID: "new-2",
+                                        events: [event("u3", now - 10_000, .goal(metric: "buy", cents: 1)),
+                                                 event("u4", now - 10_000, .exposure(flag: "g", variation: 0))],
+                                        summary: [:], summaryStart: now)]
+            try await harness.send(later)
+            let expectedLater = ExpectedTables(batches: oldBatches + newBatches + later)
+            let final = try await harness.waitForTables(expectedLater, timeout: .seconds(20))
+            #expect(final == expectedLater, "\(expectedLater.difference(from: final))")
+
+            let refused = try harness.replay(from: AnalyticsTime.format(old), settings: settings)
+            #expect(refused.status != 0 && refused.standardError.contains("pruned"), "\(refused.standardError)")
+        }
+    }
+
     @Test("malformed records and events are skipped without blocking the partition")
     func malformedInput() async throws {
         try await ProcessorHarness.with { harness in

@@ -137,14 +137,19 @@ struct ChunkingLoop: Sendable {
                        "duration": "\(ContinuousClock.now - started)"])
     }
 
-    /// Correlates everything due now, one batch of contexts per transaction.
-    func finalizeDue() async throws {
+    /// Correlates what is due now, one batch of contexts per transaction, for at most `budget`
+    /// (the rest waits for the next tick, so that a large backlog never stops consumption for
+    /// long); `nil` correlates everything.
+    func finalizeDue(budget: Duration? = .seconds(2)) async throws {
         let now = Self.wallClock()
+        let clock = ContinuousClock()
+        let deadline = budget.map { clock.now + $0 }
         while true {
-            let started = ContinuousClock.now
+            let started = clock.now
             let finalized = try await store.finalizeDue(now: now, contextLimit: settings.finalizeBatchContexts)
-            if finalized > 0 { metrics.recordFinalization(contexts: finalized, duration: ContinuousClock.now - started) }
+            if finalized > 0 { metrics.recordFinalization(contexts: finalized, duration: clock.now - started) }
             if finalized < settings.finalizeBatchContexts { return }
+            if let deadline, clock.now >= deadline { return }
         }
     }
 

@@ -68,7 +68,7 @@ struct Replayer {
                 try await ProcessorService.consume(reader.messages, with: loop, epochs: epochs, isDone: caughtUp)
             }
             try await reader.close()
-            try await loop.finalizeDue()
+            try await loop.finalizeDue(budget: nil)
             return Summary(receivedFrom: rewind.receivedFrom, partitions: targets.count, retractedContexts: rewind.retractedContexts)
         }
     }

@@ -1,3 +1,4 @@
+import AsyncAlgorithms
 import Foundation
 import KafkaKit
 import Logging
@@ -162,7 +163,40 @@ struct ChunkingLoop: Sendable {
         }
     }
 
+    /// Now, in Unix milliseconds (the clock "due" times are compared with).
     static func wallClock() -> UnixMilliseconds {
         UnixMilliseconds((Date().timeIntervalSince1970 * 1000).rounded(.down))
+    }
+}
+
+extension ChunkingLoop {
+    /// Reads `messages` in a child task (parsing and extracting each record there) and runs the
+    /// loop over them and a 100 ms tick, until the messages end, the loop is done, or it throws.
+    func consume(
+        _ messages: KafkaConsumerMessages, epochs: PartitionEpochs,
+        isDone: @escaping @Sendable () async throws -> Bool = { false }
+    ) async throws {
+        let channel = AsyncChannel<LoopInput>()
+        let ticks = AsyncTimerSequence(interval: .milliseconds(100), clock: .continuous).map { _ in LoopInput.tick }
+        let extraction = store.extraction
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    // Parsing and extraction happen here, overlapping with the loop's commits.
+                    for try await message in messages {
+                        await channel.send(.message(ConsumedRecord(message, extraction: extraction)))
+                    }
+                    await channel.send(.end)
+                } catch {
+                    await channel.send(.failed(error))
+                }
+            }
+            // The loop runs here, not in a child task: it must finish its last commit even when
+            // the reader ends first; afterwards the reader is cancelled.
+            defer { group.cancelAll() }
+            // The buffer lets the reader run up to a chunk ahead while the loop commits.
+            let records = channel.buffer(policy: .bounded(settings.chunkMaxRecords))
+            try await run(merge(records, ticks), epochs: epochs, isDone: isDone)
+        }
     }
 }

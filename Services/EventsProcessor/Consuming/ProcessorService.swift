@@ -1,4 +1,3 @@
-import AsyncAlgorithms
 import KafkaKit
 import Logging
 import PostgresNIO
@@ -104,41 +103,11 @@ struct ProcessorService: Service {
         status.setConsuming(true)
         let loop = ChunkingLoop(store: store, settings: settings.loopSettings(serving: true), metrics: metrics, logger: logger)
         do {
-            try await Self.consume(consumer.messages, with: loop, epochs: epochs)
+            try await loop.consume(consumer.messages, epochs: epochs)
         } catch {
             try? await consumer.close()
             throw error
         }
         try await consumer.close()
-    }
-
-    /// Feeds `messages` and a 100 ms tick into `loop` until the messages end, the loop is done,
-    /// or it throws.
-    static func consume(
-        _ messages: KafkaConsumerMessages, with loop: ChunkingLoop, epochs: PartitionEpochs,
-        isDone: @escaping @Sendable () async throws -> Bool = { false }
-    ) async throws {
-        let channel = AsyncChannel<LoopInput>()
-        let ticks = AsyncTimerSequence(interval: .milliseconds(100), clock: .continuous).map { _ in LoopInput.tick }
-        let extraction = loop.store.extraction
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                do {
-                    // Parsing and extraction happen here, overlapping with the loop's commits.
-                    for try await message in messages {
-                        await channel.send(.message(ConsumedRecord(message, extraction: extraction)))
-                    }
-                    await channel.send(.end)
-                } catch {
-                    await channel.send(.failed(error))
-                }
-            }
-            // The loop runs here, not in a child task: it must finish its last commit even when
-            // the reader ends first; afterwards the reader is cancelled.
-            defer { group.cancelAll() }
-            // The buffer lets the reader run up to a chunk ahead while the loop commits.
-            let records = channel.buffer(policy: .bounded(loop.settings.chunkMaxRecords))
-            try await loop.run(merge(records, ticks), epochs: epochs, isDone: isDone)
-        }
     }
 }

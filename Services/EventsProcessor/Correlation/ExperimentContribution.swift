@@ -68,8 +68,6 @@ struct ExperimentTotals: Sendable, Equatable {
     var exposedContexts: [VariationCell: Int64] = [:]
     var metrics: [MetricCell: MetricTally] = [:]
 
-    var isEmpty: Bool { exposedContexts.isEmpty && metrics.isEmpty }
-
     /// Adds one context's contribution: for each flag, the context counts as exposed to the
     /// variation of its first exposure; for each metric it sent, it converted if at least one
     /// event happened at or after that exposure, and those events' values are summed.

@@ -65,7 +65,7 @@ struct Replayer {
                 return true
             }
             if try await !caughtUp() {
-                try await ProcessorService.consume(reader.messages, with: loop, epochs: epochs, isDone: caughtUp)
+                try await loop.consume(reader.messages, epochs: epochs, isDone: caughtUp)
             }
             try await reader.close()
             try await loop.finalizeDue(budget: nil)

@@ -44,15 +44,6 @@ struct AnalyticsStore: Sendable {
         return result
     }
 
-    /// Every stored position of the topic.
-    func allPositions() async throws -> [Int32: PartitionPosition] {
-        let rows = try await client.query(
-            "SELECT partition FROM analytics.consumer_offsets WHERE topic = \(topic)", logger: logger)
-        var partitions: [Int32] = []
-        for try await partition in rows.decode(Int32.self) { partitions.append(partition) }
-        return try await positions(partitions: partitions)
-    }
-
     // MARK: - Chunk commit
 
     /// Counts a chunk of consumed records and advances the partitions' offsets, in one

@@ -47,8 +47,8 @@ struct LoopSettings: Sendable {
     var pruneInterval: Duration?
 }
 
-/// Turns consumed messages into chunk commits, and runs finalization, epoch checks and pruning on
-/// a timer, all from one task so that they never overlap.
+/// Turns consumed records into chunk commits, checks epochs and prunes on a timer; correlation of
+/// due events runs next to it (see ``consume(_:epochs:isDone:)``).
 struct ChunkingLoop: Sendable {
     let store: AnalyticsStore
     let settings: LoopSettings
@@ -68,7 +68,6 @@ struct ChunkingLoop: Sendable {
         var pending: [ConsumedRecord] = []
         var pendingBytes = 0
         var pendingSince: ContinuousClock.Instant?
-        var lastFinalize = clock.now
         var lastEpochCheck = clock.now
         // The first prune waits a full interval: a process that restarts often still prunes, and
         // short-lived test and replay runs never do.
@@ -97,10 +96,6 @@ struct ChunkingLoop: Sendable {
                 let now = clock.now
                 if let since = pendingSince, now - since >= settings.chunkMaxAge {
                     try await flush()
-                }
-                if now - lastFinalize >= settings.finalizeInterval {
-                    try await finalizeDue()
-                    lastFinalize = clock.now
                 }
                 if let interval = settings.epochCheckInterval, now - lastEpochCheck >= interval {
                     try await checkEpochs(epochs)
@@ -170,8 +165,9 @@ struct ChunkingLoop: Sendable {
 }
 
 extension ChunkingLoop {
-    /// Reads `messages` in a child task (parsing and extracting each record there) and runs the
-    /// loop over them and a 100 ms tick, until the messages end, the loop is done, or it throws.
+    /// Reads `messages` in a child task (parsing and extracting each record there), correlates
+    /// due events every ``LoopSettings/finalizeInterval`` in another, and runs the loop over the
+    /// records and a 100 ms tick, until the messages end, the loop is done, or something throws.
     func consume(
         _ messages: KafkaConsumerMessages, epochs: PartitionEpochs,
         isDone: @escaping @Sendable () async throws -> Bool = { false }
@@ -180,6 +176,19 @@ extension ChunkingLoop {
         let ticks = AsyncTimerSequence(interval: .milliseconds(100), clock: .continuous).map { _ in LoopInput.tick }
         let extraction = store.extraction
         try await withThrowingTaskGroup(of: Void.self) { group in
+            // Correlation runs on its own connection, alongside the commits.
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: settings.finalizeInterval)
+                    if Task.isCancelled { return }
+                    do {
+                        try await finalizeDue()
+                    } catch {
+                        await channel.send(.failed(error))
+                        return
+                    }
+                }
+            }
             group.addTask {
                 do {
                     // Parsing and extraction happen here, overlapping with the loop's commits.

@@ -8,10 +8,11 @@ import PostgresNIO
 ///
 /// Concurrency: chunk commits of any number of processors run in parallel (each partition's
 /// offset row is locked `FOR UPDATE`, which fences two members that both think they own a
-/// partition). Finalization, replay rewinds and pruning change the final correlation state and
-/// the experiment tables from whole-context histories, so they run one at a time and never
-/// interleave with a chunk commit: commits hold a shared advisory lock, the others an
-/// exclusive one.
+/// partition). Finalization and pruning change the final correlation state and the experiment
+/// tables from whole-context histories, so they run one at a time (an exclusive advisory lock),
+/// but alongside chunk commits: finalization locks the pending rows it correlates and moves
+/// exactly those, so a commit adding to a context meanwhile either waits for it or leaves a new
+/// pending row for the next round. A replay rewind excludes both (it takes both locks).
 struct AnalyticsStore: Sendable {
     let client: PostgresClient
     let topic: String
@@ -22,8 +23,10 @@ struct AnalyticsStore: Sendable {
     let retention: UnixMilliseconds
     let logger: Logger
 
-    /// Shared by chunk commits, exclusive for finalization, rewinds and pruning.
-    static let stateLockID: Int64 = 0x7661_6E65_7374_6174  // "vanestat"
+    /// Shared by chunk commits, exclusive for replay rewinds.
+    static let commitLockID: Int64 = 0x7661_6E65_7374_6174  // "vanestat"
+    /// Exclusive for finalization, pruning and replay rewinds.
+    static let correlationLockID: Int64 = 0x7661_6E65_636F_7272  // "vanecorr"
 
     var extraction: EventExtraction { EventExtraction(lateness: retention) }
 
@@ -67,7 +70,7 @@ struct AnalyticsStore: Sendable {
         // Losing the last commits in a PostgreSQL crash loses their offsets with them: the
         // records are read and counted again, so durability can be asynchronous.
         try await connection.query("SET LOCAL synchronous_commit = off", logger: logger)
-        try await connection.query("SELECT pg_advisory_xact_lock_shared(\(Self.stateLockID))", logger: logger)
+        try await connection.query("SELECT pg_advisory_xact_lock_shared(\(Self.commitLockID))", logger: logger)
         var stored: [Int32: PartitionPosition] = [:]
         let rows = try await connection.query(
             """
@@ -172,7 +175,7 @@ struct AnalyticsStore: Sendable {
             try await client.withTransaction(logger: logger) { connection in
                 // Pending rows stay pending if this commit is lost: finalizing again is the same.
                 try await connection.query("SET LOCAL synchronous_commit = off", logger: logger)
-                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.stateLockID))", logger: logger)
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.correlationLockID))", logger: logger)
                 let due = try await connection.query(
                     """
                     SELECT environment_id, context_kind, context_key FROM analytics.exposures
@@ -196,46 +199,64 @@ struct AnalyticsStore: Sendable {
                 }
                 delta.removeZeros()
                 try await apply(delta, on: connection)
-                try await moveDueToFinal(contexts, now: now, on: connection)
+                try await moveToFinal(histories, on: connection)
                 return contexts.count
             }
         }
     }
 
-    private func moveDueToFinal(_ contexts: [EnvironmentContext], now: UnixMilliseconds, on connection: PostgresConnection) async throws {
-        let (environments, kinds, keys) = Self.columns(contexts)
-        try await connection.query(
-            """
-            WITH moved AS (
-                DELETE FROM analytics.exposures x USING unnest(\(environments), \(kinds), \(keys)) AS c(e, k, c)
-                WHERE x.environment_id = c.e AND x.context_kind = c.k AND x.context_key = c.c
-                  AND NOT x.is_final AND x.due_at <= to_timestamp(\(now) / 1000.0)
-                RETURNING x.*)
-            INSERT INTO analytics.exposures AS x
-                (environment_id, context_kind, context_key, flag_key, received_hour, is_final, exposed_at, variation, due_at)
-            SELECT environment_id, context_kind, context_key, flag_key, received_hour, true, exposed_at, variation, due_at FROM moved
-            ON CONFLICT (environment_id, context_kind, context_key, flag_key, received_hour, is_final) DO UPDATE SET
-                exposed_at = CASE WHEN (EXCLUDED.exposed_at, EXCLUDED.variation) < (x.exposed_at, x.variation)
-                                  THEN EXCLUDED.exposed_at ELSE x.exposed_at END,
-                variation = CASE WHEN (EXCLUDED.exposed_at, EXCLUDED.variation) < (x.exposed_at, x.variation)
-                                 THEN EXCLUDED.variation ELSE x.variation END
-            """, logger: logger)
-        try await connection.query(
-            """
-            WITH moved AS (
-                DELETE FROM analytics.goals g USING unnest(\(environments), \(kinds), \(keys)) AS c(e, k, c)
-                WHERE g.environment_id = c.e AND g.context_kind = c.k AND g.context_key = c.c
-                  AND NOT g.is_final AND g.due_at <= to_timestamp(\(now) / 1000.0)
-                RETURNING g.*)
-            INSERT INTO analytics.goals AS g
-                (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final, events,
-                 value_sum, value_sum_squares, due_at)
-            SELECT environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, true, events,
-                   value_sum, value_sum_squares, due_at FROM moved
-            ON CONFLICT (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final) DO UPDATE SET
-                events = g.events + EXCLUDED.events, value_sum = g.value_sum + EXCLUDED.value_sum,
-                value_sum_squares = g.value_sum_squares + EXCLUDED.value_sum_squares
-            """, logger: logger)
+    /// Moves exactly the pending rows that were loaded (and locked) into the final state.
+    private func moveToFinal(_ histories: [EnvironmentContext: HistoryRows], on connection: PostgresConnection) async throws {
+        var exposures: [(EnvironmentContext, String, UnixMilliseconds)] = []
+        var goals: [(EnvironmentContext, String, UnixMilliseconds, UnixMilliseconds)] = []
+        for (context, rows) in histories {
+            for row in rows.rows where !row.isFinal {
+                switch row.payload {
+                case .exposure(let flagKey, _): exposures.append((context, flagKey, row.receivedHour))
+                case .goal(let metricKey, let occurredAt, _): goals.append((context, metricKey, occurredAt, row.receivedHour))
+                }
+            }
+        }
+        if !exposures.isEmpty {
+            try await connection.query(
+                """
+                WITH moved AS (
+                    DELETE FROM analytics.exposures x
+                    USING unnest(\(exposures.map(\.0.environmentID)), \(exposures.map(\.0.context.kind)), \(exposures.map(\.0.context.key)),
+                        \(exposures.map(\.1)), \(exposures.map(\.2))) AS c(e, k, c, f, rh)
+                    WHERE x.environment_id = c.e AND x.context_kind = c.k AND x.context_key = c.c AND x.flag_key = c.f
+                      AND x.received_hour = to_timestamp(c.rh / 1000.0) AND NOT x.is_final
+                    RETURNING x.*)
+                INSERT INTO analytics.exposures AS x
+                    (environment_id, context_kind, context_key, flag_key, received_hour, is_final, exposed_at, variation, due_at)
+                SELECT environment_id, context_kind, context_key, flag_key, received_hour, true, exposed_at, variation, due_at FROM moved
+                ON CONFLICT (environment_id, context_kind, context_key, flag_key, received_hour, is_final) DO UPDATE SET
+                    exposed_at = CASE WHEN (EXCLUDED.exposed_at, EXCLUDED.variation) < (x.exposed_at, x.variation)
+                                      THEN EXCLUDED.exposed_at ELSE x.exposed_at END,
+                    variation = CASE WHEN (EXCLUDED.exposed_at, EXCLUDED.variation) < (x.exposed_at, x.variation)
+                                     THEN EXCLUDED.variation ELSE x.variation END
+                """, logger: logger)
+        }
+        if !goals.isEmpty {
+            try await connection.query(
+                """
+                WITH moved AS (
+                    DELETE FROM analytics.goals g
+                    USING unnest(\(goals.map(\.0.environmentID)), \(goals.map(\.0.context.kind)), \(goals.map(\.0.context.key)),
+                        \(goals.map(\.1)), \(goals.map(\.2)), \(goals.map(\.3))) AS c(e, k, c, m, o, rh)
+                    WHERE g.environment_id = c.e AND g.context_kind = c.k AND g.context_key = c.c AND g.metric_key = c.m
+                      AND g.occurred_at = c.o AND g.received_hour = to_timestamp(c.rh / 1000.0) AND NOT g.is_final
+                    RETURNING g.*)
+                INSERT INTO analytics.goals AS g
+                    (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final, events,
+                     value_sum, value_sum_squares, due_at)
+                SELECT environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, true, events,
+                       value_sum, value_sum_squares, due_at FROM moved
+                ON CONFLICT (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final) DO UPDATE SET
+                    events = g.events + EXCLUDED.events, value_sum = g.value_sum + EXCLUDED.value_sum,
+                    value_sum_squares = g.value_sum_squares + EXCLUDED.value_sum_squares
+                """, logger: logger)
+        }
     }
 
     /// Adds a change to the experiment tables and removes cells that became empty.
@@ -309,7 +330,8 @@ struct AnalyticsStore: Sendable {
         }
     }
 
-    /// Loads the final rows (and, with `finalOrDueAt`, the pending rows due by then) of contexts.
+    /// Loads the final rows (and, with `finalOrDueAt`, the pending rows due by then) of contexts,
+    /// locking them (in key order, as chunk commits write them) until the transaction ends.
     private func loadHistories(
         _ contexts: [EnvironmentContext], on connection: PostgresConnection, finalOrDueAt now: UnixMilliseconds?
     ) async throws -> [EnvironmentContext: HistoryRows] {
@@ -324,6 +346,8 @@ struct AnalyticsStore: Sendable {
             FROM analytics.exposures x JOIN unnest(\(environments), \(kinds), \(keys)) AS c(e, k, c)
               ON x.environment_id = c.e AND x.context_kind = c.k AND x.context_key = c.c
             WHERE x.is_final OR (\(includeDue) AND x.due_at <= to_timestamp(\(dueBound) / 1000.0))
+            ORDER BY x.environment_id, x.context_kind, x.context_key, x.flag_key, x.received_hour, x.is_final
+            FOR UPDATE OF x
             """, logger: logger)
         for try await (environmentID, kind, key, flagKey, isFinal, receivedHour, exposedAt, variation)
             in exposures.decode((String, String, String, String, Bool, Int64, Int64, Int32).self)
@@ -341,6 +365,8 @@ struct AnalyticsStore: Sendable {
             FROM analytics.goals g JOIN unnest(\(environments), \(kinds), \(keys)) AS c(e, k, c)
               ON g.environment_id = c.e AND g.context_kind = c.k AND g.context_key = c.c
             WHERE g.is_final OR (\(includeDue) AND g.due_at <= to_timestamp(\(dueBound) / 1000.0))
+            ORDER BY g.environment_id, g.context_kind, g.context_key, g.metric_key, g.occurred_at, g.received_hour, g.is_final
+            FOR UPDATE OF g
             """, logger: logger)
         for try await (environmentID, kind, key, metricKey, isFinal, receivedHour, occurredAt, events, sum, squares)
             in goals.decode((String, String, String, String, Bool, Int64, Int64, Int64, String, String).self)
@@ -375,7 +401,8 @@ struct AnalyticsStore: Sendable {
 
     private func rewindTransaction(receivedFrom requested: UnixMilliseconds, partitions: [Int32]) async throws -> Rewind {
         try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.stateLockID))", logger: logger)
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.commitLockID))", logger: logger)
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.correlationLockID))", logger: logger)
             let pruned = try await connection.query(
                 "SELECT (extract(epoch FROM pruned_before) * 1000)::bigint FROM analytics.retention_state WHERE id = 1", logger: logger)
             for try await prunedBefore in pruned.decode(Int64.self) where requested < prunedBefore {
@@ -501,7 +528,7 @@ struct AnalyticsStore: Sendable {
     /// now), so a processor catching up on old records does not prune what it still needs.
     func prune(now: UnixMilliseconds) async throws {
         try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.stateLockID))", logger: logger)
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.correlationLockID))", logger: logger)
             let newest = try await connection.query(
                 "SELECT (extract(epoch FROM max(received_at)) * 1000)::bigint FROM analytics.processed_payloads", logger: logger)
             var newestReceipt: Int64?

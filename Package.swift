@@ -154,6 +154,7 @@ var package = Package(
             dependencies: [
                 "EventsProcessor",
                 "ModelsCore",
+                "ServiceKit",
                 "KafkaKit",
                 "TestSupport",
                 .product(name: "Logging", package: "swift-log"),

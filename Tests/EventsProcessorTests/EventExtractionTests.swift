@@ -1,5 +1,6 @@
 import Foundation
 import ModelsCore
+import ServiceKit
 import Testing
 
 @testable import EventsProcessor
@@ -106,5 +107,31 @@ struct EventExtractionTests {
     func hours() {
         #expect(UnixMilliseconds(3_600_000 * 5 + 17).hourStart == 3_600_000 * 5)
         #expect(UnixMilliseconds(-1).hourStart == -3_600_000)
+    }
+}
+
+@Suite("Settings")
+struct ProcessorSettingsTests {
+    let required = ["VANE_DATABASE_URL": "postgres://vane@localhost:5432/vane", "VANE_KAFKA_BROKERS": "a:9092, b:9092"]
+
+    @Test("defaults follow the issue; every problem is reported at once")
+    func defaults() throws {
+        let settings = try ProcessorSettings(environment: required)
+        #expect(settings.http.port == 8050)
+        #expect(settings.eventsTopic == "vane.events.raw" && settings.consumerGroup == "vane-events-processor")
+        #expect(settings.correlationDelay == .seconds(120) && settings.delayMilliseconds == 120_000)
+        #expect(settings.kafkaBrokers == ["a:9092", "b:9092"])
+        #expect(settings.retentionMilliseconds == 168 * 3_600_000)
+
+        var broken = required
+        broken["VANE_DATABASE_URL"] = "mysql://nope"
+        broken["VANE_CORRELATION_DELAY_SECONDS"] = "soon"
+        broken["VANE_FINALIZE_INTERVAL_SECONDS"] = "0"
+        do {
+            _ = try ProcessorSettings(environment: broken)
+            Issue.record("invalid settings were accepted")
+        } catch let problems as ServiceEnvironment.Problems {
+            #expect(Set(problems.problems.map(\.variable)) == ["VANE_DATABASE_URL", "VANE_CORRELATION_DELAY_SECONDS", "VANE_FINALIZE_INTERVAL_SECONDS"])
+        }
     }
 }

@@ -41,6 +41,7 @@ struct ProcessorSettings: Sendable {
         chunkMaxBytes = environment.integer("VANE_CHUNK_MAX_BYTES", default: 16 << 20, range: 1024...(1 << 30))
         chunkMaxAge = environment.seconds("VANE_CHUNK_MAX_AGE_SECONDS", default: .milliseconds(500))
         finalizeInterval = environment.seconds("VANE_FINALIZE_INTERVAL_SECONDS", default: .seconds(1))
+        if finalizeInterval < .milliseconds(50) { environment.report("VANE_FINALIZE_INTERVAL_SECONDS", "must be at least 0.05") }
         finalizeBatchContexts = environment.integer("VANE_FINALIZE_BATCH_CONTEXTS", default: 20000, range: 1...1_000_000)
         pruneInterval = environment.seconds("VANE_PRUNE_INTERVAL_SECONDS", default: .seconds(600))
         if pruneInterval < .seconds(1) { environment.report("VANE_PRUNE_INTERVAL_SECONDS", "must be at least 1") }

@@ -20,6 +20,7 @@ var package = Package(
         .executable(name: "vanectl", targets: ["vanectl"]),
         .executable(name: "management-api", targets: ["ManagementAPI"]),
         .executable(name: "events-ingest", targets: ["EventsIngest"]),
+        .executable(name: "events-processor", targets: ["EventsProcessor"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -133,6 +134,23 @@ var package = Package(
             swiftSettings: strict
         ),
         .executableTarget(
+            name: "EventsProcessor",
+            dependencies: [
+                "ModelsCore",
+                "ServiceKit",
+                "KafkaKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/EventsProcessor",
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "vanectl",
             dependencies: [
                 "ModelsCore",
@@ -201,6 +219,21 @@ var package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Tests/EventsIngestTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EventsProcessorTests",
+            dependencies: [
+                "EventsProcessor",
+                "ModelsCore",
+                "ServiceKit",
+                "KafkaKit",
+                "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/EventsProcessorTests",
             swiftSettings: strict
         ),
         .testTarget(

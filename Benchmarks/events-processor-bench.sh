@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# events-processor end to end: events/s from the topic into the analytics tables, and freshness.
+#
+#   Benchmarks/events-processor-bench.sh          # from the package root; `make bench` calls it
+#
+# Release build; a private PostgreSQL (same settings as the tests: fsync off) and `vanectl dev-kafka`
+# (1 broker, 16 partitions). RECORDS records of EVENTS_PER_RECORD server-SDK events each (see
+# events_processor_bench.py for the mix) are produced with kcat before the processor starts, so the
+# run measures the processor alone:
+#
+#   * baseline: `kcat -C` reading the same records to /dev/null (the broker's read speed), same run;
+#   * events-processor, correlation delay 0: from its first commit until every record is committed
+#     and every exposure and goal is correlated (nothing pending); events/s and the ratio to kcat.
+#
+# Freshness: a processor with VANE_CORRELATION_DELAY_SECONDS=$DELAY is caught up; then PROBES
+# single records (one exposure, one goal, received "now", as events-ingest stamps them) are
+# produced, and the time until each is visible in analytics.experiment_exposures is measured. The
+# events-ingest hop (HTTP → Kafka ack) is not included: ingest stamps receivedAt when it accepts.
+#
+# The development broker keeps at most 5 MB per partition (librdkafka's mock cluster drops older
+# records, like retention), so the default load (~10 KiB records over 64 environments and 16
+# partitions) stays well below that; the run fails if the tables do not add up.
+#
+# Environment: RECORDS (default 4000), EVENTS_PER_RECORD (50), ENVIRONMENTS (64), MIX (experiment:
+# 40% feature and 40% custom events; typical: 10% and 10%, the rest index and identify), DELAY (10),
+# PROBES (3), SKIP_BUILD=1 to reuse the release build.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+RECORDS=${RECORDS:-4000}
+EVENTS_PER_RECORD=${EVENTS_PER_RECORD:-50}
+ENVIRONMENTS=${ENVIRONMENTS:-64}
+DELAY=${DELAY:-10}
+PROBES=${PROBES:-3}
+MIX=${MIX:-experiment}
+command -v kcat >/dev/null || { echo "kcat not found (apt-get install kcat)" >&2; exit 1; }
+
+if [[ "${SKIP_BUILD:-}" != 1 ]]; then
+    swift build -c release --product events-processor >&2
+    swift build -c release --product vanectl >&2
+fi
+BIN=$(swift build -c release --show-bin-path)
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
+
+WORK=$(mktemp -d)
+chmod 755 "$WORK"  # the postgres user must reach its data folder
+DEV_PID=""
+PROC_PID=""
+cleanup() {
+    [[ -n "$PROC_PID" ]] && kill -TERM "$PROC_PID" 2>/dev/null && wait "$PROC_PID" 2>/dev/null || true
+    [[ -n "$DEV_PID" ]] && kill -TERM "$DEV_PID" 2>/dev/null && wait "$DEV_PID" 2>/dev/null || true
+    as_pg "$PGBIN/pg_ctl" -D "$WORK/pg/data" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+as_pg() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now() { date +%s.%N; }
+
+# PostgreSQL
+mkdir -p "$WORK/pg"
+[[ $(id -u) == 0 ]] && chown postgres:postgres "$WORK/pg"
+PGPORT=$(free_port)
+as_pg "$PGBIN/initdb" -D "$WORK/pg/data" -A trust -U postgres --no-sync -E UTF8 --locale=C >/dev/null
+as_pg "$PGBIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/data/server.log" -w start \
+    -o "-p $PGPORT -k $WORK/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >/dev/null
+export PGHOST=127.0.0.1 PGPORT PGUSER=postgres
+psql -qAtc "CREATE DATABASE bench" >/dev/null
+sql() { psql -d bench -qAtc "$1"; }
+
+# Kafka
+"$BIN/vanectl" dev-kafka --brokers 1 --topic vane.events.raw:16 >"$WORK/dev-kafka.out" 2>"$WORK/dev-kafka.err" &
+DEV_PID=$!
+for _ in $(seq 100); do [[ -s "$WORK/dev-kafka.out" ]] && break; sleep 0.1; done
+BOOTSTRAP=$(head -n1 "$WORK/dev-kafka.out")
+[[ -n "$BOOTSTRAP" ]] || { echo "dev-kafka did not start" >&2; cat "$WORK/dev-kafka.err" >&2; exit 1; }
+
+EVENTS=$((RECORDS * EVENTS_PER_RECORD))
+python3 Benchmarks/events_processor_bench.py records "$WORK/records.tsv" "$RECORDS" "$EVENTS_PER_RECORD" "$ENVIRONMENTS" "$MIX"
+BYTES=$(stat -c %s "$WORK/records.tsv")
+EXPECTED_EXPOSED=$(python3 Benchmarks/events_processor_bench.py expect "$WORK/records.tsv")
+
+start_processor() {  # delay log
+    PROC_PORT=$(free_port)
+    VANE_DATABASE_URL="postgres://postgres@127.0.0.1:$PGPORT/bench" VANE_KAFKA_BROKERS="$BOOTSTRAP" \
+    VANE_HTTP_HOST=127.0.0.1 VANE_HTTP_PORT="$PROC_PORT" VANE_CORRELATION_DELAY_SECONDS="$1" \
+    VANE_KAFKA_SESSION_TIMEOUT_SECONDS=6 VANE_LOG_LEVEL=info \
+        "$BIN/events-processor" >"$2" 2>&1 &
+    PROC_PID=$!
+    # Wait until it has joined the group and been assigned the partitions.
+    for _ in $(seq 300); do grep -q "partitions assigned" "$2" && break; sleep 0.1; done
+    sleep 0.5
+}
+stop_processor() { kill -TERM "$PROC_PID"; wait "$PROC_PID" || true; PROC_PID=""; }
+committed() { sql "SELECT coalesce(sum(next_offset), 0) FROM analytics.consumer_offsets" 2>/dev/null || echo 0; }
+pending() { sql "SELECT (SELECT count(*) FROM analytics.exposures WHERE NOT is_final) + (SELECT count(*) FROM analytics.goals WHERE NOT is_final)"; }
+metric() { curl -s "http://127.0.0.1:$PROC_PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+
+# Throughput: a caught-up processor (delay 0, so correlation runs while records arrive); the
+# records are produced as fast as kcat can, and the clock stops when every record is committed
+# and every exposure and goal correlated.
+start_processor 0 "$WORK/processor-1.log"
+t0=$(now)
+kcat -P -b "$BOOTSTRAP" -t vane.events.raw -K $'\t' -X acks=all -X enable.idempotence=true -l "$WORK/records.tsv"
+tp=$(now)
+while [[ $(committed) -lt $RECORDS ]]; do
+    kill -0 "$PROC_PID" 2>/dev/null || { cat "$WORK/processor-1.log" >&2; exit 1; }
+    sleep 0.1
+done
+tc=$(now)
+while [[ $(pending) != 0 ]]; do sleep 0.1; done
+t1=$(now)
+PRODUCE_S=$(echo "$tp - $t0" | bc -l)
+COMMIT_S=$(echo "$tc - $t0" | bc -l)
+PROC_S=$(echo "$t1 - $t0" | bc -l)
+CHUNK_BUSY=$(metric vane_processor_chunk_duration_seconds_sum)
+FINALIZE_BUSY=$(metric vane_processor_finalize_duration_seconds_sum)
+stop_processor
+
+# Baseline: read every record back with kcat.
+t0=$(now)
+kcat -C -b "$BOOTSTRAP" -t vane.events.raw -e -q -o beginning >/dev/null
+t1=$(now)
+KCAT_S=$(echo "$t1 - $t0" | bc -l)
+ROWS=$(sql "SELECT (SELECT count(*) FROM analytics.exposures) || ' exposure rows, ' || (SELECT count(*) FROM analytics.goals) || ' goal rows, ' || (SELECT sum(exposed_contexts) FROM analytics.experiment_exposures) || ' exposed contexts'")
+
+# Freshness with the correlation delay.
+start_processor "$DELAY" "$WORK/processor-2.log"
+sleep 8  # join the group
+FRESH=()
+EVAL_FRESH=()
+for i in $(seq "$PROBES"); do
+    flag="fresh-$i-$RANDOM"
+    python3 Benchmarks/events_processor_bench.py marker "$flag" >"$WORK/marker.tsv"
+    sent=$(now)
+    kcat -P -b "$BOOTSTRAP" -t vane.events.raw -K $'\t' -X acks=all -l "$WORK/marker.tsv"
+    evaluated=""
+    for _ in $(seq 1200); do
+        if [[ -z "$evaluated" && -n $(sql "SELECT 1 FROM analytics.evaluations_hourly WHERE flag_key = '$flag'") ]]; then
+            evaluated=$(now)
+        fi
+        [[ -n $(sql "SELECT 1 FROM analytics.experiment_exposures WHERE flag_key = '$flag'") ]] && break
+        sleep 0.1
+    done
+    visible=$(now)
+    FRESH+=("$(echo "$visible - $sent" | bc -l)")
+    EVAL_FRESH+=("$(echo "${evaluated:-$visible} - $sent" | bc -l)")
+done
+stop_processor
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+echo "events-processor benchmark — load: $(cut -d' ' -f1-3 /proc/loadavg); $RECORDS records × $EVENTS_PER_RECORD events, $MIX mix ($((BYTES / 1048576)) MiB), $ENVIRONMENTS environments, 16 partitions"
+echo
+echo "| what | events | seconds | events/s |"
+echo "|---|---|---|---|"
+awk -v n="$EVENTS" -v s="$KCAT_S" 'BEGIN { printf "| baseline: kcat reads the topic | %d | %.2f | %.0f |\n", n, s, n/s }'
+awk -v n="$EVENTS" -v s="$PRODUCE_S" 'BEGIN { printf "| kcat produces the records (acks=all) | %d | %.2f | %.0f |\n", n, s, n/s }'
+awk -v n="$EVENTS" -v s="$COMMIT_S" 'BEGIN { printf "| events-processor: produced → committed (counts, pending state) | %d | %.2f | %.0f |\n", n, s, n/s }'
+awk -v n="$EVENTS" -v s="$PROC_S" 'BEGIN { printf "| events-processor: produced → tables, correlated | %d | %.2f | %.0f |\n", n, s, n/s }'
+awk -v a="$EVENTS" -v b="$PROC_S" -v d="$KCAT_S" 'BEGIN { printf "\nratio events-processor end to end / kcat read: %.1f%%\n", 100 * (a/b) / (a/d) }'
+echo "processor busy time: chunk commits ${CHUNK_BUSY}s, finalization ${FINALIZE_BUSY}s"
+echo "state after the run: $ROWS"
+echo
+echo "freshness, correlation delay ${DELAY}s, median of $PROBES (receivedAt → visible):"
+echo "  evaluation counts: $(median "${EVAL_FRESH[@]}") s"
+echo "  experiment tables: $(median "${FRESH[@]}") s (delay + $(echo "$(median "${FRESH[@]}") - $DELAY" | bc -l | xargs printf '%.2f') s)"

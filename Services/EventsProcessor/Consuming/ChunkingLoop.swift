@@ -1,0 +1,211 @@
+import AsyncAlgorithms
+import Foundation
+import KafkaKit
+import Logging
+import ModelsCore
+import Synchronization
+
+/// What the processing loop receives: a consumed message, a clock tick, or the end of the
+/// message stream.
+enum LoopInput: Sendable {
+    case message(ConsumedRecord)
+    case tick
+    case end
+    /// The message stream failed (a fatal Kafka error or a failed rebalance hook).
+    case failed(any Error)
+}
+
+/// The epoch under which each partition's start offset was read (from `analytics.consumer_offsets`).
+final class PartitionEpochs: Sendable {
+    private let epochs = Mutex<[Int32: Int64]>([:])
+
+    init(_ initial: [Int32: Int64] = [:]) {
+        epochs.withLock { $0 = initial }
+    }
+
+    func set(_ partition: Int32, _ epoch: Int64) { epochs.withLock { $0[partition] = epoch } }
+    func remove(_ partitions: [Int32]) { epochs.withLock { for p in partitions { $0[p] = nil } } }
+    var snapshot: [Int32: Int64] { epochs.withLock { $0 } }
+}
+
+/// Settings of the chunking loop.
+struct LoopSettings: Sendable {
+    /// A chunk is committed at this many records…
+    var chunkMaxRecords: Int
+    /// …or this many bytes of record values…
+    var chunkMaxBytes: Int
+    /// …or when its first record waited this long.
+    var chunkMaxAge: Duration
+    /// How often due exposures and goals are correlated.
+    var finalizeInterval: Duration
+    /// Contexts per finalization transaction.
+    var finalizeBatchContexts: Int
+    /// How often the partitions' epochs are compared with the stored ones (to notice a replay
+    /// while idle); `nil` disables the check.
+    var epochCheckInterval: Duration?
+    /// How often raw state is pruned; `nil` disables pruning.
+    var pruneInterval: Duration?
+}
+
+/// Turns consumed records into chunk commits, checks epochs and prunes on a timer; correlation of
+/// due events runs next to it (see ``consume(_:epochs:isDone:)``).
+struct ChunkingLoop: Sendable {
+    let store: AnalyticsStore
+    let settings: LoopSettings
+    let metrics: ProcessorMetrics
+    let logger: Logger
+
+    /// Processes `inputs` until `.end` (committing what is pending) or until `isDone` says so
+    /// (checked after each commit and on ticks).
+    ///
+    /// - Throws: ``ProcessorError/epochChanged(partition:expected:found:)`` when a replay rewound a
+    ///   partition; storage errors.
+    func run(
+        _ inputs: some AsyncSequence<LoopInput, Never>, epochs: PartitionEpochs,
+        isDone: @Sendable () async throws -> Bool = { false }
+    ) async throws {
+        let clock = ContinuousClock()
+        var pending: [ConsumedRecord] = []
+        var pendingBytes = 0
+        var pendingSince: ContinuousClock.Instant?
+        var lastEpochCheck = clock.now
+        // The first prune waits a full interval: a process that restarts often still prunes, and
+        // short-lived test and replay runs never do.
+        var lastPrune = clock.now
+
+        func flush() async throws {
+            guard !pending.isEmpty else { return }
+            let messages = pending
+            pending.removeAll(keepingCapacity: true)
+            pendingBytes = 0
+            pendingSince = nil
+            try await commit(messages, epochs: epochs)
+        }
+
+        for await input in inputs {
+            switch input {
+            case .message(let message):
+                if pending.isEmpty { pendingSince = clock.now }
+                pending.append(message)
+                pendingBytes += message.bytes
+                if pending.count >= settings.chunkMaxRecords || pendingBytes >= settings.chunkMaxBytes {
+                    try await flush()
+                    if try await isDone() { return }
+                }
+            case .tick:
+                let now = clock.now
+                if let since = pendingSince, now - since >= settings.chunkMaxAge {
+                    try await flush()
+                }
+                if let interval = settings.epochCheckInterval, now - lastEpochCheck >= interval {
+                    try await checkEpochs(epochs)
+                    lastEpochCheck = now
+                }
+                if let interval = settings.pruneInterval, now - lastPrune >= interval {
+                    try await store.prune(now: Self.wallClock())
+                    lastPrune = clock.now
+                }
+                if try await isDone() { return }
+            case .end:
+                try await flush()
+                return
+            case .failed(let error):
+                throw error
+            }
+        }
+        try await flush()
+    }
+
+    /// Commits one chunk.
+    func commit(_ records: [ConsumedRecord], epochs: PartitionEpochs) async throws {
+        let started = ContinuousClock.now
+        // Records of partitions revoked meanwhile belong to their next owner, which starts from
+        // the stored offset; committing them here would only race it.
+        let epochs = epochs.snapshot
+        let chunk = records.filter { epochs[$0.partition] != nil }
+        guard !chunk.isEmpty else { return }
+        let outcome = try await store.commit(chunk, epochs: epochs)
+        metrics.record(outcome, duration: ContinuousClock.now - started)
+        logger.debug(
+            "chunk committed",
+            metadata: ["records": "\(outcome.records)", "counted": "\(outcome.counted)", "events": "\(outcome.statistics.events)",
+                       "alreadyProcessed": "\(outcome.alreadyProcessed)", "duplicates": "\(outcome.duplicatePayloads)",
+                       "duration": "\(ContinuousClock.now - started)"])
+    }
+
+    /// Correlates what is due now, one batch of contexts per transaction, for at most `budget`
+    /// (the rest waits for the next tick, so that a large backlog never stops consumption for
+    /// long); `nil` correlates everything.
+    func finalizeDue(budget: Duration? = .seconds(2)) async throws {
+        let now = Self.wallClock()
+        let clock = ContinuousClock()
+        let deadline = budget.map { clock.now + $0 }
+        while true {
+            let started = clock.now
+            let finalized = try await store.finalizeDue(now: now, contextLimit: settings.finalizeBatchContexts)
+            if finalized > 0 { metrics.recordFinalization(contexts: finalized, duration: clock.now - started) }
+            if finalized < settings.finalizeBatchContexts { return }
+            if let deadline, clock.now >= deadline { return }
+        }
+    }
+
+    private func checkEpochs(_ epochs: PartitionEpochs) async throws {
+        let known = epochs.snapshot
+        guard !known.isEmpty else { return }
+        let stored = try await store.positions(partitions: Array(known.keys))
+        for (partition, epoch) in known where (stored[partition]?.epoch ?? 0) != epoch {
+            throw ProcessorError.epochChanged(partition: partition, expected: epoch, found: stored[partition]?.epoch ?? 0)
+        }
+    }
+
+    /// Now, in Unix milliseconds (the clock "due" times are compared with).
+    static func wallClock() -> UnixMilliseconds {
+        UnixMilliseconds((Date().timeIntervalSince1970 * 1000).rounded(.down))
+    }
+}
+
+extension ChunkingLoop {
+    /// Reads `messages` in a child task (parsing and extracting each record there), correlates
+    /// due events every ``LoopSettings/finalizeInterval`` in another, and runs the loop over the
+    /// records and a 100 ms tick, until the messages end, the loop is done, or something throws.
+    func consume(
+        _ messages: KafkaConsumerMessages, epochs: PartitionEpochs,
+        isDone: @escaping @Sendable () async throws -> Bool = { false }
+    ) async throws {
+        let channel = AsyncChannel<LoopInput>()
+        let ticks = AsyncTimerSequence(interval: .milliseconds(100), clock: .continuous).map { _ in LoopInput.tick }
+        let extraction = store.extraction
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // Correlation runs on its own connection, alongside the commits.
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: settings.finalizeInterval)
+                    if Task.isCancelled { return }
+                    do {
+                        try await finalizeDue()
+                    } catch {
+                        await channel.send(.failed(error))
+                        return
+                    }
+                }
+            }
+            group.addTask {
+                do {
+                    // Parsing and extraction happen here, overlapping with the loop's commits.
+                    for try await message in messages {
+                        await channel.send(.message(ConsumedRecord(message, extraction: extraction)))
+                    }
+                    await channel.send(.end)
+                } catch {
+                    await channel.send(.failed(error))
+                }
+            }
+            // The loop runs here, not in a child task: it must finish its last commit even when
+            // the reader ends first; afterwards the reader is cancelled.
+            defer { group.cancelAll() }
+            // The buffer lets the reader run up to a chunk ahead while the loop commits.
+            let records = channel.buffer(policy: .bounded(settings.chunkMaxRecords))
+            try await run(merge(records, ticks), epochs: epochs, isDone: isDone)
+        }
+    }
+}

@@ -1,0 +1,644 @@
+import Foundation
+import Logging
+import ModelsCore
+import PostgresNIO
+
+/// The processor's PostgreSQL state: offsets, deduplication, pending and final correlation state,
+/// and the aggregate tables of the `analytics` schema.
+///
+/// Concurrency: chunk commits of any number of processors run in parallel (each partition's
+/// offset row is locked `FOR UPDATE`, which fences two members that both think they own a
+/// partition). Finalization and pruning change the final correlation state and the experiment
+/// tables from whole-context histories, so they run one at a time (an exclusive advisory lock),
+/// but alongside chunk commits: finalization locks the pending rows it correlates and moves
+/// exactly those, so a commit adding to a context meanwhile either waits for it or leaves a new
+/// pending row for the next round. A replay rewind excludes both (it takes both locks).
+struct AnalyticsStore: Sendable {
+    let client: PostgresClient
+    let topic: String
+    /// How long exposures and goals are held before they are correlated.
+    let delay: UnixMilliseconds
+    /// Events created longer than this before receipt are not correlated; raw state older than
+    /// this is pruned; replays cannot start further back.
+    let retention: UnixMilliseconds
+    let logger: Logger
+
+    /// Shared by chunk commits, exclusive for replay rewinds.
+    static let commitLockID: Int64 = 0x7661_6E65_7374_6174  // "vanestat"
+    /// Exclusive for finalization, pruning and replay rewinds.
+    static let correlationLockID: Int64 = 0x7661_6E65_636F_7272  // "vanecorr"
+
+    var extraction: EventExtraction { EventExtraction(lateness: retention) }
+
+    // MARK: - Offsets
+
+    /// The stored positions of the given partitions (missing: never processed).
+    func positions(partitions: [Int32]) async throws -> [Int32: PartitionPosition] {
+        let rows = try await client.query(
+            """
+            SELECT partition, next_offset, epoch, replay_until,
+                   (extract(epoch FROM replay_received_from) * 1000)::bigint
+            FROM analytics.consumer_offsets WHERE topic = \(topic) AND partition = ANY(\(partitions))
+            """, logger: logger)
+        var result: [Int32: PartitionPosition] = [:]
+        for try await (partition, next, epoch, until, from) in rows.decode((Int32, Int64, Int64, Int64?, Int64?).self) {
+            result[partition] = PartitionPosition(nextOffset: next, epoch: epoch, replayUntil: until, replayReceivedFrom: from)
+        }
+        return result
+    }
+
+    // MARK: - Chunk commit
+
+    /// Counts a chunk of consumed records and advances the partitions' offsets, in one
+    /// transaction. Records below a partition's stored offset are skipped (already counted), as
+    /// are duplicate payloads; every record still advances its partition's offset.
+    ///
+    /// - Parameter epochs: The epoch under which the consumer read each partition's start offset.
+    /// - Throws: ``ProcessorError/epochChanged(partition:expected:found:)`` when a replay rewound
+    ///   one of the partitions since; nothing is committed then.
+    func commit(_ chunk: [ConsumedRecord], epochs: [Int32: Int64]) async throws -> ChunkCommit {
+        try await retrying {
+            try await client.withTransaction(logger: logger) { connection in
+                try await commit(chunk, epochs: epochs, on: connection)
+            }
+        }
+    }
+
+    private func commit(_ chunk: [ConsumedRecord], epochs: [Int32: Int64], on connection: PostgresConnection) async throws -> ChunkCommit {
+        var outcome = ChunkCommit(records: chunk.count)
+        let partitions = Array(Set(chunk.map(\.partition))).sorted()
+        // Losing the last commits in a PostgreSQL crash loses their offsets with them: the
+        // records are read and counted again, so durability can be asynchronous.
+        try await connection.query("SET LOCAL synchronous_commit = off", logger: logger)
+        try await connection.query("SELECT pg_advisory_xact_lock_shared(\(Self.commitLockID))", logger: logger)
+        var stored: [Int32: PartitionPosition] = [:]
+        let rows = try await connection.query(
+            """
+            SELECT partition, next_offset, epoch, replay_until,
+                   (extract(epoch FROM replay_received_from) * 1000)::bigint
+            FROM analytics.consumer_offsets WHERE topic = \(topic) AND partition = ANY(\(partitions))
+            ORDER BY partition FOR UPDATE
+            """, logger: logger)
+        for try await (partition, next, epoch, until, from) in rows.decode((Int32, Int64, Int64, Int64?, Int64?).self) {
+            stored[partition] = PartitionPosition(nextOffset: next, epoch: epoch, replayUntil: until, replayReceivedFrom: from)
+        }
+        for partition in partitions {
+            let found = stored[partition]?.epoch ?? 0
+            let expected = epochs[partition] ?? 0
+            if found != expected { throw ProcessorError.epochChanged(partition: partition, expected: expected, found: found) }
+        }
+
+        // Which records count: new offsets only, minus what a running replay must not recount.
+        var next: [Int32: Int64] = [:]
+        var candidates: [ConsumedRecord] = []
+        var seenPayloads: Set<PayloadKey> = []
+        for consumed in chunk {
+            let position = stored[consumed.partition]
+            let floor = next[consumed.partition] ?? position?.nextOffset ?? 0
+            guard consumed.offset >= floor else {
+                outcome.alreadyProcessed += 1
+                continue
+            }
+            next[consumed.partition] = consumed.offset + 1
+            guard let record = consumed.envelope else {
+                outcome.malformedRecords += 1
+                continue
+            }
+            if let until = position?.replayUntil, let from = position?.replayReceivedFrom, consumed.offset < until, record.receivedAt < from {
+                outcome.replaySkipped += 1
+                continue
+            }
+            guard seenPayloads.insert(PayloadKey(environmentID: record.environmentID, payloadID: record.payloadID)).inserted else {
+                outcome.duplicatePayloads += 1
+                continue
+            }
+            candidates.append(consumed)
+        }
+
+        // Payload deduplication against earlier chunks.
+        var fresh: Set<PayloadKey> = []
+        if !candidates.isEmpty {
+            let inserted = try await connection.query(
+                """
+                INSERT INTO analytics.processed_payloads (environment_id, payload_id, received_at)
+                SELECT e, p, to_timestamp(r / 1000.0) FROM unnest(\(candidates.map { $0.envelope!.environmentID }),
+                    \(candidates.map { $0.envelope!.payloadID }), \(candidates.map { $0.envelope!.receivedAt })) AS t(e, p, r)
+                ON CONFLICT DO NOTHING RETURNING environment_id, payload_id
+                """, logger: logger)
+            for try await (environmentID, payloadID) in inserted.decode((String, String).self) {
+                fresh.insert(PayloadKey(environmentID: environmentID, payloadID: payloadID))
+            }
+        }
+        var aggregate = ChunkAggregate()
+        for consumed in candidates {
+            let record = consumed.envelope!
+            guard fresh.contains(PayloadKey(environmentID: record.environmentID, payloadID: record.payloadID)) else {
+                outcome.duplicatePayloads += 1
+                continue
+            }
+            outcome.counted += 1
+            outcome.statistics.add(consumed.statistics)
+            aggregate.add(consumed.contribution, receivedAt: record.receivedAt, delay: delay)
+        }
+        try await aggregate.write(on: connection, logger: logger)
+
+        // Advance the offsets. A partition without a row gets one; if another member inserted it
+        // meanwhile, the unique violation rolls this chunk back and it is retried.
+        let existing = next.keys.filter { stored[$0] != nil }.sorted()
+        let missing = next.keys.filter { stored[$0] == nil }.sorted()
+        if !existing.isEmpty {
+            try await connection.query(
+                """
+                UPDATE analytics.consumer_offsets o SET next_offset = t.n, updated_at = now(),
+                    replay_until = CASE WHEN t.n >= o.replay_until THEN NULL ELSE o.replay_until END,
+                    replay_received_from = CASE WHEN t.n >= o.replay_until THEN NULL ELSE o.replay_received_from END
+                FROM unnest(\(existing), \(existing.map { next[$0]! })) AS t(p, n)
+                WHERE o.topic = \(topic) AND o.partition = t.p
+                """, logger: logger)
+        }
+        if !missing.isEmpty {
+            try await connection.query(
+                """
+                INSERT INTO analytics.consumer_offsets (topic, partition, next_offset, epoch)
+                SELECT \(topic), p, n, 0 FROM unnest(\(missing), \(missing.map { next[$0]! })) AS t(p, n)
+                """, logger: logger)
+        }
+        return outcome
+    }
+
+    // MARK: - Finalization
+
+    /// Correlates pending exposures and goals whose delay has passed, for up to `contextLimit`
+    /// contexts; returns how many contexts were finalized (fewer than the limit: nothing left).
+    func finalizeDue(now: UnixMilliseconds, contextLimit: Int) async throws -> Int {
+        try await retrying {
+            try await client.withTransaction(logger: logger) { connection in
+                // Pending rows stay pending if this commit is lost: finalizing again is the same.
+                try await connection.query("SET LOCAL synchronous_commit = off", logger: logger)
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.correlationLockID))", logger: logger)
+                let due = try await connection.query(
+                    """
+                    SELECT environment_id, context_kind, context_key FROM analytics.exposures
+                        WHERE NOT is_final AND due_at <= to_timestamp(\(now) / 1000.0)
+                    UNION
+                    SELECT environment_id, context_kind, context_key FROM analytics.goals
+                        WHERE NOT is_final AND due_at <= to_timestamp(\(now) / 1000.0)
+                    LIMIT \(contextLimit)
+                    """, logger: logger)
+                var contexts: [EnvironmentContext] = []
+                for try await (environmentID, kind, key) in due.decode((String, String, String).self) {
+                    contexts.append(EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key)))
+                }
+                guard !contexts.isEmpty else { return 0 }
+                contexts.sort()
+                let histories = try await loadHistories(contexts, on: connection, finalOrDueAt: now)
+                var delta = ExperimentTotals()
+                for (context, rows) in histories {
+                    delta.add(rows.history { $0.isFinal }, environmentID: context.environmentID, sign: -1)
+                    delta.add(rows.history { _ in true }, environmentID: context.environmentID)
+                }
+                delta.removeZeros()
+                try await apply(delta, on: connection)
+                try await moveToFinal(histories, on: connection)
+                return contexts.count
+            }
+        }
+    }
+
+    /// Moves exactly the pending rows that were loaded (and locked) into the final state.
+    private func moveToFinal(_ histories: [EnvironmentContext: HistoryRows], on connection: PostgresConnection) async throws {
+        var exposures: [(EnvironmentContext, String, UnixMilliseconds)] = []
+        var goals: [(EnvironmentContext, String, UnixMilliseconds, UnixMilliseconds)] = []
+        for (context, rows) in histories {
+            for row in rows.rows where !row.isFinal {
+                switch row.payload {
+                case .exposure(let flagKey, _): exposures.append((context, flagKey, row.receivedHour))
+                case .goal(let metricKey, let occurredAt, _): goals.append((context, metricKey, occurredAt, row.receivedHour))
+                }
+            }
+        }
+        if !exposures.isEmpty {
+            try await connection.query(
+                """
+                WITH moved AS (
+                    DELETE FROM analytics.exposures x
+                    USING unnest(\(exposures.map(\.0.environmentID)), \(exposures.map(\.0.context.kind)), \(exposures.map(\.0.context.key)),
+                        \(exposures.map(\.1)), \(exposures.map(\.2))) AS c(e, k, c, f, rh)
+                    WHERE x.environment_id = c.e AND x.context_kind = c.k AND x.context_key = c.c AND x.flag_key = c.f
+                      AND x.received_hour = to_timestamp(c.rh / 1000.0) AND NOT x.is_final
+                    RETURNING x.*)
+                INSERT INTO analytics.exposures AS x
+                    (environment_id, context_kind, context_key, flag_key, received_hour, is_final, exposed_at, variation, due_at)
+                SELECT environment_id, context_kind, context_key, flag_key, received_hour, true, exposed_at, variation, due_at FROM moved
+                ON CONFLICT (environment_id, context_kind, context_key, flag_key, received_hour, is_final) DO UPDATE SET
+                    exposed_at = CASE WHEN (EXCLUDED.exposed_at, EXCLUDED.variation) < (x.exposed_at, x.variation)
+                                      THEN EXCLUDED.exposed_at ELSE x.exposed_at END,
+                    variation = CASE WHEN (EXCLUDED.exposed_at, EXCLUDED.variation) < (x.exposed_at, x.variation)
+                                     THEN EXCLUDED.variation ELSE x.variation END
+                """, logger: logger)
+        }
+        if !goals.isEmpty {
+            try await connection.query(
+                """
+                WITH moved AS (
+                    DELETE FROM analytics.goals g
+                    USING unnest(\(goals.map(\.0.environmentID)), \(goals.map(\.0.context.kind)), \(goals.map(\.0.context.key)),
+                        \(goals.map(\.1)), \(goals.map(\.2)), \(goals.map(\.3))) AS c(e, k, c, m, o, rh)
+                    WHERE g.environment_id = c.e AND g.context_kind = c.k AND g.context_key = c.c AND g.metric_key = c.m
+                      AND g.occurred_at = c.o AND g.received_hour = to_timestamp(c.rh / 1000.0) AND NOT g.is_final
+                    RETURNING g.*)
+                INSERT INTO analytics.goals AS g
+                    (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final, events,
+                     value_sum, value_sum_squares, due_at)
+                SELECT environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, true, events,
+                       value_sum, value_sum_squares, due_at FROM moved
+                ON CONFLICT (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final) DO UPDATE SET
+                    events = g.events + EXCLUDED.events, value_sum = g.value_sum + EXCLUDED.value_sum,
+                    value_sum_squares = g.value_sum_squares + EXCLUDED.value_sum_squares
+                """, logger: logger)
+        }
+    }
+
+    /// Adds a change to the experiment tables and removes cells that became empty.
+    private func apply(_ delta: ExperimentTotals, on connection: PostgresConnection) async throws {
+        if !delta.exposedContexts.isEmpty {
+            let cells = delta.exposedContexts.sorted { ($0.key.environmentID, $0.key.flagKey, $0.key.variation) < ($1.key.environmentID, $1.key.flagKey, $1.key.variation) }
+            try await connection.query(
+                """
+                INSERT INTO analytics.experiment_exposures AS x (environment_id, flag_key, variation, exposed_contexts)
+                SELECT e, f, v, n FROM unnest(\(cells.map(\.key.environmentID)), \(cells.map(\.key.flagKey)),
+                    \(cells.map { Int32(clamping: $0.key.variation) }), \(cells.map(\.value))) AS t(e, f, v, n)
+                ON CONFLICT (environment_id, flag_key, variation) DO UPDATE SET exposed_contexts = x.exposed_contexts + EXCLUDED.exposed_contexts
+                """, logger: logger)
+            try await connection.query("DELETE FROM analytics.experiment_exposures WHERE exposed_contexts = 0", logger: logger)
+        }
+        if !delta.metrics.isEmpty {
+            let cells = delta.metrics.sorted {
+                ($0.key.variation.environmentID, $0.key.variation.flagKey, $0.key.variation.variation, $0.key.metricKey)
+                    < ($1.key.variation.environmentID, $1.key.variation.flagKey, $1.key.variation.variation, $1.key.metricKey)
+            }
+            try await connection.query(
+                """
+                INSERT INTO analytics.experiment_metrics AS x (environment_id, flag_key, variation, metric_key, observed_contexts,
+                    converted_contexts, conversion_events, value_sum, value_sum_squares)
+                SELECT e, f, v, m, o, c, n, s::numeric, q::numeric
+                FROM unnest(\(cells.map(\.key.variation.environmentID)), \(cells.map(\.key.variation.flagKey)),
+                    \(cells.map { Int32(clamping: $0.key.variation.variation) }), \(cells.map(\.key.metricKey)),
+                    \(cells.map(\.value.observedContexts)), \(cells.map(\.value.convertedContexts)), \(cells.map(\.value.conversionEvents)),
+                    \(cells.map(\.value.valueSum.numericText)), \(cells.map(\.value.valueSquares.numericText))) AS t(e, f, v, m, o, c, n, s, q)
+                ON CONFLICT (environment_id, flag_key, variation, metric_key) DO UPDATE SET
+                    observed_contexts = x.observed_contexts + EXCLUDED.observed_contexts,
+                    converted_contexts = x.converted_contexts + EXCLUDED.converted_contexts,
+                    conversion_events = x.conversion_events + EXCLUDED.conversion_events,
+                    value_sum = x.value_sum + EXCLUDED.value_sum,
+                    value_sum_squares = x.value_sum_squares + EXCLUDED.value_sum_squares
+                """, logger: logger)
+            try await connection.query(
+                """
+                DELETE FROM analytics.experiment_metrics WHERE observed_contexts = 0 AND converted_contexts = 0
+                    AND conversion_events = 0 AND value_sum = 0 AND value_sum_squares = 0
+                """, logger: logger)
+        }
+    }
+
+    /// A stored exposure or goal row of a context history, with what decides which histories it
+    /// belongs to.
+    struct HistoryRow: Sendable {
+        enum Payload: Sendable {
+            case exposure(flagKey: String, Exposure)
+            case goal(metricKey: String, occurredAt: UnixMilliseconds, GoalTally)
+        }
+        var isFinal: Bool
+        var receivedHour: UnixMilliseconds
+        var payload: Payload
+    }
+
+    /// Rows of one context.
+    struct HistoryRows: Sendable {
+        var rows: [HistoryRow] = []
+
+        /// The history made of the rows `include` accepts.
+        func history(_ include: (HistoryRow) -> Bool) -> ContextHistory {
+            var history = ContextHistory()
+            for row in rows where include(row) {
+                switch row.payload {
+                case .exposure(let flagKey, let exposure): history.addExposure(flagKey: flagKey, exposure)
+                case .goal(let metricKey, let occurredAt, let tally): history.addGoal(metricKey: metricKey, at: occurredAt, tally)
+                }
+            }
+            return history
+        }
+    }
+
+    /// Loads the final rows (and, with `finalOrDueAt`, the pending rows due by then) of contexts,
+    /// locking them (in key order, as chunk commits write them) until the transaction ends.
+    private func loadHistories(
+        _ contexts: [EnvironmentContext], on connection: PostgresConnection, finalOrDueAt now: UnixMilliseconds?
+    ) async throws -> [EnvironmentContext: HistoryRows] {
+        let (environments, kinds, keys) = Self.columns(contexts)
+        let includeDue = now != nil
+        let dueBound = now ?? 0
+        var histories: [EnvironmentContext: HistoryRows] = [:]
+        let exposures = try await connection.query(
+            """
+            SELECT x.environment_id, x.context_kind, x.context_key, x.flag_key, x.is_final,
+                   (extract(epoch FROM x.received_hour) * 1000)::bigint, x.exposed_at, x.variation
+            FROM analytics.exposures x JOIN unnest(\(environments), \(kinds), \(keys)) AS c(e, k, c)
+              ON x.environment_id = c.e AND x.context_kind = c.k AND x.context_key = c.c
+            WHERE x.is_final OR (\(includeDue) AND x.due_at <= to_timestamp(\(dueBound) / 1000.0))
+            ORDER BY x.environment_id, x.context_kind, x.context_key, x.flag_key, x.received_hour, x.is_final
+            FOR UPDATE OF x
+            """, logger: logger)
+        for try await (environmentID, kind, key, flagKey, isFinal, receivedHour, exposedAt, variation)
+            in exposures.decode((String, String, String, String, Bool, Int64, Int64, Int32).self)
+        {
+            let context = EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key))
+            histories[context, default: HistoryRows()].rows.append(
+                HistoryRow(isFinal: isFinal, receivedHour: receivedHour,
+                           payload: .exposure(flagKey: flagKey, Exposure(exposedAt: exposedAt, variation: Int(variation)))))
+        }
+        let goals = try await connection.query(
+            """
+            SELECT g.environment_id, g.context_kind, g.context_key, g.metric_key, g.is_final,
+                   (extract(epoch FROM g.received_hour) * 1000)::bigint, g.occurred_at, g.events,
+                   g.value_sum::text, g.value_sum_squares::text
+            FROM analytics.goals g JOIN unnest(\(environments), \(kinds), \(keys)) AS c(e, k, c)
+              ON g.environment_id = c.e AND g.context_kind = c.k AND g.context_key = c.c
+            WHERE g.is_final OR (\(includeDue) AND g.due_at <= to_timestamp(\(dueBound) / 1000.0))
+            ORDER BY g.environment_id, g.context_kind, g.context_key, g.metric_key, g.occurred_at, g.received_hour, g.is_final
+            FOR UPDATE OF g
+            """, logger: logger)
+        for try await (environmentID, kind, key, metricKey, isFinal, receivedHour, occurredAt, events, sum, squares)
+            in goals.decode((String, String, String, String, Bool, Int64, Int64, Int64, String, String).self)
+        {
+            let context = EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key))
+            let tally = GoalTally(events: events, valueSum: Decimal(string: sum) ?? 0, valueSquares: Decimal(string: squares) ?? 0)
+            histories[context, default: HistoryRows()].rows.append(
+                HistoryRow(isFinal: isFinal, receivedHour: receivedHour, payload: .goal(metricKey: metricKey, occurredAt: occurredAt, tally)))
+        }
+        return histories
+    }
+
+    // MARK: - Replay
+
+    /// What a rewind did.
+    struct Rewind: Sendable {
+        /// Where re-reading starts counting: the requested hour, or an earlier one if a previous
+        /// replay is still re-reading.
+        var receivedFrom: UnixMilliseconds
+        /// The new positions (epoch bumped) of every partition.
+        var positions: [Int32: PartitionPosition]
+        var retractedContexts: Int
+    }
+
+    /// Removes everything derived from records received at or after `receivedFrom` (an hour
+    /// start) and rewinds every partition to its beginning, in one transaction, so that the
+    /// records are counted again (by this replay and by any running processor, whichever gets
+    /// there first). Records counted before and received earlier are skipped while re-reading.
+    func rewind(receivedFrom requested: UnixMilliseconds, partitions: [Int32]) async throws -> Rewind {
+        try await Self.unwrapping { try await rewindTransaction(receivedFrom: requested, partitions: partitions) }
+    }
+
+    private func rewindTransaction(receivedFrom requested: UnixMilliseconds, partitions: [Int32]) async throws -> Rewind {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.commitLockID))", logger: logger)
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.correlationLockID))", logger: logger)
+            let pruned = try await connection.query(
+                "SELECT (extract(epoch FROM pruned_before) * 1000)::bigint FROM analytics.retention_state WHERE id = 1", logger: logger)
+            for try await prunedBefore in pruned.decode(Int64.self) where requested < prunedBefore {
+                throw ProcessorError.replayBeforeRetention(
+                    requested: Self.format(requested), prunedBefore: Self.format(prunedBefore))
+            }
+            var stored: [Int32: PartitionPosition] = [:]
+            let rows = try await connection.query(
+                """
+                SELECT partition, next_offset, epoch, replay_until, (extract(epoch FROM replay_received_from) * 1000)::bigint
+                FROM analytics.consumer_offsets WHERE topic = \(topic) ORDER BY partition FOR UPDATE
+                """, logger: logger)
+            for try await (partition, next, epoch, until, from) in rows.decode((Int32, Int64, Int64, Int64?, Int64?).self) {
+                stored[partition] = PartitionPosition(nextOffset: next, epoch: epoch, replayUntil: until, replayReceivedFrom: from)
+            }
+            // A replay still in progress has not recounted everything after its own start yet:
+            // start at the earlier of the two, and keep skipping what it still skips.
+            var from = requested
+            for position in stored.values {
+                if let until = position.replayUntil, let active = position.replayReceivedFrom, position.nextOffset < until {
+                    from = min(from, active)
+                }
+            }
+            let retracted = try await retract(receivedFrom: from, on: connection)
+
+            var positions: [Int32: PartitionPosition] = [:]
+            for partition in Set(partitions).union(stored.keys).sorted() {
+                let old = stored[partition]
+                var until = old?.nextOffset ?? 0
+                if let old, let activeUntil = old.replayUntil, old.nextOffset < activeUntil { until = max(until, activeUntil) }
+                positions[partition] = PartitionPosition(
+                    nextOffset: 0, epoch: (old?.epoch ?? 0) + 1, replayUntil: until > 0 ? until : nil,
+                    replayReceivedFrom: until > 0 ? from : nil)
+            }
+            let ordered = positions.keys.sorted()
+            try await connection.query(
+                """
+                INSERT INTO analytics.consumer_offsets AS o (topic, partition, next_offset, epoch, replay_until, replay_received_from)
+                SELECT \(topic), p, 0, e, nullif(u, -1), CASE WHEN u = -1 THEN NULL ELSE to_timestamp(\(from) / 1000.0) END
+                FROM unnest(\(ordered), \(ordered.map { positions[$0]!.epoch }), \(ordered.map { positions[$0]!.replayUntil ?? -1 }))
+                    AS t(p, e, u)
+                ON CONFLICT (topic, partition) DO UPDATE SET next_offset = 0, epoch = EXCLUDED.epoch,
+                    replay_until = EXCLUDED.replay_until, replay_received_from = EXCLUDED.replay_received_from, updated_at = now()
+                """, logger: logger)
+            return Rewind(receivedFrom: from, positions: positions, retractedContexts: retracted)
+        }
+    }
+
+    /// Subtracts everything derived from records received at or after `from` and deletes the
+    /// raw state they produced. Returns how many contexts' experiment contributions changed.
+    private func retract(receivedFrom from: UnixMilliseconds, on connection: PostgresConnection) async throws -> Int {
+        // Experiments: recompute affected contexts without the retracted rows.
+        let affected = try await connection.query(
+            """
+            SELECT environment_id, context_kind, context_key FROM analytics.exposures
+                WHERE is_final AND received_hour >= to_timestamp(\(from) / 1000.0)
+            UNION
+            SELECT environment_id, context_kind, context_key FROM analytics.goals
+                WHERE is_final AND received_hour >= to_timestamp(\(from) / 1000.0)
+            """, logger: logger)
+        var contexts: [EnvironmentContext] = []
+        for try await (environmentID, kind, key) in affected.decode((String, String, String).self) {
+            contexts.append(EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key)))
+        }
+        contexts.sort()
+        var start = 0
+        while start < contexts.count {
+            let batch = Array(contexts[start..<min(start + 2000, contexts.count)])
+            start += batch.count
+            let histories = try await loadHistories(batch, on: connection, finalOrDueAt: nil)
+            var delta = ExperimentTotals()
+            for (context, rows) in histories {
+                delta.add(rows.history { $0.isFinal }, environmentID: context.environmentID, sign: -1)
+                delta.add(rows.history { $0.isFinal && $0.receivedHour < from }, environmentID: context.environmentID)
+            }
+            delta.removeZeros()
+            try await apply(delta, on: connection)
+        }
+        try await connection.query(
+            "DELETE FROM analytics.exposures WHERE received_hour >= to_timestamp(\(from) / 1000.0)", logger: logger)
+        try await connection.query(
+            "DELETE FROM analytics.goals WHERE received_hour >= to_timestamp(\(from) / 1000.0)", logger: logger)
+
+        // Evaluations: subtract the retracted receipts, then recompute the affected flags' last
+        // evaluation from what remains.
+        try await connection.query(
+            """
+            UPDATE analytics.evaluations_hourly h SET evaluations = h.evaluations - r.n
+            FROM (SELECT environment_id, flag_key, variation, hour, sum(evaluations) AS n FROM analytics.evaluations_by_receipt
+                  WHERE received_hour >= to_timestamp(\(from) / 1000.0) GROUP BY environment_id, flag_key, variation, hour) r
+            WHERE h.environment_id = r.environment_id AND h.flag_key = r.flag_key AND h.variation = r.variation AND h.hour = r.hour
+            """, logger: logger)
+        try await connection.query("DELETE FROM analytics.evaluations_hourly WHERE evaluations <= 0", logger: logger)
+        try await connection.query(
+            """
+            WITH affected AS (
+                DELETE FROM analytics.evaluations_by_receipt WHERE received_hour >= to_timestamp(\(from) / 1000.0)
+                RETURNING environment_id, flag_key),
+            flags AS (SELECT DISTINCT environment_id, flag_key FROM affected),
+            remaining AS (
+                SELECT f.environment_id, f.flag_key, max(r.last_evaluated_at) AS last
+                FROM flags f LEFT JOIN analytics.evaluations_by_receipt r
+                  ON r.environment_id = f.environment_id AND r.flag_key = f.flag_key
+                 AND r.received_hour < to_timestamp(\(from) / 1000.0)
+                GROUP BY f.environment_id, f.flag_key),
+            cleared AS (
+                DELETE FROM analytics.flag_last_evaluated l USING remaining m
+                WHERE l.environment_id = m.environment_id AND l.flag_key = m.flag_key AND m.last IS NULL)
+            UPDATE analytics.flag_last_evaluated l SET last_evaluated_at = m.last FROM remaining m
+            WHERE l.environment_id = m.environment_id AND l.flag_key = m.flag_key AND m.last IS NOT NULL
+            """, logger: logger)
+        try await connection.query(
+            "DELETE FROM analytics.processed_payloads WHERE received_at >= to_timestamp(\(from) / 1000.0)", logger: logger)
+        return contexts.count
+    }
+
+    // MARK: - Pruning
+
+    /// Removes raw state that can no longer change a result (see docs/analytics.md, "Retention"):
+    /// payload ids and per-receipt evaluation counts outside the replay window, exposures that are
+    /// not a context's earliest, and goal events too old to meet a future exposure (compacted into
+    /// one row per context and metric). The horizon follows the data (the newest receipt, at most
+    /// now), so a processor catching up on old records does not prune what it still needs.
+    func prune(now: UnixMilliseconds) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.correlationLockID))", logger: logger)
+            let newest = try await connection.query(
+                "SELECT (extract(epoch FROM max(received_at)) * 1000)::bigint FROM analytics.processed_payloads", logger: logger)
+            var newestReceipt: Int64?
+            for try await value in newest.decode(Int64?.self) { newestReceipt = value }
+            guard let newestReceipt else { return }
+            // Whole hours only: the replay window and receipt rows are kept per hour.
+            let horizon = (min(newestReceipt, now) - retention).hourStart
+            let goalHorizon = horizon - retention
+            try await connection.query(
+                "DELETE FROM analytics.processed_payloads WHERE received_at < to_timestamp(\(horizon) / 1000.0)", logger: logger)
+            try await connection.query(
+                "DELETE FROM analytics.evaluations_by_receipt WHERE received_hour < to_timestamp(\(horizon) / 1000.0)", logger: logger)
+            try await connection.query(
+                """
+                DELETE FROM analytics.exposures x
+                WHERE x.is_final AND x.received_hour < to_timestamp(\(horizon) / 1000.0) AND EXISTS (
+                    SELECT 1 FROM analytics.exposures y
+                    WHERE y.is_final AND y.received_hour < to_timestamp(\(horizon) / 1000.0)
+                      AND y.environment_id = x.environment_id AND y.context_kind = x.context_kind
+                      AND y.context_key = x.context_key AND y.flag_key = x.flag_key
+                      AND (y.exposed_at, y.variation, y.received_hour) < (x.exposed_at, x.variation, x.received_hour))
+                """, logger: logger)
+            // Old goals only matter for exposures that already exist (a new exposure is younger
+            // than all of them), and for those only through "converted or not" and sums that
+            // never change again: one row at the latest instant keeps both exact.
+            try await connection.query(
+                """
+                WITH groups AS (
+                    SELECT environment_id, context_kind, context_key, metric_key FROM analytics.goals
+                    WHERE is_final AND received_hour < to_timestamp(\(horizon) / 1000.0) AND occurred_at < \(goalHorizon)
+                    GROUP BY environment_id, context_kind, context_key, metric_key HAVING count(*) > 1),
+                old AS (
+                    DELETE FROM analytics.goals g USING groups c
+                    WHERE g.environment_id = c.environment_id AND g.context_kind = c.context_kind AND g.context_key = c.context_key
+                      AND g.metric_key = c.metric_key AND g.is_final
+                      AND g.received_hour < to_timestamp(\(horizon) / 1000.0) AND g.occurred_at < \(goalHorizon)
+                    RETURNING g.*)
+                INSERT INTO analytics.goals AS g (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour,
+                    is_final, events, value_sum, value_sum_squares, due_at)
+                SELECT environment_id, context_kind, context_key, metric_key, max(occurred_at), min(received_hour), true,
+                       sum(events), sum(value_sum), sum(value_sum_squares), min(due_at)
+                FROM old GROUP BY environment_id, context_kind, context_key, metric_key
+                ON CONFLICT (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final) DO UPDATE SET
+                    events = g.events + EXCLUDED.events, value_sum = g.value_sum + EXCLUDED.value_sum,
+                    value_sum_squares = g.value_sum_squares + EXCLUDED.value_sum_squares
+                """, logger: logger)
+            try await connection.query(
+                """
+                INSERT INTO analytics.retention_state (id, pruned_before) VALUES (1, to_timestamp(\(horizon) / 1000.0))
+                ON CONFLICT (id) DO UPDATE SET pruned_before = greatest(analytics.retention_state.pruned_before, EXCLUDED.pruned_before)
+                """, logger: logger)
+        }
+    }
+
+    // MARK: - Helpers
+
+    private static func columns(_ contexts: [EnvironmentContext]) -> ([String], [String], [String]) {
+        (contexts.map(\.environmentID), contexts.map(\.context.kind), contexts.map(\.context.key))
+    }
+
+    static func format(_ milliseconds: UnixMilliseconds) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+    }
+
+    /// Runs `body` again after deadlocks, serialization failures and unique violations (two
+    /// members creating the same offset row), which roll the whole transaction back.
+    private func retrying<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try await Self.unwrapping(body)
+            } catch {
+                attempt += 1
+                guard attempt < 5, Self.isTransient(error) else { throw error }
+                logger.debug("retrying transaction", metadata: ["attempt": "\(attempt)", "error": "\(String(reflecting: error))"])
+                try await Task.sleep(for: .milliseconds(20 * attempt))
+            }
+        }
+    }
+
+    /// Our own errors thrown inside a transaction, without PostgresNIO's transaction wrapper.
+    static func unwrapping<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as PostgresTransactionError {
+            if let inner = error.closureError as? ProcessorError { throw inner }
+            throw error
+        }
+    }
+
+    static func isTransient(_ error: any Error) -> Bool {
+        var candidates: [any Error] = [error]
+        if let transaction = error as? PostgresTransactionError {
+            candidates += [transaction.closureError, transaction.commitError, transaction.beginError].compactMap { $0 }
+        }
+        for candidate in candidates {
+            if let psql = candidate as? PSQLError, let state = psql.serverInfo?[.sqlState],
+                ["40001", "40P01", "23505"].contains(state)
+            {
+                return true
+            }
+        }
+        return false
+    }
+}
+
+/// A batch's identity for deduplication.
+struct PayloadKey: Hashable, Sendable {
+    var environmentID: String
+    var payloadID: String
+}

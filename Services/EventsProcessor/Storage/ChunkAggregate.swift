@@ -1,0 +1,155 @@
+import Logging
+import PostgresNIO
+
+/// A chunk's contributions merged in memory, then written with one statement per table
+/// (arrays bound as parameters and `unnest`ed), sorted by key so that concurrent writers lock
+/// rows in the same order.
+struct ChunkAggregate: Sendable {
+    struct Receipt<Cell: Hashable & Sendable>: Hashable, Sendable {
+        var cell: Cell
+        var receivedHour: UnixMilliseconds
+    }
+
+    struct Pending<Value: Sendable>: Sendable {
+        var value: Value
+        var dueAt: UnixMilliseconds
+    }
+
+    var evaluations: [Receipt<EvaluationCell>: EvaluationTally] = [:]
+    var exposures: [Receipt<ExposureCell>: Pending<Exposure>] = [:]
+    var goals: [Receipt<GoalCell>: Pending<GoalTally>] = [:]
+
+    /// Adds a record's contribution. Events are due for correlation `delay` after the batch was
+    /// received; a row merging several batches is due with its earliest one.
+    mutating func add(_ contribution: RecordContribution, receivedAt: UnixMilliseconds, delay: UnixMilliseconds) {
+        let receivedHour = receivedAt.hourStart
+        let dueAt = receivedAt + delay
+        for (cell, tally) in contribution.evaluations {
+            evaluations[Receipt(cell: cell, receivedHour: receivedHour), default: EvaluationTally(evaluations: 0, lastEvaluatedAt: tally.lastEvaluatedAt)]
+                .add(tally)
+        }
+        for (cell, exposure) in contribution.exposures {
+            let key = Receipt(cell: cell, receivedHour: receivedHour)
+            if let existing = exposures[key] {
+                exposures[key] = Pending(value: Exposure.earliest(existing.value, exposure), dueAt: min(existing.dueAt, dueAt))
+            } else {
+                exposures[key] = Pending(value: exposure, dueAt: dueAt)
+            }
+        }
+        for (cell, tally) in contribution.goals {
+            let key = Receipt(cell: cell, receivedHour: receivedHour)
+            if let existing = goals[key] {
+                goals[key] = Pending(value: existing.value + tally, dueAt: min(existing.dueAt, dueAt))
+            } else {
+                goals[key] = Pending(value: tally, dueAt: dueAt)
+            }
+        }
+    }
+
+    func write(on connection: PostgresConnection, logger: Logger) async throws {
+        if !evaluations.isEmpty { try await writeEvaluations(on: connection, logger: logger) }
+        if !exposures.isEmpty { try await writeExposures(on: connection, logger: logger) }
+        if !goals.isEmpty { try await writeGoals(on: connection, logger: logger) }
+    }
+
+    private func writeEvaluations(on connection: PostgresConnection, logger: Logger) async throws {
+        let receipts = evaluations.sorted {
+            ($0.key.cell.environmentID, $0.key.cell.flagKey, $0.key.cell.variation, $0.key.cell.hour, $0.key.receivedHour)
+                < ($1.key.cell.environmentID, $1.key.cell.flagKey, $1.key.cell.variation, $1.key.cell.hour, $1.key.receivedHour)
+        }
+        try await connection.query(
+            """
+            INSERT INTO analytics.evaluations_by_receipt AS r
+                (environment_id, flag_key, variation, hour, received_hour, evaluations, last_evaluated_at)
+            SELECT e, f, v, to_timestamp(h / 1000.0), to_timestamp(rh / 1000.0), n, to_timestamp(l / 1000.0)
+            FROM unnest(\(receipts.map(\.key.cell.environmentID)), \(receipts.map(\.key.cell.flagKey)),
+                \(receipts.map { Int32(clamping: $0.key.cell.variation) }), \(receipts.map(\.key.cell.hour)),
+                \(receipts.map(\.key.receivedHour)), \(receipts.map(\.value.evaluations)), \(receipts.map(\.value.lastEvaluatedAt)))
+                AS t(e, f, v, h, rh, n, l)
+            ON CONFLICT (environment_id, flag_key, variation, hour, received_hour) DO UPDATE SET
+                evaluations = r.evaluations + EXCLUDED.evaluations,
+                last_evaluated_at = greatest(r.last_evaluated_at, EXCLUDED.last_evaluated_at)
+            """, logger: logger)
+
+        var hourly: [EvaluationCell: Int64] = [:]
+        var latest: [FlagIdentity: UnixMilliseconds] = [:]
+        for (receipt, tally) in evaluations {
+            hourly[receipt.cell, default: 0] += tally.evaluations
+            let flag = FlagIdentity(environmentID: receipt.cell.environmentID, flagKey: receipt.cell.flagKey)
+            latest[flag] = max(latest[flag] ?? tally.lastEvaluatedAt, tally.lastEvaluatedAt)
+        }
+        let cells = hourly.sorted {
+            ($0.key.environmentID, $0.key.flagKey, $0.key.variation, $0.key.hour) < ($1.key.environmentID, $1.key.flagKey, $1.key.variation, $1.key.hour)
+        }
+        try await connection.query(
+            """
+            INSERT INTO analytics.evaluations_hourly AS x (environment_id, flag_key, variation, hour, evaluations)
+            SELECT e, f, v, to_timestamp(h / 1000.0), n
+            FROM unnest(\(cells.map(\.key.environmentID)), \(cells.map(\.key.flagKey)), \(cells.map { Int32(clamping: $0.key.variation) }),
+                \(cells.map(\.key.hour)), \(cells.map(\.value))) AS t(e, f, v, h, n)
+            ON CONFLICT (environment_id, flag_key, variation, hour) DO UPDATE SET evaluations = x.evaluations + EXCLUDED.evaluations
+            """, logger: logger)
+        let flags = latest.sorted { ($0.key.environmentID, $0.key.flagKey) < ($1.key.environmentID, $1.key.flagKey) }
+        try await connection.query(
+            """
+            INSERT INTO analytics.flag_last_evaluated AS x (environment_id, flag_key, last_evaluated_at)
+            SELECT e, f, to_timestamp(l / 1000.0) FROM unnest(\(flags.map(\.key.environmentID)), \(flags.map(\.key.flagKey)),
+                \(flags.map(\.value))) AS t(e, f, l)
+            ON CONFLICT (environment_id, flag_key) DO UPDATE SET last_evaluated_at = greatest(x.last_evaluated_at, EXCLUDED.last_evaluated_at)
+            """, logger: logger)
+    }
+
+    private func writeExposures(on connection: PostgresConnection, logger: Logger) async throws {
+        let rows = exposures.sorted {
+            let a = $0.key, b = $1.key
+            return (a.cell.context.environmentID, a.cell.context.context.kind, a.cell.context.context.key, a.cell.flagKey, a.receivedHour)
+                < (b.cell.context.environmentID, b.cell.context.context.kind, b.cell.context.context.key, b.cell.flagKey, b.receivedHour)
+        }
+        try await connection.query(
+            """
+            INSERT INTO analytics.exposures AS x
+                (environment_id, context_kind, context_key, flag_key, received_hour, is_final, exposed_at, variation, due_at)
+            SELECT e, k, c, f, to_timestamp(rh / 1000.0), false, a, v, to_timestamp(d / 1000.0)
+            FROM unnest(\(rows.map(\.key.cell.context.environmentID)), \(rows.map(\.key.cell.context.context.kind)),
+                \(rows.map(\.key.cell.context.context.key)), \(rows.map(\.key.cell.flagKey)), \(rows.map(\.key.receivedHour)),
+                \(rows.map(\.value.value.exposedAt)), \(rows.map { Int32(clamping: $0.value.value.variation) }), \(rows.map(\.value.dueAt)))
+                AS t(e, k, c, f, rh, a, v, d)
+            ON CONFLICT (environment_id, context_kind, context_key, flag_key, received_hour, is_final) DO UPDATE SET
+                exposed_at = CASE WHEN (EXCLUDED.exposed_at, EXCLUDED.variation) < (x.exposed_at, x.variation)
+                                  THEN EXCLUDED.exposed_at ELSE x.exposed_at END,
+                variation = CASE WHEN (EXCLUDED.exposed_at, EXCLUDED.variation) < (x.exposed_at, x.variation)
+                                 THEN EXCLUDED.variation ELSE x.variation END,
+                due_at = least(x.due_at, EXCLUDED.due_at)
+            """, logger: logger)
+    }
+
+    private func writeGoals(on connection: PostgresConnection, logger: Logger) async throws {
+        let rows = goals.sorted {
+            let a = $0.key, b = $1.key
+            return (a.cell.context.environmentID, a.cell.context.context.kind, a.cell.context.context.key, a.cell.metricKey,
+                    a.cell.occurredAt, a.receivedHour)
+                < (b.cell.context.environmentID, b.cell.context.context.kind, b.cell.context.context.key, b.cell.metricKey,
+                   b.cell.occurredAt, b.receivedHour)
+        }
+        try await connection.query(
+            """
+            INSERT INTO analytics.goals AS g
+                (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final, events,
+                 value_sum, value_sum_squares, due_at)
+            SELECT e, k, c, m, o, to_timestamp(rh / 1000.0), false, n, s::numeric, q::numeric, to_timestamp(d / 1000.0)
+            FROM unnest(\(rows.map(\.key.cell.context.environmentID)), \(rows.map(\.key.cell.context.context.kind)),
+                \(rows.map(\.key.cell.context.context.key)), \(rows.map(\.key.cell.metricKey)), \(rows.map(\.key.cell.occurredAt)),
+                \(rows.map(\.key.receivedHour)), \(rows.map(\.value.value.events)), \(rows.map(\.value.value.valueSum.numericText)),
+                \(rows.map(\.value.value.valueSquares.numericText)), \(rows.map(\.value.dueAt))) AS t(e, k, c, m, o, rh, n, s, q, d)
+            ON CONFLICT (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final) DO UPDATE SET
+                events = g.events + EXCLUDED.events, value_sum = g.value_sum + EXCLUDED.value_sum,
+                value_sum_squares = g.value_sum_squares + EXCLUDED.value_sum_squares, due_at = least(g.due_at, EXCLUDED.due_at)
+            """, logger: logger)
+    }
+}
+
+/// A flag in an environment.
+struct FlagIdentity: Hashable, Sendable {
+    var environmentID: String
+    var flagKey: String
+}

@@ -1,0 +1,137 @@
+import Foundation
+import ModelsCore
+import ServiceKit
+import Testing
+
+@testable import EventsProcessor
+
+@Suite("Event extraction")
+struct EventExtractionTests {
+    let extraction = EventExtraction(lateness: 7 * 24 * .millisecondsPerHour)
+    let receivedAt = 1_800_000_000_000
+
+    func record(_ events: String) throws -> EventsRecord {
+        EventsRecord(
+            environmentID: "env", payloadID: "p", receivedAt: receivedAt, source: .server, userAgent: "test",
+            events: try JSONParser.parse(events).arrayValue!)
+    }
+
+    @Test("summary counters count evaluations; feature events of summarized flags are not counted again")
+    func summaryAndFeature() throws {
+        let t = receivedAt - 10_000
+        let batch = try record("""
+            [{"kind":"feature","creationDate":\(t),"key":"f","variation":1,"value":true,"context":{"kind":"user","key":"u1"}},
+             {"kind":"feature","creationDate":\(t),"key":"tracked-only","variation":0,"value":true,"context":{"kind":"user","key":"u1"}},
+             {"kind":"summary","startDate":\(t - 5000),"endDate":\(t + 5),"features":{"f":{"default":false,"counters":[
+                {"count":3,"value":true,"variation":1,"version":2},{"count":2,"value":"x","unknown":true}]}}}]
+            """)
+        var statistics = EventExtraction.Statistics()
+        let contribution = extraction.extract(batch, statistics: &statistics)
+        let hour = UnixMilliseconds(t - 5000).hourStart
+        #expect(contribution.evaluations[EvaluationCell(environmentID: "env", flagKey: "f", variation: 1, hour: hour)]?.evaluations == 3)
+        #expect(contribution.evaluations[EvaluationCell(environmentID: "env", flagKey: "f", variation: -1, hour: hour)]?.evaluations == 2)
+        #expect(contribution.evaluations[EvaluationCell(environmentID: "env", flagKey: "f", variation: 1, hour: hour)]?.lastEvaluatedAt == UnixMilliseconds(t + 5))
+        let trackedHour = UnixMilliseconds(t).hourStart
+        #expect(contribution.evaluations[EvaluationCell(environmentID: "env", flagKey: "tracked-only", variation: 0, hour: trackedHour)]?.evaluations == 1)
+        #expect(contribution.exposures.count == 2)
+        #expect(statistics.events == 3 && statistics.featureEvents == 2 && statistics.summaryEvents == 1 && statistics.malformedEvents == 0)
+    }
+
+    @Test("a multi-kind context counts for each of its individual contexts; contextKeys and old users work")
+    func contextForms() throws {
+        let t = receivedAt - 1000
+        let batch = try record("""
+            [{"kind":"custom","creationDate":\(t),"key":"buy","metricValue":9.99,
+              "context":{"kind":"multi","user":{"key":"u1","name":"Ann"},"org":{"key":"o1"}}},
+             {"kind":"custom","creationDate":\(t),"key":"buy","contextKeys":{"device":"d1"}},
+             {"kind":"feature","creationDate":\(t),"key":"f","variation":0,"context":{"key":"legacy"}},
+             {"kind":"feature","creationDate":\(t),"key":"f","variation":2,"userKey":"schema3"}]
+            """)
+        var statistics = EventExtraction.Statistics()
+        let contribution = extraction.extract(batch, statistics: &statistics)
+        let goalContexts = Set(contribution.goals.keys.map(\.context.context))
+        #expect(goalContexts == [ContextIdentity(kind: "user", key: "u1"), ContextIdentity(kind: "org", key: "o1"),
+                                 ContextIdentity(kind: "device", key: "d1")])
+        let u1 = GoalCell(context: EnvironmentContext(environmentID: "env", context: ContextIdentity(kind: "user", key: "u1")),
+                          metricKey: "buy", occurredAt: UnixMilliseconds(t))
+        #expect(contribution.goals[u1] == GoalTally(events: 1, valueSum: Decimal(string: "9.99")!, valueSquares: Decimal(string: "99.8001")!))
+        #expect(Set(contribution.exposures.keys.map(\.context.context.key)) == ["legacy", "schema3"])
+    }
+
+    @Test("malformed events are skipped and counted, never fatal")
+    func malformed() throws {
+        let t = receivedAt
+        let batch = try record("""
+            [17, {"kind":"feature"}, {"kind":"custom","key":"m","creationDate":"yesterday","context":{"key":"u"}},
+             {"kind":"custom","key":"m","creationDate":\(t),"context":{"kind":"multi"}},
+             {"kind":"custom","key":"m","creationDate":\(t),"context":{"kind":"user","key":""}},
+             {"kind":"summary","startDate":\(t),"features":{"f":{"counters":[{"count":"two"}]}}},
+             {"kind":"feature","key":"f","creationDate":\(t),"context":{"kind":"user","key":"u"}},
+             {"kind":"identify","creationDate":\(t),"context":{"kind":"user","key":"u"}},
+             {"kind":"something-new"}]
+            """)
+        var statistics = EventExtraction.Statistics()
+        let contribution = extraction.extract(batch, statistics: &statistics)
+        #expect(statistics.events == 9)
+        #expect(statistics.malformedEvents == 4)
+        #expect(statistics.eventsWithoutContext == 2)
+        #expect(statistics.otherEvents == 2)
+        // The feature event without a variation counts as an evaluation without an exposure.
+        #expect(contribution.evaluations.values.map(\.evaluations) == [1])
+        #expect(contribution.exposures.isEmpty && contribution.goals.isEmpty)
+    }
+
+    @Test("events created longer than the retention before receipt are not correlated")
+    func lateEvents() throws {
+        let old = receivedAt - 8 * 24 * 3_600_000
+        let batch = try record("""
+            [{"kind":"feature","creationDate":\(old),"key":"f","variation":1,"context":{"kind":"user","key":"u1"}},
+             {"kind":"custom","creationDate":\(old),"key":"m","context":{"kind":"user","key":"u1"}}]
+            """)
+        var statistics = EventExtraction.Statistics()
+        let contribution = extraction.extract(batch, statistics: &statistics)
+        #expect(statistics.lateEvents == 2)
+        #expect(contribution.exposures.isEmpty && contribution.goals.isEmpty)
+        #expect(contribution.evaluations.count == 1)
+    }
+
+    @Test("metric values are summed as exact decimals; absurd magnitudes are ignored")
+    func decimals() {
+        #expect(Decimal.exact(0.1) + Decimal.exact(0.2) == Decimal(string: "0.3")!)
+        #expect(Decimal.exact(1e-5) == Decimal(string: "0.00001")!)
+        #expect(Decimal(string: "123.456")!.numericText == "123.456")
+        #expect(GoalTally.event(value: -2.5) == GoalTally(events: 1, valueSum: Decimal(string: "-2.5")!, valueSquares: Decimal(string: "6.25")!))
+    }
+
+    @Test("hours are UTC hour starts")
+    func hours() {
+        #expect(UnixMilliseconds(3_600_000 * 5 + 17).hourStart == 3_600_000 * 5)
+        #expect(UnixMilliseconds(-1).hourStart == -3_600_000)
+    }
+}
+
+@Suite("Settings")
+struct ProcessorSettingsTests {
+    let required = ["VANE_DATABASE_URL": "postgres://vane@localhost:5432/vane", "VANE_KAFKA_BROKERS": "a:9092, b:9092"]
+
+    @Test("defaults follow the issue; every problem is reported at once")
+    func defaults() throws {
+        let settings = try ProcessorSettings(environment: required)
+        #expect(settings.http.port == 8050)
+        #expect(settings.eventsTopic == "vane.events.raw" && settings.consumerGroup == "vane-events-processor")
+        #expect(settings.correlationDelay == .seconds(120) && settings.delayMilliseconds == 120_000)
+        #expect(settings.kafkaBrokers == ["a:9092", "b:9092"])
+        #expect(settings.retentionMilliseconds == 168 * 3_600_000)
+
+        var broken = required
+        broken["VANE_DATABASE_URL"] = "mysql://nope"
+        broken["VANE_CORRELATION_DELAY_SECONDS"] = "soon"
+        broken["VANE_FINALIZE_INTERVAL_SECONDS"] = "0"
+        do {
+            _ = try ProcessorSettings(environment: broken)
+            Issue.record("invalid settings were accepted")
+        } catch let problems as ServiceEnvironment.Problems {
+            #expect(Set(problems.problems.map(\.variable)) == ["VANE_DATABASE_URL", "VANE_CORRELATION_DELAY_SECONDS", "VANE_FINALIZE_INTERVAL_SECONDS"])
+        }
+    }
+}

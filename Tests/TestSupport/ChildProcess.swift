@@ -35,12 +35,36 @@ public struct ChildProcess: Sendable {
         let errorReader = Thread { errorData.set(error.fileHandleForReading.readDataToEndOfFile()) }
         errorReader.start()
         let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let status = waitForExit(process)
         while !errorData.isSet { Thread.sleep(forTimeInterval: 0.005) }
         return Result(
-            status: process.terminationStatus,
+            status: status,
             standardOutput: String(decoding: outputData, as: UTF8.self),
             standardError: String(decoding: errorData.value, as: UTF8.self))
+    }
+}
+
+/// The exit status of `process`, reaping it here if Foundation has not.
+///
+/// Foundation's own exit monitoring misses some children in the test runner (observed with
+/// `runuser … pg_ctl start`: the child stayed a zombie and `waitUntilExit()` never returned), so the
+/// child is also polled with `waitpid`. An exit code is returned as is, a signal as 128 + signal.
+private func waitForExit(_ process: Process) -> Int32 {
+    let pid = process.processIdentifier
+    while true {
+        var status: Int32 = 0
+        let result = waitpid(pid, &status, WNOHANG)
+        if result == pid {
+            let signal = status & 0x7f
+            return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+        }
+        if result == -1, errno != EINTR {
+            // Foundation reaped it first and knows the status.
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+        if result == 0, !process.isRunning { return process.terminationStatus }
+        usleep(2_000)
     }
 }
 

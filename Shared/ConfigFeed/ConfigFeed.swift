@@ -29,6 +29,7 @@ public final class ConfigFeed: Service, Sendable {
 
     private let brokers: [String]
     private let topic: String
+    private let maximumFetchWait: Duration
     private let sink: any ConfigRecordSink
     private let logger: Logger
     private let status = Mutex(Status())
@@ -39,9 +40,19 @@ public final class ConfigFeed: Service, Sendable {
     /// The reader while one is connected, for ``measureLag()``.
     private let reader = Mutex<KafkaTopicReader?>(nil)
 
-    public init(brokers: [String], topic: String, sink: any ConfigRecordSink, metrics: ServiceMetrics, logger: Logger) {
+    /// Creates a feed.
+    ///
+    /// - Parameter maximumFetchWait: how long the broker may hold a fetch that finds no new records
+    ///   (`fetch.wait.max.ms`). A broker answers as soon as a record arrives, but librdkafka's
+    ///   development cluster waits out the whole period, which then delays every change (a kill
+    ///   switch) by up to this much; librdkafka's default is 500 ms.
+    public init(
+        brokers: [String], topic: String, sink: any ConfigRecordSink, metrics: ServiceMetrics, logger: Logger,
+        maximumFetchWait: Duration = .milliseconds(20)
+    ) {
         self.brokers = brokers
         self.topic = topic
+        self.maximumFetchWait = maximumFetchWait
         self.sink = sink
         self.logger = logger
         applied = metrics.counter("config_records_applied", help: "vane.config records applied.")
@@ -76,6 +87,8 @@ public final class ConfigFeed: Service, Sendable {
     private func follow() async throws {
         var configuration = KafkaTopicReaderConfiguration(bootstrapServers: brokers, topic: topic, startPosition: .earliest)
         configuration.clientID = "vane-config-feed"
+        let fetchWait = maximumFetchWait.components
+        configuration.additionalProperties["fetch.wait.max.ms"] = String(max(1, fetchWait.seconds * 1000 + fetchWait.attoseconds / 1_000_000_000_000_000))
         let reader = try KafkaTopicReader(configuration: configuration, logger: logger)
         self.reader.withLock { $0 = reader }
         defer { self.reader.withLock { $0 = nil } }

@@ -245,6 +245,59 @@ TARGETING_FIELDS = ('on', 'targets', 'contextTargets', 'rules', 'fallthrough', '
                     'trackEvents', 'trackEventsFallthrough')
 
 
+KNOWN_OPERATORS = {'in', 'endsWith', 'startsWith', 'matches', 'contains', 'lessThan', 'lessThanOrEqual', 'greaterThan',
+                   'greaterThanOrEqual', 'before', 'after', 'semVerEqual', 'semVerLessThan', 'semVerGreaterThan', 'segmentMatch'}
+
+
+def repair_choice(choice: Any, n: int) -> dict:
+    """A variation-or-rollout management-api accepts: indexes in range, one of the two, weights <= 100%."""
+    choice = dict(choice) if isinstance(choice, dict) else {}
+    rollout = choice.get('rollout')
+    if isinstance(rollout, dict) and 'variation' not in choice:
+        rollout = dict(rollout)
+        if rollout.get('kind') not in (None, 'rollout', 'experiment'):
+            rollout.pop('kind')
+        variations = [dict(v, variation=v['variation'] % n) for v in rollout.get('variations') or []] or [{'variation': 0, 'weight': 100000}]
+        total = sum(max(0, v['weight']) for v in variations)
+        if total > 100000:
+            for v in variations:
+                v['weight'] = max(0, v['weight']) * 100000 // total
+        rollout['variations'] = variations
+        return {'rollout': rollout}
+    return {'variation': choice.get('variation', 0) % n}
+
+
+def repair_clauses(clauses: Any, segments: set) -> List[dict]:
+    repaired = []
+    for clause in clauses or []:
+        if clause.get('op') not in KNOWN_OPERATORS:
+            continue
+        if clause['op'] == 'segmentMatch':
+            values = [v for v in clause.get('values', []) if isinstance(v, str) and v in segments]
+            if values:
+                repaired.append(dict(clause, values=values))
+        elif clause.get('attribute'):
+            repaired.append(clause)
+    return repaired
+
+
+def repair(targeting: dict, n: int, variation_counts: Dict[str, int], segments: set) -> dict:
+    """The generated targeting with what management-api refuses by rule fixed, keeping its shape."""
+    out = dict(targeting)
+    if isinstance(out.get('offVariation'), int):
+        out['offVariation'] %= n
+    out['fallthrough'] = repair_choice(out.get('fallthrough'), n)
+    out['rules'] = [{**{k: v for k, v in rule.items() if k not in ('variation', 'rollout')},
+                     'clauses': repair_clauses(rule.get('clauses'), segments), **repair_choice(rule, n)}
+                    for rule in out.get('rules') or []]
+    for name in ('targets', 'contextTargets'):
+        if name in out:
+            out[name] = [dict(t, variation=t['variation'] % n) for t in out[name]]
+    out['prerequisites'] = [dict(p, variation=p['variation'] % variation_counts[p['key']])
+                            for p in out.get('prerequisites') or [] if p['key'] in variation_counts]
+    return out
+
+
 def simplifications(targeting: dict) -> List[dict]:
     """The targeting as generated, then with ever more of it removed (until management-api accepts)."""
     steps = [dict(targeting)]
@@ -283,8 +336,11 @@ def create_corpus(mgmt: Management, project: str, corpus: dict, rng: random.Rand
                 break
     flag_renames = {k: management_key(k, i) for i, k in enumerate(corpus['flags'])}
     live = {k: f for k, f in corpus['flags'].items() if not f.get('deleted')}
+    variations = {key: uniform_variations(flag.get('variations', []), rng) for key, flag in live.items()}
+    variation_counts = {flag_renames[key]: len(values) for key, values in variations.items()}
+    segments = {item['key'] for item in mgmt.call('GET', '/projects/%s/environments/production/segments' % project).json()['items']}
     for key, flag in live.items():
-        settings = {'key': flag_renames[key], 'name': key, 'variations': [{'value': v} for v in uniform_variations(flag.get('variations', []), rng)],
+        settings = {'key': flag_renames[key], 'name': key, 'variations': [{'value': v} for v in variations[key]],
                     'clientSideAvailability': {'usingEnvironmentId': bool(flag.get('clientSide')), 'usingMobileKey': True}}
         if flag.get('salt'):
             settings['salt'] = flag['salt']
@@ -293,6 +349,7 @@ def create_corpus(mgmt: Management, project: str, corpus: dict, rng: random.Rand
         targeting = {k: v for k, v in rename_references(flag, segment_renames).items() if k in TARGETING_FIELDS}
         for prerequisite in targeting.get('prerequisites', []):
             prerequisite['key'] = flag_renames.get(prerequisite['key'], prerequisite['key'])
+        targeting = repair(targeting, len(variations[key]), variation_counts, segments)
         for attempt, candidate in enumerate(simplifications(targeting)):
             response = mgmt.call('PUT', '/projects/%s/flags/%s/environments/production' % (project, flag_renames[key]),
                                  candidate, ok=(200, 422, 400, 412))
@@ -300,6 +357,8 @@ def create_corpus(mgmt: Management, project: str, corpus: dict, rng: random.Rand
                 stats['flags'] += 1
                 stats['flagsSimplified'] += attempt > 0
                 break
+            if os.environ.get('RELAY_COMPAT_DEBUG'):
+                print('refused:', response.text[:300], file=sys.stderr)
     return stats
 
 
@@ -384,7 +443,9 @@ def differential(args: argparse.Namespace) -> dict:
                             mismatch('Python SDK (stream=%s) context %d flag %s: %s != local %s' % (stream, index, key, got, want))
                         if stream:
                             reference = expected[(index, key)]
-                            divergences += not same({**got, 'reason': ordered_reason(got['reason'])}, reference)
+                            divergences += not same(
+                                {**got, 'reason': ordered_reason(got['reason'])},
+                                {name: reference[name] for name in ('value', 'variationIndex', 'reason')})
                         checked['sdkStreaming' if stream else 'sdkPolling'] += 1
             finally:
                 client.close()

@@ -55,7 +55,8 @@ struct EndToEndTests {
             defer { relay.stop() }
             try await relay.waitUntilReady()
             let seed = Int(ProcessInfo.processInfo.environment["VANE_RELAY_DIFFERENTIAL_SEED"] ?? "") ?? 7
-            _ = try compat("differential", stack, relay: relay, arguments: ["--seed", "\(seed)", "--flags", "60", "--contexts", "40"])
+            let flags = Int(ProcessInfo.processInfo.environment["VANE_RELAY_DIFFERENTIAL_FLAGS"] ?? "") ?? 60
+            _ = try compat("differential", stack, relay: relay, arguments: ["--seed", "\(seed)", "--flags", "\(flags)", "--contexts", "40"])
         }
     }
 

@@ -159,15 +159,14 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch state {
         case .streaming, .closed:
             context.close(promise: nil)
-        case .requests where mode != nil:
-            // A malformed request before Hummingbird took the connection: answer it here.
-            if error is HTTPParserError {
-                writeError(APIError.badRequest("malformed HTTP request"), version: .http1_1, extraHeaders: [], close: true, context: context)
-            } else {
-                context.close(promise: nil)
-            }
-        default:
+        case _ where mode == nil:
+            // Hummingbird has the connection and answers its own errors.
             context.fireErrorCaught(error)
+        case .requests where error is HTTPParserError:
+            // A malformed request before Hummingbird took the connection: answer it here.
+            writeError(APIError.badRequest("malformed HTTP request"), version: .http1_1, extraHeaders: [], close: true, context: context)
+        default:
+            context.close(promise: nil)
         }
     }
 

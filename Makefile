@@ -7,7 +7,7 @@ SWIFT ?= swift
 PYTHON ?= python3
 VENV := .venv
 VENV_PY := $(VENV)/bin/python
-APT_PACKAGES := librdkafka-dev kcat postgresql
+APT_PACKAGES := librdkafka-dev kcat postgresql wrk
 BENCH_OUT := .build/benchmark-results
 
 .PHONY: all deps venv build test bench run clean
@@ -45,6 +45,7 @@ bench: deps venv
 	VANE_BENCHMARKS=1 $(SWIFT) package --allow-writing-to-package-directory benchmark \
 	  --target EvaluationBenchmarks --format jmh --path $(BENCH_OUT) --no-progress
 	$(VENV_PY) Benchmarks/evaluation_report.py --swift-jmh $(BENCH_OUT)/Current_run.jmh.json
+	set -o pipefail; Benchmarks/relay-bench.sh | tee $(BENCH_OUT)/relay-streamer.md
 
 run:
 	@echo "make run starts the local stack; it arrives with the stack issue (see README, Status)."; exit 1

@@ -214,3 +214,19 @@ if ProcessInfo.processInfo.environment["VANE_BENCHMARKS"] != nil {
             path: "Benchmarks/KafkaThroughput",
             swiftSettings: strict))
 }
+if ProcessInfo.processInfo.environment["VANE_BENCHMARKS"] != nil {
+    package.targets.append(
+        .executableTarget(
+            name: "RelayLoad",
+            dependencies: [
+                "ModelsCore",
+                "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Benchmarks/RelayLoad",
+            swiftSettings: strict))
+}

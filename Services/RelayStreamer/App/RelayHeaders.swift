@@ -10,6 +10,7 @@ enum RelayHeaders {
     /// changelog to the same point, higher on a fresher relay.
     static let dataVersion = "X-Vane-Data-Version"
 
+    /// The header names, for `HTTPFields`.
     static let environmentIDName = HTTPField.Name(environmentID)!
     static let dataVersionName = HTTPField.Name(dataVersion)!
 

@@ -9,6 +9,7 @@ enum ClientKind: String, Sendable {
     /// A server SDK using Relay's convenience endpoint, by SDK key: every flag.
     case server
 
+    /// Whether this client may see `flag`.
     func mayEvaluate(_ flag: FeatureFlag) -> Bool {
         switch self {
         case .javaScript: flag.clientSideAvailability.usingEnvironmentID

@@ -20,8 +20,10 @@ struct ClientSideRoutes {
     let gate: BuildGate
     let maxBodyBytes: Int
 
+    /// The method client SDKs use to send a context in the body.
     static let report = HTTPRequest.Method("REPORT")!
 
+    /// Registers the routes.
     func add(to router: Router<BasicRequestContext>) {
         for plural in ["contexts", "users"] {
             router.get(RouterPath("sdk/evalx/:environment/\(plural)/:context")) { request, context in

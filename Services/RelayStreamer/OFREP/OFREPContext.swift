@@ -6,7 +6,9 @@ struct OFREPContextError: Error, Sendable {
     var code: String
     var details: String
 
+    /// `TARGETING_KEY_MISSING`.
     static func missingKey(_ details: String) -> OFREPContextError { .init(code: "TARGETING_KEY_MISSING", details: details) }
+    /// `INVALID_CONTEXT`.
     static func invalid(_ details: String) -> OFREPContextError { .init(code: "INVALID_CONTEXT", details: details) }
 }
 

@@ -17,8 +17,10 @@ struct OFREPRoutes {
     let gate: BuildGate
     let maxBodyBytes: Int
 
+    /// The alternative credential header OFREP providers send.
     static let apiKey = HTTPField.Name("X-API-Key")!
 
+    /// Registers the routes.
     func add(to router: Router<BasicRequestContext>) {
         router.post("ofrep/v1/evaluate/flags/:key") { request, context in
             let key = try context.parameters.require("key")

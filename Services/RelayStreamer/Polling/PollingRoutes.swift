@@ -9,6 +9,7 @@ struct PollingRoutes {
     let access: RelayAccess
     let gate: BuildGate
 
+    /// Registers the routes.
     func add(to router: Router<BasicRequestContext>) {
         router.get("sdk/latest-all") { request, _ in
             guard request.query("filter") == nil else {

@@ -10,6 +10,7 @@ struct VersionedItem<Item: Sendable>: Sendable {
 
 /// A change to an environment's flags or segments that the relay applied.
 struct ConfigChange: Sendable {
+    /// What changed: the new item, or the tombstone of one.
     enum Item: Sendable {
         case flag(FeatureFlag)
         case segment(Segment)

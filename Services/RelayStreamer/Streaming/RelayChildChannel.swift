@@ -10,6 +10,7 @@ import NIOHTTPTypesHTTP1
 /// `HTTP1Channel` plus a ``ConnectionHandler`` after the codec, and the async channel (and with it
 /// the per-connection task) only for connections that carry ordinary requests.
 struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
+    /// The connection and, once its first request arrived, what it became.
     struct Value: ServerChildChannelValue {
         let channel: any Channel
         let mode: EventLoopFuture<ConnectionMode>

@@ -21,6 +21,7 @@ final class StreamHub {
         self.stallTimeout = TimeAmount(stallTimeout)
     }
 
+    /// Registers an opened stream.
     func add(_ stream: SSEStream) {
         let group: Group
         if let existing = groups[stream.environment.id] {
@@ -33,6 +34,7 @@ final class StreamHub {
         group.streams.append(stream)
     }
 
+    /// Unregisters a closed stream.
     func remove(_ stream: SSEStream) {
         guard stream.slot >= 0, let group = groups[stream.environment.id], stream.slot < group.streams.count,
             group.streams[stream.slot] === stream

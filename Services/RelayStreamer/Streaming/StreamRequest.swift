@@ -11,6 +11,7 @@ import ServiceKit
 /// | `GET /eval/{clientSideId}/{base64url context}`, `REPORT /eval/{clientSideId}`, `GET /ping/{clientSideId}` | browser, ping-only |
 /// | `GET /meval/{base64url context}`, `REPORT /meval`, `GET /mping` | mobile key, ping-only |
 struct StreamRequest {
+    /// Which stream, and how it authenticates.
     enum Route: Equatable {
         case server
         case clientSide(environmentID: String)

@@ -136,8 +136,8 @@ struct Bench {
 
     private func killSwitch(stack: TestStack, relay: ServiceProcess, sdkKey: String, streams: Int, rounds: Int) async throws {
         print("## Kill switch: management-api PATCH returned → every stream has the patch (\(rounds) rounds)\n")
-        print("| streams | samples | missing | p50 | p90 | p99 | max | PATCH took (p50) |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| streams | samples | missing | p50 | p90 | p99 | max | PATCH took (p50) | relay fan-out per event loop (mean) |")
+        print("|---|---|---|---|---|---|---|---|---|")
         var round = 0
         for count in [1, streams] {
             let clients = StreamClients()
@@ -147,13 +147,14 @@ struct Bench {
             var latencies: [Double] = []
             var patchTimes: [Double] = []
             var missing = 0
+            let fanOutBefore = try await fanOut(relay)
             for _ in 0..<rounds {
                 let on = round % 2 == 1
                 round += 1
                 clients.watch(#"{"path":"/flags/kill","data":{"key":"kill","on":\#(on)"#)
-                let sent = DispatchTime.nowNanoseconds
+                let sent = MonotonicClock.nanoseconds
                 let response = try await stack.api("PATCH", "/projects/bench/flags/kill/environments/production", json: #"{"on":\#(on)}"#)
-                let returned = DispatchTime.nowNanoseconds
+                let returned = MonotonicClock.nanoseconds
                 guard response.status == 200 else { throw BenchmarkError("PATCH failed: \(response.status) \(response.text)") }
                 let arrivals = try await clients.arrivals(expecting: count, timeout: .seconds(10))
                 missing += count - arrivals.count
@@ -161,13 +162,24 @@ struct Bench {
                 latencies += arrivals.map { Double(max(0, Int64($0) - Int64(returned))) / 1e6 }
                 try await Task.sleep(for: .milliseconds(500))
             }
+            let fanOutAfter = try await fanOut(relay)
             await clients.closeAll()
             latencies.sort()
             patchTimes.sort()
-            print("| \(count) | \(latencies.count) | \(missing) | \(ms(percentile(latencies, 0.5))) | \(ms(percentile(latencies, 0.9))) | \(ms(percentile(latencies, 0.99))) | \(ms(latencies.last ?? 0)) | \(ms(percentile(patchTimes, 0.5))) |")
+            let meanFanOut = (fanOutAfter.sum - fanOutBefore.sum) / Double(max(1, fanOutAfter.count - fanOutBefore.count)) * 1000
+            print("| \(count) | \(latencies.count) | \(missing) | \(ms(percentile(latencies, 0.5))) | \(ms(percentile(latencies, 0.9))) | \(ms(percentile(latencies, 0.99))) | \(ms(latencies.last ?? 0)) | \(ms(percentile(patchTimes, 0.5))) | \(ms(meanFanOut)) |")
             try await Task.sleep(for: .seconds(2))
         }
         print("")
+    }
+
+    /// The relay's fan-out histogram: total seconds and number of (event, event loop) fan-outs.
+    private func fanOut(_ relay: ServiceProcess) async throws -> (sum: Double, count: Int) {
+        let text = try await TestHTTP.request("GET", "\(relay.baseURL)/metrics").text
+        func value(_ name: String) -> Double {
+            text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+        }
+        return (value("vane_relay_fanout_duration_seconds_sum"), Int(value("vane_relay_fanout_duration_seconds_count")))
     }
 
     // MARK: 3. Requests per second

@@ -2,23 +2,47 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Many SSE clients over raw sockets, for the relay benchmarks: they send `GET <path>`, count the
-/// first event, and time when each sees a given byte pattern (a kill-switch `patch`). They never
-/// keep what they read, so thousands of them cost the load generator little.
+/// first event, and time when each sees a given byte pattern (a kill-switch `patch`).
+///
+/// The load generator shares the relay's two cores, so a client must cost as little as possible
+/// per read: nothing is copied or kept, the pattern is searched in place, and arrivals go into the
+/// connection's own slot (no shared lock on the read path).
 final class StreamClients: Sendable {
-    /// What every connection reports into.
+    /// What the connections share: counters and the patterns of the current watch.
     final class Tally: Sendable {
         let connected = Atomic<Int>(0)
         let closed = Atomic<Int>(0)
-        /// The pattern being waited for and the arrival times (monotonic nanoseconds) seen so far.
-        let watch = Mutex<(pattern: [UInt8], generation: Int, arrivals: [UInt64])>(([], 0, []))
+        let arrived = Atomic<Int>(0)
+        /// Incremented by each ``StreamClients/watch(_:)``; 0 means nothing is watched.
+        let generation = Atomic<Int>(0)
+        let pattern = Mutex<[UInt8]>([])
     }
 
     private final class Handler: ChannelInboundHandler, Sendable {
         typealias InboundIn = ByteBuffer
+
+        /// Read-path state, touched only on the channel's event loop (and read after the fact).
+        struct State {
+            var started = false
+            /// The watch whose pattern was found (its arrival time is `arrival`).
+            var generation = 0
+            /// The watch whose pattern is being searched for.
+            var patternGeneration = 0
+            var pattern: [UInt8] = []
+            var tail: [UInt8] = []
+            var arrival: UInt64 = 0
+        }
+
+        static let firstEvent = Array("event: ".utf8)
+
         let request: ByteBuffer
         let tally: Tally
-        private let state = Mutex<(started: Bool, generation: Int, tail: [UInt8])>((false, 0, []))
+        let state = Mutex(State())
 
         init(request: ByteBuffer, tally: Tally) {
             self.request = request
@@ -31,29 +55,33 @@ final class StreamClients: Sendable {
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            let now = DispatchTime.nowNanoseconds
+            let now = MonotonicClock.nanoseconds
             let buffer = unwrapInboundIn(data)
-            let (pattern, generation) = tally.watch.withLock { ($0.pattern, $0.generation) }
-            var found = false
-            state.withLock { state in
-                // Nothing to look for: skip the copy (puts are large and there are thousands of streams).
-                if state.started, pattern.isEmpty || state.generation == generation {
-                    state.tail = []
-                    return
-                }
-                var window = state.tail
-                window.append(contentsOf: buffer.readableBytesView)
-                if !state.started, window.contains(subsequence: Array("event: ".utf8)) {
+            let generation = tally.generation.load(ordering: .acquiring)
+            let found = state.withLock { state -> Bool in
+                if !state.started, buffer.withUnsafeReadableBytes({ Self.contains([], $0, Self.firstEvent) }) {
                     state.started = true
                     tally.connected.add(1, ordering: .relaxed)
                 }
-                if !pattern.isEmpty, state.generation != generation, window.contains(subsequence: pattern) {
-                    state.generation = generation
-                    found = true
+                guard generation != 0, state.generation != generation else { return false }
+                if state.patternGeneration != generation {
+                    state.pattern = tally.pattern.withLock { $0 }
+                    state.patternGeneration = generation
+                    state.tail = []
                 }
-                state.tail = Array(window.suffix(max(pattern.count, 16)))
+                let hit = buffer.withUnsafeReadableBytes { bytes in
+                    Self.contains(state.tail, bytes, state.pattern)
+                }
+                if hit {
+                    state.generation = generation
+                    state.arrival = now
+                    state.tail = []
+                } else {
+                    state.tail = Array(buffer.readableBytesView.suffix(state.pattern.count))
+                }
+                return hit
             }
-            if found { tally.watch.withLock { $0.arrivals.append(now) } }
+            if found { tally.arrived.add(1, ordering: .relaxed) }
         }
 
         func channelInactive(context: ChannelHandlerContext) {
@@ -64,9 +92,31 @@ final class StreamClients: Sendable {
         func errorCaught(context: ChannelHandlerContext, error: any Error) {
             context.close(promise: nil)
         }
+
+        /// Whether `pattern` occurs in `tail + bytes` (tail is shorter than the pattern).
+        static func contains(_ tail: [UInt8], _ bytes: UnsafeRawBufferPointer, _ pattern: [UInt8]) -> Bool {
+            guard !pattern.isEmpty else { return false }
+            if !tail.isEmpty {
+                let joined = tail + bytes.prefix(pattern.count)
+                if joined.count >= pattern.count {
+                    for start in 0...(joined.count - pattern.count) where joined[start..<(start + pattern.count)].elementsEqual(pattern) {
+                        return true
+                    }
+                }
+            }
+            guard bytes.count >= pattern.count, let base = bytes.baseAddress else { return false }
+            let first = pattern[0]
+            return pattern.withUnsafeBytes { needle in
+                for start in 0...(bytes.count - pattern.count) where bytes[start] == first {
+                    if memcmp(base + start, needle.baseAddress!, pattern.count) == 0 { return true }
+                }
+                return false
+            }
+        }
     }
 
     let tally = Tally()
+    private let handlers = Mutex<[Handler]>([])
     private let channels = Mutex<[any Channel]>([])
 
     /// Opens `count` streams to `127.0.0.1:port`, spread over source addresses `127.0.0.2…` so that
@@ -80,14 +130,14 @@ final class StreamClients: Sendable {
             func startOne() {
                 let source = 2 + started % 8
                 started += 1
+                let handler = Handler(request: request, tally: tally)
+                handlers.withLock { $0.append(handler) }
                 group.addTask {
                     try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                         .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
                         .bind(to: try SocketAddress(ipAddress: "127.0.0.\(source)", port: 0))
                         .channelInitializer { channel in
-                            channel.eventLoop.makeCompletedFuture {
-                                try channel.pipeline.syncOperations.addHandler(Handler(request: request, tally: tally))
-                            }
+                            channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
                         }
                         .connect(host: "127.0.0.1", port: port).get()
                 }
@@ -111,20 +161,26 @@ final class StreamClients: Sendable {
         }
     }
 
-    /// Starts timing arrivals of `pattern` (each stream counts once).
+    /// Starts timing arrivals of `pattern` (each stream counts once per watch).
     func watch(_ pattern: String) {
-        tally.watch.withLock { watch in
-            watch = (Array(pattern.utf8), watch.generation + 1, [])
-        }
+        tally.pattern.withLock { $0 = Array(pattern.utf8) }
+        tally.arrived.store(0, ordering: .relaxed)
+        tally.generation.add(1, ordering: .releasing)
     }
 
-    /// The arrival times recorded since ``watch(_:)``, once `n` arrived or the timeout passed.
+    /// The arrival times (monotonic nanoseconds) of the current watch, once `n` streams have it or
+    /// the timeout passed.
     func arrivals(expecting n: Int, timeout: Duration) async throws -> [UInt64] {
         let deadline = ContinuousClock.now + timeout
-        while tally.watch.withLock({ $0.arrivals.count }) < n, ContinuousClock.now < deadline {
+        while tally.arrived.load(ordering: .relaxed) < n, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(2))
         }
-        return tally.watch.withLock { $0.arrivals }
+        let generation = tally.generation.load(ordering: .acquiring)
+        return handlers.withLock { handlers in
+            handlers.compactMap { handler in
+                handler.state.withLock { $0.generation == generation ? $0.arrival : nil }
+            }
+        }
     }
 
     func closeAll() async {
@@ -145,26 +201,9 @@ struct BenchmarkError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-extension Array where Element == UInt8 {
-    func contains(subsequence: [UInt8]) -> Bool {
-        guard !subsequence.isEmpty, subsequence.count <= count else { return false }
-        let first = subsequence[0]
-        var index = 0
-        while index <= count - subsequence.count {
-            if self[index] == first, self[index..<(index + subsequence.count)].elementsEqual(subsequence) { return true }
-            index += 1
-        }
-        return false
-    }
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif
-
-enum DispatchTime {
+enum MonotonicClock {
     /// CLOCK_MONOTONIC in nanoseconds.
-    static var nowNanoseconds: UInt64 {
+    static var nanoseconds: UInt64 {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)

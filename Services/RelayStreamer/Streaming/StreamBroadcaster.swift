@@ -52,7 +52,11 @@ final class StreamBroadcaster: ConfigChangeObserver, Service {
             streamsStalled: serviceMetrics.counter(
                 "relay_streams_stalled", help: "Streams closed because their client stopped reading for too long."),
             rejected: serviceMetrics.counter("relay_streams_rejected", help: "Stream requests refused for capacity or load (503)."),
-            opened: serviceMetrics.counter("relay_streams_opened", help: "Streams opened."))
+            opened: serviceMetrics.counter("relay_streams_opened", help: "Streams opened."),
+            fanOut: serviceMetrics.durationHistogram(
+                "relay_fanout_duration", help: "Time one event loop took to write one change to all its streams of the environment.",
+                buckets: [.microseconds(100), .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+                          .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1)]))
         var hubs: [ObjectIdentifier: LoopHub] = [:]
         var loopHubs: [LoopHub] = []
         for loop in group.makeIterator() {

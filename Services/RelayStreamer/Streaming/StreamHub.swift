@@ -51,6 +51,7 @@ final class StreamHub {
     /// Sends a change to every stream of its environment that does not have it yet.
     func deliver(_ event: StreamEvent) {
         guard let group = groups[event.environmentID] else { return }
+        let start = ContinuousClock.now
         var sent = 0
         var dropped = 0
         for stream in group.streams where stream.revision < event.revision {
@@ -59,6 +60,7 @@ final class StreamHub {
         }
         if sent > 0 { metrics.eventsSent.increment(by: Int64(sent)) }
         if dropped > 0 { metrics.eventsDropped.increment(by: Int64(dropped)) }
+        metrics.fanOut.record(ContinuousClock.now - start)
     }
 
     /// Writes the heartbeat to every stream, resyncs streams that caught up with their backlog,
@@ -138,4 +140,6 @@ struct StreamMetrics: Sendable {
     let streamsStalled: Counter
     let rejected: Counter
     let opened: Counter
+    /// How long one event loop took to write one change to all its streams of the environment.
+    let fanOut: DurationHistogram
 }

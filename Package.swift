@@ -21,12 +21,14 @@ var package = Package(
         .executable(name: "management-api", targets: ["ManagementAPI"]),
         .executable(name: "events-ingest", targets: ["EventsIngest"]),
         .executable(name: "events-processor", targets: ["EventsProcessor"]),
+        .executable(name: "relay-streamer", targets: ["RelayStreamer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.34.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
@@ -151,6 +153,27 @@ var package = Package(
             swiftSettings: strict
         ),
         .executableTarget(
+            name: "RelayStreamer",
+            dependencies: [
+                "ModelsCore",
+                "ServiceKit",
+                "ConfigFeed",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/RelayStreamer",
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "vanectl",
             dependencies: [
                 "ModelsCore",
@@ -237,6 +260,17 @@ var package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "RelayStreamerTests",
+            dependencies: [
+                "RelayStreamer", "ModelsCore", "ServiceKit", "ConfigFeed", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/RelayStreamerTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "CompatibilityTests",
             dependencies: ["TestSupport"],
             path: "Tests/CompatibilityTests",
@@ -260,5 +294,19 @@ if ProcessInfo.processInfo.environment["VANE_BENCHMARKS"] != nil {
             name: "KafkaThroughput",
             dependencies: ["KafkaKit", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/KafkaThroughput",
+            swiftSettings: strict))
+    package.targets.append(
+        .executableTarget(
+            name: "RelayLoad",
+            dependencies: [
+                "ModelsCore",
+                "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Benchmarks/RelayLoad",
             swiftSettings: strict))
 }

@@ -29,21 +29,36 @@ public final class ConfigFeed: Service, Sendable {
 
     private let brokers: [String]
     private let topic: String
+    private let maximumFetchWait: Duration
     private let sink: any ConfigRecordSink
     private let logger: Logger
     private let status = Mutex(Status())
     private let applied: Counter
     private let malformed: Counter
     private let caughtUp: Gauge
+    private let lag: Gauge
+    /// The reader while one is connected, for ``measureLag()``.
+    private let reader = Mutex<KafkaTopicReader?>(nil)
 
-    public init(brokers: [String], topic: String, sink: any ConfigRecordSink, metrics: ServiceMetrics, logger: Logger) {
+    /// Creates a feed.
+    ///
+    /// - Parameter maximumFetchWait: how long the broker may hold a fetch that finds no new records
+    ///   (`fetch.wait.max.ms`). A broker answers as soon as a record arrives, but librdkafka's
+    ///   development cluster waits out the whole period, which then delays every change (a kill
+    ///   switch) by up to this much; librdkafka's default is 500 ms.
+    public init(
+        brokers: [String], topic: String, sink: any ConfigRecordSink, metrics: ServiceMetrics, logger: Logger,
+        maximumFetchWait: Duration = .milliseconds(20)
+    ) {
         self.brokers = brokers
         self.topic = topic
+        self.maximumFetchWait = maximumFetchWait
         self.sink = sink
         self.logger = logger
         applied = metrics.counter("config_records_applied", help: "vane.config records applied.")
         malformed = metrics.counter("config_records_malformed", help: "vane.config records that could not be decoded (skipped).")
         caughtUp = metrics.gauge("config_caught_up", help: "1 once the config topic was read up to the high-water marks seen at start.")
+        lag = metrics.gauge("config_lag", unit: "records", help: "Records of the config topic not yet applied (at the last measurement).")
     }
 
     /// A snapshot of the feed's status.
@@ -72,7 +87,11 @@ public final class ConfigFeed: Service, Sendable {
     private func follow() async throws {
         var configuration = KafkaTopicReaderConfiguration(bootstrapServers: brokers, topic: topic, startPosition: .earliest)
         configuration.clientID = "vane-config-feed"
+        let fetchWait = maximumFetchWait.components
+        configuration.additionalProperties["fetch.wait.max.ms"] = String(max(1, fetchWait.seconds * 1000 + fetchWait.attoseconds / 1_000_000_000_000_000))
         let reader = try KafkaTopicReader(configuration: configuration, logger: logger)
+        self.reader.withLock { $0 = reader }
+        defer { self.reader.withLock { $0 = nil } }
         var tracker = try await reader.start()
         if tracker.isCaughtUp { markCaughtUp() }
         for try await message in reader.messages.cancelOnGracefulShutdown() {
@@ -92,6 +111,24 @@ public final class ConfigFeed: Service, Sendable {
             if tracker.observe(message) { markCaughtUp() }
         }
         try? await reader.close()
+    }
+
+    /// Measures how many records of the topic are not applied yet (summed over partitions: the
+    /// high watermark now minus the reader's position), and publishes it as `vane_config_lag_records`.
+    /// Nil while no reader is connected or the broker does not answer.
+    @discardableResult
+    public func measureLag() async -> Int? {
+        guard let reader = reader.withLock({ $0 }),
+            let ends = try? await reader.highWatermarks(),
+            let positions = try? reader.positions()
+        else { return nil }
+        var total: Int64 = 0
+        for (partition, end) in ends {
+            // Before its first message a partition's position is a negative sentinel: nothing read yet.
+            total += max(0, end - max(0, positions[partition] ?? 0))
+        }
+        lag.set(total)
+        return Int(total)
     }
 
     private func markCaughtUp() {

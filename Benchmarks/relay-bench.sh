@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# relay-streamer benchmarks (release build, loopback), printed as Markdown tables:
+#
+#   1. idle streams: the relay's RSS per open SSE stream (N streams that received their `put`),
+#      against the usual Hummingbird SSE pattern (one task per connection) in the same run;
+#   2. kill switch: with K streams open, the time from management-api's targeting PATCH returning
+#      to every stream having the `patch`, against a single stream;
+#   3. /sdk/latest-all and OFREP bulk requests/s with and without ETag hits (wrk), against /healthz.
+#
+#   Benchmarks/relay-bench.sh            # from the package root; `make bench` calls it
+#
+# Environment: RELAY_BENCH_STREAMS (default 19000 — this machine's open-file hard limit is 20000 per
+# process, so one relay cannot hold more), RELAY_BENCH_KILL_STREAMS (10000), RELAY_BENCH_ROUNDS (5),
+# RELAY_BENCH_FLAGS (200), RELAY_BENCH_WRK_SECONDS (8), RELAY_BENCH_SKIP (memory,killswitch,throughput),
+# SKIP_BUILD=1 to reuse an existing release build. Needs wrk, PostgreSQL and librdkafka (make deps).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+command -v wrk >/dev/null || { echo "wrk not found (apt-get install wrk, or make deps)" >&2; exit 1; }
+ulimit -n "$(ulimit -Hn)"
+
+if [[ "${SKIP_BUILD:-}" != 1 ]]; then
+    for product in vanectl management-api relay-streamer RelayLoad; do
+        VANE_BENCHMARKS=1 swift build -c release --product "$product" >&2
+    done
+fi
+BIN=$(VANE_BENCHMARKS=1 swift build -c release --show-bin-path)
+echo "relay-streamer benchmarks — $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), open files $(ulimit -n)"
+echo
+exec "$BIN/RelayLoad" bench

@@ -271,6 +271,12 @@ var package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "StackTests",
+            dependencies: ["TestSupport"],
+            path: "Tests/StackTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "CompatibilityTests",
             dependencies: ["TestSupport"],
             path: "Tests/CompatibilityTests",

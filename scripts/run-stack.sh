@@ -21,6 +21,7 @@
 #   VANE_ADMIN_TOKEN      the admin API token (default: generated once, kept in $VANE_DATA_DIR/admin-token)
 #   VANE_CORRELATION_DELAY_SECONDS   how long events-processor waits for late goal events (default 30)
 #   VANE_STACK_READY_FILE if set, the summary is also written there as JSON (for the end-to-end test)
+#   VANE_STACK_PARENT_PID if set, the stack stops when that process is gone (a test runner that crashed)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -138,6 +139,10 @@ python3 scripts/demo.py --api "http://127.0.0.1:$API_PORT" --token "$VANE_ADMIN_
 
 # Wait for Ctrl-C; if a service dies, say so and stop the rest.
 while true; do
+    if [[ -n "${VANE_STACK_PARENT_PID:-}" ]] && ! kill -0 "$VANE_STACK_PARENT_PID" 2>/dev/null; then
+        echo "run-stack: process $VANE_STACK_PARENT_PID is gone" >&2
+        exit 1
+    fi
     for i in "${!PIDS[@]}"; do
         if ! kill -0 "${PIDS[$i]}" 2>/dev/null; then
             echo "run-stack: ${NAMES[$i]} exited; see $LOGS/${NAMES[$i]}.log" >&2

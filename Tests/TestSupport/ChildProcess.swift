@@ -12,6 +12,7 @@ public struct ChildProcess: Sendable {
     /// A program that cannot be started.
     public struct LaunchError: Error, CustomStringConvertible {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 
     /// Runs `executable` with `arguments` in `directory` and waits for it.

@@ -35,10 +35,12 @@ $(VENV)/.installed: Tests/Compatibility/requirements.txt
 build: deps
 	$(SWIFT) build
 
-## Builds everything once (debug) and runs every test suite, the compatibility suites included.
+## Builds everything once (debug) and runs every test suite (the compatibility suites and the
+## end-to-end test of the local stack included), then validates the deployment files.
 test: deps venv
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --parallel --num-workers 2
+	scripts/validate-deploy.sh
 
 ## Release-build benchmarks; numbers are printed as tables (and kept in $(BENCH_OUT)).
 bench: deps venv

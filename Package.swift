@@ -92,10 +92,17 @@ var package = Package(
             path: "Shared/ConfigFeed",
             swiftSettings: strict
         ),
+        .target(
+            name: "PostgresSupport",
+            dependencies: [.product(name: "PostgresNIO", package: "postgres-nio")],
+            path: "Shared/PostgresSupport",
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "ManagementAPI",
             dependencies: [
                 "ModelsCore",
+                "PostgresSupport",
                 "ServiceKit",
                 "KafkaKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -139,6 +146,7 @@ var package = Package(
             name: "EventsProcessor",
             dependencies: [
                 "ModelsCore",
+                "PostgresSupport",
                 "ServiceKit",
                 "KafkaKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

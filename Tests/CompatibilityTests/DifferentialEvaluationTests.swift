@@ -7,11 +7,11 @@ import TestSupport
 @Suite("Differential evaluation against the LaunchDarkly SDK", .timeLimit(.minutes(10)))
 struct DifferentialEvaluationTests {
     @Test("zero mismatches over a randomized corpus")
-    func randomizedCorpus() throws {
+    func randomizedCorpus() async throws {
         let environment = ProcessInfo.processInfo.environment
         let seed = environment["VANE_DIFF_SEED"] ?? "1"
         let rounds = environment["VANE_DIFF_ROUNDS"] ?? "12"
-        let result = try ChildProcess.run(
+        let result = try await ChildProcess.run(
             RepositoryPaths.python,
             [
                 "Tests/Compatibility/differential_eval.py", "--vanectl", RepositoryPaths.executable("vanectl").path,
@@ -23,8 +23,8 @@ struct DifferentialEvaluationTests {
     }
 
     @Test("the reference evaluator itself reproduces the SDK test harness expectations")
-    func referenceMatchesHarness() throws {
-        let result = try ChildProcess.run(
+    func referenceMatchesHarness() async throws {
+        let result = try await ChildProcess.run(
             RepositoryPaths.python, ["Tests/Compatibility/check_fixtures.py"], in: RepositoryPaths.root)
         #expect(result.status == 0, "\(result.standardOutput)\n\(result.standardError)")
     }

@@ -53,12 +53,12 @@ struct ProcessorHarness: Sendable {
     }
 
     /// Runs `events-processor replay --from <time>` to completion.
-    func replay(from time: String, settings: [String: String] = [:]) throws -> ChildProcess.Result {
+    func replay(from time: String, settings: [String: String] = [:]) async throws -> ChildProcess.Result {
         var variables = ProcessInfo.processInfo.environment
         for (key, value) in environment { variables[key] = value }
         variables.merge(settings) { _, new in new }
         variables["VANE_CORRELATION_DELAY_SECONDS"] = "1"
-        return try ChildProcess.run(RepositoryPaths.executable("events-processor"), ["replay", "--from", time], environment: variables)
+        return try await ChildProcess.run(RepositoryPaths.executable("events-processor"), ["replay", "--from", time], environment: variables)
     }
 
     /// Sends batches as events-ingest would (keyed by environment id, received now unless given).

@@ -52,14 +52,14 @@ struct ProcessorIntegrationTests {
             try await harness.postgres.query("UPDATE analytics.evaluations_by_receipt SET evaluations = evaluations * 2", logger: harness.logger)
             try await harness.postgres.query("UPDATE analytics.evaluations_hourly SET evaluations = evaluations * 2", logger: harness.logger)
             #expect(try await harness.tables() != expected)
-            let replay = try harness.replay(from: AnalyticsTime.format(now - 3_600_000))
+            let replay = try await harness.replay(from: AnalyticsTime.format(now - 3_600_000))
             #expect(replay.status == 0, "\(replay.standardError)")
             #expect(replay.standardOutput.contains("replayed from") && !replay.standardOutput.contains(" 0 context histories"),
                     "\(replay.standardOutput)")
             let replayed = try await harness.tables()
             #expect(replayed == expected, "\(expected.difference(from: replayed))\n\(replay.standardError)")
             // Idempotent: again, then the processor keeps the same totals.
-            let again = try harness.replay(from: AnalyticsTime.format(now))
+            let again = try await harness.replay(from: AnalyticsTime.format(now))
             #expect(again.status == 0, "\(again.standardError)")
             let final = try await harness.waitForTables(expected, timeout: .seconds(20))
             #expect(final == expected, "\(expected.difference(from: final))\n\(second.logTail())")
@@ -180,7 +180,7 @@ struct ProcessorIntegrationTests {
             let final = try await harness.waitForTables(expectedLater, timeout: .seconds(20))
             #expect(final == expectedLater, "\(expectedLater.difference(from: final))")
 
-            let refused = try harness.replay(from: AnalyticsTime.format(old), settings: settings)
+            let refused = try await harness.replay(from: AnalyticsTime.format(old), settings: settings)
             #expect(refused.status != 0 && refused.standardError.contains("pruned"), "\(refused.standardError)")
         }
     }

@@ -14,7 +14,7 @@ struct RoundTripTests {
         try await withHarness { api in
             let out = FileManager.default.temporaryDirectory.appendingPathComponent("vane-roundtrip-\(UUID().uuidString.prefix(8))")
             defer { try? FileManager.default.removeItem(at: out) }
-            let result = try ChildProcess.run(
+            let result = try await ChildProcess.run(
                 RepositoryPaths.python,
                 [RepositoryPaths.root.appendingPathComponent("Tests/Compatibility/api_roundtrip.py").path,
                  "--api", api.stack.managementAPI.baseURL, "--token", api.stack.adminToken,

@@ -19,10 +19,10 @@ struct VanectlEvalTests {
         """#
 
     @Test("prints one line per context and flag, in file and key order, with LaunchDarkly's reason shape")
-    func output() throws {
+    func output() async throws {
         let dataFile = try temporaryFile(data)
         let contextsFile = try temporaryFile(#"[{"kind":"user","key":"u"},{"kind":"user","key":""}]"#)
-        let result = try ChildProcess.run(
+        let result = try await ChildProcess.run(
             RepositoryPaths.executable("vanectl"), ["eval", "--data", dataFile.path, "--contexts", contextsFile.path])
         #expect(result.status == 0)
         #expect(result.standardOutput == """
@@ -35,11 +35,11 @@ struct VanectlEvalTests {
     }
 
     @Test("--flag evaluates one flag; a missing or deleted one is FLAG_NOT_FOUND")
-    func singleFlag() throws {
+    func singleFlag() async throws {
         let dataFile = try temporaryFile(data)
         let contextsFile = try temporaryFile(#"[{"kind":"user","key":"u"}]"#)
         for key in ["gone", "nope"] {
-            let result = try ChildProcess.run(
+            let result = try await ChildProcess.run(
                 RepositoryPaths.executable("vanectl"),
                 ["eval", "--data", dataFile.path, "--contexts", contextsFile.path, "--flag", key])
             #expect(result.standardOutput == #"{"context":0,"flag":"\#(key)","value":null,"variationIndex":null,"reason":{"kind":"ERROR","errorKind":"FLAG_NOT_FOUND"}}"# + "\n")
@@ -47,7 +47,7 @@ struct VanectlEvalTests {
     }
 
     @Test("an unreadable or invalid file exits 2 with one stderr line naming the file and position")
-    func badFiles() throws {
+    func badFiles() async throws {
         let contextsFile = try temporaryFile(#"[{"kind":"user","key":"u"}]"#)
         let broken = try temporaryFile("{\"flags\": {\n  \"a\": [1,,2]\n}}")
         let cases: [(String, String)] = [
@@ -55,7 +55,7 @@ struct VanectlEvalTests {
             (broken.path, "\(broken.path): line 2, column 11: unexpected character ','"),
         ]
         for (path, expected) in cases {
-            let result = try ChildProcess.run(
+            let result = try await ChildProcess.run(
                 RepositoryPaths.executable("vanectl"), ["eval", "--data", path, "--contexts", contextsFile.path])
             #expect(result.status == 2)
             #expect(result.standardOutput.isEmpty)
@@ -65,7 +65,7 @@ struct VanectlEvalTests {
         }
         let dataFile = try temporaryFile(data)
         let notArray = try temporaryFile(#"{"kind":"user"}"#)
-        let result = try ChildProcess.run(
+        let result = try await ChildProcess.run(
             RepositoryPaths.executable("vanectl"), ["eval", "--data", dataFile.path, "--contexts", notArray.path])
         #expect(result.status == 2)
         #expect(result.standardError.contains("expected a JSON array of contexts"))

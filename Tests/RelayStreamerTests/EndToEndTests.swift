@@ -18,8 +18,8 @@ struct EndToEndTests {
     }
 
     /// Runs `relay_compat.py <command>`; returns its JSON summary, failing the test with its output.
-    private func compat(_ command: String, _ stack: TestStack, relay: ServiceProcess, arguments: [String] = []) throws -> JSONValue? {
-        let result = try ChildProcess.run(
+    private func compat(_ command: String, _ stack: TestStack, relay: ServiceProcess, arguments: [String] = []) async throws -> JSONValue? {
+        let result = try await ChildProcess.run(
             RepositoryPaths.python,
             [
                 RepositoryPaths.root.appendingPathComponent("Tests/Compatibility/relay_compat.py").path, command,
@@ -41,7 +41,7 @@ struct EndToEndTests {
             let relay = try startRelay(stack)
             defer { relay.stop() }
             try await relay.waitUntilReady()
-            let summary = try compat("scenario", stack, relay: relay)
+            let summary = try await compat("scenario", stack, relay: relay)
             if let millis = summary?["killSwitchMillis"]?.numberValue {
                 #expect(millis < 200, "a kill switch must reach a connected SDK within 200 ms")
             }
@@ -56,7 +56,7 @@ struct EndToEndTests {
             try await relay.waitUntilReady()
             let seed = Int(ProcessInfo.processInfo.environment["VANE_RELAY_DIFFERENTIAL_SEED"] ?? "") ?? 7
             let flags = Int(ProcessInfo.processInfo.environment["VANE_RELAY_DIFFERENTIAL_FLAGS"] ?? "") ?? 60
-            _ = try compat("differential", stack, relay: relay, arguments: ["--seed", "\(seed)", "--flags", "\(flags)", "--contexts", "40"])
+            _ = try await compat("differential", stack, relay: relay, arguments: ["--seed", "\(seed)", "--flags", "\(flags)", "--contexts", "40"])
         }
     }
 

@@ -85,8 +85,8 @@ struct LocalStackTests {
         }
 
         /// One value from the analytics schema (psql, unaligned).
-        func query(_ sql: String) throws -> String {
-            let result = try ChildProcess.run(
+        func query(_ sql: String) async throws -> String {
+            let result = try await ChildProcess.run(
                 PostgresServer.binary("psql"),
                 ["-h", "127.0.0.1", "-p", "\(ports["VANE_PG_PORT"]!)", "-U", "postgres", "-d", "vane", "-tAc", sql])
             guard result.status == 0 else { throw ChildProcess.LaunchError(description: "psql: \(result.standardError)") }
@@ -150,7 +150,7 @@ struct LocalStackTests {
             """#)
         #expect(targeted.status == 200, "\(targeted.text)")
 
-        let sdk = try ChildProcess.run(RepositoryPaths.python, [
+        let sdk = try await ChildProcess.run(RepositoryPaths.python, [
             RepositoryPaths.root.appendingPathComponent("Tests/Compatibility/stack_e2e.py").path,
             "--relay", stack.relay, "--events", stack.events, "--sdk-key", stack.sdkKey,
             "--api", stack.api, "--token", stack.token, "--project", "demo", "--environment", "production",
@@ -167,7 +167,7 @@ struct LocalStackTests {
         let deadline = ContinuousClock.now + .seconds(90)
         var converted = ""
         while ContinuousClock.now < deadline {
-            converted = try stack.query(
+            converted = try await stack.query(
                 "SELECT coalesce(sum(converted_contexts),0) || '/' || coalesce(sum(conversion_events),0) || '/' || coalesce(sum(value_sum),0)"
                     + " FROM analytics.experiment_metrics WHERE flag_key = '\(flag)' AND metric_key = 'e2e-purchase'")
             if converted == "\(users)/\(users)/\((0..<users).reduce(0, +))" { break }
@@ -175,13 +175,13 @@ struct LocalStackTests {
         }
         #expect(converted == "\(users)/\(users)/\((0..<users).reduce(0, +))", "\(stack.logs())")
         // Every user and the probe context were exposed once; the evaluations were counted.
-        #expect(try stack.query("SELECT sum(exposed_contexts) FROM analytics.experiment_exposures WHERE flag_key = '\(flag)'") == "\(users + 1)")
-        let exposedByVariation = try stack.query(
+        #expect(try await stack.query("SELECT sum(exposed_contexts) FROM analytics.experiment_exposures WHERE flag_key = '\(flag)'") == "\(users + 1)")
+        let exposedByVariation = try await stack.query(
             "SELECT string_agg(variation || ':' || exposed_contexts, ',' ORDER BY variation) FROM analytics.experiment_exposures WHERE flag_key = '\(flag)'")
         #expect(exposedByVariation.split(separator: ",").count == 2)
-        let evaluations = Int(try stack.query("SELECT coalesce(sum(evaluations),0) FROM analytics.evaluations_hourly WHERE flag_key = '\(flag)'")) ?? 0
+        let evaluations = Int(try await stack.query("SELECT coalesce(sum(evaluations),0) FROM analytics.evaluations_hourly WHERE flag_key = '\(flag)'")) ?? 0
         #expect(evaluations >= users + 2)
-        #expect(try stack.query("SELECT count(*) FROM analytics.flag_last_evaluated WHERE flag_key = '\(flag)'") == "1")
+        #expect(try await stack.query("SELECT count(*) FROM analytics.flag_last_evaluated WHERE flag_key = '\(flag)'") == "1")
 
         // Ctrl-C: everything stops, nothing keeps listening.
         let status = await stack.stop()

@@ -44,7 +44,7 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let (settings, logger) = try loadSettings()
-        let client = PostgresClient(configuration: settings.database.clientConfiguration(), backgroundLogger: logger)
+        let client = PostgresClient(configuration: settings.database.clientConfiguration(maximumConnections: 4), backgroundLogger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             try await Migrations.apply(client: client, logger: logger)

@@ -24,7 +24,7 @@ struct ManagementApplication {
     func makeParts() throws -> Parts {
         let metrics = ServiceMetrics()
         let postgres = PostgresClient(
-            configuration: settings.database.clientConfiguration(maximumConnections: settings.databaseMaxConnections),
+            configuration: settings.database.clientConfiguration(maximumConnections: settings.databaseMaxConnections, minimumConnections: 2),
             backgroundLogger: logger)
         let store = ManagementStore(client: postgres, logger: logger)
         var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: settings.kafkaBrokers)

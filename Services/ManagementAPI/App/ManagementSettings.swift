@@ -1,3 +1,4 @@
+import PostgresSupport
 import Logging
 import ServiceKit
 

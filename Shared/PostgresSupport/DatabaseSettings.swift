@@ -2,17 +2,17 @@ import Foundation
 import PostgresNIO
 
 /// PostgreSQL connection settings from a `postgres://user:password@host:port/database` URL
-/// (the same format as management-api's `VANE_DATABASE_URL`; both use one database).
-struct DatabaseSettings: Sendable, CustomStringConvertible {
-    var host: String
-    var port: Int
-    var username: String
-    var password: String?
-    var database: String
-    var requireTLS: Bool
+/// (`VANE_DATABASE_URL`; management-api and events-processor share one database).
+public struct DatabaseSettings: Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public var username: String
+    public var password: String?
+    public var database: String
+    public var requireTLS: Bool
 
-    /// Parses `VANE_DATABASE_URL`; `sslmode=require` asks for TLS.
-    init?(url text: String) {
+    /// Parses the URL; `sslmode=require` asks for TLS. `nil` when it is not a PostgreSQL URL.
+    public init?(url text: String) {
         guard let url = URLComponents(string: text), ["postgres", "postgresql"].contains(url.scheme ?? ""),
             let host = url.host, !host.isEmpty
         else { return nil }
@@ -25,15 +25,18 @@ struct DatabaseSettings: Sendable, CustomStringConvertible {
         requireTLS = url.queryItems?.contains { $0.name == "sslmode" && $0.value == "require" } ?? false
     }
 
-    func clientConfiguration(maximumConnections: Int) -> PostgresClient.Configuration {
+    /// The client configuration for a pool of at most `maximumConnections`, keeping
+    /// `minimumConnections` open (so that the first requests after a quiet period do not pay for
+    /// connecting).
+    public func clientConfiguration(maximumConnections: Int, minimumConnections: Int = 1) -> PostgresClient.Configuration {
         var configuration = PostgresClient.Configuration(
             host: host, port: port, username: username, password: password, database: database,
             tls: requireTLS ? .require(.makeClientConfiguration()) : .disable)
         configuration.options.maximumConnections = maximumConnections
-        configuration.options.minimumConnections = 1
+        configuration.options.minimumConnections = min(minimumConnections, maximumConnections)
         return configuration
     }
 
     /// The URL without the password, for logs.
-    var description: String { "postgres://\(username)@\(host):\(port)/\(database)" }
+    public var description: String { "postgres://\(username)@\(host):\(port)/\(database)" }
 }

@@ -39,7 +39,8 @@ build: deps
 ## end-to-end test of the local stack included), then validates the deployment files.
 test: deps venv
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --parallel --num-workers 2
+	set -o pipefail; $(SWIFT) test --skip-build --parallel --num-workers 2 2>&1 | tee .build/test-output.log \
+	  || { scripts/test-failure-summary.sh .build/test-output.log; exit 1; }
 	scripts/validate-deploy.sh
 
 ## Release-build benchmarks; numbers are printed as tables (and kept in $(BENCH_OUT)).

@@ -7,7 +7,7 @@ SWIFT ?= swift
 PYTHON ?= python3
 VENV := .venv
 VENV_PY := $(VENV)/bin/python
-APT_PACKAGES := librdkafka-dev kcat postgresql zlib1g-dev
+APT_PACKAGES := librdkafka-dev kcat postgresql zlib1g-dev curl
 BENCH_APT_PACKAGES := wrk curl
 BENCH_OUT := .build/benchmark-results
 

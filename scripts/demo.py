@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -144,8 +145,9 @@ Try it:
   curl -s -X POST -H "Authorization: %(sdkKey)s" -H "Content-Type: application/json" \\
        %(relay)s/ofrep/v1/evaluate/flags/banner-text -d '{"context": {"targetingKey": "carol"}}'
 
-Logs: %(logs)s. Stop with Ctrl-C (data stays in .data/; make run starts again).''' % dict(
-        summary, note=' The demo project was created.' if created else '', logs=args.logs))
+Logs: %(logs)s. Stop with Ctrl-C (the data stays in %(data)s; make run starts again).''' % dict(
+        summary, note=' The demo project was created.' if created else '', logs=args.logs,
+        data=os.path.dirname(os.path.abspath(args.logs))))
     sys.stdout.flush()
     return 0
 

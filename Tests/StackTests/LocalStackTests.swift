@@ -162,6 +162,9 @@ struct LocalStackTests {
         #expect(served.values.reduce(0, +) == users)
         #expect(served.count == 2, "a 50/50 rollout over \(users) users serves both variations: \(served)")
         #expect((seen["reason"] as? [String: Any])?["inExperiment"] as? Bool == true)
+        // The SDK polls its in-memory copy every 5 ms, so this is PATCH sent → SDK serves "off".
+        let killSwitch = try #require(seen["killSwitchMilliseconds"] as? Double)
+        #expect(killSwitch < 1000, "kill switch took \(killSwitch) ms through the whole local stack")
 
         // The processor counts summaries at once and attributes goals after the 2 s delay.
         let deadline = ContinuousClock.now + .seconds(90)

@@ -94,7 +94,7 @@ var package = Package(
         ),
         .target(
             name: "PostgresSupport",
-            dependencies: [.product(name: "PostgresNIO", package: "postgres-nio")],
+            dependencies: ["ServiceKit", .product(name: "PostgresNIO", package: "postgres-nio")],
             path: "Shared/PostgresSupport",
             swiftSettings: strict
         ),

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import ServiceKit
 
 /// PostgreSQL connection settings from a `postgres://user:password@host:port/database` URL
 /// (`VANE_DATABASE_URL`; management-api and events-processor share one database).
@@ -39,4 +40,16 @@ public struct DatabaseSettings: Sendable, CustomStringConvertible {
 
     /// The URL without the password, for logs.
     public var description: String { "postgres://\(username)@\(host):\(port)/\(database)" }
+}
+
+extension ServiceEnvironment {
+    /// `VANE_DATABASE_URL` (required). A missing or malformed URL is reported as a problem and a
+    /// placeholder is returned, so that every other setting is still checked before start fails.
+    public mutating func databaseSettings() -> DatabaseSettings {
+        let hint = "postgres://user:password@host:5432/database"
+        let url = requiredString("VANE_DATABASE_URL", hint: hint)
+        if let settings = DatabaseSettings(url: url) { return settings }
+        if !url.isEmpty { report("VANE_DATABASE_URL", "must look like \(hint)") }
+        return DatabaseSettings(url: "postgres://invalid@localhost/invalid")!
+    }
 }

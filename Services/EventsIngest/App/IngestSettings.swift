@@ -34,8 +34,7 @@ struct IngestSettings: Sendable {
         http = HTTPSettings(from: &environment, defaultPort: 8040)
         idleTimeout = environment.seconds("VANE_HTTP_IDLE_TIMEOUT_SECONDS", default: .seconds(60))
         maximumConnections = environment.integer("VANE_HTTP_MAX_CONNECTIONS", default: 10_000, range: 1...1_000_000)
-        kafkaBrokers = environment.requiredString("VANE_KAFKA_BROKERS", hint: "host:port[,host:port...]")
-            .split(separator: ",").map { $0.filter { $0 != " " } }.filter { !$0.isEmpty }
+        kafkaBrokers = environment.kafkaBrokers()
         configTopic = environment.string("VANE_CONFIG_TOPIC", default: "vane.config")
         eventsTopic = environment.string("VANE_EVENTS_TOPIC", default: "vane.events.raw")
         maximumBodyBytes = environment.integer("VANE_EVENTS_MAX_BODY_BYTES", default: 5 << 20, range: 1024...(1 << 30))

@@ -24,14 +24,9 @@ struct ProcessorSettings: Sendable {
     init(environment variables: [String: String]) throws {
         var environment = ServiceEnvironment(variables)
         http = HTTPSettings(from: &environment, defaultPort: 8050)
-        let url = environment.requiredString("VANE_DATABASE_URL", hint: "postgres://user:password@host:5432/database")
-        database = DatabaseSettings(url: url) ?? DatabaseSettings(url: "postgres://invalid@localhost/invalid")!
-        if !url.isEmpty, DatabaseSettings(url: url) == nil {
-            environment.report("VANE_DATABASE_URL", "must look like postgres://user:password@host:5432/database")
-        }
+        database = environment.databaseSettings()
         databaseMaxConnections = environment.integer("VANE_DATABASE_MAX_CONNECTIONS", default: 4, range: 2...100)
-        kafkaBrokers = environment.requiredString("VANE_KAFKA_BROKERS", hint: "host:port[,host:port...]")
-            .split(separator: ",").map { $0.filter { $0 != " " } }.filter { !$0.isEmpty }
+        kafkaBrokers = environment.kafkaBrokers()
         eventsTopic = environment.string("VANE_EVENTS_TOPIC", default: "vane.events.raw")
         consumerGroup = environment.string("VANE_CONSUMER_GROUP", default: "vane-events-processor")
         kafkaSessionTimeout = environment.seconds("VANE_KAFKA_SESSION_TIMEOUT_SECONDS", default: .seconds(10))

@@ -18,14 +18,9 @@ struct ManagementSettings: Sendable {
     init(environment variables: [String: String]) throws {
         var environment = ServiceEnvironment(variables)
         http = HTTPSettings(from: &environment, defaultPort: 8080)
-        let url = environment.requiredString("VANE_DATABASE_URL", hint: "postgres://user:password@host:5432/database")
-        database = DatabaseSettings(url: url) ?? DatabaseSettings(url: "postgres://invalid@localhost/invalid")!
-        if !url.isEmpty, DatabaseSettings(url: url) == nil {
-            environment.report("VANE_DATABASE_URL", "must look like postgres://user:password@host:5432/database")
-        }
+        database = environment.databaseSettings()
         databaseMaxConnections = environment.integer("VANE_DATABASE_MAX_CONNECTIONS", default: 20, range: 2...500)
-        kafkaBrokers = environment.requiredString("VANE_KAFKA_BROKERS", hint: "host:port[,host:port...]")
-            .split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
+        kafkaBrokers = environment.kafkaBrokers()
         configTopic = environment.string("VANE_CONFIG_TOPIC", default: "vane.config")
         configTopicPartitions = Int32(environment.integer("VANE_CONFIG_TOPIC_PARTITIONS", default: 6, range: 1...1000))
         configTopicReplicationFactor = Int32(environment.integer("VANE_CONFIG_TOPIC_REPLICATION_FACTOR", default: -1, range: -1...10))

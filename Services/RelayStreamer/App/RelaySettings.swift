@@ -35,8 +35,7 @@ struct RelaySettings: Sendable {
     init(environment variables: [String: String]) throws {
         var environment = ServiceEnvironment(variables)
         http = HTTPSettings(from: &environment, defaultPort: 8030)
-        kafkaBrokers = environment.requiredString("VANE_KAFKA_BROKERS", hint: "host:port[,host:port...]")
-            .split(separator: ",").map { String($0).trimmingCharacters(of: " ") }.filter { !$0.isEmpty }
+        kafkaBrokers = environment.kafkaBrokers()
         configTopic = environment.string("VANE_CONFIG_TOPIC", default: "vane.config")
         heartbeatInterval = environment.seconds("VANE_RELAY_HEARTBEAT_SECONDS", default: .seconds(30))
         if heartbeatInterval < .milliseconds(100) || heartbeatInterval > .seconds(240) {

@@ -47,6 +47,13 @@ public struct ServiceEnvironment: Sendable {
         return value
     }
 
+    /// `VANE_KAFKA_BROKERS`: the bootstrap servers, `host:port[,host:port…]` (required; spaces
+    /// around the commas are ignored).
+    public mutating func kafkaBrokers() -> [String] {
+        requiredString("VANE_KAFKA_BROKERS", hint: "host:port[,host:port...]")
+            .split(separator: ",").map { $0.filter { $0 != " " } }.filter { !$0.isEmpty }
+    }
+
     /// An integer within `range`, or `defaultValue` when unset.
     public mutating func integer(_ name: String, default defaultValue: Int, range: ClosedRange<Int> = Int.min...Int.max) -> Int {
         guard let text = optionalString(name) else { return defaultValue }

@@ -15,7 +15,7 @@
 #     healthchecks, ports, Kafka KRaft listeners and topics; nginx SSE settings; Kubernetes probes,
 #     resources, security contexts, grace periods, references between objects; and every VANE_*
 #     variable set anywhere (compose, ConfigMaps, Secrets refs, docs) is read by the service it is
-#     given to — the names are taken from the Swift sources (Services/, Shared/ServiceKit).
+#     given to — the names are taken from the Swift sources (Services/, Shared/ServiceKit, Shared/ConfigFeed, Shared/PostgresSupport).
 # When the tools are present (on PATH, or in .build/validate-deploy-tools after --install-tools):
 #   hadolint (Dockerfile), check-jsonschema (compose-spec schema), kubernetes-validate (Kubernetes
 #   OpenAPI schemas, offline), kubectl kustomize (renders the kustomization offline), kubeconform,
@@ -144,10 +144,10 @@ def tool_result(name, ran, passed, output, skip_reason):
 
 SERVICES = {
     # service: (source folder, shared folders it also reads settings through, default port)
-    "management-api": ("Services/ManagementAPI", ["Shared/ServiceKit"], 8080),
+    "management-api": ("Services/ManagementAPI", ["Shared/ServiceKit", "Shared/PostgresSupport"], 8080),
     "relay-streamer": ("Services/RelayStreamer", ["Shared/ServiceKit", "Shared/ConfigFeed"], 8030),
     "events-ingest": ("Services/EventsIngest", ["Shared/ServiceKit", "Shared/ConfigFeed"], 8040),
-    "events-processor": ("Services/EventsProcessor", ["Shared/ServiceKit"], 8050),
+    "events-processor": ("Services/EventsProcessor", ["Shared/ServiceKit", "Shared/PostgresSupport"], 8050),
 }
 TOOLS = ["vanectl"]
 NEEDS_DATABASE = {"management-api", "events-processor"}

@@ -36,11 +36,11 @@ build: deps
 	$(SWIFT) build
 
 ## Builds everything once (debug) and runs every test suite (the compatibility suites and the
-## end-to-end test of the local stack included), then validates the deployment files.
+## end-to-end test of the local stack included; time limit, log and failure summary: see
+## scripts/run-tests.sh), then validates the deployment files.
 test: deps venv
 	$(SWIFT) build --build-tests
-	set -o pipefail; $(SWIFT) test --skip-build --parallel --num-workers 2 2>&1 | tee .build/test-output.log \
-	  || { scripts/test-failure-summary.sh .build/test-output.log; exit 1; }
+	SWIFT="$(SWIFT)" scripts/run-tests.sh
 	scripts/validate-deploy.sh
 
 ## Release-build benchmarks; numbers are printed as tables (and kept in $(BENCH_OUT)).

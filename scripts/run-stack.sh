@@ -88,8 +88,9 @@ start() {  # start NAME PORT [VAR=VALUE...] -- command...
     NAMES+=("$name")
 }
 
-wait_ready() {  # wait_ready NAME URL
-    local name=$1 url=$2 pid=${PIDS[-1]}
+wait_ready() {  # wait_ready NAME URL  (NAME as given to start)
+    local name=$1 url=$2 pid="" i
+    for i in "${!NAMES[@]}"; do [[ ${NAMES[$i]} == "$name" ]] && pid=${PIDS[$i]}; done
     for _ in $(seq 600); do
         if curl -sf -o /dev/null "$url"; then return 0; fi
         if ! kill -0 "$pid" 2>/dev/null; then
@@ -112,9 +113,14 @@ echo "dev-kafka         in memory"
     >"$DATA/dev-kafka.bootstrap" 2>>"$LOGS/dev-kafka.log" &
 PIDS+=($!)
 NAMES+=(dev-kafka)
-for _ in $(seq 100); do [[ -s "$DATA/dev-kafka.bootstrap" ]] && break; sleep 0.1; done
+# Its first stdout line is the bootstrap list; a loaded machine may take several seconds to start it.
+for _ in $(seq 600); do
+    [[ -s "$DATA/dev-kafka.bootstrap" ]] && break
+    kill -0 "${PIDS[-1]}" 2>/dev/null || break
+    sleep 0.1
+done
 BROKERS=$(head -1 "$DATA/dev-kafka.bootstrap")
-[[ -n "$BROKERS" ]] || { echo "run-stack: dev-kafka did not start; see $LOGS/dev-kafka.log" >&2; exit 1; }
+[[ -n "$BROKERS" ]] || { echo "run-stack: dev-kafka did not start within 60 s; see $LOGS/dev-kafka.log" >&2; exit 1; }
 
 echo "management-api    http://$HOST:$API_PORT"
 start management-api "$API_PORT" VANE_DATABASE_URL="$DATABASE_URL" VANE_KAFKA_BROKERS="$BROKERS" \

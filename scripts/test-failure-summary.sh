@@ -22,5 +22,14 @@ if grep -q "crashed:" "$log"; then
     grep -E "Program crashed|Fatal error|Assertion|assert|\*\*\*" "$log" | cut -c1-300 | head -10
     # The crashed thread's frames: from "Thread N crashed:" to the first blank line.
     awk '/^Thread [0-9]+( ".*")? crashed:/ {on=1} on {print; n++} on && /^$/ && n>2 {exit} n>60 {exit}' "$log" | cut -c1-240
+    # Every thread's frames in the project's own code (idle readers of brokers' output left out):
+    # where each was, which for a hang is what waits.
+    echo "-- project frames per thread:"
+    awk '/^Thread [0-9]+/ {thread=$0; shown=0}
+         / at \/.*\/(Tests|Services|Shared|Tools)\// && !/PipeEnd\.read|in static DevKafka\.start/ && shown<3 {
+             if (shown==0) print thread; shown++; line=$0
+             gsub(/0x[0-9a-f]+ /, "", line); gsub(/ in vanePackageTests.xctest/, "", line); print line; total++
+         }
+         total>=45 {exit}' "$log" | cut -c1-220
 fi
 echo "======================================================================"

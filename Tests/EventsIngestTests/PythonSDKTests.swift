@@ -66,7 +66,7 @@ struct PythonSDKTests {
         let limited = try await stack.startIngest(environment: [
             "VANE_EVENTS_RATE_LIMIT_PER_SECOND": "1", "VANE_EVENTS_RATE_LIMIT_BURST": "1",
         ])
-        defer { limited.stop() }
+        defer { limited.stopBlocking() }
         let environment = try await stack.createEnvironment(knownTo: limited)
         // waitUntilKnown's probes were refused with 400 after taking a token: let the bucket refill.
         try await Task.sleep(for: .milliseconds(1100))

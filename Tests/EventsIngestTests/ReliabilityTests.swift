@@ -63,7 +63,7 @@ struct ReliabilityTests {
     func overload() async throws {
         let stack = try currentStack()
         let ingest = try await stack.startIngest(environment: ["VANE_EVENTS_MAX_IN_FLIGHT_BATCHES": "2"])
-        defer { ingest.stop() }
+        defer { ingest.stopBlocking() }
         let environment = try await stack.createEnvironment(knownTo: ingest)
         try await stack.kafka.control("rtt all 1000")
         let results = try await withThrowingTaskGroup(of: (String, HTTPResult).self) { group in
@@ -122,7 +122,7 @@ struct ReliabilityTests {
         let exitDeadline = ContinuousClock.now + .seconds(30)
         while ingest.isRunning, ContinuousClock.now < exitDeadline { try await Task.sleep(for: .milliseconds(100)) }
         #expect(!ingest.isRunning)
-        #expect(ingest.stop() == 0, "clean exit:\n\(ingest.logTail())")
+        #expect(await ingest.stop() == 0, "clean exit:\n\(ingest.logTail())")
 
         let results = outcomes.value
         let acceptedIDs = results.filter { $0.status == 202 }.map(\.id)

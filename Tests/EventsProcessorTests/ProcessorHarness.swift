@@ -17,7 +17,7 @@ struct ProcessorHarness: Sendable {
 
     /// Runs `body` with a fresh database, broker (a 4-partition events topic) and producer.
     static func with(_ body: (ProcessorHarness) async throws -> Void) async throws {
-        let databaseURL = try PostgresServer.start().createDatabase(prefix: "processor")
+        let databaseURL = try await PostgresServer.start().createDatabase(prefix: "processor")
         let logger = TestLogger.make("processor-tests")
         try await DevKafka.with(brokers: 1, topics: ["vane.events.raw:4"]) { kafka in
             let producer = try KafkaProducer(configuration: .init(bootstrapServers: [kafka.bootstrapServers]), logger: logger)

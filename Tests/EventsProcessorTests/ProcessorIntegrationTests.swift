@@ -32,16 +32,16 @@ struct ProcessorIntegrationTests {
             }
             let secondCut = stream.count * 7 / 10
             try await harness.send(Array(stream[cut..<(cut + secondCut) / 2]))
-            first.stop(signal: SIGKILL)
+            await first.stop(signal: SIGKILL)
             let committedAtKill = try await harness.committedRecords()
             #expect(committedAtKill > 0 && committedAtKill < Int64(stream.count))
             try await harness.send(Array(stream[(cut + secondCut) / 2..<secondCut]))
 
             let second = try await harness.startProcessor(delaySeconds: 1)
-            defer { second.stop() }
+            defer { second.stopBlocking() }
             // Scale out while records arrive: the group rebalances between the two members.
             let third = try await harness.startProcessor(delaySeconds: 1)
-            defer { third.stop() }
+            defer { third.stopBlocking() }
             try await harness.send(Array(stream[secondCut...]))
             let tables = try await harness.waitForTables(expected)
             #expect(tables == expected, "\(expected.difference(from: tables))\n\(second.logTail())")
@@ -70,7 +70,7 @@ struct ProcessorIntegrationTests {
     func delayedAttribution() async throws {
         try await ProcessorHarness.with { harness in
             let processor = try await harness.startProcessor(delaySeconds: 4)
-            defer { processor.stop() }
+            defer { processor.stopBlocking() }
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             func batch(_ id: String, _ events: [GeneratedEvent]) -> GeneratedBatch {
                 GeneratedBatch(environmentID: "env", payloadID: id, events: events, summary: [:], summaryStart: now)
@@ -118,7 +118,7 @@ struct ProcessorIntegrationTests {
         try await ProcessorHarness.with { harness in
             let settings = ["VANE_RAW_RETENTION_HOURS": "1", "VANE_PRUNE_INTERVAL_SECONDS": "1"]
             let processor = try await harness.startProcessor(delaySeconds: 0, settings: settings)
-            defer { processor.stop() }
+            defer { processor.stopBlocking() }
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             let old = now - 5 * 3_600_000
             func event(_ key: String, _ at: Int64, _ kind: GeneratedEvent.Kind) -> GeneratedEvent {
@@ -189,7 +189,7 @@ struct ProcessorIntegrationTests {
     func malformedInput() async throws {
         try await ProcessorHarness.with { harness in
             let processor = try await harness.startProcessor(delaySeconds: 0)
-            defer { processor.stop() }
+            defer { processor.stopBlocking() }
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             let good = GeneratedBatch(
                 environmentID: "env", payloadID: "ok",

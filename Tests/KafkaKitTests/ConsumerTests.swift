@@ -149,6 +149,32 @@ extension KafkaIntegrationTests {
             }
         }
 
+        /// librdkafka before 2.3.0 aborts the process when a cooperative-sticky member that joined a
+        /// group but never got an assignment is destroyed (confluentinc/librdkafka#4312); this
+        /// took the whole test runner down in CI. A failure here is that abort.
+        @Test("a consumer closed during its first rebalance is released without aborting the process", .timeLimit(.minutes(1)))
+        func closeBeforeFirstAssignment() async throws {
+            try await DevKafka.with(brokers: 1) { kafka in
+                let topic = freshTopic()
+                try await kafka.createTopic(topic, partitions: 2)
+                // Every SyncGroup fails: the member joins (the assignor is chosen) and never gets an
+                // assignment.
+                let syncGroup = 14
+                try await kafka.pushErrors(apiKey: syncGroup, Array(repeating: "REBALANCE_IN_PROGRESS", count: 200))
+                for _ in 0..<2 {
+                    var consumer: KafkaConsumer? = try KafkaConsumer(
+                        configuration: testConsumerConfiguration(kafka, group: freshGroupID(), topics: [topic]), logger: self.logger)
+                    // Past the broker's 3 s initial rebalance delay: JoinGroup has answered.
+                    try await Task.sleep(for: .milliseconds(4500))
+                    try await consumer?.close()
+                    consumer = nil
+                }
+                // rd_kafka_destroy runs on a dispatch queue after the last reference goes; give it
+                // time to abort if it is going to.
+                try await Task.sleep(for: .seconds(2))
+            }
+        }
+
         @Test("a group-less reader from earliest reaches the high watermarks seen at start", .timeLimit(.minutes(1)))
         func readerCatchesUp() async throws {
             try await DevKafka.with { kafka in

@@ -14,7 +14,7 @@ struct RepublishTests {
 
             // The broker's data is lost: management-api restarts on the same database against a
             // brand-new broker, and must refill it (each item once, as the only publisher).
-            #expect(api.stack.managementAPI.stop() == 0)
+            #expect(await api.stack.managementAPI.stop() == 0)
             let fresh = try await DevKafka.start(brokers: 1, topics: ["vane.config:3"])
             let second = try ServiceProcess("management-api", environment: [
                 "VANE_DATABASE_URL": api.stack.databaseURL, "VANE_KAFKA_BROKERS": fresh.bootstrapServers,
@@ -30,7 +30,7 @@ struct RepublishTests {
             }
             // Two environments, the flag in both, and the segment.
             #expect(kinds == ["environment/production", "environment/test", "flag/f", "flag/f", "segment/s"], "\(second.logTail())")
-            second.stop()
+            await second.stop()
             _ = await fresh.stop()
         }
     }

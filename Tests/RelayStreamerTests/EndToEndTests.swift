@@ -39,7 +39,7 @@ struct EndToEndTests {
     func scenario() async throws {
         try await withStack { stack in
             let relay = try startRelay(stack)
-            defer { relay.stop() }
+            defer { relay.stopBlocking() }
             try await relay.waitUntilReady()
             let summary = try await compat("scenario", stack, relay: relay)
             let millis = try #require(summary?["killSwitchMillis"]?.numberValue, "the scenario reports the kill-switch latency")
@@ -51,7 +51,7 @@ struct EndToEndTests {
     func differential() async throws {
         try await withStack { stack in
             let relay = try startRelay(stack)
-            defer { relay.stop() }
+            defer { relay.stopBlocking() }
             try await relay.waitUntilReady()
             let seed = Int(ProcessInfo.processInfo.environment["VANE_RELAY_DIFFERENTIAL_SEED"] ?? "") ?? 7
             let flags = Int(ProcessInfo.processInfo.environment["VANE_RELAY_DIFFERENTIAL_FLAGS"] ?? "") ?? 60
@@ -72,15 +72,15 @@ struct EndToEndTests {
         _ = try await stack.api("PUT", "/projects/resilience/flags/f/environments/production", json: #"{"on":true,"fallthrough":{"variation":0}}"#)
 
         let relay = try startRelay(stack)
-        defer { relay.stop() }
+        defer { relay.stopBlocking() }
         try await relay.waitUntilReady()
         let poll = { try await TestHTTP.request("GET", "\(relay.baseURL)/sdk/latest-all", headers: [("Authorization", sdkKey)]) }
         try await eventually { try await poll().text.contains(#""on":true"#) }
 
         // The management plane goes away: a new relay still builds its state from the changelog.
-        stack.managementAPI.stop()
+        await stack.managementAPI.stop()
         let second = try startRelay(stack)
-        defer { second.stop() }
+        defer { second.stopBlocking() }
         try await second.waitUntilReady()
         let fromKafka = try await TestHTTP.request("GET", "\(second.baseURL)/sdk/latest-all", headers: [("Authorization", sdkKey)])
         #expect(fromKafka.status == 200)

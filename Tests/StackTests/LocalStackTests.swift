@@ -69,15 +69,14 @@ struct LocalStackTests {
             let folder = data.appendingPathComponent("logs")
             let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
             return names.sorted().map { name in
-                let text = (try? String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)) ?? ""
-                return "== \(name)\n" + text.split(separator: "\n").suffix(15).joined(separator: "\n")
+                "== \(name)\n" + LogTail.of(folder.appendingPathComponent(name), lines: 15)
             }.joined(separator: "\n")
         }
 
         /// SIGTERM, as Ctrl-C would; returns the script's exit status.
         func stop() async -> Int32 {
-            process.signal(SIGTERM)
-            return await process.wait()
+            let outcome = await process.stop(gracePeriod: .seconds(90))
+            return outcome.forced ? -1 : outcome.status
         }
 
         func call(_ method: String, _ path: String, _ json: String? = nil) async throws -> TestHTTP.Response {
@@ -97,9 +96,7 @@ struct LocalStackTests {
     static func freePorts() throws -> [String: Int] {
         var ports: [String: Int] = [:]
         for name in ["VANE_PG_PORT", "VANE_API_PORT", "VANE_RELAY_PORT", "VANE_EVENTS_PORT", "VANE_PROCESSOR_PORT"] {
-            var port = try PostgresServer.freePort()
-            while ports.values.contains(port) { port = try PostgresServer.freePort() }
-            ports[name] = port
+            ports[name] = try TestPorts.next()
         }
         return ports
     }
@@ -126,7 +123,7 @@ struct LocalStackTests {
 
         let stack = try await Stack(data: data, ports: ports, delaySeconds: 2)
         var stopped = false
-        defer { if !stopped { stack.process.signal(SIGTERM); _ = stack.process.waitBlocking() } }
+        defer { if !stopped { _ = stack.process.stopBlocking(gracePeriod: .seconds(90)) } }
         #expect(stack.outputText.contains("The demo project was created."))
         #expect(stack.outputText.contains(stack.sdkKey))
         // Every URL the summary prints answers.
@@ -197,7 +194,7 @@ struct LocalStackTests {
         // fresh in-memory broker through management-api's republish.
         let again = try await Stack(data: data, ports: ports, delaySeconds: 2)
         var stoppedAgain = false
-        defer { if !stoppedAgain { again.process.signal(SIGTERM); _ = again.process.waitBlocking() } }
+        defer { if !stoppedAgain { _ = again.process.stopBlocking(gracePeriod: .seconds(90)) } }
         #expect(!again.outputText.contains("The demo project was created."))
         #expect(again.token == stack.token && again.sdkKey == stack.sdkKey)
         var republished = ""

@@ -56,16 +56,23 @@ public final class DevKafka: Sendable {
     public let bootstrapServers: String
 
     private let process: ProcessBox
-    private let stdin: FileHandle
+    private let stdin: PipeEnd
     private let lines: LineReader
     private let commandGate = AsyncGate()
 
-    private init(process: ProcessBox, stdin: FileHandle, lines: LineReader, bootstrapServers: String) {
+    /// The broker's standard error (banner, librdkafka mock-cluster logs).
+    public let logFile: URL
+
+    private init(process: ProcessBox, stdin: PipeEnd, lines: LineReader, bootstrapServers: String, logFile: URL) {
         self.process = process
         self.stdin = stdin
         self.lines = lines
         self.bootstrapServers = bootstrapServers
+        self.logFile = logFile
     }
+
+    /// The last lines of the broker's standard error.
+    public func logTail(lines: Int = 40) -> String { LogTail.of(self.logFile, lines: lines) }
 
     deinit {
         // A forgotten stop() must not leave a broker running after the test: EOF on its stdin
@@ -95,27 +102,30 @@ public final class DevKafka: Sendable {
     ) async throws -> DevKafka {
         var processArguments = ["dev-kafka", "--brokers", "\(brokers)", "--control-stdin"]
         for topic in topics { processArguments += ["--topic", topic] }
-        // stderr is inherited: the broker's banner and errors show up in the test log.
+        // stderr goes to a file, not the runner's own: a broker outliving a crashed runner must not
+        // hold `swift test`'s output pipe open.
+        let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("vane-dev-kafka-\(UUID().uuidString.prefix(8)).log")
         let process = try Subprocess(
-            try self.vanectlURL().path, processArguments + arguments, standardInput: .pipe, standardOutput: .pipe)
+            try self.vanectlURL().path, processArguments + arguments, standardInput: .pipe, standardOutput: .pipe,
+            standardError: .file(logFile.path))
         let lines = LineReader()
         let output = process.standardOutput!
         // A plain thread: blocking reads must not occupy the cooperative pool.
         Thread.detachNewThread {
             while true {
-                let data = output.availableData
-                if data.isEmpty { break }
-                lines.feed(data)
+                let bytes = output.read()
+                if bytes.isEmpty { break }
+                lines.feed(bytes)
             }
             lines.finish()
         }
         let box = ProcessBox(process)
         guard let bootstrap = try await lines.nextLine(timeout: startupTimeout), !bootstrap.isEmpty else {
             box.terminate()
-            throw ProcessError(description: "vanectl dev-kafka printed no bootstrap servers")
+            throw ProcessError(description: "vanectl dev-kafka printed no bootstrap servers:\n\(LogTail.of(logFile, lines: 40))")
         }
         return DevKafka(
-            process: box, stdin: process.standardInput!, lines: lines, bootstrapServers: bootstrap)
+            process: box, stdin: process.standardInput!, lines: lines, bootstrapServers: bootstrap, logFile: logFile)
     }
 
     /// Sends one control command and returns its reply line.
@@ -126,7 +136,7 @@ public final class DevKafka: Sendable {
         // One command at a time: replies are matched to commands by order.
         await self.commandGate.lock()
         defer { self.commandGate.unlock() }
-        try self.stdin.write(contentsOf: Data((command + "\n").utf8))
+        try self.stdin.write(Array((command + "\n").utf8))
         guard let reply = try await self.lines.nextLine(timeout: timeout) else {
             throw ProcessError(description: "vanectl dev-kafka closed its output")
         }
@@ -163,8 +173,12 @@ public final class DevKafka: Sendable {
     /// Stops the broker with SIGTERM and returns its exit status (0 for a clean stop).
     @discardableResult
     public func stop() async -> Int32 {
-        try? self.stdin.close()
-        return await self.process.terminateAndWait()
+        self.stdin.close()
+        let outcome = await self.process.stop()
+        if outcome.forced {
+            ForcedStop.report("vanectl dev-kafka", pid: outcome.pid, logFile: self.logFile, gracePeriod: ProcessBox.stopGracePeriod)
+        }
+        return outcome.status
     }
 
     static func vanectlURL() throws -> URL {
@@ -189,9 +203,12 @@ private final class ProcessBox: Sendable {
         process.signal(SIGTERM)
     }
 
-    func terminateAndWait() async -> Int32 {
-        terminate()
-        return await process.wait()
+    /// dev-kafka stops its mock cluster within 5 s of SIGTERM.
+    static let stopGracePeriod: Duration = .seconds(30)
+
+    func stop() async -> (status: Int32, forced: Bool, pid: Int32) {
+        let outcome = await process.stop(gracePeriod: Self.stopGracePeriod)
+        return (outcome.status, outcome.forced, process.pid)
     }
 }
 
@@ -236,7 +253,7 @@ final class LineReader: Sendable {
 
     private let state = Mutex(State())
 
-    func feed(_ data: Data) {
+    func feed(_ data: [UInt8]) {
         let resume: (CheckedContinuation<String?, Never>, String)? = self.state.withLock { state in
             for byte in data {
                 if byte == UInt8(ascii: "\n") {

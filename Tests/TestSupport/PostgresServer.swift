@@ -14,7 +14,6 @@ public final class PostgresServer: Sendable {
 
     private static let shared = Mutex<PostgresServer?>(nil)
     private static let counter = Atomic<Int>(0)
-    private static let watchdogs = Mutex<[Subprocess]>([])
 
     private init(host: String, port: Int, user: String) {
         self.host = host
@@ -33,9 +32,9 @@ public final class PostgresServer: Sendable {
     }
 
     /// A new, empty database; returns its `postgres://` URL.
-    public func createDatabase(prefix: String = "test") throws -> String {
+    public func createDatabase(prefix: String = "test") async throws -> String {
         let name = "\(prefix)_\(ProcessInfo.processInfo.processIdentifier)_\(Self.counter.add(1, ordering: .relaxed).newValue)"
-        let result = try ChildProcess.run(
+        let result = try await ChildProcess.run(
             Self.binary("psql"), ["-h", host, "-p", "\(port)", "-U", user, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q",
                                   "-c", "CREATE DATABASE \(name)"])
         guard result.status == 0 else { throw ChildProcess.LaunchError(description: "createdb failed: \(result.standardError)") }
@@ -62,7 +61,7 @@ public final class PostgresServer: Sendable {
         }
         let initdb = try run("initdb", ["-D", data.path, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"])
         guard initdb.status == 0 else { throw ChildProcess.LaunchError(description: "initdb failed: \(initdb.standardError)") }
-        let port = try freePort()
+        let port = try TestPorts.next()
         let options = "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
         let start = try run("pg_ctl", ["-D", data.path, "-o", options, "-l", data.appendingPathComponent("server.log").path, "-w", "start"])
         guard start.status == 0 else { throw ChildProcess.LaunchError(description: "pg_ctl start failed: \(start.standardError)\(start.standardOutput)") }
@@ -73,10 +72,7 @@ public final class PostgresServer: Sendable {
     /// Stops the server once this process is gone, even after a crash.
     private static func startWatchdog(data: URL, directory: URL, asRoot: Bool) throws {
         let stop = (asRoot ? "runuser -u postgres -- " : "") + "\(binary("pg_ctl").path) -D '\(data.path)' -m immediate stop"
-        let script = "while kill -0 \(ProcessInfo.processInfo.processIdentifier) 2>/dev/null; do sleep 1; done; \(stop) >/dev/null 2>&1; rm -rf '\(directory.path)'"
-        let watchdog = try Subprocess("/bin/sh", ["-c", script], standardInput: .null, standardOutput: .null, standardError: .null)
-        // Kept for the life of the process: releasing a Subprocess kills it.
-        watchdogs.withLock { $0.append(watchdog) }
+        try Subprocess.whenTestProcessEnds("\(stop) >/dev/null 2>&1; rm -rf '\(directory.path)'")
     }
 
     /// A PostgreSQL server binary from Debian's versioned folder (the newest version installed).
@@ -88,25 +84,5 @@ public final class PostgresServer: Sendable {
             return root.appendingPathComponent("\(newest)/bin/\(name)")
         }
         return URL(fileURLWithPath: "/usr/bin/\(name)")
-    }
-
-    /// A TCP port that was free a moment ago.
-    public static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ChildProcess.LaunchError(description: "socket() failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else { throw ChildProcess.LaunchError(description: "bind() failed") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

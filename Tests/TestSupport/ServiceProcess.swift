@@ -18,7 +18,7 @@ public final class ServiceProcess: @unchecked Sendable {
     /// test's own; `VANE_HTTP_PORT` is chosen here unless given.
     public init(_ executable: String, arguments: [String] = [], environment: [String: String], port: Int? = nil) throws {
         name = executable
-        self.port = try port ?? PostgresServer.freePort()
+        self.port = try port ?? TestPorts.next()
         logFile = FileManager.default.temporaryDirectory.appendingPathComponent("vane-\(executable)-\(UUID().uuidString.prefix(8)).log")
         _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         var variables = ProcessInfo.processInfo.environment
@@ -31,10 +31,7 @@ public final class ServiceProcess: @unchecked Sendable {
     }
 
     deinit {
-        if process.isRunning {
-            process.signal(SIGTERM)
-            _ = process.waitBlocking()
-        }
+        if process.isRunning { _ = stopBlocking() }
     }
 
     /// Waits until `GET /readyz` answers 200.
@@ -50,22 +47,34 @@ public final class ServiceProcess: @unchecked Sendable {
         throw ChildProcess.LaunchError(description: "\(name) not ready within \(timeout):\n\(logTail())")
     }
 
-    /// Sends `signal` (SIGTERM by default) and waits for the exit status. Synchronous, so that it can
-    /// run in a `defer`; services stop within their graceful-shutdown bound.
+    /// How long a service may take to exit after SIGTERM: above the services' own bound (graceful
+    /// shutdown 15 s, then 5 s for cancellation), so only a hung one is forced.
+    public static let stopGracePeriod: Duration = .seconds(40)
+
+    /// Sends `signal` (SIGTERM by default) and waits for the exit status without holding a thread.
+    /// A service still running after ``stopGracePeriod`` is forced (see `Subprocess.stop`), reported
+    /// on standard error with the end of its log, and gives a non-zero status.
     @discardableResult
-    public func stop(signal: Int32 = SIGTERM) -> Int32 {
-        process.signal(signal)
-        return process.waitBlocking()
+    public func stop(signal: Int32 = SIGTERM) async -> Int32 {
+        report(await process.stop(signal: signal, gracePeriod: Self.stopGracePeriod))
+    }
+
+    /// ``stop(signal:)`` blocking the calling thread, for a `defer` (which cannot await).
+    @discardableResult
+    public func stopBlocking(signal: Int32 = SIGTERM) -> Int32 {
+        report(process.stopBlocking(signal: signal, gracePeriod: Self.stopGracePeriod))
+    }
+
+    private func report(_ outcome: Subprocess.StopOutcome) -> Int32 {
+        if outcome.forced { ForcedStop.report(name, pid: process.pid, logFile: logFile, gracePeriod: Self.stopGracePeriod) }
+        return outcome.status
     }
 
     public var isRunning: Bool { process.isRunning }
     public var processIdentifier: Int32 { process.pid }
 
     /// The last lines of the service's output.
-    public func logTail(lines: Int = 60) -> String {
-        let text = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
-    }
+    public func logTail(lines: Int = 60) -> String { LogTail.of(logFile, lines: lines) }
 }
 
 /// Minimal HTTP for tests, over AsyncHTTPClient's shared client.

@@ -22,7 +22,7 @@ public final class TestStack: Sendable {
 
     /// Starts a stack and waits until management-api is ready.
     public static func start(brokers: Int = 1, environment: [String: String] = [:]) async throws -> TestStack {
-        let databaseURL = try PostgresServer.start().createDatabase(prefix: "stack")
+        let databaseURL = try await PostgresServer.start().createDatabase(prefix: "stack")
         let configTopic = "vane.config"
         let kafka = try await DevKafka.start(brokers: brokers, topics: ["\(configTopic):3", "vane.events.raw:3"])
         let adminToken = "test-admin-\(UUID().uuidString.lowercased())"
@@ -43,7 +43,7 @@ public final class TestStack: Sendable {
 
     /// Stops management-api and the broker.
     public func stop() async {
-        managementAPI.stop()
+        await managementAPI.stop()
         _ = await kafka.stop()
     }
 }

@@ -22,6 +22,8 @@ final class RDKafkaClient: @unchecked Sendable {
     private let backgroundQueue: SendablePointer?
     /// Producer topic handles by name, created on first use and kept for the client's lifetime.
     private let topicHandles = Mutex<[String: SendablePointer]>([:])
+    /// A consumer-group member whose destruction librdkafka may abort on (see `deinit`).
+    private let destroyNeedsAssignment: Bool
 
     /// Creates a client.
     ///
@@ -56,6 +58,9 @@ final class RDKafkaClient: @unchecked Sendable {
         self.handle = SendablePointer(rk)
         self.context = context
         self.logger = context.logger
+        self.destroyNeedsAssignment =
+            kind == .consumer && rebalanceCallback && rd_kafka_version() < Self.cooperativeStickyDestroyFixed
+            && (properties["partition.assignment.strategy"] ?? "").contains("cooperative-sticky")
 
         if deliveryEvents {
             // Delivery reports land on the main queue; forwarding it to the background queue makes
@@ -75,7 +80,23 @@ final class RDKafkaClient: @unchecked Sendable {
         }
     }
 
+    /// librdkafka 2.3.0 (`0x020300ff`) fixed confluentinc/librdkafka#4312; Debian 12 ships 2.0.2.
+    private static let cooperativeStickyDestroyFixed: Int32 = 0x0203_00ff
+
     deinit {
+        // librdkafka before 2.3.0 asserts (abort()) in rd_kafka_destroy when a cooperative-sticky
+        // group member has joined a group but never received an assignment (the assignor's state
+        // is still NULL): a consumer closed during its first rebalance took the whole process
+        // down. Such a client is left allocated instead (normally closed already: it left the group);
+        // what remains is a few idle threads until the process exits. The assignor allocates that
+        // state before an assignment reaches `rebalance_cb`, so a client that saw one is destroyed
+        // normally. Reproduced by ConsumerTests' "closed during its first rebalance" test.
+        if self.destroyNeedsAssignment && !self.context.receivedAssignment.load(ordering: .acquiring) {
+            self.logger.notice(
+                "consumer left allocated: it never received an assignment, and destroying it would abort (librdkafka < 2.3.0, issue 4312)")
+            _ = Unmanaged.passRetained(self.context)
+            return
+        }
         // rd_kafka_destroy blocks (it joins librdkafka's threads, and for a consumer that was not
         // closed it leaves the group), so it runs off the cooperative pool. The block keeps the
         // context alive until the handle is gone, because callbacks still reference it.

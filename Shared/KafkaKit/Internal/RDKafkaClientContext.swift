@@ -14,6 +14,8 @@ final class RDKafkaClientContext: Sendable {
     let logger: Logger
     let deliveryTracker: DeliveryTracker?
     let rebalanceRecorder: RebalanceRecorder?
+    /// Set by `rebalance_cb` on the first assignment (see ``RDKafkaClient`` on why it matters).
+    let receivedAssignment = Atomic<Bool>(false)
 
     init(logger: Logger, deliveryTracker: DeliveryTracker? = nil, rebalanceRecorder: RebalanceRecorder? = nil) {
         self.logger = logger

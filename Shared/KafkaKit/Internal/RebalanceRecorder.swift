@@ -51,6 +51,7 @@ func rdKafkaRebalanceCallback(
     switch err {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
         logger.info("partitions assigned", metadata: ["partitions": "\(topicPartitions)", "incremental": "\(incremental)"])
+        context.receivedAssignment.store(true, ordering: .releasing)
         context.rebalanceRecorder?.record(.assign(topicPartitions, incremental: incremental))
         // Return from the poll at once so the assignment is applied without waiting out the poll
         // timeout.

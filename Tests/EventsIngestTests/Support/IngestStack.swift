@@ -64,7 +64,7 @@ final class IngestStack: Sendable {
     }
 
     func stop() async {
-        ingest.stop()
+        await ingest.stop()
         _ = await kafka.stop()
     }
 

@@ -109,6 +109,14 @@ struct EndpointTests {
                 body: Array(#"{"context":{}}"#.utf8))
             #expect(noKey.status == 400)
             #expect(try json(noKey)["errorCode"] == "TARGETING_KEY_MISSING")
+            #expect(try json(noKey)["key"] == "browser", "the single-flag failure names the flag")
+            let bulkNoKey = try await TestHTTP.request(
+                "POST", "\(relay.baseURL)/ofrep/v1/evaluate/flags", headers: [("X-API-Key", Fixtures.sdkKey)],
+                body: Array(#"{"context":{"targetingKey":"u","kind":"bad kind"}}"#.utf8))
+            #expect(bulkNoKey.status == 400)
+            #expect(try json(bulkNoKey)["errorCode"] == "INVALID_CONTEXT")
+            #expect(try json(bulkNoKey)["key"] == nil, "the bulk failure names no flag")
+            #expect(bulkNoKey.header("X-Vane-Data-Version") != nil)
             #expect(try await TestHTTP.request("POST", "\(relay.baseURL)/ofrep/v1/evaluate/flags/browser", body: body).status == 401)
             #expect(try await TestHTTP.request(
                 "POST", "\(relay.baseURL)/ofrep/v1/evaluate/flags/browser", headers: [("X-API-Key", Fixtures.sdkKey)],

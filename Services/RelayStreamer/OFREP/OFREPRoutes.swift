@@ -26,14 +26,10 @@ struct OFREPRoutes {
             let key = try context.parameters.require("key")
             let admitted = try authenticate(request)
             return try await RelayHeaders.adding(RelayHeaders.fields(environmentID: admitted.environment.id, revision: admitted.data.revision)) {
-                let contextJSON = try await requestContext(request)
                 let evaluationContext: EvaluationContext
-                do throws(OFREPContextError) {
-                    evaluationContext = try OFREPContext.evaluationContext(contextJSON)
-                } catch {
-                    var writer = JSONWriter(capacity: 128)
-                    OFREPEvaluation.writeFailure(key: key, code: error.code, details: error.details, metadata: nil, to: &writer)
-                    return Self.json(writer.bytes, status: .badRequest)
+                switch try await requestContext(request, flagKey: key) {
+                case .invalid(let failure): return failure
+                case .valid(let parsed, _): evaluationContext = parsed
                 }
                 let snapshot = admitted.data.snapshot()
                 let outcome = OFREPEvaluation.evaluate(key: key, in: snapshot.evaluation, context: evaluationContext)
@@ -45,14 +41,10 @@ struct OFREPRoutes {
         router.post("ofrep/v1/evaluate/flags") { request, _ in
             let admitted = try authenticate(request)
             return try await RelayHeaders.adding(RelayHeaders.fields(environmentID: admitted.environment.id, revision: admitted.data.revision)) {
-                let contextJSON = try await requestContext(request)
-                let evaluationContext: EvaluationContext
-                do throws(OFREPContextError) {
-                    evaluationContext = try OFREPContext.evaluationContext(contextJSON)
-                } catch {
-                    var writer = JSONWriter(capacity: 128)
-                    OFREPEvaluation.writeFailure(key: nil, code: error.code, details: error.details, metadata: nil, to: &writer)
-                    return Self.json(writer.bytes, status: .badRequest)
+                let (evaluationContext, contextJSON): (EvaluationContext, JSONValue?)
+                switch try await requestContext(request, flagKey: nil) {
+                case .invalid(let failure): return failure
+                case .valid(let parsed, let json): (evaluationContext, contextJSON) = (parsed, json)
                 }
                 let snapshot = admitted.data.snapshot()
                 var headers = RelayHeaders.fields(environmentID: admitted.environment.id, revision: snapshot.revision)
@@ -75,8 +67,29 @@ struct OFREPRoutes {
         try access.serverSide(authorization: request.headers[.authorization] ?? request.headers[Self.apiKey], now: WallClock.nowMilliseconds())
     }
 
+    /// What the request's body says about the evaluation context.
+    private enum RequestContext {
+        /// A usable context, and the body's `context` member it came from (nil when absent).
+        case valid(EvaluationContext, json: JSONValue?)
+        /// The OFREP failure to answer with: 400 with the error code (for `flagKey` when given).
+        case invalid(Response)
+    }
+
+    /// Reads the `{"context": {...}}` body. Bodies that are not JSON objects are ``APIError``s;
+    /// contexts OFREP rejects (no targeting key, a bad kind) are OFREP failure objects.
+    private func requestContext(_ request: Request, flagKey: String?) async throws -> RequestContext {
+        let json = try await contextMember(request)
+        do throws(OFREPContextError) {
+            return .valid(try OFREPContext.evaluationContext(json), json: json)
+        } catch {
+            var writer = JSONWriter(capacity: 128)
+            OFREPEvaluation.writeFailure(key: flagKey, code: error.code, details: error.details, metadata: nil, to: &writer)
+            return .invalid(Self.json(writer.bytes, status: .badRequest))
+        }
+    }
+
     /// The request's `context` member (nil when the body or the member is absent).
-    private func requestContext(_ request: Request) async throws -> JSONValue? {
+    private func contextMember(_ request: Request) async throws -> JSONValue? {
         let bytes = try await JSONBody.bytes(of: request, limit: maxBodyBytes)
         guard !bytes.isEmpty else { return nil }
         let body: JSONValue

@@ -8,6 +8,15 @@ struct VersionedItem<Item: Sendable>: Sendable {
     var item: Item?
 }
 
+/// A flag or a segment: what ``EnvironmentData`` stores per key.
+protocol ConfigItem: Sendable {
+    var key: String { get set }
+    var version: Int { get set }
+}
+
+extension FeatureFlag: ConfigItem {}
+extension Segment: ConfigItem {}
+
 /// A change to an environment's flags or segments that the relay applied.
 struct ConfigChange: Sendable {
     /// What changed: the new item, or the tombstone of one.
@@ -66,42 +75,39 @@ final class EnvironmentData: Sendable {
     func apply(_ record: ConfigRecord) throws(ModelDecodingError) -> ConfigChange? {
         switch record.kind {
         case .flag:
-            var flag: FeatureFlag?
-            if let data = record.data {
-                var decoded = try FeatureFlag(json: data)
-                decoded.key = record.key
-                decoded.version = record.version
-                flag = decoded
-            }
-            return state.withLock { state -> ConfigChange? in
-                let held = state.flags[record.key]?.version ?? 0
-                guard record.version > held else { return nil }
-                state.flags[record.key] = VersionedItem(version: record.version, item: flag)
-                state.revision += record.version - held
-                state.changedFlags.insert(record.key)
-                let item: ConfigChange.Item = flag.map { .flag($0) } ?? .deletedFlag(key: record.key, version: record.version)
-                return ConfigChange(environmentID: id, revision: state.revision, item: item)
+            try apply(record, FeatureFlag.init(json:path:), in: \.flags, changed: \.changedFlags) { flag in
+                flag.map { .flag($0) } ?? .deletedFlag(key: record.key, version: record.version)
             }
         case .segment:
-            var segment: Segment?
-            if let data = record.data {
-                var decoded = try Segment(json: data)
-                decoded.key = record.key
-                decoded.version = record.version
-                segment = decoded
-            }
-            return state.withLock { state -> ConfigChange? in
-                let held = state.segments[record.key]?.version ?? 0
-                guard record.version > held else { return nil }
-                state.segments[record.key] = VersionedItem(version: record.version, item: segment)
-                state.revision += record.version - held
-                state.changedSegments.insert(record.key)
-                let item: ConfigChange.Item =
-                    segment.map { .segment($0) } ?? .deletedSegment(key: record.key, version: record.version)
-                return ConfigChange(environmentID: id, revision: state.revision, item: item)
+            try apply(record, Segment.init(json:path:), in: \.segments, changed: \.changedSegments) { segment in
+                segment.map { .segment($0) } ?? .deletedSegment(key: record.key, version: record.version)
             }
         case .environment:
-            return nil
+            nil
+        }
+    }
+
+    /// ``apply(_:)`` for one kind of item: decoded outside the lock, stored if newer.
+    private func apply<Item: ConfigItem>(
+        _ record: ConfigRecord, _ decode: (JSONValue, String) throws(ModelDecodingError) -> Item,
+        in items: WritableKeyPath<State, [String: VersionedItem<Item>]>, changed: WritableKeyPath<State, Set<String>>,
+        as change: (Item?) -> ConfigChange.Item
+    ) throws(ModelDecodingError) -> ConfigChange? {
+        var item: Item?
+        if let data = record.data {
+            var decoded = try decode(data, "")
+            // The record's key and version decide ordering and tombstones; the stored item agrees with them.
+            decoded.key = record.key
+            decoded.version = record.version
+            item = decoded
+        }
+        return state.withLock { state -> ConfigChange? in
+            let held = state[keyPath: items][record.key]?.version ?? 0
+            guard record.version > held else { return nil }
+            state[keyPath: items][record.key] = VersionedItem(version: record.version, item: item)
+            state.revision += record.version - held
+            state[keyPath: changed].insert(record.key)
+            return ConfigChange(environmentID: id, revision: state.revision, item: change(item))
         }
     }
 

@@ -88,12 +88,13 @@ final class RDKafkaClient: @unchecked Sendable {
         // group member has joined a group but never received an assignment (the assignor's state
         // is still NULL): a consumer closed during its first rebalance took the whole process
         // down. Such a client is left allocated instead (normally closed already: it left the group);
-        // what remains is a few idle threads until the process exits. The assignor allocates that
+        // what remains is a few threads, silenced, until the process exits. The assignor allocates that
         // state before an assignment reaches `rebalance_cb`, so a client that saw one is destroyed
         // normally. Reproduced by ConsumerTests' "closed during its first rebalance" test.
         if self.destroyNeedsAssignment && !self.context.receivedAssignment.load(ordering: .acquiring) {
             self.logger.notice(
                 "consumer left allocated: it never received an assignment, and destroying it would abort (librdkafka < 2.3.0, issue 4312)")
+            self.context.silenced.store(true, ordering: .relaxed)
             _ = Unmanaged.passRetained(self.context)
             return
         }

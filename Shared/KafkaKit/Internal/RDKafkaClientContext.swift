@@ -16,6 +16,9 @@ final class RDKafkaClientContext: Sendable {
     let rebalanceRecorder: RebalanceRecorder?
     /// Set by `rebalance_cb` on the first assignment (see ``RDKafkaClient`` on why it matters).
     let receivedAssignment = Atomic<Bool>(false)
+    /// Set when the client is left allocated instead of destroyed: its librdkafka threads live on
+    /// (retrying brokers that may be gone), and their log lines would only be noise.
+    let silenced = Atomic<Bool>(false)
 
     init(logger: Logger, deliveryTracker: DeliveryTracker? = nil, rebalanceRecorder: RebalanceRecorder? = nil) {
         self.logger = logger
@@ -36,6 +39,7 @@ func rdKafkaLogCallback(
 ) {
     guard let rk, let opaque = rd_kafka_opaque(rk), let buffer else { return }
     let context = RDKafkaClientContext.from(opaque)
+    guard !context.silenced.load(ordering: .relaxed) else { return }
     let logLevel: Logger.Level =
         switch level {
         case ...2: .critical

@@ -176,7 +176,7 @@ public final class DevKafka: Sendable {
         self.stdin.close()
         let outcome = await self.process.stop()
         if outcome.forced {
-            ForcedStop.report("vanectl dev-kafka", pid: outcome.pid, logFile: self.logFile, gracePeriod: ProcessBox.stopGracePeriod)
+            ForcedStop.report("vanectl dev-kafka", pid: self.process.pid, logFile: self.logFile, gracePeriod: ProcessBox.stopGracePeriod)
         }
         return outcome.status
     }
@@ -206,9 +206,10 @@ private final class ProcessBox: Sendable {
     /// dev-kafka stops its mock cluster within 5 s of SIGTERM.
     static let stopGracePeriod: Duration = .seconds(30)
 
-    func stop() async -> (status: Int32, forced: Bool, pid: Int32) {
-        let outcome = await process.stop(gracePeriod: Self.stopGracePeriod)
-        return (outcome.status, outcome.forced, process.pid)
+    var pid: Int32 { process.pid }
+
+    func stop() async -> Subprocess.StopOutcome {
+        await process.stop(gracePeriod: Self.stopGracePeriod)
     }
 }
 

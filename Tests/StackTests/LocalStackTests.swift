@@ -101,18 +101,6 @@ struct LocalStackTests {
         return ports
     }
 
-    static func isListening(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
-    }
-
     @Test("make run's stack: API → relay → Python SDK → ingest → processor → analytics; clean stop; restart keeps data")
     func wholeStack() async throws {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("vane-stack-\(UUID().uuidString.prefix(8))")
@@ -188,7 +176,7 @@ struct LocalStackTests {
         stopped = true
         #expect(status == 0, "\(stack.outputText)")
         #expect(stack.outputText.contains("stopped"))
-        for (name, port) in ports { #expect(!Self.isListening(port), "\(name) \(port) still answers after the stop") }
+        for (name, port) in ports { #expect(!TestPorts.isListening(port), "\(name) \(port) still answers after the stop") }
 
         // A second start: the demo is kept (not created again) and the flag's last state reaches the
         // fresh in-memory broker through management-api's republish.

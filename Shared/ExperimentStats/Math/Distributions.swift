@@ -7,6 +7,7 @@ import RealModule
 enum StudentT {
     /// P(T > t) for t ≥ 0, with relative accuracy.
     static func upperTail(_ t: Double, degreesOfFreedom df: Double) -> Double {
+        guard df > 0, !t.isNaN else { return .nan }
         if t == 0 { return 0.5 }
         let t2 = t * t
         if !t2.isFinite { return 0 }
@@ -16,6 +17,7 @@ enum StudentT {
 
     /// P(T ≤ t).
     static func cdf(_ t: Double, degreesOfFreedom df: Double) -> Double {
+        guard df > 0, !t.isNaN else { return .nan }
         if t == 0 { return 0.5 }
         let tail = upperTail(abs(t), degreesOfFreedom: df)
         return t > 0 ? 1 - tail : tail
@@ -30,7 +32,7 @@ enum StudentT {
 
     /// The p-quantile, for p in (0, 1).
     static func quantile(_ p: Double, degreesOfFreedom df: Double) -> Double {
-        if p.isNaN || df.isNaN || df <= 0 { return .nan }
+        guard df > 0, !p.isNaN else { return .nan }
         if p <= 0 { return -.infinity }
         if p >= 1 { return .infinity }
         if p == 0.5 { return 0 }

@@ -246,6 +246,10 @@ EDGE_CASES = [
 # ---------------------------------------------------------------- comparison
 
 
+# The largest relative difference seen among numbers that agree within the tolerance or not.
+LARGEST = {"relative": 0.0, "path": None, "ours": None, "theirs": None}
+
+
 def compare(path, ours, theirs, tolerance, differences):
     if theirs is None or ours is None:
         if (theirs is None) != (ours is None):
@@ -269,6 +273,9 @@ def compare(path, ours, theirs, tolerance, differences):
     a, b = float(ours), float(theirs)
     if a == b:
         return
+    relative = abs(a - b) / max(abs(a), abs(b))
+    if relative > LARGEST["relative"]:
+        LARGEST.update(relative=relative, path=path, ours=a, theirs=b)
     if abs(a - b) > tolerance * max(abs(a), abs(b)):
         differences.append(f"{path}: vanectl {a!r}, gbstats {b!r} (relative {abs(a - b) / max(abs(a), abs(b)):.3g})")
 
@@ -307,7 +314,7 @@ def main():
             print(f"case {index}: {error}\n  input: {json.dumps(case)}")
             continue
         differences = []
-        compare("", actual, expected, args.tolerance, differences)
+        compare(f"case {index} ", actual, expected, args.tolerance, differences)
         count(expected, counts)
         if differences:
             failed += 1
@@ -317,6 +324,9 @@ def main():
     total = len(cases)
     print(f"{total} cases, {counts['numbers']} numbers and {counts['nulls']} nulls compared "
           f"at {args.tolerance:g} relative (seed {args.seed})")
+    if LARGEST["path"] is not None:
+        print(f"largest relative difference {LARGEST['relative']:.3g} "
+              f"(vanectl {LARGEST['ours']!r}, gbstats {LARGEST['theirs']!r}, at {LARGEST['path']})")
     if failed:
         print(f"{failed} of {total} cases differ")
         return 1

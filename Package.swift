@@ -68,6 +68,7 @@ var package = Package(
             name: "ServiceKit",
             dependencies: [
                 "ModelsCore",
+                "KafkaKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -186,6 +187,7 @@ var package = Package(
             dependencies: [
                 "ModelsCore",
                 "KafkaKit",
+                "ServiceKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -282,6 +284,16 @@ var package = Package(
             name: "StackTests",
             dependencies: ["TestSupport"],
             path: "Tests/StackTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ConnectivityTests",
+            dependencies: [
+                "KafkaKit", "ServiceKit", "PostgresSupport", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Tests/ConnectivityTests",
             swiftSettings: strict
         ),
         .testTarget(

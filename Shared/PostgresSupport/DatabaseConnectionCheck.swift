@@ -36,11 +36,16 @@ extension DatabaseSettings {
             host: host, port: port, username: username, password: password, database: database, tls: .disable)
         do {
             configuration.tls = try connectionTLS()
-            configuration.options.connectTimeout = .seconds(Int64(timeout.components.seconds))
+            configuration.options.connectTimeout = .milliseconds(Int64(timeout.components.seconds * 1000))
             configuration.options.additionalStartupParameters = clientConfiguration(maximumConnections: 1).options.additionalStartupParameters
             let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
-            defer { Task { try? await connection.close() } }
-            _ = try await connection.query("SELECT 1", logger: logger).get()
+            do {
+                _ = try await connection.query("SELECT 1", logger: logger)
+                try await connection.close()
+            } catch {
+                try? await connection.close()
+                throw error
+            }
         } catch {
             throw explain(error)
         }

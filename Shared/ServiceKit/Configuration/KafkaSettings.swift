@@ -255,7 +255,7 @@ extension ServiceEnvironment {
                 report("VANE_KAFKA_PROPERTIES_FILE", "cannot read \"\(path)\" as UTF-8 text")
             }
         }
-        for (suffix, value) in variables(withPrefix: "VANE_KAFKA_PROPERTY_").sorted(by: { $0.key < $1.key }) {
+        for (suffix, value) in values(withPrefix: "VANE_KAFKA_PROPERTY_").sorted(by: { $0.key < $1.key }) {
             let name = suffix.lowercased().replacingOccurrences(of: "_", with: ".")
             guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." }) else {
                 report("VANE_KAFKA_PROPERTY_\(suffix)", "is not a librdkafka property name")
@@ -274,7 +274,7 @@ extension ServiceEnvironment {
 
     /// The pass-through variable that set `property`: its `VANE_KAFKA_PROPERTY_` variable if any, else the file.
     private func passThroughVariable(for property: String) -> String {
-        variables(withPrefix: "VANE_KAFKA_PROPERTY_").keys
+        values(withPrefix: "VANE_KAFKA_PROPERTY_").keys
             .first { $0.lowercased().replacingOccurrences(of: "_", with: ".") == property }
             .map { "VANE_KAFKA_PROPERTY_\($0)" } ?? "VANE_KAFKA_PROPERTIES_FILE"
     }

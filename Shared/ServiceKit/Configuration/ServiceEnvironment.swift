@@ -136,7 +136,7 @@ public struct ServiceEnvironment: Sendable {
     }
 
     /// The variables whose names start with `prefix`, by the rest of their name (empty values included).
-    public func variables(withPrefix prefix: String) -> [String: String] {
+    public func values(withPrefix prefix: String) -> [String: String] {
         var found: [String: String] = [:]
         for (name, value) in variables where name.hasPrefix(prefix) { found[String(name.dropFirst(prefix.count))] = value }
         return found

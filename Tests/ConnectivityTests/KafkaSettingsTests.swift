@@ -107,7 +107,7 @@ struct KafkaSettingsTests {
         #expect(!"\(settings)".contains("key-pass-9"))
 
         // librdkafka itself loads the key: a wrong passphrase fails the start, without echoing it.
-        let wrong = problems([
+        let wrong = self.problems([
             "VANE_KAFKA_SECURITY_PROTOCOL": "ssl", "VANE_KAFKA_SSL_CA_LOCATION": ca.certificate.path,
             "VANE_KAFKA_SSL_CERTIFICATE_LOCATION": client.certificate.path, "VANE_KAFKA_SSL_KEY_LOCATION": client.key.path,
             "VANE_KAFKA_SSL_KEY_PASSWORD": "not-the-pass",

@@ -99,6 +99,7 @@ extension ServiceEnvironment {
     }
 
     private mutating func kafkaSecurity() -> KafkaSecurity {
+        let problemsBefore = problemCount
         let protocolText = string("VANE_KAFKA_SECURITY_PROTOCOL", default: "plaintext").lowercased()
         let securityProtocol = KafkaSecurity.SecurityProtocol(rawValue: protocolText)
         if securityProtocol == nil {
@@ -109,12 +110,16 @@ extension ServiceEnvironment {
         security.sasl = kafkaSASL(protocol: chosen, valid: securityProtocol != nil)
         security.tls = kafkaTLS(protocol: chosen, valid: securityProtocol != nil)
         security.additionalProperties = kafkaPassThrough()
-        guard !hasProblems(withPrefix: "VANE_KAFKA_") else { return security }
+        // librdkafka's own check only makes sense for settings that passed ours.
+        guard problemCount == problemsBefore else { return security }
         do {
             try security.validate()
         } catch {
             let variable = kafkaVariable(blamedBy: error.message, passThrough: security.additionalProperties)
-            report(variable, "rejected by librdkafka: \(error.message)")
+            let hint =
+                variable == "VANE_KAFKA_SSL_KEY_LOCATION" && security.tls.keyPassword != nil
+                ? " (a wrong VANE_KAFKA_SSL_KEY_PASSWORD, or a key that does not match the certificate)" : ""
+            report(variable, "rejected by librdkafka: \(error.message)\(hint)")
         }
         return security
     }

@@ -148,6 +148,9 @@ public struct ServiceEnvironment: Sendable {
     /// Whether `name` is set to a non-empty value.
     public func isSet(_ name: String) -> Bool { optionalString(name) != nil }
 
+    /// How many problems have been recorded so far.
+    public var problemCount: Int { problems.count }
+
     /// Whether any problem has been recorded for a variable whose name starts with `prefix`.
     public func hasProblems(withPrefix prefix: String) -> Bool {
         problems.contains { $0.variable.hasPrefix(prefix) }

@@ -247,6 +247,12 @@ public struct KafkaSecurity: Sendable, Hashable {
         if securityProtocol.usesSASL && sasl == nil {
             throw KafkaError(code: .invalidConfiguration, message: "sasl.mechanisms: \(securityProtocol.rawValue) needs a SASL mechanism")
         }
+        if case .oidc = sasl?.credentials, securityProtocol.usesSASL, !Self.supportsOIDC {
+            throw KafkaError(
+                code: .invalidConfiguration,
+                message: "sasl.oauthbearer.method=oidc: not supported by this librdkafka (\(RDKafkaConfig.versionString)):"
+                    + " OAuth/OIDC depends on libcurl and OpenSSL which were not available at build time")
+        }
         let missing = requiredFeatures.subtracting(Self.builtinFeatures)
         if !missing.isEmpty {
             throw KafkaError(

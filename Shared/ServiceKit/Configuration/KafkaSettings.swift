@@ -287,8 +287,10 @@ extension ServiceEnvironment {
     /// The variable behind the property a librdkafka message names: a pass-through property first
     /// (they are applied last), then a named setting's; the protocol when none is named.
     private func kafkaVariable(blamedBy message: String, passThrough: [String: String]) -> String {
+        for name in passThrough.keys.sorted(by: { $0.count > $1.count }) where message.contains(name) {
+            return passThroughVariable(for: name)
+        }
         let lead = message.prefix { $0 != "=" && $0 != ":" && $0 != " " }
-        if passThrough[String(lead)] != nil { return passThroughVariable(for: String(lead)) }
         if let named = Self.kafkaVariableOfProperty[String(lead)] { return named }
         for (property, variable) in Self.kafkaVariableOfProperty.sorted(by: { $0.key < $1.key }) where message.contains(property) {
             return variable

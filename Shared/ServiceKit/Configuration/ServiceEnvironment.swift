@@ -112,7 +112,7 @@ public struct ServiceEnvironment: Sendable {
             problems.append(Problem(variable: fileVariable, message: "cannot read \"\(path)\""))
             return nil
         }
-        while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+        while let last = text.last, last.isNewline { text.removeLast() }
         if text.isEmpty {
             problems.append(Problem(variable: fileVariable, message: "\"\(path)\" is empty"))
             return nil

@@ -37,7 +37,8 @@ extension DatabaseSettings {
         do {
             configuration.tls = try connectionTLS()
             configuration.options.connectTimeout = .milliseconds(Int64(timeout.components.seconds * 1000))
-            configuration.options.additionalStartupParameters = clientConfiguration(maximumConnections: 1).options.additionalStartupParameters
+            let pool = clientConfiguration(maximumConnections: 1)
+            configuration.options.additionalStartupParameters = pool.options.additionalStartupParameters
             let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
             do {
                 _ = try await connection.query("SELECT 1", logger: logger)

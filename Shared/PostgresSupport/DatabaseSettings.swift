@@ -137,7 +137,8 @@ public struct DatabaseSettings: Sendable, CustomStringConvertible {
 
         let modeText = parameter("sslmode") ?? "prefer"
         guard let mode = SSLMode(rawValue: modeText) else {
-            throw URLError(message: "sslmode must be one of \(SSLMode.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(modeText)\"")
+            let modes = SSLMode.allCases.map(\.rawValue).joined(separator: ", ")
+            throw URLError(message: "sslmode must be one of \(modes), got \"\(modeText)\"")
         }
         sslMode = mode
         try Self.checkUnsupported(parameter)

@@ -32,7 +32,8 @@ struct DatabaseSettingsTests {
         #expect(plain.database == "vane_db")
         #expect(plain.sslMode == .prefer && plain.rootCertificate == nil && !plain.requireTLS)
         #expect(!"\(plain)".contains("p@ss"))
-        let overridden = try settings("postgresql://x@h/d?user=u&password=pw&dbname=other&port=7000&application_name=vane-test&connect_timeout=1")
+        let overridden = try settings(
+            "postgresql://x@h/d?user=u&password=pw&dbname=other&port=7000&application_name=vane-test&connect_timeout=1")
         #expect(overridden.username == "u" && overridden.password == "pw" && overridden.database == "other" && overridden.port == 7000)
         #expect(overridden.applicationName == "vane-test" && overridden.connectTimeout == .seconds(2))
         let configuration = overridden.clientConfiguration(maximumConnections: 3)

@@ -123,7 +123,8 @@ struct KafkaSettingsTests {
         let cases: [([String: String], String)] = [
             (["VANE_KAFKA_SECURITY_PROTOCOL": "tls"], "VANE_KAFKA_SECURITY_PROTOCOL: must be one of"),
             (["VANE_KAFKA_SECURITY_PROTOCOL": "sasl_ssl"], "VANE_KAFKA_SASL_MECHANISM: is required"),
-            (["VANE_KAFKA_SECURITY_PROTOCOL": "sasl_ssl", "VANE_KAFKA_SASL_MECHANISM": "GSSAPI"], "VANE_KAFKA_SASL_MECHANISM: must be one of"),
+            (["VANE_KAFKA_SECURITY_PROTOCOL": "sasl_ssl", "VANE_KAFKA_SASL_MECHANISM": "GSSAPI"],
+             "VANE_KAFKA_SASL_MECHANISM: must be one of"),
             (["VANE_KAFKA_SECURITY_PROTOCOL": "sasl_ssl", "VANE_KAFKA_SASL_MECHANISM": "PLAIN", "VANE_KAFKA_SASL_USERNAME": "u"],
              "VANE_KAFKA_SASL_PASSWORD: is required"),
             // Credentials without a SASL protocol would be silently unused: refused.
@@ -157,9 +158,11 @@ struct KafkaSettingsTests {
               "VANE_KAFKA_SASL_PASSWORD": "p", "VANE_KAFKA_SASL_OAUTHBEARER_CLIENT_ID": "c"],
              "VANE_KAFKA_SASL_OAUTHBEARER_CLIENT_ID: is set, but VANE_KAFKA_SASL_MECHANISM=SCRAM-SHA-256 takes a username and password"),
             (["VANE_KAFKA_PROPERTY_sasl_password": "p"], "VANE_KAFKA_PROPERTY_sasl_password: sasl.password may not be set here"),
-            (["VANE_KAFKA_PROPERTY_ENABLE_AUTO_COMMIT": "true"], "VANE_KAFKA_PROPERTY_ENABLE_AUTO_COMMIT: enable.auto.commit may not be set here"),
+            (["VANE_KAFKA_PROPERTY_ENABLE_AUTO_COMMIT": "true"],
+             "VANE_KAFKA_PROPERTY_ENABLE_AUTO_COMMIT: enable.auto.commit may not be set here"),
             (["VANE_KAFKA_PROPERTY_no_such_thing": "1"], "VANE_KAFKA_PROPERTY_no_such_thing: rejected by librdkafka: no.such.thing=1"),
-            (["VANE_KAFKA_PROPERTY_socket_keepalive_enable": "perhaps"], "VANE_KAFKA_PROPERTY_socket_keepalive_enable: rejected by librdkafka"),
+            (["VANE_KAFKA_PROPERTY_socket_keepalive_enable": "perhaps"],
+             "VANE_KAFKA_PROPERTY_socket_keepalive_enable: rejected by librdkafka"),
         ]
         for (variables, expected) in cases {
             let text = problems(variables)
@@ -183,7 +186,8 @@ struct KafkaSettingsTests {
             "VANE_KAFKA_SECURITY_PROTOCOL": "sasl_ssl", "VANE_KAFKA_SASL_MECHANISM": "OAUTHBEARER",
             "VANE_KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL": "https://idp.example/oauth2/token",
             "VANE_KAFKA_SASL_OAUTHBEARER_CLIENT_ID": "vane-client", "VANE_KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET": "oidc-secret-1",
-            "VANE_KAFKA_SASL_OAUTHBEARER_SCOPE": "kafka", "VANE_KAFKA_SASL_OAUTHBEARER_EXTENSIONS": "logicalCluster=lkc-1,identityPoolId=pool-2",
+            "VANE_KAFKA_SASL_OAUTHBEARER_SCOPE": "kafka",
+            "VANE_KAFKA_SASL_OAUTHBEARER_EXTENSIONS": "logicalCluster=lkc-1,identityPoolId=pool-2",
         ]
         let (settings, problems) = read(variables)
         #expect(
@@ -237,7 +241,8 @@ struct KafkaSettingsTests {
         #expect(reader.librdkafkaProperties()["fetch.wait.max.ms"] == "300")
 
         try "just words\n".write(to: file, atomically: true, encoding: .utf8)
-        #expect(self.problems(["VANE_KAFKA_PROPERTIES_FILE": file.path]).contains("VANE_KAFKA_PROPERTIES_FILE: line 1: expected name=value"))
+        let malformed = self.problems(["VANE_KAFKA_PROPERTIES_FILE": file.path])
+        #expect(malformed.contains("VANE_KAFKA_PROPERTIES_FILE: line 1: expected name=value"))
     }
 
     @Test("librdkafka's error for a bad property never carries a secret value")

@@ -35,7 +35,8 @@ struct KafkaTLSTests {
     @Test("a producer and a reader over TLS, the broker's certificate and host name verified")
     func clientsOverTLS() async throws {
         try await TLSDevKafka.with(brokers: 2, topics: ["tls-demo:2"]) { kafka in
-            let settings = try settings(kafka, ["VANE_KAFKA_SECURITY_PROTOCOL": "ssl", "VANE_KAFKA_SSL_CA_LOCATION": kafka.authority.certificate.path])
+            let settings = try settings(
+                kafka, ["VANE_KAFKA_SECURITY_PROTOCOL": "ssl", "VANE_KAFKA_SSL_CA_LOCATION": kafka.authority.certificate.path])
             let producer = try KafkaProducer(configuration: settings.producer(clientID: "tls-producer"), logger: logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await producer.run() }
@@ -43,7 +44,8 @@ struct KafkaTLSTests {
                 for index in 0..<20 {
                     try await producer.send(topic: "tls-demo", key: Array("k\(index)".utf8), value: Array("v\(index)".utf8))
                 }
-                let reader = try KafkaTopicReader(configuration: settings.topicReader(clientID: "tls-reader", topic: "tls-demo"), logger: logger)
+                let reader = try KafkaTopicReader(
+                    configuration: settings.topicReader(clientID: "tls-reader", topic: "tls-demo"), logger: logger)
                 var tracker = try await reader.start()
                 var values: Set<String> = []
                 if !tracker.isCaughtUp {
@@ -77,7 +79,8 @@ struct KafkaTLSTests {
 
             // A CA that did not sign the broker's certificate.
             let other = try TestCertificateAuthority.make(in: kafka.folder.appendingPathComponent("other"), name: "other-ca")
-            let unknownCA = try await kafkaCheck(kafka, tls.merging(["VANE_KAFKA_SSL_CA_LOCATION": other.certificate.path]) { _, new in new })
+            let unknownCA = try await kafkaCheck(
+                kafka, tls.merging(["VANE_KAFKA_SSL_CA_LOCATION": other.certificate.path]) { _, new in new })
             #expect(unknownCA.status == 1)
             #expect(unknownCA.standardError.contains("certificate verify failed"), "\(unknownCA.standardError)")
 
@@ -90,14 +93,16 @@ struct KafkaTLSTests {
             let wrongHost = try await kafkaCheck(kafka, tls)
             #expect(wrongHost.status == 1)
             #expect(wrongHost.standardError.contains("certificate verify failed"), "\(wrongHost.standardError)")
-            let noIdentification = try await kafkaCheck(kafka, tls.merging(["VANE_KAFKA_SSL_ENDPOINT_IDENTIFICATION": "none"]) { _, new in new })
+            let noIdentification = try await kafkaCheck(
+                kafka, tls.merging(["VANE_KAFKA_SSL_ENDPOINT_IDENTIFICATION": "none"]) { _, new in new })
             #expect(noIdentification.status == 0, "\(noIdentification.standardError)")
 
             // Mutual TLS: no client certificate is refused; an encrypted key with its passphrase from a file works.
             try await kafka.restartTLS(.init(requireClientCertificate: true))
             let anonymous = try await kafkaCheck(kafka, tls)
             #expect(anonymous.status == 1)
-            let client = try kafka.authority.issue("vane-client", commonName: "vane", subjectAlternativeNames: [], keyPassword: "client-key-pw")
+            let client = try kafka.authority.issue(
+                "vane-client", commonName: "vane", subjectAlternativeNames: [], keyPassword: "client-key-pw")
             let passphrase = kafka.folder.appendingPathComponent("key-password")
             try "client-key-pw\n".write(to: passphrase, atomically: true, encoding: .utf8)
             let mutual = try await kafkaCheck(
@@ -127,7 +132,8 @@ struct KafkaTLSTests {
 
     @Test("management-api (PostgreSQL verify-full, Kafka TLS) and a relay (Kafka mutual TLS) end to end")
     func servicesOverTLS() async throws {
-        try await TLSDevKafka.with(brokers: 1, topics: ["vane.config:3", "vane.events.raw:3"], options: .init(requireClientCertificate: true)) { kafka in
+        let topics = ["vane.config:3", "vane.events.raw:3"]
+        try await TLSDevKafka.with(brokers: 1, topics: topics, options: .init(requireClientCertificate: true)) { kafka in
             let postgres = try PostgresServer.start()
             let ca = try #require(postgres.tls).authority.certificate.path
             let database = try await postgres.createDatabase(prefix: "tls") + "?sslmode=verify-full&sslrootcert=\(ca)"
@@ -146,7 +152,8 @@ struct KafkaTLSTests {
             try await api.waitUntilReady()
             #expect(api.logTail(lines: 200).contains("sslmode=verify-full"))
 
-            let created = try await TestHTTP.json("POST", "\(api.baseURL)/api/v1/projects", token: token, json: #"{"key":"tls","name":"TLS"}"#)
+            let created = try await TestHTTP.json(
+                "POST", "\(api.baseURL)/api/v1/projects", token: token, json: #"{"key":"tls","name":"TLS"}"#)
             #expect(created.status == 201, "\(created.text)")
             let project = try JSONSerialization.jsonObject(with: Data(created.body)) as? [String: Any]
             let environments = project?["environments"] as? [[String: Any]] ?? []

@@ -71,7 +71,9 @@ struct PostgresTLSTests {
         for mode in ["verify-full", "verify-ca", "require"] {
             let refused = try await refusal(url("sslmode=\(mode)&sslrootcert=\(other.certificate.path)"))
             #expect(refused?.kind == .certificateRejected, "\(mode)")
-            #expect(refused?.message.contains("not signed by the CA certificates in \(other.certificate.path)") == true, "\(mode): \(String(describing: refused))")
+            #expect(
+                refused?.message.contains("not signed by the CA certificates in \(other.certificate.path)") == true,
+                "\(mode): \(String(describing: refused))")
         }
     }
 
@@ -88,9 +90,11 @@ struct PostgresTLSTests {
     func clientCertificate() async throws {
         let setup = try DatabaseSettings(url: url("sslmode=disable"))
         try await withClient(setup) { client in
-            try await client.query("DO $$ BEGIN CREATE ROLE vane_cert LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$", logger: logger)
+            try await client.query(
+                "DO $$ BEGIN CREATE ROLE vane_cert LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$", logger: logger)
         }
-        let issued = try tls.authority.issue("vane_cert-\(UUID().uuidString.prefix(6))", commonName: "vane_cert", subjectAlternativeNames: [], keyPassword: "k3y")
+        let issued = try tls.authority.issue(
+            "vane_cert-\(UUID().uuidString.prefix(6))", commonName: "vane_cert", subjectAlternativeNames: [], keyPassword: "k3y")
         let ca = tls.authority.certificate.path
         let withCertificate = url(
             user: "vane_cert",
@@ -100,7 +104,8 @@ struct PostgresTLSTests {
         #expect(without != nil && without?.kind == .other)
         // A wrong passphrase is found when the settings are read, before any connection.
         #expect(throws: DatabaseSettings.URLError.self) {
-            try DatabaseSettings(url: url(user: "vane_cert", "sslmode=verify-full&sslrootcert=\(ca)&sslcert=\(issued.certificate.path)&sslkey=\(issued.key.path)&sslpassword=nope"))
+            let files = "sslcert=\(issued.certificate.path)&sslkey=\(issued.key.path)"
+            return try DatabaseSettings(url: url(user: "vane_cert", "sslmode=verify-full&sslrootcert=\(ca)&\(files)&sslpassword=nope"))
         }
     }
 

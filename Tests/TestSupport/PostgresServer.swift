@@ -81,7 +81,8 @@ public final class PostgresServer: Sendable {
         let port = try TestPorts.next()
         let tlsOptions = "-c ssl=on -c ssl_cert_file=\(tls.serverCertificate.path) -c ssl_key_file=\(directory.path)/tls/server.key"
             + " -c ssl_ca_file=\(tls.authority.certificate.path)"
-        let options = "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1,127.0.0.2 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 \(tlsOptions)"
+        let options = "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1,127.0.0.2 -c fsync=off -c synchronous_commit=off"
+            + " -c full_page_writes=off -c max_connections=300 \(tlsOptions)"
         let start = try run("pg_ctl", ["-D", data.path, "-o", options, "-l", data.appendingPathComponent("server.log").path, "-w", "start"])
         guard start.status == 0 else { throw ChildProcess.LaunchError(description: "pg_ctl start failed: \(start.standardError)\(start.standardOutput)") }
         try startWatchdog(data: data, directory: directory, asRoot: asRoot)

@@ -64,7 +64,8 @@ public struct TestCertificateAuthority: Sendable {
     private static func openssl(_ arguments: [String]) throws {
         let result = try ChildProcess.run(URL(fileURLWithPath: "/usr/bin/openssl"), arguments)
         guard result.status == 0 else {
-            throw ChildProcess.LaunchError(description: "openssl \(arguments.prefix(2).joined(separator: " ")) failed: \(result.standardError)")
+            let command = arguments.prefix(2).joined(separator: " ")
+            throw ChildProcess.LaunchError(description: "openssl \(command) failed: \(result.standardError)")
         }
     }
 }

@@ -135,7 +135,9 @@ public struct KafkaSecurity: Sendable, Hashable {
     /// Plaintext, no authentication: librdkafka's default.
     public static let plaintext = KafkaSecurity(protocol: .plaintext)
 
-    public init(protocol securityProtocol: SecurityProtocol, sasl: SASL? = nil, tls: TLS = TLS(), additionalProperties: [String: String] = [:]) {
+    public init(
+        protocol securityProtocol: SecurityProtocol, sasl: SASL? = nil, tls: TLS = TLS(), additionalProperties: [String: String] = [:]
+    ) {
         self.securityProtocol = securityProtocol
         self.sasl = sasl
         self.tls = tls

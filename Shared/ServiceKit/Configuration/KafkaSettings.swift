@@ -225,8 +225,8 @@ extension ServiceEnvironment {
         tls.keyPassword = secret("VANE_KAFKA_SSL_KEY_PASSWORD")
         if (tls.certificateLocation == nil) != (tls.keyLocation == nil) {
             let missing = tls.certificateLocation == nil ? "VANE_KAFKA_SSL_CERTIFICATE_LOCATION" : "VANE_KAFKA_SSL_KEY_LOCATION"
-            report(missing, "is required with \(tls.keyLocation == nil ? "VANE_KAFKA_SSL_CERTIFICATE_LOCATION" : "VANE_KAFKA_SSL_KEY_LOCATION")"
-                + " (a client certificate and its key go together)")
+            let given = tls.keyLocation == nil ? "VANE_KAFKA_SSL_CERTIFICATE_LOCATION" : "VANE_KAFKA_SSL_KEY_LOCATION"
+            report(missing, "is required with \(given) (a client certificate and its key go together)")
         }
         if tls.keyPassword != nil && tls.keyLocation == nil {
             report(isSet("VANE_KAFKA_SSL_KEY_PASSWORD") ? "VANE_KAFKA_SSL_KEY_PASSWORD" : "VANE_KAFKA_SSL_KEY_PASSWORD_FILE",

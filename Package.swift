@@ -17,6 +17,7 @@ var package = Package(
     products: [
         .library(name: "ModelsCore", targets: ["ModelsCore"]),
         .library(name: "KafkaKit", targets: ["KafkaKit"]),
+        .library(name: "ExperimentStats", targets: ["ExperimentStats"]),
         .executable(name: "vanectl", targets: ["vanectl"]),
         .executable(name: "management-api", targets: ["ManagementAPI"]),
         .executable(name: "events-ingest", targets: ["EventsIngest"]),
@@ -36,6 +37,7 @@ var package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
     ],
     targets: [
         .target(
@@ -46,6 +48,12 @@ var package = Package(
             name: "ModelsCore",
             dependencies: ["CVaneHash"],
             path: "Shared/ModelsCore",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ExperimentStats",
+            dependencies: [.product(name: "RealModule", package: "swift-numerics")],
+            path: "Shared/ExperimentStats",
             swiftSettings: strict
         ),
         .systemLibrary(
@@ -186,6 +194,7 @@ var package = Package(
             name: "vanectl",
             dependencies: [
                 "ModelsCore",
+                "ExperimentStats",
                 "KafkaKit",
                 "ServiceKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -294,6 +303,12 @@ var package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Tests/ConnectivityTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ExperimentStatsTests",
+            dependencies: ["ExperimentStats", "TestSupport"],
+            path: "Tests/ExperimentStatsTests",
             swiftSettings: strict
         ),
         .testTarget(

@@ -76,6 +76,7 @@ var package = Package(
             name: "ServiceKit",
             dependencies: [
                 "ModelsCore",
+                "KafkaKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -195,6 +196,7 @@ var package = Package(
                 "ModelsCore",
                 "ExperimentStats",
                 "KafkaKit",
+                "ServiceKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -291,6 +293,16 @@ var package = Package(
             name: "StackTests",
             dependencies: ["TestSupport"],
             path: "Tests/StackTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ConnectivityTests",
+            dependencies: [
+                "KafkaKit", "ServiceKit", "PostgresSupport", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Tests/ConnectivityTests",
             swiftSettings: strict
         ),
         .testTarget(

@@ -62,3 +62,29 @@ pg_stop() {
     [[ -f "$dir/data/PG_VERSION" ]] || return 0
     pg_as_owner "$(pg_bin pg_ctl)" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
 }
+
+# pg_tls_options DIR — makes (once) a CA and a server certificate for 127.0.0.1 and localhost in
+# DIR/tls and prints the `-c` options that turn TLS on, for pg_start's extra options:
+#
+#   pg_start .data/pg 5433 $(pg_tls_options .data/pg)
+#   psql "postgres://postgres@127.0.0.1:5433/postgres?sslmode=verify-full&sslrootcert=.data/pg/tls/ca.crt"
+#
+# Plain connections stay accepted (initdb's pg_hba.conf); sslmode decides per client.
+pg_tls_options() {
+    local dir tls
+    dir=$(realpath -m "$1"); tls="$dir/tls"
+    if [[ ! -s "$tls/server.crt" ]]; then
+        mkdir -p "$tls"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+            -keyout "$tls/ca.key" -out "$tls/ca.crt" -subj "/CN=Vane local PostgreSQL CA" \
+            -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign >/dev/null 2>&1 || return 1
+        printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$tls/server.ext"
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$tls/server.key" \
+            -out "$tls/server.csr" -subj "/CN=localhost" >/dev/null 2>&1 || return 1
+        openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial -days 30 \
+            -extfile "$tls/server.ext" -out "$tls/server.crt" >/dev/null 2>&1 || return 1
+        chmod 600 "$tls/server.key"
+        [[ $(id -u) == 0 ]] && chown -R postgres:postgres "$tls"
+    fi
+    echo "-c ssl=on -c ssl_cert_file=$tls/server.crt -c ssl_key_file=$tls/server.key"
+}

@@ -2,7 +2,9 @@
 # Validates the deployment artefacts without a Docker engine or a Kubernetes cluster:
 #
 #   deploy/Dockerfile, deploy/docker-entrypoint.sh, .dockerignore, docker-compose.yml,
-#   deploy/compose/ (.env.example, nginx-relay.conf), deploy/k8s/ (kustomization and manifests)
+#   docker-compose.tls.yml (TLS override) with deploy/compose/tls/make-certs.sh,
+#   deploy/compose/ (.env.example, nginx-relay.conf), deploy/k8s/ (kustomization and manifests),
+#   deploy/k8s/security/ (components for MSK, Confluent Cloud, Strimzi, PostgreSQL verify-full)
 #
 #   scripts/validate-deploy.sh                    # from the repository root (or anywhere)
 #   scripts/validate-deploy.sh --install-tools    # first install the optional linters (pip)
@@ -15,7 +17,11 @@
 #     healthchecks, ports, Kafka KRaft listeners and topics; nginx SSE settings; Kubernetes probes,
 #     resources, security contexts, grace periods, references between objects; and every VANE_*
 #     variable set anywhere (compose, ConfigMaps, Secrets refs, docs) is read by the service it is
-#     given to — the names are taken from the Swift sources (Services/, Shared/ServiceKit, Shared/ConfigFeed, Shared/PostgresSupport).
+#     given to (NAME_FILE counts for secrets, VANE_KAFKA_PROPERTY_<name> for the pass-through);
+#     the TLS override merged onto docker-compose.yml (listener names the apache/kafka image
+#     accepts, PEM keystore, SCRAM user, verify-full URLs whose CA and host match the certificates
+#     the script makes); each security component rendered with the base (every *_FILE and
+#     *_LOCATION path on a mounted Secret with that key). The names are taken from the Swift sources (Services/, Shared/ServiceKit, Shared/ConfigFeed, Shared/PostgresSupport).
 # When the tools are present (on PATH, or in .build/validate-deploy-tools after --install-tools):
 #   hadolint (Dockerfile), check-jsonschema (compose-spec schema), kubernetes-validate (Kubernetes
 #   OpenAPI schemas, offline), kubectl kustomize (renders the kustomization offline), kubeconform,
@@ -37,7 +43,7 @@ while [[ $# -gt 0 ]]; do
     case "$1" in
         --install-tools) install_tools=1; shift ;;
         --sources) args+=("--sources" "$2"); shift 2 ;;
-        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
         *) echo "validate-deploy: unknown argument $1 (see --help)" >&2; exit 64 ;;
     esac
 done
@@ -152,6 +158,8 @@ SERVICES = {
 TOOLS = ["vanectl"]
 NEEDS_DATABASE = {"management-api", "events-processor"}
 VANE_LITERAL = re.compile(r'"(VANE_[A-Z0-9_]+)"')
+# Secrets read through ServiceEnvironment.secret / requiredSecret also come from NAME_FILE.
+SECRET_CALL = re.compile(r'[sS]ecret\("(VANE_[A-Z0-9_]+)"')
 SOURCE_ROOTS = [ROOT] + EXTRA_SOURCES
 
 
@@ -186,6 +194,7 @@ for service, (folder, shared, table_port) in SERVICES.items():
         for file in swift_files(root):
             text = read(file)
             names.update(VANE_LITERAL.findall(text))
+            names.update(n + "_FILE" for n in SECRET_CALL.findall(text))
             if root == path:
                 match = re.search(r"defaultPort:\s*(\d+)", text)
                 if match:
@@ -214,6 +223,11 @@ def shutdown_budget(service, env):
     return GRACEFUL + CANCELLATION
 
 
+def is_known(name, known):
+    """A name the code reads: literally, or under a prefix literal such as VANE_KAFKA_PROPERTY_."""
+    return name in known or any(k.endswith("_") and (name.startswith(k) or name + "_" == k) for k in known)
+
+
 def check_vars(where, service, names):
     """Every VANE_ name given to `service` must be read by its code."""
     known = SERVICE_VARS.get(service)
@@ -222,7 +236,7 @@ def check_vars(where, service, names):
         report("warn", "%s: VANE_* names of %s" % (where, service),
                "sources of %s are not in this tree; %d names unchecked (use --sources)" % (service, len(names)))
         return
-    unknown = [n for n in names if n not in known]
+    unknown = [n for n in names if not is_known(n, known)]
     check(not unknown, "%s: VANE_* names read by %s" % (where, service),
           "not read by %s's code: %s" % (service, ", ".join(unknown)))
 
@@ -248,7 +262,7 @@ def duration_seconds(text):
 
 section("YAML")
 YAML_FILES = sorted(set(
-    [p for p in ["docker-compose.yml"] if os.path.exists(p)]
+    [p for p in ["docker-compose.yml", "docker-compose.tls.yml"] if os.path.exists(p)]
     + glob.glob("deploy/**/*.yml", recursive=True) + glob.glob("deploy/**/*.yaml", recursive=True)))
 PARSED = {}
 for path in YAML_FILES:
@@ -405,6 +419,8 @@ else:
 
 section("docker-compose.yml")
 ENV_EXAMPLE = "deploy/compose/.env.example"
+TLS_OVERRIDE = "docker-compose.tls.yml"
+TLS_OVERRIDE_VARS = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", read(TLS_OVERRIDE))) if os.path.exists(TLS_OVERRIDE) else set()
 env_values = {}
 if os.path.exists(ENV_EXAMPLE):
     for number, line in enumerate(read(ENV_EXAMPLE).splitlines(), 1):
@@ -418,7 +434,7 @@ if os.path.exists(ENV_EXAMPLE):
         env_values[key] = value
     for key in env_values:
         if key.startswith("VANE_") and ALL_KNOWN_VARS:
-            check(key in ALL_KNOWN_VARS or bool(MISSING_SOURCES), "%s: %s is read by a service" % (ENV_EXAMPLE, key))
+            check(is_known(key, ALL_KNOWN_VARS) or bool(MISSING_SOURCES), "%s: %s is read by a service" % (ENV_EXAMPLE, key))
 else:
     report("fail", "%s exists" % ENV_EXAMPLE)
 
@@ -463,11 +479,12 @@ else:
     if undocumented:
         report("warn", "variables used by docker-compose.yml are documented in %s" % ENV_EXAMPLE,
                "not listed (they have defaults): " + ", ".join(undocumented))
-    unused = sorted(v for v in env_values if v not in used_vars)
+    # Variables only the TLS override uses are checked against it (section 3b).
+    unused = sorted(v for v in env_values if v not in used_vars and v not in TLS_OVERRIDE_VARS)
     check(not unused, "every %s variable is used by docker-compose.yml" % ENV_EXAMPLE, "unused: " + ", ".join(unused))
     for name in used_vars:
         if name.startswith("VANE_") and ALL_KNOWN_VARS and not MISSING_SOURCES:
-            check(name in ALL_KNOWN_VARS, "interpolated %s is a real setting" % name)
+            check(is_known(name, ALL_KNOWN_VARS), "interpolated %s is a real setting" % name)
 
     services = compose.get("services") or {}
     networks = set((compose.get("networks") or {}).keys())
@@ -729,6 +746,169 @@ else:
                "no compose client (the docker CLI here has no compose plugin)" if shutil.which("docker") else "no docker client")
 
 # ------------------------------------------------------------------------------------------------
+# 3b. docker-compose.tls.yml (optional override: TLS to PostgreSQL, a SASL_SSL Kafka listener)
+
+section(TLS_OVERRIDE)
+tls_raw = (PARSED.get(TLS_OVERRIDE) or [None])[0]
+if not os.path.exists(TLS_OVERRIDE):
+    report("fail", "%s exists" % TLS_OVERRIDE)
+elif not isinstance(tls_raw, dict) or compose is None:
+    report("fail", "%s loads as a mapping (and docker-compose.yml does)" % TLS_OVERRIDE)
+else:
+    used_vars.clear()
+    unresolved.clear()
+    tls = interpolate(tls_raw)
+    check(not unresolved, "%s: every ${VAR} without a default is set in %s" % (TLS_OVERRIDE, ENV_EXAMPLE),
+          "unset: " + ", ".join(sorted(unresolved)))
+    base_services = compose.get("services") or {}
+    overrides = tls.get("services") or {}
+    tls_volumes = set((tls.get("volumes") or {}).keys()) | set((compose.get("volumes") or {}).keys())
+
+    def merged(name):
+        """The service as `docker compose -f docker-compose.yml -f docker-compose.tls.yml` sees it."""
+        base, extra_service = base_services.get(name) or {}, overrides.get(name) or {}
+        result = dict(base)
+        for key, value in extra_service.items():
+            if key == "environment":
+                result[key] = {**environment_of(base), **environment_of(extra_service)}
+            elif key == "volumes":
+                targets = {str(m).split(":")[1] if isinstance(m, str) else m.get("target") for m in value}
+                result[key] = [m for m in base.get("volumes") or []
+                               if (str(m).split(":")[1] if isinstance(m, str) else m.get("target")) not in targets] + list(value)
+            elif key == "depends_on":
+                result[key] = {**(base.get("depends_on") or {}), **value}
+            else:
+                result[key] = value
+        return result
+
+    def mounts(service):
+        """target path -> source (volume or bind) of a service's volumes."""
+        found = {}
+        for mount in service.get("volumes") or []:
+            parts = str(mount).split(":")
+            if len(parts) >= 2:
+                found[parts[1]] = parts[0]
+        return found
+
+    def under_mount(path, service):
+        return any(path == target or path.startswith(target.rstrip("/") + "/") for target in mounts(service))
+
+    all_services = set(base_services) | set(overrides)
+    for name, extra_service in overrides.items():
+        where = "%s %s" % (TLS_OVERRIDE, name)
+        service = merged(name)
+        if name not in base_services:
+            check(service.get("image") and str(service.get("restart")) == "no",
+                  "%s: a new service is a one-shot with an image (restart: \"no\")" % where)
+            check(service.get("networks"), "%s: is on the compose network" % where)
+        for source in mounts(extra_service).values():
+            if source.startswith(".") or source.startswith("/"):
+                check(os.path.exists(os.path.join(ROOT, source)), "%s: bind mount %s exists" % (where, source))
+            else:
+                check(source in tls_volumes, "%s: volume %s is defined" % (where, source))
+        for target, spec in (extra_service.get("depends_on") or {}).items():
+            if check(target in all_services, "%s: depends_on %s exists" % (where, target)):
+                condition = (spec or {}).get("condition")
+                if condition == "service_completed_successfully":
+                    check(str(merged(target).get("restart")) == "no", "%s: %s is a one-shot service" % (where, target))
+                if condition == "service_healthy":
+                    check("healthcheck" in merged(target), "%s: %s has a healthcheck" % (where, target))
+
+    script_path = None
+    for name, service in overrides.items():
+        for source, in [(m.split(":")[0],) for m in service.get("volumes") or [] if isinstance(m, str)]:
+            if source.endswith("make-certs.sh"):
+                script_path = source
+    certs_script = read(script_path) if script_path and os.path.exists(script_path) else ""
+    check(bool(certs_script), "%s: the certificate script is mounted and exists" % TLS_OVERRIDE, str(script_path))
+    if certs_script:
+        tool_result("sh -n %s" % script_path, *run_tool("sh", ["sh", "-n", script_path]), "")
+        if shutil.which("shellcheck"):
+            tool_result("shellcheck %s" % script_path, *run_tool("shellcheck", ["shellcheck", script_path]), "")
+    issued_hosts = dict(re.findall(r"^issue\s+(\S+)\s+(\S+)\s*$", certs_script, re.M))  # file name -> host
+    made_files = set(re.findall(r"\b([a-z_]+\.(?:crt|key|pem|conf))\b", certs_script))
+
+    # Kafka: the SECURE listener and what the image's start script tolerates.
+    kafka = merged("kafka")
+    kenv = environment_of(kafka)
+    advertised = dict(re.findall(r"([A-Z_]+)://([^,]+)", kenv.get("KAFKA_ADVERTISED_LISTENERS", "")))
+    declared = dict(re.findall(r"([A-Z_]+)://([^,]+)", kenv.get("KAFKA_LISTENERS", "")))
+    protocols = dict(x.split(":", 1) for x in kenv.get("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "").split(",") if ":" in x)
+    listeners_text = kenv.get("KAFKA_ADVERTISED_LISTENERS", "")
+    check("SSL://" not in listeners_text and not re.search(r"SASL_.*://", listeners_text),
+          "kafka: no advertised listener name contains SSL:// or SASL_ (the image's start script would demand JKS files and a JAAS file)",
+          listeners_text)
+    secure = {n: hp for n, hp in advertised.items() if protocols.get(n) in ("SSL", "SASL_SSL")}
+    check(len(secure) == 1, "kafka: one advertised TLS listener", ", ".join(secure))
+    for listener in set(declared) | set(advertised):
+        check(listener in protocols, "kafka: listener %s is in the protocol map" % listener)
+    for listener, hostport in secure.items():
+        check(listener in declared, "kafka: TLS listener %s is declared" % listener)
+        prefix = "KAFKA_LISTENER_NAME_%s_" % listener
+        check(kenv.get(prefix + "SSL_KEYSTORE_TYPE") == "PEM", "kafka: %s uses a PEM keystore" % listener)
+        keystore = kenv.get(prefix + "SSL_KEYSTORE_LOCATION", "")
+        check(under_mount(keystore, kafka) and os.path.basename(keystore) in made_files,
+              "kafka: %s keystore %s is on a mounted volume and made by the script" % (listener, keystore))
+        check(hostport.split(":")[0] in issued_hosts.values(), "kafka: the certificate names the advertised host %s" % hostport)
+        mechanisms = kenv.get(prefix + "SASL_ENABLED_MECHANISMS", "")
+        for mechanism in filter(None, mechanisms.split(",")):
+            jaas = prefix + mechanism.replace("-", "___") + "_SASL_JAAS_CONFIG"
+            check("ScramLoginModule required" in kenv.get(jaas, "") if mechanism.startswith("SCRAM") else jaas in kenv,
+                  "kafka: %s has a JAAS config for %s (%s)" % (listener, mechanism, jaas))
+
+    scram = "\n".join(str(c) for name in overrides for c in (merged(name).get("command") or []) if "kafka-configs.sh" in str(c))
+    # Services: TLS settings consistent with the servers.
+    for name in overrides:
+        service = merged(name)
+        command = service.get("command") or []
+        program = command[0] if isinstance(command, list) and command else None
+        if service.get("image") != vane_image or program not in SERVICES:
+            continue
+        where = "%s %s" % (TLS_OVERRIDE, name)
+        env = environment_of(service)
+        check_vars(where, program, env)
+        check_required(where, program, env)
+        protocol = env.get("VANE_KAFKA_SECURITY_PROTOCOL", "plaintext")
+        check(protocol in ("ssl", "sasl_ssl"), "%s: Kafka over TLS" % where, protocol)
+        for broker in env.get("VANE_KAFKA_BROKERS", "").split(","):
+            check(broker.strip() in secure.values(), "%s: broker %s is the TLS listener" % (where, broker.strip()))
+        ca = env.get("VANE_KAFKA_SSL_CA_LOCATION", "")
+        check(under_mount(ca, service) and os.path.basename(ca) in made_files, "%s: Kafka CA %s is mounted" % (where, ca))
+        mechanism = env.get("VANE_KAFKA_SASL_MECHANISM", "")
+        if protocol == "sasl_ssl":
+            check(mechanism in kenv.get("KAFKA_LISTENER_NAME_%s_SASL_ENABLED_MECHANISMS" % next(iter(secure), ""), ""),
+                  "%s: SASL mechanism %s is enabled on the listener" % (where, mechanism))
+            user = env.get("VANE_KAFKA_SASL_USERNAME", "")
+            check(re.search(r"--entity-name\s+%s\b" % re.escape(user), scram) and mechanism + "=" in scram,
+                  "%s: kafka-scram-init creates %s credentials for %s" % (where, mechanism, user))
+            check(any(t == "kafka-scram-init" for t in (service.get("depends_on") or {})),
+                  "%s: waits for kafka-scram-init" % where)
+        database = env.get("VANE_DATABASE_URL", "")
+        if program in NEEDS_DATABASE:
+            query = dict(re.findall(r"[?&]([a-z_]+)=([^&]*)", database))
+            check(query.get("sslmode") == "verify-full", "%s: PostgreSQL sslmode=verify-full" % where, query.get("sslmode"))
+            root = query.get("sslrootcert", "")
+            check(under_mount(root, service) and os.path.basename(root) in made_files,
+                  "%s: sslrootcert %s is mounted and made by the script" % (where, root))
+            host = re.search(r"@([^:/?]+)", database)
+            check(host and host.group(1) in issued_hosts.values(), "%s: the PostgreSQL certificate names %s"
+                  % (where, host.group(1) if host else "?"))
+
+    postgres = merged("postgres")
+    pcommand = " ".join(str(c) for c in postgres.get("command") or [])
+    check("ssl=on" in pcommand, "postgres: ssl=on")
+    for setting in ("ssl_cert_file", "ssl_key_file", "hba_file"):
+        value = re.search(r"%s=(\S+)" % setting, pcommand)
+        check(value and under_mount(value.group(1), postgres) and os.path.basename(value.group(1)) in made_files,
+              "postgres: %s is on a mounted volume and made by the script" % setting)
+    check(re.search(r"^host\s+all\s+all\s+\S+\s+reject", certs_script, re.M) is not None,
+          "postgres: pg_hba.conf rejects TCP connections without TLS")
+    if compose_cli:
+        tool_result(" ".join(compose_cli) + " config (with %s)" % TLS_OVERRIDE,
+                    *run_tool("compose", compose_cli + ["--env-file", ENV_EXAMPLE, "-f", "docker-compose.yml", "-f", TLS_OVERRIDE,
+                                                         "config", "--quiet"]), "")
+
+# ------------------------------------------------------------------------------------------------
 # 4. Kubernetes
 
 section("deploy/k8s")
@@ -921,7 +1101,9 @@ if shutil.which("kubectl"):
         tool_result("kubectl kustomize", ran, passed, output, "")
 else:
     report("skip", "kubectl kustomize", "kubectl not installed")
-validate_inputs = [p for p in PARSED if p.startswith(K8S + "/") and not p.endswith("kustomization.yaml")]
+# Strimzi's KafkaUser needs Strimzi's CRDs, which the offline schemas do not have.
+validate_inputs = [p for p in PARSED if p.startswith(K8S + "/") and not p.endswith("kustomization.yaml")
+                   and not p.endswith("kafkauser.example.yaml")]
 if shutil.which("kubernetes-validate"):
     ran, passed, output = run_tool("kubernetes-validate", ["kubernetes-validate", "--strict", "--quiet", "-k", "1.30.0"]
                                    + sorted(validate_inputs))
@@ -938,6 +1120,76 @@ else:
     report("skip", "kubeconform", "not installed")
 
 # ------------------------------------------------------------------------------------------------
+# 4b. deploy/k8s/security: kustomize components for managed Kafka and PostgreSQL with TLS
+
+section("deploy/k8s/security")
+SECURITY = os.path.join(K8S, "security")
+components = sorted(os.path.dirname(p) for p in glob.glob(os.path.join(SECURITY, "*", "kustomization.yaml")))
+check(len(components) >= 4, "components for MSK, Confluent Cloud, Strimzi and PostgreSQL verify-full",
+      ", ".join(os.path.basename(c) for c in components))
+for wanted in ("kafka-msk-scram", "kafka-confluent-cloud", "kafka-strimzi-mtls", "postgres-verify-full"):
+    check(os.path.join(SECURITY, wanted) in components, "component %s exists" % wanted)
+example_secrets = {}
+for path in glob.glob(os.path.join(SECURITY, "*.example.yaml")):
+    for doc in PARSED.get(path) or []:
+        if doc.get("kind") == "Secret":
+            example_secrets[doc["metadata"]["name"]] = set((doc.get("stringData") or {}).keys()) | set((doc.get("data") or {}).keys())
+overlay = os.path.join(".build", "validate-deploy-overlay")
+for component in components:
+    name = os.path.basename(component)
+    spec = (PARSED.get(os.path.join(component, "kustomization.yaml")) or [{}])[0]
+    check(spec.get("kind") == "Component", "%s: kustomization is a Component" % name)
+    if not shutil.which("kubectl"):
+        report("skip", "%s: rendered with the base (kubectl kustomize)" % name, "kubectl not installed")
+        continue
+    os.makedirs(overlay, exist_ok=True)
+    with open(os.path.join(overlay, "kustomization.yaml"), "w") as handle:
+        handle.write("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+                     "resources: [../../%s]\ncomponents: [../../%s]\n" % (K8S, component))
+    ran, passed, output = run_tool("kubectl kustomize", ["kubectl", "kustomize", overlay])
+    if not check(passed, "%s: renders with the base" % name, output[-300:]):
+        continue
+    rendered = [d for d in yaml.safe_load_all(output) if d]
+    maps = {d["metadata"]["name"]: d.get("data") or {} for d in rendered if d.get("kind") == "ConfigMap"}
+    changed = 0
+    for doc in rendered:
+        if doc.get("kind") != "Deployment":
+            continue
+        pod = doc["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod.get("volumes") or []}
+        for container in pod.get("containers") or []:
+            cwhere = "%s: %s" % (name, doc["metadata"]["name"])
+            program = (list(container.get("args") or []) or [None])[0]
+            env = {}
+            for source in container.get("envFrom") or []:
+                env.update(maps.get((source.get("configMapRef") or {}).get("name"), {}))
+            env.update({e["name"]: str(e.get("value", "")) for e in container.get("env") or []})
+            check_vars(cwhere, program, env)
+            mounted = {m["mountPath"]: volumes.get(m["name"]) for m in container.get("volumeMounts") or []}
+            files = {k: v for k, v in env.items() if k.endswith("_FILE") or k.endswith("_LOCATION")}
+            for variable, path in files.items():
+                mount = next((m for m in mounted if path.startswith(m.rstrip("/") + "/")), None)
+                if not check(mount is not None, "%s: %s=%s is on a mounted volume" % (cwhere, variable, path)):
+                    continue
+                secret = ((mounted[mount] or {}).get("secret") or {}).get("secretName")
+                key = path[len(mount.rstrip("/")) + 1:]
+                check(secret in example_secrets and key in example_secrets[secret],
+                      "%s: %s comes from Secret %s key %s (secrets.example.yaml)" % (cwhere, variable, secret, key))
+            for mount, volume in mounted.items():
+                secret = ((volume or {}).get("secret") or {}).get("secretName")
+                if secret:
+                    changed += 1
+                    check(secret in example_secrets, "%s: Secret %s has an example" % (cwhere, secret))
+            if env.get("VANE_KAFKA_SECURITY_PROTOCOL") in ("ssl", "sasl_ssl") or "postgres" in name:
+                changed += 1
+    check(changed > 0, "%s: changes the Deployments" % name)
+    if name == "postgres-verify-full":
+        example = "\n".join(str(v) for d in PARSED.get(os.path.join(K8S, "secret.example.yaml")) or []
+                            for v in (d.get("stringData") or {}).values())
+        check("sslmode=verify-full&sslrootcert=/var/run/secrets/vane/postgres-ca/ca.crt" in example,
+              "secret.example.yaml: database URLs use verify-full with the mounted CA")
+
+# ------------------------------------------------------------------------------------------------
 # 5. Documentation: every VANE_ name it mentions exists
 
 section("docs")
@@ -946,7 +1198,7 @@ for doc in ["docs/deployment.md", "docs/operations.md"]:
         report("fail", "%s exists" % doc)
         continue
     names = set(re.findall(r"\b(VANE_[A-Z0-9_]*[A-Z0-9])\b", read(doc)))
-    unknown = sorted(n for n in names if n not in ALL_KNOWN_VARS)
+    unknown = sorted(n for n in names if not is_known(n, ALL_KNOWN_VARS))
     if unknown and MISSING_SOURCES:
         report("warn", "%s: VANE_* names exist in the code" % doc,
                "unknown here (sources of %s missing): %s" % (", ".join(MISSING_SOURCES), ", ".join(unknown)))

@@ -27,7 +27,7 @@ public final class ConfigFeed: Service, Sendable {
         public var malformedRecords = 0
     }
 
-    private let brokers: [String]
+    private let kafka: KafkaSettings
     private let topic: String
     private let maximumFetchWait: Duration
     private let sink: any ConfigRecordSink
@@ -47,10 +47,10 @@ public final class ConfigFeed: Service, Sendable {
     ///   development cluster waits out the whole period, which then delays every change (a kill
     ///   switch) by up to this much; librdkafka's default is 500 ms.
     public init(
-        brokers: [String], topic: String, sink: any ConfigRecordSink, metrics: ServiceMetrics, logger: Logger,
+        kafka: KafkaSettings, topic: String, sink: any ConfigRecordSink, metrics: ServiceMetrics, logger: Logger,
         maximumFetchWait: Duration = .milliseconds(20)
     ) {
-        self.brokers = brokers
+        self.kafka = kafka
         self.topic = topic
         self.maximumFetchWait = maximumFetchWait
         self.sink = sink
@@ -59,6 +59,16 @@ public final class ConfigFeed: Service, Sendable {
         malformed = metrics.counter("config_records_malformed", help: "vane.config records that could not be decoded (skipped).")
         caughtUp = metrics.gauge("config_caught_up", help: "1 once the config topic was read up to the high-water marks seen at start.")
         lag = metrics.gauge("config_lag", unit: "records", help: "Records of the config topic not yet applied (at the last measurement).")
+    }
+
+    /// A feed over plaintext connections to `brokers` (the development broker, tests).
+    public convenience init(
+        brokers: [String], topic: String, sink: any ConfigRecordSink, metrics: ServiceMetrics, logger: Logger,
+        maximumFetchWait: Duration = .milliseconds(20)
+    ) {
+        self.init(
+            kafka: KafkaSettings(brokers: brokers), topic: topic, sink: sink, metrics: metrics, logger: logger,
+            maximumFetchWait: maximumFetchWait)
     }
 
     /// A snapshot of the feed's status.
@@ -85,8 +95,7 @@ public final class ConfigFeed: Service, Sendable {
     }
 
     private func follow() async throws {
-        var configuration = KafkaTopicReaderConfiguration(bootstrapServers: brokers, topic: topic, startPosition: .earliest)
-        configuration.clientID = "vane-config-feed"
+        var configuration = kafka.topicReader(clientID: "vane-config-feed", topic: topic, startPosition: .earliest)
         let fetchWait = maximumFetchWait.components
         configuration.additionalProperties["fetch.wait.max.ms"] = String(max(1, fetchWait.seconds * 1000 + fetchWait.attoseconds / 1_000_000_000_000_000))
         let reader = try KafkaTopicReader(configuration: configuration, logger: logger)

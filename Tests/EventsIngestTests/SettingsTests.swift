@@ -6,7 +6,7 @@ struct SettingsTests {
     @Test("defaults: port 8040, 5 MiB bodies, rate limit off, the documented topics and timeouts")
     func defaults() throws {
         let settings = try IngestSettings(environment: ["VANE_KAFKA_BROKERS": "127.0.0.1:9092, 127.0.0.2:9092"])
-        #expect(settings.kafkaBrokers == ["127.0.0.1:9092", "127.0.0.2:9092"])
+        #expect(settings.kafka.brokers == ["127.0.0.1:9092", "127.0.0.2:9092"])
         #expect(settings.http.port == 8040 && settings.http.host == "0.0.0.0")
         #expect(settings.configTopic == "vane.config" && settings.eventsTopic == "vane.events.raw")
         #expect(settings.maximumBodyBytes == 5 * 1024 * 1024)

@@ -120,7 +120,7 @@ struct ProcessorSettingsTests {
         #expect(settings.http.port == 8050)
         #expect(settings.eventsTopic == "vane.events.raw" && settings.consumerGroup == "vane-events-processor")
         #expect(settings.correlationDelay == .seconds(120) && settings.delayMilliseconds == 120_000)
-        #expect(settings.kafkaBrokers == ["a:9092", "b:9092"])
+        #expect(settings.kafka.brokers == ["a:9092", "b:9092"])
         #expect(settings.retentionMilliseconds == 168 * 3_600_000)
 
         var broken = required

@@ -97,16 +97,21 @@ public final class DevKafka: Sendable {
     }
 
     /// Starts `vanectl dev-kafka --control-stdin` and waits for its bootstrap line.
+    ///
+    /// - Parameter launcher: a command that runs vanectl, e.g. `["/usr/sbin/ip", "netns", "exec", "ns1"]`
+    ///   to start the broker in a network namespace (``TLSDevKafka``).
     public static func start(
-        brokers: Int = 3, topics: [String] = [], arguments: [String] = [], startupTimeout: Duration = .seconds(20)
+        brokers: Int = 3, topics: [String] = [], arguments: [String] = [], startupTimeout: Duration = .seconds(20),
+        launcher: [String] = []
     ) async throws -> DevKafka {
         var processArguments = ["dev-kafka", "--brokers", "\(brokers)", "--control-stdin"]
         for topic in topics { processArguments += ["--topic", topic] }
         // stderr goes to a file, not the runner's own: a broker outliving a crashed runner must not
         // hold `swift test`'s output pipe open.
         let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("vane-dev-kafka-\(UUID().uuidString.prefix(8)).log")
+        let command = launcher + [try self.vanectlURL().path] + processArguments + arguments
         let process = try Subprocess(
-            try self.vanectlURL().path, processArguments + arguments, standardInput: .pipe, standardOutput: .pipe,
+            command[0], Array(command.dropFirst()), standardInput: .pipe, standardOutput: .pipe,
             standardError: .file(logFile.path))
         let lines = LineReader()
         let output = process.standardOutput!

@@ -6,19 +6,35 @@ import Synchronization
 /// use); each suite creates its own database. A watchdog stops the server and removes its folder
 /// when the test process exits, however it exits.
 ///
-/// `VANE_TEST_POSTGRES_URL` (`postgres://user@host:port`) points tests at an existing server instead.
+/// TLS is on (`ssl=on`) with a certificate for `127.0.0.1` and `localhost` signed by a CA made at
+/// start (``tls``); plain connections are accepted as well. The server also listens on 127.0.0.2,
+/// a loopback address its certificate does not name, and authenticates the role `vane_cert` only
+/// by client certificate (`hostssl … cert`).
+///
+/// `VANE_TEST_POSTGRES_URL` (`postgres://user@host:port`) points tests at an existing server instead
+/// (then ``tls`` is nil).
 public final class PostgresServer: Sendable {
+    /// The server's TLS material.
+    public struct TLS: Sendable {
+        /// The CA that signed the server's certificate; tests issue client certificates with it.
+        public let authority: TestCertificateAuthority
+        /// The server's certificate (names `IP:127.0.0.1` and `DNS:localhost`).
+        public let serverCertificate: URL
+    }
+
     public let host: String
     public let port: Int
     public let user: String
+    public let tls: TLS?
 
     private static let shared = Mutex<PostgresServer?>(nil)
     private static let counter = Atomic<Int>(0)
 
-    private init(host: String, port: Int, user: String) {
+    private init(host: String, port: Int, user: String, tls: TLS? = nil) {
         self.host = host
         self.port = port
         self.user = user
+        self.tls = tls
     }
 
     /// The server of this test process.
@@ -61,12 +77,36 @@ public final class PostgresServer: Sendable {
         }
         let initdb = try run("initdb", ["-D", data.path, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"])
         guard initdb.status == 0 else { throw ChildProcess.LaunchError(description: "initdb failed: \(initdb.standardError)") }
+        let tls = try makeTLS(directory: directory, data: data, asRoot: asRoot)
         let port = try TestPorts.next()
-        let options = "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+        let tlsOptions = "-c ssl=on -c ssl_cert_file=\(tls.serverCertificate.path) -c ssl_key_file=\(directory.path)/tls/server.key"
+            + " -c ssl_ca_file=\(tls.authority.certificate.path)"
+        let options = "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1,127.0.0.2 -c fsync=off -c synchronous_commit=off"
+            + " -c full_page_writes=off -c max_connections=300 \(tlsOptions)"
         let start = try run("pg_ctl", ["-D", data.path, "-o", options, "-l", data.appendingPathComponent("server.log").path, "-w", "start"])
         guard start.status == 0 else { throw ChildProcess.LaunchError(description: "pg_ctl start failed: \(start.standardError)\(start.standardOutput)") }
         try startWatchdog(data: data, directory: directory, asRoot: asRoot)
-        return PostgresServer(host: "127.0.0.1", port: port, user: "postgres")
+        return PostgresServer(host: "127.0.0.1", port: port, user: "postgres", tls: tls)
+    }
+
+    /// Makes the CA and the server certificate, and lets `vane_cert` in only by client certificate.
+    private static func makeTLS(directory: URL, data: URL, asRoot: Bool) throws -> TLS {
+        let folder = directory.appendingPathComponent("tls")
+        let authority = try TestCertificateAuthority.make(in: folder, name: "vane-test-postgres-ca")
+        let server = try authority.issue("server", commonName: "localhost", subjectAlternativeNames: ["IP:127.0.0.1", "DNS:localhost"])
+        if asRoot {
+            // The server reads its key as `postgres`, and refuses a key others can read.
+            _ = try ChildProcess.run(URL(fileURLWithPath: "/bin/chown"), ["-R", "postgres:postgres", folder.path])
+        }
+        let hba = data.appendingPathComponent("pg_hba.conf")
+        let rules = """
+            hostssl all vane_cert 127.0.0.0/8 cert
+            host    all vane_cert 127.0.0.0/8 reject
+            host    all all       127.0.0.0/8 trust
+
+            """
+        try (rules + (try String(contentsOf: hba, encoding: .utf8))).write(to: hba, atomically: false, encoding: .utf8)
+        return TLS(authority: authority, serverCertificate: server.certificate)
     }
 
     /// Stops the server once this process is gone, even after a crash.

@@ -6,5 +6,5 @@ struct Vanectl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vanectl",
         abstract: "Vane's operator and development tool.",
-        subcommands: [EvalCommand.self, DevKafkaCommand.self, ExperimentStatsCommand.self])
+        subcommands: [EvalCommand.self, DevKafkaCommand.self, KafkaCheckCommand.self, ExperimentStatsCommand.self])
 }

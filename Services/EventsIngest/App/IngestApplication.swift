@@ -19,7 +19,7 @@ struct IngestApplication {
         let metrics = ServiceMetrics()
         let ingestMetrics = IngestMetrics(metrics)
         let directory = EnvironmentDirectory()
-        let feed = ConfigFeed(brokers: settings.kafkaBrokers, topic: settings.configTopic, sink: directory, metrics: metrics, logger: logger)
+        let feed = ConfigFeed(kafka: settings.kafka, topic: settings.configTopic, sink: directory, metrics: metrics, logger: logger)
         let producer = try KafkaProducer(configuration: producerConfiguration(), logger: logger)
         let recentPayloads = settings.dedupeCapacity > 0
             ? RecentPayloads(capacity: settings.dedupeCapacity, windowMilliseconds: Int(settings.dedupeWindow.components.seconds * 1000))
@@ -50,8 +50,7 @@ struct IngestApplication {
 
     /// acks=all and idempotence are KafkaKit's defaults and are what makes a 202 trustworthy.
     func producerConfiguration() -> KafkaProducerConfiguration {
-        var configuration = KafkaProducerConfiguration(bootstrapServers: settings.kafkaBrokers)
-        configuration.clientID = "vane-events-ingest"
+        var configuration = settings.kafka.producer(clientID: "vane-events-ingest")
         configuration.isIdempotent = true
         configuration.acknowledgements = .all
         configuration.messageTimeout = settings.kafkaMessageTimeout

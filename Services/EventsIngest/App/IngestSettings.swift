@@ -9,7 +9,7 @@ struct IngestSettings: Sendable {
     var idleTimeout: Duration
     /// Connections served at once; more wait in the listen backlog.
     var maximumConnections: Int
-    var kafkaBrokers: [String]
+    var kafka: KafkaSettings
     var configTopic: String
     var eventsTopic: String
     /// Largest body accepted, as sent and after gzip decompression.
@@ -34,7 +34,7 @@ struct IngestSettings: Sendable {
         http = HTTPSettings(from: &environment, defaultPort: 8040)
         idleTimeout = environment.seconds("VANE_HTTP_IDLE_TIMEOUT_SECONDS", default: .seconds(60))
         maximumConnections = environment.integer("VANE_HTTP_MAX_CONNECTIONS", default: 10_000, range: 1...1_000_000)
-        kafkaBrokers = environment.kafkaBrokers()
+        kafka = environment.kafkaSettings()
         configTopic = environment.string("VANE_CONFIG_TOPIC", default: "vane.config")
         eventsTopic = environment.string("VANE_EVENTS_TOPIC", default: "vane.events.raw")
         maximumBodyBytes = environment.integer("VANE_EVENTS_MAX_BODY_BYTES", default: 5 << 20, range: 1024...(1 << 30))
@@ -67,7 +67,7 @@ struct IngestSettings: Sendable {
     /// The effective configuration, for the start-up log.
     var logMetadata: Logger.Metadata {
         [
-            "http": "\(http)", "kafkaBrokers": "\(kafkaBrokers.joined(separator: ","))", "configTopic": "\(configTopic)",
+            "http": "\(http)", "kafka": "\(kafka)", "configTopic": "\(configTopic)",
             "eventsTopic": "\(eventsTopic)", "maxBodyBytes": "\(maximumBodyBytes)",
             "maxInFlight": "\(maximumInFlightBatches) batches / \(maximumInFlightBytes) bytes",
             "rateLimit": "\(rateLimit.map { "\(Int($0))/s burst \(rateLimitBurst)" } ?? "off")",

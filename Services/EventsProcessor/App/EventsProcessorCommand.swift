@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PostgresNIO
+import PostgresSupport
 import ServiceKit
 
 /// `events-processor`: correlates SDK events into the `analytics` tables.
@@ -32,6 +33,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let (settings, logger) = try loadSettings()
         logger.info("starting events-processor", metadata: settings.logMetadata)
+        try await settings.database.checkAtStart(logger: logger)
         try await ServiceRunner.run([ProcessorApplication(settings: settings, logger: logger).makeApplication()], logger: logger)
     }
 }

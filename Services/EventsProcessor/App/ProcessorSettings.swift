@@ -7,7 +7,7 @@ struct ProcessorSettings: Sendable {
     var http: HTTPSettings
     var database: DatabaseSettings
     var databaseMaxConnections: Int
-    var kafkaBrokers: [String]
+    var kafka: KafkaSettings
     var eventsTopic: String
     var consumerGroup: String
     var kafkaSessionTimeout: Duration
@@ -26,7 +26,7 @@ struct ProcessorSettings: Sendable {
         http = HTTPSettings(from: &environment, defaultPort: 8050)
         database = environment.databaseSettings()
         databaseMaxConnections = environment.integer("VANE_DATABASE_MAX_CONNECTIONS", default: 4, range: 2...100)
-        kafkaBrokers = environment.kafkaBrokers()
+        kafka = environment.kafkaSettings()
         eventsTopic = environment.string("VANE_EVENTS_TOPIC", default: "vane.events.raw")
         consumerGroup = environment.string("VANE_CONSUMER_GROUP", default: "vane-events-processor")
         kafkaSessionTimeout = environment.seconds("VANE_KAFKA_SESSION_TIMEOUT_SECONDS", default: .seconds(10))
@@ -60,7 +60,7 @@ struct ProcessorSettings: Sendable {
     /// The effective configuration, secrets left out, for the start-up log.
     var logMetadata: Logger.Metadata {
         [
-            "http": "\(http)", "database": "\(database)", "kafkaBrokers": "\(kafkaBrokers.joined(separator: ","))",
+            "http": "\(http)", "database": "\(database)", "kafka": "\(kafka)",
             "eventsTopic": "\(eventsTopic)", "consumerGroup": "\(consumerGroup)", "correlationDelay": "\(correlationDelay)",
             "rawRetentionHours": "\(rawRetentionHours)", "chunkMaxRecords": "\(chunkMaxRecords)", "chunkMaxAge": "\(chunkMaxAge)",
             "finalizeInterval": "\(finalizeInterval)", "logLevel": "\(logLevel)",

@@ -92,9 +92,8 @@ struct ProcessorService: Service {
                 return start
             },
             onRevoke: { partitions in epochs.remove(partitions.map(\.partition)) })
-        var configuration = KafkaConsumerConfiguration(
-            bootstrapServers: settings.kafkaBrokers, groupID: settings.consumerGroup, topics: [settings.eventsTopic])
-        configuration.clientID = "vane-events-processor"
+        var configuration = settings.kafka.consumer(
+            clientID: "vane-events-processor", groupID: settings.consumerGroup, topics: [settings.eventsTopic])
         configuration.sessionTimeout = settings.kafkaSessionTimeout
         configuration.heartbeatInterval = min(.seconds(3), settings.kafkaSessionTimeout / 4)
         // A replay pauses chunk commits while it rewinds; stay in the group meanwhile.

@@ -38,9 +38,8 @@ struct Replayer {
             defer { group.cancelAll() }
             try await AnalyticsMigrations.apply(client: postgres, logger: logger)
 
-            var readerConfiguration = KafkaTopicReaderConfiguration(
-                bootstrapServers: settings.kafkaBrokers, topic: settings.eventsTopic, startPosition: .earliest)
-            readerConfiguration.clientID = "vane-events-processor-replay"
+            let readerConfiguration = settings.kafka.topicReader(
+                clientID: "vane-events-processor-replay", topic: settings.eventsTopic, startPosition: .earliest)
             let reader = try KafkaTopicReader(configuration: readerConfiguration, logger: logger)
             let targets = try await reader.highWatermarks()
             let rewind = try await store.rewind(receivedFrom: requested.hourStart, partitions: Array(targets.keys))

@@ -3,6 +3,7 @@ import Foundation
 import KafkaKit
 import Logging
 import PostgresNIO
+import PostgresSupport
 import ServiceKit
 import ServiceLifecycle
 
@@ -34,6 +35,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let (settings, logger) = try loadSettings()
         logger.info("starting management-api", metadata: settings.logMetadata)
+        try await settings.database.checkAtStart(logger: logger)
         let application = ManagementApplication(settings: settings, logger: logger)
         try await ServiceRunner.run([application.makeApplication(try application.makeParts())], logger: logger)
     }

@@ -27,12 +27,10 @@ struct ManagementApplication {
             configuration: settings.database.clientConfiguration(maximumConnections: settings.databaseMaxConnections, minimumConnections: 2),
             backgroundLogger: logger)
         let store = ManagementStore(client: postgres, logger: logger)
-        var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: settings.kafkaBrokers)
-        producerConfiguration.clientID = "vane-management-api"
+        var producerConfiguration = settings.kafka.producer(clientID: "vane-management-api")
         producerConfiguration.messageTimeout = settings.kafkaMessageTimeout
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
-        var adminConfiguration = KafkaAdminConfiguration(bootstrapServers: settings.kafkaBrokers)
-        adminConfiguration.clientID = "vane-management-api-admin"
+        var adminConfiguration = settings.kafka.admin(clientID: "vane-management-api-admin")
         // librdkafka's development broker has no admin API; real brokers always have a controller.
         adminConfiguration.autoCreateWithoutController = true
         let topic = ConfigTopic(

@@ -7,7 +7,7 @@ struct ManagementSettings: Sendable {
     var http: HTTPSettings
     var database: DatabaseSettings
     var databaseMaxConnections: Int
-    var kafkaBrokers: [String]
+    var kafka: KafkaSettings
     var configTopic: String
     var configTopicPartitions: Int32
     var configTopicReplicationFactor: Int32
@@ -20,7 +20,7 @@ struct ManagementSettings: Sendable {
         http = HTTPSettings(from: &environment, defaultPort: 8080)
         database = environment.databaseSettings()
         databaseMaxConnections = environment.integer("VANE_DATABASE_MAX_CONNECTIONS", default: 20, range: 2...500)
-        kafkaBrokers = environment.kafkaBrokers()
+        kafka = environment.kafkaSettings()
         configTopic = environment.string("VANE_CONFIG_TOPIC", default: "vane.config")
         configTopicPartitions = Int32(environment.integer("VANE_CONFIG_TOPIC_PARTITIONS", default: 6, range: 1...1000))
         configTopicReplicationFactor = Int32(environment.integer("VANE_CONFIG_TOPIC_REPLICATION_FACTOR", default: -1, range: -1...10))
@@ -33,7 +33,7 @@ struct ManagementSettings: Sendable {
     /// The effective configuration, secrets left out, for the start-up log.
     var logMetadata: Logger.Metadata {
         [
-            "http": "\(http)", "database": "\(database)", "kafkaBrokers": "\(kafkaBrokers.joined(separator: ","))",
+            "http": "\(http)", "database": "\(database)", "kafka": "\(kafka)",
             "configTopic": "\(configTopic)", "configTopicPartitions": "\(configTopicPartitions)",
             "adminToken": "\(adminToken == nil ? "unset" : "set")", "logLevel": "\(logLevel)",
         ]

@@ -18,7 +18,7 @@ struct RelayApplication {
     func makeApplication() -> some ApplicationProtocol {
         let core = RelayCore(settings: settings, logger: logger)
         let feed = ConfigFeed(
-            brokers: settings.kafkaBrokers, topic: settings.configTopic, sink: core.store, metrics: core.metrics, logger: logger)
+            kafka: settings.kafka, topic: settings.configTopic, sink: core.store, metrics: core.metrics, logger: logger)
         return core.makeApplication(
             isReady: { feed.currentStatus.isCaughtUp }, notReadyReason: { feed.notReadyReason },
             services: [feed, core.broadcaster, ChangelogLagMonitor(feed: feed, interval: settings.lagInterval)])

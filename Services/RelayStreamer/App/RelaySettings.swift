@@ -5,7 +5,7 @@ import ServiceKit
 /// with its default, so that the README and the start-up log describe the same numbers.
 struct RelaySettings: Sendable {
     var http: HTTPSettings
-    var kafkaBrokers: [String]
+    var kafka: KafkaSettings
     var configTopic: String
     /// Interval of the SSE comment heartbeat sent to every stream (`VANE_RELAY_HEARTBEAT_SECONDS`).
     var heartbeatInterval: Duration
@@ -35,7 +35,7 @@ struct RelaySettings: Sendable {
     init(environment variables: [String: String]) throws {
         var environment = ServiceEnvironment(variables)
         http = HTTPSettings(from: &environment, defaultPort: 8030)
-        kafkaBrokers = environment.kafkaBrokers()
+        kafka = environment.kafkaSettings()
         configTopic = environment.string("VANE_CONFIG_TOPIC", default: "vane.config")
         heartbeatInterval = environment.seconds("VANE_RELAY_HEARTBEAT_SECONDS", default: .seconds(30))
         if heartbeatInterval < .milliseconds(100) || heartbeatInterval > .seconds(240) {
@@ -58,7 +58,7 @@ struct RelaySettings: Sendable {
     /// The effective configuration, for the start-up log.
     var logMetadata: Logger.Metadata {
         [
-            "http": "\(http)", "kafkaBrokers": "\(kafkaBrokers.joined(separator: ","))", "configTopic": "\(configTopic)",
+            "http": "\(http)", "kafka": "\(kafka)", "configTopic": "\(configTopic)",
             "heartbeat": "\(heartbeatInterval)", "streamBufferBytes": "\(streamBufferBytes)",
             "streamStallTimeout": "\(streamStallTimeout)", "maxStreams": "\(maxStreams)",
             "maxConnections": "\(maxConnections)", "maxConcurrentBuilds": "\(maxConcurrentBuilds)",

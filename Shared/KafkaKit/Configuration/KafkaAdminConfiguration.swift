@@ -16,7 +16,11 @@ public struct KafkaAdminConfiguration: Sendable {
     /// of the requested configs. Leave it off against real clusters (it is ignored there anyway,
     /// because they have a controller); turn it on in development setups.
     public var autoCreateWithoutController: Bool = false
-    /// Raw librdkafka properties, applied last so they override everything above.
+    /// Encryption and authentication (TLS, SASL); plaintext by default. Applied after the
+    /// properties above and before ``additionalProperties``.
+    public var security: KafkaSecurity = .plaintext
+    /// Raw librdkafka properties, applied after everything above except
+    /// ``KafkaSecurity/additionalProperties``.
     public var additionalProperties: [String: String] = [:]
 
     /// Creates a configuration with defaults for everything but the brokers.
@@ -25,14 +29,13 @@ public struct KafkaAdminConfiguration: Sendable {
     }
 
     func librdkafkaProperties() -> [String: String] {
-        var properties: [String: String] = [
+        let properties: [String: String] = [
             "bootstrap.servers": self.bootstrapServers.joined(separator: ","),
             "client.id": self.clientID,
             // Metadata lookups must never create topics as a side effect; the explicit fallback
             // above uses a separate request that asks for creation.
             "allow.auto.create.topics": "false",
         ]
-        properties.merge(self.additionalProperties) { _, override in override }
-        return properties
+        return composeProperties(properties, security: self.security, additional: self.additionalProperties)
     }
 }

@@ -51,7 +51,11 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// How long one trip to the polling thread waits for a message before checking for
     /// shutdown and cancellation.
     public var pollTimeout: Duration = .milliseconds(100)
-    /// Raw librdkafka properties, applied last so they override everything above.
+    /// Encryption and authentication (TLS, SASL); plaintext by default. Applied after the
+    /// properties above and before ``additionalProperties``.
+    public var security: KafkaSecurity = .plaintext
+    /// Raw librdkafka properties, applied after everything above except
+    /// ``KafkaSecurity/additionalProperties``.
     public var additionalProperties: [String: String] = [:]
 
     /// Creates a configuration with defaults for everything but brokers, group and topics.
@@ -62,7 +66,7 @@ public struct KafkaConsumerConfiguration: Sendable {
     }
 
     func librdkafkaProperties() -> [String: String] {
-        var properties: [String: String] = [
+        let properties: [String: String] = [
             "bootstrap.servers": self.bootstrapServers.joined(separator: ","),
             "client.id": self.clientID,
             "group.id": self.groupID,
@@ -76,7 +80,6 @@ public struct KafkaConsumerConfiguration: Sendable {
             "max.poll.interval.ms": String(self.maximumPollInterval.clampedMilliseconds),
             "partition.assignment.strategy": self.assignmentStrategy.rawValue,
         ]
-        properties.merge(self.additionalProperties) { _, override in override }
-        return properties
+        return composeProperties(properties, security: self.security, additional: self.additionalProperties)
     }
 }

@@ -65,7 +65,11 @@ public struct KafkaProducerConfiguration: Sendable {
     /// On graceful shutdown, how long ``KafkaProducer/run()`` waits for in-flight records to be
     /// acknowledged. Sends still pending then fail with ``KafkaError/Code/drainTimedOut``.
     public var shutdownDrainTimeout: Duration = .seconds(10)
-    /// Raw librdkafka properties, applied last so they override everything above. See
+    /// Encryption and authentication (TLS, SASL); plaintext by default. Applied after the
+    /// properties above and before ``additionalProperties``.
+    public var security: KafkaSecurity = .plaintext
+    /// Raw librdkafka properties, applied after everything above except
+    /// ``KafkaSecurity/additionalProperties``. See
     /// librdkafka's CONFIGURATION.md; unknown names are rejected when the producer is created.
     public var additionalProperties: [String: String] = [:]
 
@@ -80,7 +84,7 @@ public struct KafkaProducerConfiguration: Sendable {
                 code: .invalidConfiguration,
                 message: "the idempotent producer requires acknowledgements = .all")
         }
-        var properties: [String: String] = [
+        let properties: [String: String] = [
             "bootstrap.servers": self.bootstrapServers.joined(separator: ","),
             "client.id": self.clientID,
             "enable.idempotence": self.isIdempotent ? "true" : "false",
@@ -91,7 +95,6 @@ public struct KafkaProducerConfiguration: Sendable {
             "partitioner": self.partitioner.rawValue,
             "compression.codec": self.compression.rawValue,
         ]
-        properties.merge(self.additionalProperties) { _, override in override }
-        return properties
+        return composeProperties(properties, security: self.security, additional: self.additionalProperties)
     }
 }

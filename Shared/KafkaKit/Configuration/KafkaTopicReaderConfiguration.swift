@@ -29,7 +29,11 @@ public struct KafkaTopicReaderConfiguration: Sendable {
     /// How long one trip to the polling thread waits for a message before checking for
     /// shutdown and cancellation.
     public var pollTimeout: Duration = .milliseconds(100)
-    /// Raw librdkafka properties, applied last so they override everything above.
+    /// Encryption and authentication (TLS, SASL); plaintext by default. Applied after the
+    /// properties above and before ``additionalProperties``.
+    public var security: KafkaSecurity = .plaintext
+    /// Raw librdkafka properties, applied after everything above except
+    /// ``KafkaSecurity/additionalProperties``.
     public var additionalProperties: [String: String] = [:]
 
     /// Creates a configuration that reads `topic` from the earliest message.
@@ -40,7 +44,7 @@ public struct KafkaTopicReaderConfiguration: Sendable {
     }
 
     func librdkafkaProperties() -> [String: String] {
-        var properties: [String: String] = [
+        let properties: [String: String] = [
             "bootstrap.servers": self.bootstrapServers.joined(separator: ","),
             "client.id": self.clientID,
             // No group: partitions are assigned explicitly and nothing is committed.
@@ -48,7 +52,6 @@ public struct KafkaTopicReaderConfiguration: Sendable {
             "enable.auto.offset.store": "false",
             "auto.offset.reset": "earliest",
         ]
-        properties.merge(self.additionalProperties) { _, override in override }
-        return properties
+        return composeProperties(properties, security: self.security, additional: self.additionalProperties)
     }
 }

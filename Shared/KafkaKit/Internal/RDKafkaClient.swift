@@ -155,9 +155,49 @@ enum RDKafkaConfig {
             guard result == RD_KAFKA_CONF_OK else {
                 rd_kafka_conf_destroy(conf)
                 let reason = String(nulTerminated: errorBuffer)
-                throw KafkaError(code: .invalidConfiguration, message: "\(key)=\(value): \(reason)")
+                let shown = KafkaSecurity.isSensitive(key) ? "[redacted]" : value
+                throw KafkaError(code: .invalidConfiguration, message: "\(key)=\(shown): \(reason)")
             }
         }
         return conf
+    }
+
+    /// librdkafka's `builtin.features`, read once.
+    static let builtinFeatures: Set<String> = {
+        let conf = rd_kafka_conf_new()!
+        defer { rd_kafka_conf_destroy(conf) }
+        var buffer = [CChar](repeating: 0, count: 1024)
+        var size = buffer.count
+        guard rd_kafka_conf_get(conf, "builtin.features", &buffer, &size) == RD_KAFKA_CONF_OK else { return [] }
+        return Set(String(nulTerminated: buffer).split(separator: ",").map(String.init))
+    }()
+
+    /// Whether this librdkafka can fetch OAUTHBEARER tokens from an OIDC endpoint itself
+    /// (`sasl.oauthbearer.method=oidc` needs a build with libcurl; Debian 12's 2.0.2 has none).
+    static let supportsOIDC: Bool = {
+        let conf = rd_kafka_conf_new()!
+        defer { rd_kafka_conf_destroy(conf) }
+        var errorBuffer = [CChar](repeating: 0, count: 512)
+        return rd_kafka_conf_set(conf, "sasl.oauthbearer.method", "oidc", &errorBuffer, errorBuffer.count) == RD_KAFKA_CONF_OK
+    }()
+
+    /// librdkafka's version, e.g. `2.0.2`.
+    static var versionString: String { String(cString: rd_kafka_version_str()) }
+
+    /// Creates a client from `properties` without brokers and destroys it at once: librdkafka then
+    /// checks what `rd_kafka_conf_set` cannot (the SASL mechanism and its settings, the CA, the
+    /// client certificate and key and the key's passphrase) without opening a connection.
+    static func validateByCreatingClient(_ properties: [String: String]) throws(KafkaError) {
+        var checked = properties
+        checked["bootstrap.servers"] = nil
+        let conf = try make(checked)
+        // Without brokers librdkafka warns that it cannot connect; nothing else is logged here.
+        rd_kafka_conf_set_log_cb(conf) { _, _, _, _ in }
+        var errorBuffer = [CChar](repeating: 0, count: 512)
+        guard let rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errorBuffer, errorBuffer.count) else {
+            rd_kafka_conf_destroy(conf)
+            throw KafkaError(code: .invalidConfiguration, message: String(nulTerminated: errorBuffer))
+        }
+        rd_kafka_destroy(rk)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 
 /// Reads a service's settings from environment variables, collecting every problem so that a
@@ -94,6 +95,65 @@ public struct ServiceEnvironment: Sendable {
             return defaultValue
         }
         return level
+    }
+
+    /// A secret: the value of `name`, or the contents of the file named by `name_FILE` (how
+    /// Kubernetes and Docker mount secrets), without trailing line breaks. Setting both is a problem,
+    /// as is a file that cannot be read or is empty. nil when neither is set.
+    public mutating func secret(_ name: String) -> String? {
+        let fileVariable = name + "_FILE"
+        let direct = optionalString(name)
+        guard let path = optionalString(fileVariable) else { return direct }
+        if direct != nil {
+            problems.append(Problem(variable: fileVariable, message: "set \(name) or \(fileVariable), not both"))
+            return direct
+        }
+        guard let data = FileManager.default.contents(atPath: path), var text = String(data: data, encoding: .utf8) else {
+            problems.append(Problem(variable: fileVariable, message: "cannot read \"\(path)\""))
+            return nil
+        }
+        while let last = text.last, last.isNewline { text.removeLast() }
+        if text.isEmpty {
+            problems.append(Problem(variable: fileVariable, message: "\"\(path)\" is empty"))
+            return nil
+        }
+        return text
+    }
+
+    /// The path in `name` if it names an existing file (or, with `directoryAllowed`, a folder);
+    /// otherwise a problem. nil when unset.
+    public mutating func existingPath(_ name: String, directoryAllowed: Bool = false) -> String? {
+        guard let path = optionalString(name) else { return nil }
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            problems.append(Problem(variable: name, message: "\"\(path)\" does not exist"))
+        } else if isDirectory.boolValue && !directoryAllowed {
+            problems.append(Problem(variable: name, message: "\"\(path)\" is a folder, not a file"))
+        } else if !FileManager.default.isReadableFile(atPath: path) {
+            problems.append(Problem(variable: name, message: "\"\(path)\" is not readable"))
+        }
+        return path
+    }
+
+    /// The variables whose names start with `prefix`, by the rest of their name (empty values included).
+    public func values(withPrefix prefix: String) -> [String: String] {
+        var found: [String: String] = [:]
+        for (name, value) in variables where name.hasPrefix(prefix) { found[String(name.dropFirst(prefix.count))] = value }
+        return found
+    }
+
+    /// Every variable, for readers that follow another program's conventions (libpq's `PGSSL…`).
+    public var allVariables: [String: String] { variables }
+
+    /// Whether `name` is set to a non-empty value.
+    public func isSet(_ name: String) -> Bool { optionalString(name) != nil }
+
+    /// How many problems have been recorded so far.
+    public var problemCount: Int { problems.count }
+
+    /// Whether any problem has been recorded for a variable whose name starts with `prefix`.
+    public func hasProblems(withPrefix prefix: String) -> Bool {
+        problems.contains { $0.variable.hasPrefix(prefix) }
     }
 
     /// Records a problem found while interpreting settings.

@@ -2,7 +2,8 @@
 //
 // Vane: one package, one dependency build. Shared modules live under Shared/, each service is an
 // executable product under Services/, operator tools under Tools/. Benchmarks are added only when
-// VANE_BENCHMARKS is set, so `swift build` / `swift test` never compile the benchmark dependencies.
+// VANE_BENCHMARKS is set, so a plain `swift build` skips the benchmark dependencies; `make test` sets
+// it, so CI compiles every benchmark target (without running them) and a break cannot go unseen.
 
 import Foundation
 import PackageDescription
@@ -78,10 +79,14 @@ var package = Package(
                 "ModelsCore",
                 "KafkaKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -210,6 +215,7 @@ var package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/TestSupport",
             swiftSettings: strict
@@ -225,6 +231,18 @@ var package = Package(
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],
             path: "Tests/KafkaKitTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ServiceKitTests",
+            dependencies: [
+                "ServiceKit", "ModelsCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/ServiceKitTests",
             swiftSettings: strict
         ),
         .testTarget(

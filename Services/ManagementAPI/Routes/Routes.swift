@@ -9,7 +9,9 @@ struct ManagementRoutes {
     let authenticator: TokenAuthenticator
 
     func add(to router: Router<ManagementContext>) {
-        let api = router.group("api/v1").add(middleware: TokenMiddleware(authenticator: authenticator))
+        let api = router.group("api/v1")
+            .add(middleware: TokenMiddleware(authenticator: authenticator))
+            .add(middleware: RequestInputMiddleware())
         addProjects(api)
         addEnvironments(api)
         addFlags(api)

@@ -75,11 +75,13 @@ struct OFREPRoutes {
         case invalid(Response)
     }
 
-    /// Reads the `{"context": {...}}` body. Bodies that are not JSON objects are ``APIError``s;
-    /// contexts OFREP rejects (no targeting key, a bad kind) are OFREP failure objects.
+    /// Reads the `{"context": {...}}` body. Bodies that are not JSON objects (`PARSE_ERROR`) and
+    /// contexts OFREP rejects (no targeting key, a bad kind) are answered with OFREP failure objects,
+    /// as OpenFeature providers read `errorCode`; only a body over the limit is a plain 413.
     private func requestContext(_ request: Request, flagKey: String?) async throws -> RequestContext {
-        let json = try await contextMember(request)
+        let bytes = try await JSONBody.bytes(of: request, limit: maxBodyBytes)
         do throws(OFREPContextError) {
+            let json = try Self.contextMember(bytes)
             return .valid(try OFREPContext.evaluationContext(json), json: json)
         } catch {
             var writer = JSONWriter(capacity: 128)
@@ -88,18 +90,17 @@ struct OFREPRoutes {
         }
     }
 
-    /// The request's `context` member (nil when the body or the member is absent).
-    private func contextMember(_ request: Request) async throws -> JSONValue? {
-        let bytes = try await JSONBody.bytes(of: request, limit: maxBodyBytes)
+    /// The body's `context` member (nil when the body or the member is absent).
+    static func contextMember(_ bytes: [UInt8]) throws(OFREPContextError) -> JSONValue? {
         guard !bytes.isEmpty else { return nil }
         let body: JSONValue
         do {
             body = try JSONParser.parse(bytes)
         } catch {
-            throw APIError.badRequest("the request body is not valid JSON: \(error)")
+            throw .parse("the request body is not valid JSON: \(error)")
         }
         guard case .object(let properties) = body else {
-            throw APIError.badRequest("the request body must be a JSON object {\"context\": {...}}")
+            throw .parse("the request body must be a JSON object {\"context\": {...}}, found \(body.typeName)")
         }
         return properties["context"]
     }

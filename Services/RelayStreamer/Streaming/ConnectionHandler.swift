@@ -42,7 +42,7 @@ struct StreamGateway: Sendable {
 /// the responses in flight have been written.
 ///
 /// A refused stream request (401, 404, 503…) is answered here with the usual JSON error, and the
-/// connection stays usable.
+/// connection stays usable, unless the client asked to close it (HTTP/1.0, `Connection: close`).
 final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -128,7 +128,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if case .streaming(let stream) = state {
             gateway.broadcaster.hub(on: context.eventLoop)?.remove(stream)
             gateway.broadcaster.release(environmentID: stream.environment.id, kind: stream.kind)
-            stream.context = nil
+            stream.detach()
         }
         state = .closed
         mode?.succeed(.closed)
@@ -252,6 +252,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             credential: admitted.credential, revision: snapshot.revision)
         state = .streaming(stream)
         hub.add(stream)
+        stream.setExpiry(admitted.credential?.expiresAt, now: now)
         gateway.broadcaster.metrics.opened.increment()
         var head = ByteBuffer(string: Self.streamHead(request: request, environmentID: environmentID, revision: snapshot.revision))
         head.writeImmutableBuffer(firstFrame.bytes(chunked: stream.chunked))
@@ -286,6 +287,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 pipeline.removeHandler(context: handlerContext, promise: nil)
             }
         }
+        remove(HTTPConnectionGuard.self)
         remove(HTTPResponseEncoder.self)
         remove(ByteToMessageHandler<HTTPRequestDecoder>.self)
         remove(HTTP1ToHTTPServerCodec.self)
@@ -318,7 +320,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if request.kind != .server {
             for (name, value) in CORS.headers(origin: request.origin, methods: "GET, REPORT").dictionary { extra.append((name, value)) }
         }
-        writeError(error, version: request.version, extraHeaders: extra, close: request.version == .http1_0, context: context)
+        writeError(error, version: request.version, extraHeaders: extra, close: request.closesConnection, context: context)
     }
 
     private func writeError(

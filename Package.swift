@@ -309,7 +309,7 @@ var package = Package(
         ),
         .testTarget(
             name: "StackTests",
-            dependencies: ["TestSupport"],
+            dependencies: ["TestSupport", "ModelsCore"],
             path: "Tests/StackTests",
             swiftSettings: strict
         ),

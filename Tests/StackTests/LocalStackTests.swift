@@ -119,6 +119,8 @@ struct LocalStackTests {
             #expect(try await TestHTTP.request("GET", url).status == 200, "\(url)")
         }
         #expect(try await stack.call("GET", "/projects/demo/flags/banner-text").status == 200)
+        try await Self.probeConnections(stack)
+        try await Self.probeStreamExpiry(stack)
         let demoState = try await TestHTTP.request("GET", "\(stack.relay)/sdk/latest-all", headers: [("Authorization", stack.sdkKey)])
         #expect(demoState.status == 200 && demoState.text.contains("new-checkout") && demoState.text.contains("beta-testers"))
 

@@ -63,6 +63,7 @@ struct RelayCore {
 
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: JSONErrorMiddleware(metrics: metrics))
+        router.add(middleware: MethodNotAllowedMiddleware(OFREPRoutes.paths))
         router.addOperationalRoutes(readiness: ClosureReadinessCheck { notReadyReason() }, metrics: metrics)
         PollingRoutes(access: access, gate: gate).add(to: router)
         ClientSideRoutes(access: access, gate: gate, maxBodyBytes: settings.maxBodyBytes).add(to: router)

@@ -20,6 +20,11 @@ struct OFREPRoutes {
     /// The alternative credential header OFREP providers send.
     static let apiKey = HTTPField.Name("X-API-Key")!
 
+    /// The routes' paths and methods (for 405 answers to other methods).
+    static let paths: [(path: String, allowed: [HTTPRequest.Method])] = [
+        ("ofrep/v1/evaluate/flags/:key", [.post]), ("ofrep/v1/evaluate/flags", [.post]),
+    ]
+
     /// Registers the routes.
     func add(to router: Router<BasicRequestContext>) {
         router.post("ofrep/v1/evaluate/flags/:key") { request, context in
@@ -41,6 +46,11 @@ struct OFREPRoutes {
         router.post("ofrep/v1/evaluate/flags") { request, _ in
             let admitted = try authenticate(request)
             return try await RelayHeaders.adding(RelayHeaders.fields(environmentID: admitted.environment.id, revision: admitted.data.revision)) {
+                if let problem = Self.refetchMetadataProblem(request.uri.queryParameters.get("flagConfigLastModified")) {
+                    var writer = JSONWriter(capacity: 128)
+                    OFREPEvaluation.writeFailure(key: nil, code: "PARSE_ERROR", details: problem, metadata: nil, to: &writer)
+                    return Self.json(writer.bytes, status: .badRequest)
+                }
                 let (evaluationContext, contextJSON): (EvaluationContext, JSONValue?)
                 switch try await requestContext(request, flagKey: nil) {
                 case .invalid(let failure): return failure
@@ -103,6 +113,16 @@ struct OFREPRoutes {
             throw .parse("the request body must be a JSON object {\"context\": {...}}, found \(body.typeName)")
         }
         return properties["context"]
+    }
+
+    /// Why a bulk request's `flagConfigLastModified` (change-notification metadata, ADR-0008) is
+    /// malformed, or nil: it is either Unix seconds (a non-negative integer) or an RFC 3339
+    /// date-time. The relay answers from its current data either way, so it is only validated.
+    static func refetchMetadataProblem(_ value: String?) -> String? {
+        guard let value else { return nil }
+        if !value.isEmpty, value.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) { return nil }
+        if rfc3339UnixMilliseconds(value) != nil { return nil }
+        return "flagConfigLastModified must be Unix seconds or an RFC 3339 date-time"
     }
 
     /// `{"flags": [...]}`: every flag, in key order, each a success or a failure object.

@@ -64,6 +64,12 @@ import ldclient  # noqa: E402
 from ldclient import Context  # noqa: E402
 from ldclient.config import Config  # noqa: E402
 from ldclient.integrations import Files  # noqa: E402
+from ldclient.impl.integrations.files import file_data_source, file_data_sourcev2  # noqa: E402
+
+# The SDK's file data source prefers PyYAML when it is installed (schemathesis brings it), and YAML
+# 1.1 reads the JSON number 1e+20 as a string: the files written here are JSON, so read them as JSON.
+file_data_source.have_yaml = False
+file_data_sourcev2.have_yaml = False
 
 from gen_eval_corpus import CorpusGenerator  # noqa: E402
 from ld_reference_eval import ReferenceEvaluator, context_from_json, ordered_reason  # noqa: E402

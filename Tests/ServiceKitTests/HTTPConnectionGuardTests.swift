@@ -67,12 +67,14 @@ struct HTTPConnectionGuardTests {
         }
     }
 
-    private func makeChannel(_ application: Application, closes: CloseRecorder = CloseRecorder()) throws -> EmbeddedChannel {
+    private func makeChannel(
+        _ application: Application, closes: CloseRecorder = CloseRecorder(), limits: HTTPConnectionGuard.Limits = .init()
+    ) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(closes)
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
             withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
-        try channel.pipeline.syncOperations.addHandler(HTTPConnectionGuard(logger: Logger(label: "test")))
+        try channel.pipeline.syncOperations.addGuard(HTTPConnectionGuard(limits: limits, logger: Logger(label: "test")))
         try channel.pipeline.syncOperations.addHandler(application)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return channel
@@ -102,7 +104,7 @@ struct HTTPConnectionGuardTests {
         #expect(application.errors.count == 1, "the application learns that the body is broken")
         #expect(closes.modes == [.output], "the output closes at once")
         #expect(channel.isActive, "the connection lingers so that the client reads the answer")
-        channel.embeddedEventLoop.advanceTime(by: HTTPConnectionGuard.defaultLinger)
+        channel.embeddedEventLoop.advanceTime(by: HTTPConnectionGuard.Limits().drainTime)
         #expect(!channel.isActive)
         #expect(closes.modes == [.output, .all])
     }
@@ -117,7 +119,7 @@ struct HTTPConnectionGuardTests {
         #expect(text.hasPrefix("HTTP/1.0 200 OK\r\n"))
         #expect(text.lowercased().contains("connection: close\r\n"))
         #expect(!text.lowercased().contains("transfer-encoding"))
-        channel.embeddedEventLoop.advanceTime(by: HTTPConnectionGuard.defaultLinger)
+        channel.embeddedEventLoop.advanceTime(by: HTTPConnectionGuard.Limits().drainTime)
         #expect(!channel.isActive)
     }
 
@@ -128,7 +130,7 @@ struct HTTPConnectionGuardTests {
         try channel.writeInbound(ByteBuffer(string: "GET /x HTTP/1.1\r\nHost: a\r\nConnection: \(value)\r\n\r\n"))
         #expect(application.heads.first?.headers["connection"] == ["close"])
         #expect(try written(channel).lowercased().contains("connection: close\r\n"))
-        channel.embeddedEventLoop.advanceTime(by: HTTPConnectionGuard.defaultLinger)
+        channel.embeddedEventLoop.advanceTime(by: HTTPConnectionGuard.Limits().drainTime)
         #expect(!channel.isActive)
     }
 
@@ -154,6 +156,8 @@ struct HTTPConnectionGuardTests {
         let text = try written(channel)
         #expect(text.components(separatedBy: "HTTP/1.1 ").count == 2, "one response only: \(text)")
         #expect(text.hasPrefix("HTTP/1.1 200 OK"))
+        #expect(text.lowercased().contains("connection: close\r\n"))
+        channel.embeddedEventLoop.advanceTime(by: HTTPConnectionGuard.Limits().drainTime)
         #expect(!channel.isActive)
     }
 
@@ -166,5 +170,71 @@ struct HTTPConnectionGuardTests {
         #expect(text.hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
         #expect(text.contains(#""code":"bad_request""#))
         #expect(application.heads.isEmpty)
+    }
+
+    @Test("an answer sent before the body was read (a 413, a 401) closes the connection after draining what the client still sends")
+    func earlyAnswer() throws {
+        let application = Application()
+        application.answerOnHead = true
+        let closes = CloseRecorder()
+        let limits = HTTPConnectionGuard.Limits(requestTimeout: .seconds(30), drainTime: .seconds(5), maxDrainBytes: 1000)
+        let channel = try makeChannel(application, closes: closes, limits: limits)
+        try channel.writeInbound(ByteBuffer(string: "POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n" + String(repeating: "x", count: 500)))
+        let text = try written(channel)
+        #expect(text.hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(text.lowercased().contains("connection: close\r\n"), "the client learns that the connection ends: \(text)")
+        #expect(closes.modes == [.output])
+        // The client goes on writing its body; it is read and dropped, up to the drain limit.
+        try channel.writeInbound(ByteBuffer(string: String(repeating: "x", count: 400)))
+        #expect(channel.isActive)
+        #expect(application.ends == 0, "the application sees none of it")
+        try channel.writeInbound(ByteBuffer(string: String(repeating: "x", count: 700)))
+        #expect(!channel.isActive, "past the drain limit the connection closes")
+    }
+
+    @Test("the rest of an early-answered body is drained until the drain time, then the connection closes")
+    func drainTime() throws {
+        let application = Application()
+        application.answerOnHead = true
+        let closes = CloseRecorder()
+        let channel = try makeChannel(application, closes: closes)
+        try channel.writeInbound(ByteBuffer(string: "POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: 5000000\r\n\r\nabc"))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(4))
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(!channel.isActive)
+        #expect(closes.modes == [.output, .all])
+    }
+
+    @Test("a request trickling its headers or body gets a JSON 408 after the request timeout", arguments: [
+        "GET / HTTP/1.1\r\nHost: a\r\nX-Slow: 1",
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc",
+    ])
+    func requestTimeout(partial: String) throws {
+        let application = Application()
+        application.answerOnError = true
+        let limits = HTTPConnectionGuard.Limits(requestTimeout: .seconds(3))
+        let channel = try makeChannel(application, limits: limits)
+        try channel.writeInbound(ByteBuffer(string: partial))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        try channel.writeInbound(ByteBuffer(string: "x"))
+        #expect(try written(channel).isEmpty, "more bytes do not restart the clock")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        let text = try written(channel)
+        #expect(text.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"), "\(text)")
+        #expect(text.contains(#""code":"request_timeout""#))
+        #expect(text.lowercased().contains("connection: close\r\n"))
+    }
+
+    @Test("no request timeout while a complete request waits for its answer, or while a keep-alive connection is idle")
+    func noTimeoutWhenComplete() throws {
+        let application = Application()
+        let limits = HTTPConnectionGuard.Limits(requestTimeout: .seconds(3))
+        let channel = try makeChannel(application, limits: limits)
+        try channel.writeInbound(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: a\r\n\r\n"))
+        #expect(try written(channel).hasPrefix("HTTP/1.1 200 OK"))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(30))
+        #expect(channel.isActive)
+        #expect(try written(channel).isEmpty)
     }
 }

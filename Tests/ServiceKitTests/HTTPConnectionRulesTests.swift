@@ -83,9 +83,9 @@ struct HTTPConnectionRulesTests {
         _ = early.requestHead(version: .http1_1, isKeepAlive: true)
         _ = early.responseHead()
         let action21 = early.responseEnd()
-        #expect(action21 == .forward)
+        #expect(action21 == .forwardThenClose, "answered before its body ended: the connection closes anyway")
         let action22 = early.parseError()
-        #expect(action22 == .failAndClose)
+        #expect(action22 == .ignore, "the rest of the body is only drained")
 
         var during = HTTPConnectionRules()
         _ = during.requestHead(version: .http1_1, isKeepAlive: true)
@@ -93,5 +93,36 @@ struct HTTPConnectionRulesTests {
         let action23 = during.parseError()
         #expect(action23 == .failAndClose)
         #expect(!during.forwardsResponseParts)
+    }
+
+    @Test("a response written before its request was read to the end closes the connection")
+    func earlyResponse() {
+        var rules = HTTPConnectionRules()
+        let head = rules.requestHead(version: .http1_1, isKeepAlive: true)
+        #expect(head == .forward(markClose: false))
+        let response = rules.responseHead()
+        #expect(response == .forward(close: true, version: .http1_1))
+        let end = rules.responseEnd()
+        #expect(end == .forwardThenClose)
+    }
+
+    @Test("the request timeout runs from the first byte to the request's end")
+    func requestTimeout() {
+        var rules = HTTPConnectionRules()
+        let first = rules.bytesReceived()
+        #expect(first, "the first bytes arm the timer")
+        let later = rules.bytesReceived()
+        #expect(!later, "later bytes of the same request do not")
+        _ = rules.requestHead(version: .http1_1, isKeepAlive: true)
+        let ended = rules.requestEnd()
+        #expect(ended)
+        let idle = rules.requestTimeout()
+        #expect(idle == .ignore, "a complete request is not timed out")
+        let next = rules.bytesReceived()
+        #expect(next, "the next request arms it again")
+        let expired = rules.requestTimeout()
+        #expect(expired == .answerTimeoutThenClose(version: .http1_1))
+        let after = rules.responseHead()
+        #expect(after == .drop)
     }
 }

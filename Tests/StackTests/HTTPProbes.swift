@@ -42,6 +42,54 @@ extension LocalStackTests {
         }
     }
 
+    /// A client that writes its whole request before reading (Python's urllib, many SDKs) gets its
+    /// 413 (or 401) within 5 s when the body is too large, by `Content-Length` or chunked; a client
+    /// that trickles its request gets 408 after the request timeout.
+    static func probeOversizedAndSlow(_ stack: Stack, requestTimeout: Duration) async throws {
+        let body = String(repeating: "x", count: 5_800_000)
+        let targets: [(name: String, port: Int, request: String, status: String)] = [
+            ("events-ingest", port(stack.events), "POST /bulk HTTP/1.1\r\nAuthorization: \(stack.sdkKey)", "413"),
+            ("events-ingest, no key", port(stack.events), "POST /bulk HTTP/1.1", "401"),
+            ("management-api", stack.ports["VANE_API_PORT"]!, "POST /api/v1/projects HTTP/1.1\r\nAuthorization: Bearer \(stack.token)", "413"),
+            ("management-api, no token", stack.ports["VANE_API_PORT"]!, "POST /api/v1/projects HTTP/1.1", "401"),
+            ("relay OFREP", port(stack.relay), "POST /ofrep/v1/evaluate/flags HTTP/1.1\r\nAuthorization: \(stack.sdkKey)", "413"),
+            ("relay REPORT stream", port(stack.relay), "REPORT /meval HTTP/1.1\r\nAuthorization: \(stack.summary["mobileKey"] ?? "")", "413"),
+        ]
+        for target in targets {
+            for framing in ["Content-Length: \(body.utf8.count)", "Transfer-Encoding: chunked"] {
+                let chunked = framing.hasPrefix("Transfer")
+                let payload = chunked ? String(body.utf8.count, radix: 16) + "\r\n" + body + "\r\n0\r\n\r\n" : body
+                let connection = try await RawConnection.connect(port: target.port)
+                let start = ContinuousClock.now
+                // Everything is written before anything is read, as urllib does.
+                try await connection.send(
+                    "\(target.request)\r\nHost: vane\r\nContent-Type: application/json\r\nConnection: close\r\n\(framing)\r\n\r\n\(payload)")
+                try await connection.waitFor("the status", timeout: .seconds(5)) { $0.contains("\r\n\r\n") }
+                #expect(connection.text.hasPrefix("HTTP/1.1 \(target.status) "), "\(target.name), \(framing): \(connection.text.prefix(200))")
+                #expect(ContinuousClock.now - start < .seconds(5), "\(target.name), \(framing)")
+                await connection.close()
+            }
+        }
+
+        for (name, port) in [("management-api", stack.ports["VANE_API_PORT"]!), ("relay", port(stack.relay)), ("events-ingest", port(stack.events))] {
+            let slow = try await RawConnection.connect(port: port)
+            let start = ContinuousClock.now
+            let head = "GET /healthz HTTP/1.1\r\nHost: vane\r\nX-Trickle: "
+            try await slow.send(head)
+            var sent = 0
+            while !slow.text.contains("\r\n\r\n"), ContinuousClock.now - start < requestTimeout + .seconds(5) {
+                try? await slow.send("a")
+                sent += 1
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            #expect(slow.text.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"), "\(name): \(slow.text)")
+            #expect(slow.text.contains(#""code":"request_timeout""#), "\(name)")
+            let took = ContinuousClock.now - start
+            #expect(took >= requestTimeout && took < requestTimeout + .seconds(2), "\(name): cut off after \(took) (\(sent) bytes trickled)")
+            try await slow.waitForClose(timeout: .seconds(10))
+        }
+    }
+
     /// A stream whose key expires (rotation with a 2 s grace period) closes by t+4 s and gets no
     /// flag data after the expiry; deleting the project closes the streams of its environments.
     static func probeStreamExpiry(_ stack: Stack) async throws {

@@ -43,6 +43,8 @@ struct LocalStackTests {
             environment["VANE_CORRELATION_DELAY_SECONDS"] = "\(delaySeconds)"
             environment["VANE_STACK_PARENT_PID"] = "\(getpid())"
             environment["VANE_ADMIN_TOKEN"] = nil
+            // Short, so that the trickling client of probeOversizedAndSlow is cut off quickly.
+            environment["VANE_HTTP_REQUEST_TIMEOUT_SECONDS"] = "3"
             for (name, port) in ports { environment[name] = "\(port)" }
             process = try Subprocess(
                 "/bin/bash", [RepositoryPaths.root.appendingPathComponent("scripts/run-stack.sh").path],
@@ -121,6 +123,7 @@ struct LocalStackTests {
         #expect(try await stack.call("GET", "/projects/demo/flags/banner-text").status == 200)
         try await Self.probeConnections(stack)
         try await Self.probeStreamExpiry(stack)
+        try await Self.probeOversizedAndSlow(stack, requestTimeout: .seconds(3))
         let demoState = try await TestHTTP.request("GET", "\(stack.relay)/sdk/latest-all", headers: [("Authorization", stack.sdkKey)])
         #expect(demoState.status == 200 && demoState.text.contains("new-checkout") && demoState.text.contains("beta-testers"))
 

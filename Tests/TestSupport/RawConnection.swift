@@ -17,8 +17,18 @@ public final class RawConnection: Sendable {
             received.withLock { $0.append(contentsOf: buffer.readableBytesView) }
         }
 
+        /// The server closed its side (it may still read what the client sends, see
+        /// HTTPConnectionGuard): the client can go on writing, as urllib does.
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if let event = event as? ChannelEvent, event == .inputClosed {
+                closedAt.withLock { if $0 == nil { $0 = .now } }
+                closed.store(true, ordering: .releasing)
+            }
+            context.fireUserInboundEventTriggered(event)
+        }
+
         func channelInactive(context: ChannelHandlerContext) {
-            closedAt.withLock { $0 = .now }
+            closedAt.withLock { if $0 == nil { $0 = .now } }
             closed.store(true, ordering: .releasing)
             context.fireChannelInactive()
         }
@@ -42,6 +52,7 @@ public final class RawConnection: Sendable {
     public static func connect(port: Int, receiveBuffer: Int? = nil) async throws -> RawConnection {
         let collector = Collector()
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
             }
@@ -68,7 +79,7 @@ public final class RawConnection: Sendable {
     /// How many bytes were received.
     public var byteCount: Int { collector.received.withLock { $0.count } }
 
-    /// Whether the server closed the connection.
+    /// Whether the server closed the connection (or its side of it).
     public var isClosed: Bool { collector.closed.load(ordering: .acquiring) }
 
     /// When the server closed the connection (nil while open).

@@ -38,7 +38,7 @@ struct IngestApplication {
         EventRoutes(intake: intake).add(to: router)
         let app = Application(
             router: router,
-            server: .guardedHTTP1(idleTimeout: settings.idleTimeout),
+            server: .guardedHTTP1(settings.http, idleTimeout: settings.idleTimeout),
             configuration: .init(
                 address: .hostname(settings.http.host, port: settings.http.port), serverName: "vane-events-ingest", backlog: 1024,
                 availableConnectionsDelegate: .maximum(settings.maximumConnections, logger: logger)),

@@ -58,7 +58,7 @@ struct ManagementApplication {
 
         var app = Application(
             router: router,
-            server: .guardedHTTP1(),
+            server: .guardedHTTP1(settings.http),
             configuration: .init(address: .hostname(settings.http.host, port: settings.http.port), serverName: "vane-management-api"),
             logger: logger)
         app.addServices(parts.postgres, parts.health, parts.producer, parts.publisher)

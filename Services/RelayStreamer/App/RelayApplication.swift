@@ -70,10 +70,11 @@ struct RelayCore {
         OFREPRoutes(access: access, gate: gate, maxBodyBytes: settings.maxBodyBytes).add(to: router)
 
         let idleTimeout = settings.idleTimeout
+        let limits = HTTPConnectionGuard.Limits(requestTimeout: TimeAmount(settings.http.requestTimeout))
         return Application(
             router: router,
             server: HTTPServerBuilder { responder in
-                RelayChildChannel(responder: responder, gateway: gateway, idleTimeout: idleTimeout)
+                RelayChildChannel(responder: responder, gateway: gateway, idleTimeout: idleTimeout, limits: limits)
             },
             configuration: .init(
                 address: .hostname(settings.http.host, port: settings.http.port), serverName: "vane-relay-streamer",

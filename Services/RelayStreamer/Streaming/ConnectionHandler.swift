@@ -162,9 +162,10 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case _ where mode == nil:
             // Hummingbird has the connection and answers its own errors.
             context.fireErrorCaught(error)
-        case .requests where error is HTTPParserError:
-            // A malformed request before Hummingbird took the connection: answer it here.
-            writeError(APIError.badRequest("malformed HTTP request"), version: .http1_1, extraHeaders: [], close: true, context: context)
+        case _ where error is HTTPParserError:
+            // A malformed request before Hummingbird took the connection: the HTTPConnectionGuard
+            // in front has answered it (400) and closes the connection; what is left is skipped.
+            state = .skipping
         default:
             context.close(promise: nil)
         }
@@ -288,6 +289,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
         }
         remove(HTTPConnectionGuard.self)
+        remove(HTTPConnectionGuard.ByteObserver.self)
         remove(HTTPResponseEncoder.self)
         remove(ByteToMessageHandler<HTTPRequestDecoder>.self)
         remove(HTTP1ToHTTPServerCodec.self)
@@ -336,10 +338,9 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let head = HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: error.status.code), headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
-        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if close {
-            written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-        }
+        // A closing answer is closed by the HTTPConnectionGuard in front, which reads what the
+        // client still sends for a while, so that it reads the answer rather than a reset.
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 }
 

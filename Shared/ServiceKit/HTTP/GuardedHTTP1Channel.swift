@@ -16,10 +16,12 @@ public struct GuardedHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
     public let responder: HTTPChannelHandler.Responder
     /// Idle keep-alive connections (and connections that never send a request) close after this.
     let idleTimeout: Duration?
+    let limits: HTTPConnectionGuard.Limits
 
-    public init(responder: @escaping HTTPChannelHandler.Responder, idleTimeout: Duration?) {
+    public init(responder: @escaping HTTPChannelHandler.Responder, idleTimeout: Duration?, limits: HTTPConnectionGuard.Limits) {
         self.responder = responder
         self.idleTimeout = idleTimeout
+        self.limits = limits
     }
 
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
@@ -28,7 +30,7 @@ public struct GuardedHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
             try pipeline.configureHTTPServerPipeline(
                 withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
                 withEncoderConfiguration: .init(), withDecoderLimitConfiguration: .init())
-            try pipeline.addHandler(HTTPConnectionGuard(logger: logger))
+            try pipeline.addGuard(HTTPConnectionGuard(limits: limits, logger: logger))
             try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: idleTimeout, logger: logger))
             return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
@@ -42,7 +44,17 @@ public struct GuardedHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
 
 extension HTTPServerBuilder {
     /// An HTTP/1 server whose connections follow ``HTTPConnectionRules`` (see ``GuardedHTTP1Channel``).
-    public static func guardedHTTP1(idleTimeout: Duration? = .seconds(60)) -> HTTPServerBuilder {
-        HTTPServerBuilder { responder in GuardedHTTP1Channel(responder: responder, idleTimeout: idleTimeout) }
+    public static func guardedHTTP1(_ settings: HTTPSettings, idleTimeout: Duration? = .seconds(60)) -> HTTPServerBuilder {
+        let limits = HTTPConnectionGuard.Limits(requestTimeout: TimeAmount(settings.requestTimeout))
+        return HTTPServerBuilder { responder in GuardedHTTP1Channel(responder: responder, idleTimeout: idleTimeout, limits: limits) }
+    }
+}
+
+extension ChannelPipeline.SynchronousOperations {
+    /// Adds `guard` after the HTTP codec (call right after `configureHTTPServerPipeline`), and its
+    /// byte observer before the decoder.
+    public func addGuard(_ guard: HTTPConnectionGuard) throws {
+        try addHandler(`guard`.byteObserver, position: .first)
+        try addHandler(`guard`)
     }
 }

@@ -5,26 +5,75 @@ import NIOHTTP1
 
 /// Applies ``HTTPConnectionRules`` to a connection: sits right after NIO's HTTP/1 decoder and
 /// encoder, before anything that turns parts into requests, so every service (Hummingbird's
-/// default channel and the relay's own) closes connections and answers malformed requests alike.
+/// default channel and the relay's own) closes connections and answers malformed, oversized and
+/// slow requests alike. Its ``ByteObserver`` sits before the decoder and starts the request
+/// timeout at a request's first byte (the decoder reports nothing until the headers are complete).
 public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias InboundIn = HTTPServerRequestPart
     public typealias InboundOut = HTTPServerRequestPart
     public typealias OutboundIn = HTTPServerResponsePart
     public typealias OutboundOut = HTTPServerResponsePart
 
-    /// How long a connection stays open after its output was closed, so that the client reads
-    /// the last response before the connection goes (closing at once can reset the connection
-    /// while the client still sends, and the client would lose the response).
-    public static let defaultLinger = TimeAmount.seconds(2)
+    /// The bounds of a connection's last moments.
+    public struct Limits: Sendable {
+        /// How long a request may take to arrive (first byte to last).
+        public var requestTimeout: TimeAmount
+        /// After a closing response: how long the rest of the request is read and dropped (or
+        /// until the client closes), so that a client still writing reaches the point where it
+        /// reads the answer, instead of a reset.
+        public var drainTime: TimeAmount
+        /// After a closing response: how many bytes of the rest of the request are read at most.
+        public var maxDrainBytes: Int
+
+        public init(requestTimeout: TimeAmount = .seconds(30), drainTime: TimeAmount = .seconds(5), maxDrainBytes: Int = 64 << 20) {
+            self.requestTimeout = requestTimeout
+            self.drainTime = drainTime
+            self.maxDrainBytes = maxDrainBytes
+        }
+    }
+
+    /// Placed before the HTTP decoder: tells the guard when the bytes of a new request arrive.
+    public final class ByteObserver: ChannelInboundHandler, RemovableChannelHandler {
+        public typealias InboundIn = ByteBuffer
+        public typealias InboundOut = ByteBuffer
+        private let owner: HTTPConnectionGuard
+
+        init(owner: HTTPConnectionGuard) {
+            self.owner = owner
+        }
+
+        public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            owner.bytesReceived(count: unwrapInboundIn(data).readableBytes)
+            context.fireChannelRead(data)
+        }
+    }
 
     private var rules = HTTPConnectionRules()
-    private let linger: TimeAmount
+    private let limits: Limits
     private let logger: Logger
-    private var lingerTimer: Scheduled<Void>?
+    /// The guard's own context, for the observer's calls and the timers.
+    private var context: ChannelHandlerContext?
+    private var requestTimer: Scheduled<Void>?
+    private var drainTimer: Scheduled<Void>?
+    /// Bytes read since the connection started closing.
+    private var drained = 0
+    private var draining = false
 
-    public init(linger: TimeAmount = HTTPConnectionGuard.defaultLinger, logger: Logger) {
-        self.linger = linger
+    public init(limits: Limits = Limits(), logger: Logger) {
+        self.limits = limits
         self.logger = logger
+    }
+
+    /// The handler to put before the HTTP decoder.
+    public var byteObserver: ByteObserver { ByteObserver(owner: self) }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        cancelTimers()
+        self.context = nil
     }
 
     // MARK: Inbound
@@ -37,16 +86,26 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
                 if markClose { head.headers.replaceOrAdd(name: "connection", value: "close") }
                 context.fireChannelRead(wrapInboundOut(.head(head)))
             case .drop:
-                return
+                keepDraining(context: context)
             }
         case .body:
-            if rules.forwardsRequestParts { context.fireChannelRead(data) }
+            if rules.forwardsRequestParts { context.fireChannelRead(data) } else { keepDraining(context: context) }
         case .end:
-            if rules.requestEnd() { context.fireChannelRead(data) }
+            if rules.requestEnd() {
+                cancelRequestTimer()
+                context.fireChannelRead(data)
+            } else {
+                keepDraining(context: context)
+            }
         }
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if draining, let decoderError = error as? ByteToMessageDecoderError, case .dataReceivedInErrorState = decoderError {
+            // The rest of a malformed request, read only so that the client can finish writing.
+            keepDraining(context: context)
+            return
+        }
         guard let parseError = error as? HTTPParserError else {
             context.fireErrorCaught(error)
             return
@@ -54,7 +113,8 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
         switch rules.parseError() {
         case .answerBadRequestThenClose(let version):
             logger.debug("malformed HTTP request", metadata: ["error": "\(parseError)"])
-            writeBadRequest(parseError, version: version, context: context)
+            cancelRequestTimer()
+            writeError(APIError.badRequest("malformed HTTP request (\(Self.describe(parseError)))"), version: version, context: context)
             context.fireErrorCaught(error)
         case .failAndClose:
             logger.debug("malformed HTTP request after its response", metadata: ["error": "\(parseError)"])
@@ -66,14 +126,8 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        lingerTimer?.cancel()
-        lingerTimer = nil
+        cancelTimers()
         context.fireChannelInactive()
-    }
-
-    public func handlerRemoved(context: ChannelHandlerContext) {
-        lingerTimer?.cancel()
-        lingerTimer = nil
     }
 
     // MARK: Outbound
@@ -100,35 +154,89 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
             case .forwardThenClose:
                 context.write(data, promise: promise)
                 context.flush()
-                closeAfterLinger(context: context)
+                closeAfterDraining(context: context)
             case .drop:
                 promise?.succeed()
             }
         }
     }
 
+    // MARK: Request timeout
+
+    private func bytesReceived(count: Int) {
+        guard let context else { return }
+        if draining {
+            drained += count
+            if drained > limits.maxDrainBytes { context.close(promise: nil) }
+            return
+        }
+        guard rules.bytesReceived() else { return }
+        requestTimer = context.eventLoop.assumeIsolated().scheduleTask(in: limits.requestTimeout) { [weak self] in
+            self?.requestTimedOut()
+        }
+    }
+
+    private func requestTimedOut() {
+        requestTimer = nil
+        guard let context else { return }
+        switch rules.requestTimeout() {
+        case .answerTimeoutThenClose(let version):
+            logger.debug("request timeout", metadata: ["timeout": "\(limits.requestTimeout)"])
+            let seconds = Double(limits.requestTimeout.nanoseconds) / 1e9
+            writeError(
+                APIError(.requestTimeout, code: "request_timeout", message: "the request did not arrive within \(seconds) s"),
+                version: version, context: context)
+        case .close:
+            context.close(promise: nil)
+        case .ignore:
+            return
+        }
+    }
+
     // MARK: Actions
 
-    private func writeBadRequest(_ error: HTTPParserError, version: HTTPVersion, context: ChannelHandlerContext) {
-        let body = APIError.badRequest("malformed HTTP request (\(Self.describe(error)))").jsonBytes
+    private func writeError(_ error: APIError, version: HTTPVersion, context: ChannelHandlerContext) {
+        let body = error.jsonBytes
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Content-Length", value: String(body.count))
         headers.add(name: "Connection", value: "close")
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: .badRequest, headers: headers))), promise: nil)
+        let status = HTTPResponseStatus(statusCode: error.status.code)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        closeAfterLinger(context: context)
+        closeAfterDraining(context: context)
     }
 
-    /// Closes the output now (the client sees the end of the response) and the connection after
-    /// the linger time, or as soon as the client closes its side.
-    private func closeAfterLinger(context: ChannelHandlerContext) {
-        guard lingerTimer == nil else { return }
+    /// Closes the output now (the client sees the end of the response), then reads and drops
+    /// what the client still sends, within ``Limits/drainTime`` and ``Limits/maxDrainBytes``, and
+    /// closes the connection when the client closes or a bound is reached.
+    private func closeAfterDraining(context: ChannelHandlerContext) {
+        guard !draining else { return }
+        draining = true
+        cancelRequestTimer()
         context.close(mode: .output, promise: nil)
-        lingerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: linger) {
+        drainTimer = context.eventLoop.assumeIsolated().scheduleTask(in: limits.drainTime) {
             context.close(promise: nil)
         }
+        // Nothing downstream asks for data any more; the guard does, until the end.
+        context.read()
+    }
+
+    /// Drops a part of the rest of a request and asks for more.
+    private func keepDraining(context: ChannelHandlerContext) {
+        if draining { context.read() }
+    }
+
+    private func cancelRequestTimer() {
+        requestTimer?.cancel()
+        requestTimer = nil
+    }
+
+    private func cancelTimers() {
+        cancelRequestTimer()
+        drainTimer?.cancel()
+        drainTimer = nil
     }
 
     /// A short, stable description of a parse error for the client.

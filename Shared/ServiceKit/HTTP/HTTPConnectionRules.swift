@@ -13,7 +13,13 @@ import NIOHTTP1
 ///   here, then the connection closes; everything the application writes afterwards is dropped.
 ///   The parse error is still passed on, so that an application reading the body fails instead of
 ///   acting on a truncated one;
-/// * a malformed request whose response is already written or being written just closes.
+/// * a malformed request whose response is already written or being written just closes;
+/// * a response written before its request was read to the end (a 413, or a 401 or 404 sent
+///   without reading the body) closes the connection too: what is left of the body is read and
+///   dropped for a bounded time, so that a client that writes its whole request before reading
+///   (Python's urllib, many SDKs) finishes writing and reads the answer instead of a reset;
+/// * a request that is not complete within the request timeout (a client trickling its headers or
+///   body) gets a JSON 408 and the connection closes.
 public struct HTTPConnectionRules: Sendable {
     /// What the handler does with an inbound request head.
     public enum RequestHeadAction: Equatable, Sendable {
@@ -36,6 +42,16 @@ public struct HTTPConnectionRules: Sendable {
         /// Pass it on, then close the output and, after the linger time, the connection.
         case forwardThenClose
         case drop
+    }
+
+    /// What the handler does when the request timeout expires.
+    public enum RequestTimeoutAction: Equatable, Sendable {
+        /// Write a JSON 408 (`Connection: close`), pass an error on, then close.
+        case answerTimeoutThenClose(version: HTTPVersion)
+        /// Close at once (a response is being written; nothing can be answered).
+        case close
+        /// Nothing: no request is being received.
+        case ignore
     }
 
     /// What the handler does about a parse error.
@@ -68,6 +84,8 @@ public struct HTTPConnectionRules: Sendable {
     private var responding: PendingRequest?
     /// Whether a request's head was read and its end not yet.
     private var readingRequest = false
+    /// Whether bytes of a request have arrived whose end has not (the request timeout runs).
+    public private(set) var receivingRequest = false
 
     public init() {}
 
@@ -76,8 +94,17 @@ public struct HTTPConnectionRules: Sendable {
         version.major < 1 || (version.major == 1 && version.minor == 0) || !isKeepAlive
     }
 
+    /// Bytes arrived (before the decoder): returns true when they start a request, so the request
+    /// timeout must be armed.
+    public mutating func bytesReceived() -> Bool {
+        guard case .open = phase, !receivingRequest else { return false }
+        receivingRequest = true
+        return true
+    }
+
     public mutating func requestHead(version: HTTPVersion, isKeepAlive: Bool) -> RequestHeadAction {
         guard case .open = phase else { return .drop }
+        receivingRequest = true
         let close = Self.closesConnection(version: version, isKeepAlive: isKeepAlive)
         awaitingResponse.append(PendingRequest(close: close, version: version))
         readingRequest = true
@@ -87,6 +114,7 @@ public struct HTTPConnectionRules: Sendable {
     /// The end of a request: returns whether to pass it on.
     public mutating func requestEnd() -> Bool {
         readingRequest = false
+        receivingRequest = false
         if case .open = phase { return true }
         return false
     }
@@ -101,7 +129,11 @@ public struct HTTPConnectionRules: Sendable {
         guard case .open = phase else { return .drop }
         // A response without a request (an application answering a connection on its own) keeps
         // the connection's defaults.
-        let request = awaitingResponse.isEmpty ? PendingRequest(close: false, version: .http1_1) : awaitingResponse.removeFirst()
+        var request = awaitingResponse.isEmpty ? PendingRequest(close: false, version: .http1_1) : awaitingResponse.removeFirst()
+        if readingRequest && awaitingResponse.isEmpty {
+            // Answered before its body was read: the connection cannot be reused.
+            request.close = true
+        }
         responding = request
         return .forward(close: request.close, version: request.close ? request.version : .http1_1)
     }
@@ -124,6 +156,14 @@ public struct HTTPConnectionRules: Sendable {
             return .forwardThenClose
         }
         return .forward
+    }
+
+    public mutating func requestTimeout() -> RequestTimeoutAction {
+        guard case .open = phase, receivingRequest else { return .ignore }
+        receivingRequest = false
+        phase = .failed
+        if responding != nil { return .close }
+        return .answerTimeoutThenClose(version: awaitingResponse.first?.version ?? .http1_1)
     }
 
     public mutating func parseError() -> ParseErrorAction {

@@ -58,6 +58,9 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
     /// Bytes read since the connection started closing.
     private var drained = 0
     private var draining = false
+    /// The output is closed once the rest of the request has been read (not before: a client still
+    /// sending that sees the end of the connection may give up before it reads the answer).
+    private var closeOutputAtRequestEnd = false
 
     public init(limits: Limits = Limits(), logger: Logger) {
         self.limits = limits
@@ -91,10 +94,16 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
         case .body:
             if rules.forwardsRequestParts { context.fireChannelRead(data) } else { keepDraining(context: context) }
         case .end:
-            if rules.requestEnd() {
+            let forward = rules.requestEnd()
+            if forward {
                 cancelRequestTimer()
                 context.fireChannelRead(data)
             } else {
+                if closeOutputAtRequestEnd {
+                    // The client has sent everything: it can be told that the connection ends.
+                    closeOutputAtRequestEnd = false
+                    context.close(mode: .output, promise: nil)
+                }
                 keepDraining(context: context)
             }
         }
@@ -154,7 +163,7 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
             case .forwardThenClose:
                 context.write(data, promise: promise)
                 context.flush()
-                closeAfterDraining(context: context)
+                closeAfterDraining(context: context, closeOutputNow: !rules.isReadingRequest)
             case .drop:
                 promise?.succeed()
             }
@@ -205,17 +214,23 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        closeAfterDraining(context: context)
+        // The request is broken or abandoned: nothing the client sends now is read as a request.
+        closeAfterDraining(context: context, closeOutputNow: true)
     }
 
-    /// Closes the output now (the client sees the end of the response), then reads and drops
-    /// what the client still sends, within ``Limits/drainTime`` and ``Limits/maxDrainBytes``, and
-    /// closes the connection when the client closes or a bound is reached.
-    private func closeAfterDraining(context: ChannelHandlerContext) {
+    /// Reads and drops what the client still sends, within ``Limits/drainTime`` and
+    /// ``Limits/maxDrainBytes``, and closes the connection when the client closes or a bound is
+    /// reached. The output is closed now (the client sees the end of the response) or, when the
+    /// rest of a valid request is still coming, once it has arrived.
+    private func closeAfterDraining(context: ChannelHandlerContext, closeOutputNow: Bool) {
         guard !draining else { return }
         draining = true
         cancelRequestTimer()
-        context.close(mode: .output, promise: nil)
+        if closeOutputNow {
+            context.close(mode: .output, promise: nil)
+        } else {
+            closeOutputAtRequestEnd = true
+        }
         drainTimer = context.eventLoop.assumeIsolated().scheduleTask(in: limits.drainTime) {
             context.close(promise: nil)
         }

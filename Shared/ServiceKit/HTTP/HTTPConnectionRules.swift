@@ -84,6 +84,9 @@ public struct HTTPConnectionRules: Sendable {
     private var responding: PendingRequest?
     /// Whether a request's head was read and its end not yet.
     private var readingRequest = false
+    /// Whether the current request's head was read and its end not yet.
+    public var isReadingRequest: Bool { readingRequest }
+
     /// Whether bytes of a request have arrived whose end has not (the request timeout runs).
     public private(set) var receivingRequest = false
 

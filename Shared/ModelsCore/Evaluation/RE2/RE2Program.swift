@@ -11,7 +11,7 @@ final class RE2Program: Sendable {
     enum Operation: UInt8, Sendable {
         /// Consume one code point equal to `rune`.
         case rune
-        /// Consume one code point in `classes[argument]`.
+        /// Consume one code point in the `other` ranges starting at pair `argument` of `classRanges`.
         case runeClass
         /// Consume any code point.
         case any
@@ -34,7 +34,8 @@ final class RE2Program: Sendable {
     }
 
     let instructions: [Instruction]
-    let classes: [RE2CharacterClass]
+    /// The ranges of every class in the program, flat (`lo, hi` pairs); instructions point into it.
+    let classRanges: [UInt32]
     /// True when every match must start at the beginning of the text (`^…` or `\A…` without `(?m)`),
     /// so the search need not restart at later positions.
     let anchoredAtStart: Bool
@@ -49,7 +50,7 @@ final class RE2Program: Sendable {
             throw RE2SyntaxError(code: .tooLarge, fragment: pattern)
         }
         instructions = compiler.instructions
-        classes = compiler.classes
+        classRanges = compiler.classRanges
         anchoredAtStart = Self.startsWithBeginText(node)
     }
 
@@ -67,7 +68,7 @@ final class RE2Program: Sendable {
 
     private struct Compiler {
         var instructions: [Instruction] = []
-        var classes: [RE2CharacterClass] = []
+        var classRanges: [UInt32] = []
 
         mutating func append(_ instruction: Instruction) { instructions.append(instruction) }
 
@@ -82,15 +83,13 @@ final class RE2Program: Sendable {
             case .characterClass(let cls):
                 if let rune = cls.singleRune {
                     append(Instruction(operation: .rune, rune: rune))
-                } else if cls.isEmpty {
-                    // Matches nothing, e.g. `[^\x00-\x{10FFFF}]`: a class no code point is in.
-                    classes.append(cls)
-                    append(Instruction(operation: .runeClass, argument: Int32(classes.count - 1)))
                 } else if cls.ranges == [0, RE2CharacterClass.maxRune] {
                     append(Instruction(operation: .any))
                 } else {
-                    classes.append(cls)
-                    append(Instruction(operation: .runeClass, argument: Int32(classes.count - 1)))
+                    // An empty class (`[^\x00-\x{10FFFF}]`) has no ranges and matches nothing.
+                    let start = classRanges.count / 2
+                    classRanges.append(contentsOf: cls.ranges)
+                    append(Instruction(operation: .runeClass, argument: Int32(start), other: Int32(cls.ranges.count / 2)))
                 }
             case .anyCharacter:
                 append(Instruction(operation: .any))
@@ -155,8 +154,14 @@ final class RE2Program: Sendable {
         return withUnsafeTemporaryAllocation(of: Int32.self, capacity: count * 6 + 1) { buffer in
             buffer.initialize(repeating: -1)
             return instructions.withUnsafeBufferPointer { program in
-                var machine = Machine(program: program, classes: classes, storage: buffer, count: count)
-                return machine.run(text, anchored: anchoredAtStart)
+                classRanges.withUnsafeBufferPointer { ranges in
+                    var machine = Machine(program: program, ranges: ranges, storage: buffer, count: count)
+                    // Native Swift strings are contiguous UTF-8; others (bridged) are copied once.
+                    if let result = text.utf8.withContiguousStorageIfAvailable({ machine.run($0, anchored: anchoredAtStart) }) {
+                        return result
+                    }
+                    return Array(text.utf8).withUnsafeBufferPointer { machine.run($0, anchored: anchoredAtStart) }
+                }
             }
         }
     }
@@ -164,31 +169,28 @@ final class RE2Program: Sendable {
     /// The two thread lists (sparse sets of instruction indexes) and the work stack of one search.
     private struct Machine {
         let program: UnsafeBufferPointer<Instruction>
-        let classes: [RE2CharacterClass]
+        let ranges: UnsafeBufferPointer<UInt32>
         var current: SparseSet
         var next: SparseSet
         let stack: UnsafeMutablePointer<Int32>
 
-        init(program: UnsafeBufferPointer<Instruction>, classes: [RE2CharacterClass],
+        init(program: UnsafeBufferPointer<Instruction>, ranges: UnsafeBufferPointer<UInt32>,
              storage: UnsafeMutableBufferPointer<Int32>, count: Int) {
             self.program = program
-            self.classes = classes
+            self.ranges = ranges
             let base = storage.baseAddress!
             current = SparseSet(dense: base, sparse: base + count)
             next = SparseSet(dense: base + 2 * count, sparse: base + 3 * count)
             stack = base + 4 * count
         }
 
-        mutating func run(_ text: String, anchored: Bool) -> Bool {
-            let scalars = text.unicodeScalars
-            var index = scalars.startIndex
-            let end = scalars.endIndex
-            var here: UInt32? = index < end ? scalars[index].value : nil
+        mutating func run(_ utf8: UnsafeBufferPointer<UInt8>, anchored: Bool) -> Bool {
+            var offset = 0
+            var here = Self.decode(utf8, &offset)
             var flags = Self.assertions(nil, here)
             if Self.addThread(&current, 0, flags, program, stack) { return true }
             while let rune = here {
-                scalars.formIndex(after: &index)
-                let following: UInt32? = index < end ? scalars[index].value : nil
+                let following = Self.decode(utf8, &offset)
                 flags = Self.assertions(rune, following)
                 next.removeAll()
                 for k in 0..<current.count {
@@ -197,7 +199,7 @@ final class RE2Program: Sendable {
                     let consumes: Bool
                     switch instruction.operation {
                     case .rune: consumes = rune == instruction.rune
-                    case .runeClass: consumes = classes[Int(instruction.argument)].contains(rune)
+                    case .runeClass: consumes = Self.contains(rune, ranges, Int(instruction.argument), Int(instruction.other))
                     case .any: consumes = true
                     case .anyExceptNewline: consumes = rune != 0x0A
                     case .split, .jump, .assertion, .match: consumes = false
@@ -215,23 +217,77 @@ final class RE2Program: Sendable {
             return false
         }
 
-        /// The assertions that hold between `before` and `after` (nil at the edges of the text).
-        private static func assertions(_ before: UInt32?, _ after: UInt32?) -> RE2Assertion {
-            var flags: RE2Assertion = []
-            if before == nil { flags.formUnion([.beginText, .beginLine]) }
-            if before == 0x0A { flags.insert(.beginLine) }
-            if after == nil { flags.formUnion([.endText, .endLine]) }
-            if after == 0x0A { flags.insert(.endLine) }
-            let wordBefore = before.map(RE2CharacterClass.isWordRune) ?? false
-            let wordAfter = after.map(RE2CharacterClass.isWordRune) ?? false
-            flags.insert(wordBefore != wordAfter ? .wordBoundary : .notWordBoundary)
-            return flags
+        /// The code point at `offset` of valid UTF-8 (a Swift string's), advancing `offset`; nil at the end.
+        @inline(__always)
+        private static func decode(_ utf8: UnsafeBufferPointer<UInt8>, _ offset: inout Int) -> UInt32? {
+            let i = offset
+            guard i < utf8.count else { return nil }
+            let b0 = UInt32(utf8[i])
+            if b0 < 0x80 {
+                offset = i + 1
+                return b0
+            }
+            if b0 < 0xE0 {
+                offset = i + 2
+                return (b0 & 0x1F) << 6 | (UInt32(utf8[i + 1]) & 0x3F)
+            }
+            if b0 < 0xF0 {
+                offset = i + 3
+                return (b0 & 0x0F) << 12 | (UInt32(utf8[i + 1]) & 0x3F) << 6 | (UInt32(utf8[i + 2]) & 0x3F)
+            }
+            offset = i + 4
+            return (b0 & 0x07) << 18 | (UInt32(utf8[i + 1]) & 0x3F) << 12 | (UInt32(utf8[i + 2]) & 0x3F) << 6
+                | (UInt32(utf8[i + 3]) & 0x3F)
+        }
+
+        /// Binary search of `rune` in the `count` ranges starting at pair `first`.
+        @inline(__always)
+        private static func contains(_ rune: UInt32, _ ranges: UnsafeBufferPointer<UInt32>, _ first: Int, _ count: Int) -> Bool {
+            var lo = first
+            var hi = first + count
+            while lo < hi {
+                let mid = (lo + hi) >> 1
+                if rune < ranges[2 * mid] {
+                    hi = mid
+                } else if rune > ranges[2 * mid + 1] {
+                    lo = mid + 1
+                } else {
+                    return true
+                }
+            }
+            return false
+        }
+
+        /// The assertions that hold between `before` and `after` (nil at the edges of the text). Plain bit
+        /// arithmetic: this runs once per code point.
+        @inline(__always)
+        private static func assertions(_ before: UInt32?, _ after: UInt32?) -> UInt8 {
+            // RE2Assertion's bits, spelled out: static members of an OptionSet are lazily initialized globals.
+            let beginLine: UInt8 = 1, endLine: UInt8 = 2, beginText: UInt8 = 4, endText: UInt8 = 8
+            let wordBoundary: UInt8 = 16, notWordBoundary: UInt8 = 32
+            var bits: UInt8 = 0
+            var wordBefore = false
+            var wordAfter = false
+            if let before {
+                if before == 0x0A { bits |= beginLine }
+                wordBefore = RE2CharacterClass.isWordRune(before)
+            } else {
+                bits |= beginText | beginLine
+            }
+            if let after {
+                if after == 0x0A { bits |= endLine }
+                wordAfter = RE2CharacterClass.isWordRune(after)
+            } else {
+                bits |= endText | endLine
+            }
+            bits |= wordBefore != wordAfter ? wordBoundary : notWordBoundary
+            return bits
         }
 
         /// Adds `start` and everything reachable from it without consuming input; true when that reaches
         /// `match` (the search can stop: only whether there is a match matters).
         private static func addThread(
-            _ list: inout SparseSet, _ start: Int32, _ flags: RE2Assertion,
+            _ list: inout SparseSet, _ start: Int32, _ flags: UInt8,
             _ program: UnsafeBufferPointer<Instruction>, _ stack: UnsafeMutablePointer<Int32>
         ) -> Bool {
             stack[0] = start
@@ -253,7 +309,8 @@ final class RE2Program: Sendable {
                     stack[depth + 1] = instruction.argument
                     depth += 2
                 case .assertion:
-                    if flags.isSuperset(of: RE2Assertion(rawValue: UInt8(instruction.argument))) {
+                    let required = UInt8(truncatingIfNeeded: instruction.argument)
+                    if flags & required == required {
                         stack[depth] = pc + 1
                         depth += 1
                     }

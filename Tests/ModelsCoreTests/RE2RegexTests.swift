@@ -245,6 +245,32 @@ struct RE2RegexTests {
         #expect(RegularExpression("(abcdefghijklmnopqrst){999}") != nil)
     }
 
+    @Test("the matcher's assertion bits are RE2Assertion's")
+    func assertionBits() {
+        // RE2Program.Machine spells these out as literals for speed.
+        #expect(RE2Assertion.beginLine.rawValue == 1)
+        #expect(RE2Assertion.endLine.rawValue == 2)
+        #expect(RE2Assertion.beginText.rawValue == 4)
+        #expect(RE2Assertion.endText.rawValue == 8)
+        #expect(RE2Assertion.wordBoundary.rawValue == 16)
+        #expect(RE2Assertion.notWordBoundary.rawValue == 32)
+    }
+
+    @Test("Unicode data: categories, scripts and folding orbits decode as expected")
+    func unicodeData() {
+        #expect(RE2Unicode.table(named: "Lu")?.characterClass.contains(0x41) == true)
+        #expect(RE2Unicode.table(named: "Old_Italic")?.characterClass.contains(0x10300) == true)
+        #expect(RE2Unicode.table(named: "Cn")?.characterClass.contains(0x378) == true)
+        #expect(RE2Unicode.table(named: "Assigned")?.inverted == true)
+        #expect(Set(RE2Unicode.orbit(of: 0x6B)) == [0x4B, 0x6B, 0x212A])
+        #expect(Set(RE2Unicode.orbit(of: 0x3C3)) == [0x3A3, 0x3C2, 0x3C3])
+        #expect(RE2Unicode.orbit(of: 0x130) == [0x130])
+        #expect(RE2Unicode.foldableRunes.count == 2878)
+        // Go's regexp/syntax constants minFold and maxFold: the same folding data.
+        #expect(RE2Unicode.foldableRunes.first == 0x41)
+        #expect(RE2Unicode.foldableRunes.last == 0x1E943)
+    }
+
     @Test("matching time is linear in the text: no catastrophic backtracking")
     func linearTime() {
         let text = String(repeating: "a", count: 20_000) + "!"

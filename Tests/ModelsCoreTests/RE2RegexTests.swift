@@ -48,6 +48,8 @@ private let goCases: [GoCase] = [
     GoCase(#"\bé"#, "é", false, "no boundary before é: neither side is a word character"),
     GoCase(#"\Bé"#, "é", true, "\\B holds before é"),
     GoCase(#"\b"#, "", false, "no boundary in the empty text"),
+    GoCase(#"\bx\b"#, "«x»", true, "guillemets are not word characters (Go's re2-search.txt)"),
+    GoCase(#"\Bx\B"#, "áxβ", false, "nor are á and β (Go's re2-search.txt)"),
     GoCase(#"\B"#, "", true, "\\B holds in the empty text"),
     // POSIX classes: ASCII, inside brackets only.
     GoCase(#"[[:alpha:]]"#, "é", false, "[:alpha:] is [A-Za-z]"),
@@ -122,6 +124,8 @@ private let goCases: [GoCase] = [
     GoCase(#"(?m)^$"#, "a\n", true, "an empty last line after the final \\n"),
     GoCase(#"(?m)^\d+$"#, "abc\n123", true, "a digits-only line"),
     GoCase(#"a^b"#, "ab", false, "^ in the middle never holds"),
+    GoCase(#"^$^$"#, "x\ny", false, "without (?m) ^ and $ ignore newlines (Go's re2-search.txt)"),
+    GoCase(#"$^$"#, "", true, "assertions can repeat at one position"),
     // Dot.
     GoCase(#"a.b"#, "a\nb", false, ". does not match \\n"),
     GoCase(#"(?s)a.b"#, "a\nb", true, "(?s). does"),

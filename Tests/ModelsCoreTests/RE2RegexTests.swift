@@ -247,6 +247,17 @@ struct RE2RegexTests {
         // 21 literals × 1000 = 21 000 instructions: within Go's limits, above Vane's 20 000.
         #expect(RegularExpression.syntaxError("(abcdefghijklmnopqrstu){1000}")?.contains("too large") == true)
         #expect(RegularExpression("(abcdefghijklmnopqrst){999}") != nil)
+        // Go's own "too long" and "too many runes" cases are refused quickly and in little memory.
+        #expect(RegularExpression("(" + String(repeating: "(xx?)", count: 1000) + "){1000}") == nil)
+        #expect(RegularExpression(String(repeating: "(xx?){1000}", count: 1000)) == nil)
+        #expect(RegularExpression(String(repeating: #"\PL"#, count: 3100)) == nil, "more than 2 000 000 class ranges")
+        #expect(RegularExpression(String(repeating: #"\PL"#, count: 3000)) != nil)
+        #expect(RegularExpression("[" + String(repeating: #"\pL"#, count: 2000) + "]")?.matches("é") == true)
+        #expect(RegularExpression(#"^\pL{1000}$"#)?.matches(String(repeating: "é", count: 1000)) == true)
+        #expect(RegularExpression(String(repeating: "a", count: 65_537)) == nil, "patterns are at most 64 KiB")
+        #expect(RegularExpression(#"((((((((((x{2}){2}){2}){2}){2}){2}){2}){2}){2}){2})"#) == nil, "2^10 > 1000")
+        #expect(RegularExpression(#"\Q\E*"#) == nil, "nothing to repeat")
+        #expect(RegularExpression(#"a\Q\E*"#)?.matches("b") == true, "the star repeats the a")
     }
 
     @Test("the matcher's assertion bits are RE2Assertion's")

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A set of Unicode code points as sorted, disjoint, non-adjacent closed ranges, stored flat as
 /// `[lo0, hi0, lo1, hi1, …]` (the representation of Go's `regexp/syntax`).
 struct RE2CharacterClass: Sendable, Equatable {
@@ -65,6 +67,21 @@ struct RE2CharacterClass: Sendable, Equatable {
     /// Adds every code point equivalent under simple case folding to one already in the class
     /// (Go's `appendFoldedClass`); `self` must be clean.
     func caseFolded() -> RE2CharacterClass {
+        // Folding a large class (`\pL`) takes about a millisecond; a pattern may repeat it thousands of
+        // times (`(?i)\pL\pL…`), so large results are remembered.
+        guard ranges.count >= 64 else { return computeCaseFolded() }
+        if let known = Self.foldedCache.withLock({ $0[ranges] }) { return known }
+        let folded = computeCaseFolded()
+        Self.foldedCache.withLock { cache in
+            if cache.count >= 256 { cache.removeAll() }
+            cache[ranges] = folded
+        }
+        return folded
+    }
+
+    private static let foldedCache = Mutex<[[UInt32]: RE2CharacterClass]>([:])
+
+    private func computeCaseFolded() -> RE2CharacterClass {
         var out = self
         for rune in RE2Unicode.foldableRunes where contains(rune) {
             for other in RE2Unicode.orbit(of: rune) { out.add(other, other) }

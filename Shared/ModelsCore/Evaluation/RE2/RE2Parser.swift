@@ -14,6 +14,10 @@ struct RE2Parser {
     /// the product of nested counts (`(x{50}){50}` is refused), as in Go.
     static let maxRepeat = 1000
 
+    /// The most class ranges (`lo-hi` pairs) a pattern may write out, summed over its classes: about 3000
+    /// `\pL`s (16 MB at most while compiling). Go's bound is larger (33 million code points).
+    static let maxClassRanges = 2_000_000
+
     private struct Flags {
         var foldCase = false
         var multiLine = false
@@ -25,10 +29,18 @@ struct RE2Parser {
     private var flags = Flags()
     private var names: Set<String> = []
     private var depth = 0
+    private var classRanges = 0
+
+    /// The longest pattern accepted, in UTF-8 bytes. Go has no such bound (its size limits apply later);
+    /// a targeting rule never needs this much, and the bound caps the parser's work and memory up front.
+    static let maxPatternLength = 65_536
 
     private init(_ pattern: String) { s = Array(pattern.unicodeScalars) }
 
     static func parse(_ pattern: String) throws(RE2SyntaxError) -> RE2Node {
+        guard pattern.utf8.count <= maxPatternLength else {
+            throw RE2SyntaxError(code: .tooLarge, fragment: "pattern longer than \(maxPatternLength) bytes")
+        }
         var parser = RE2Parser(pattern)
         let node = try parser.parseAlternation()
         if parser.i < parser.s.count {
@@ -275,9 +287,9 @@ struct RE2Parser {
                 i += 1
             }
         case "p", "P":
-            items.append(.characterClass(try parseUnicodeClass()))
+            items.append(try counted(parseUnicodeClass()))
         case "d", "D", "s", "S", "w", "W":
-            items.append(.characterClass(parsePerlClass()))
+            items.append(try counted(parsePerlClass()))
         default:
             items.append(literal(try parseEscape()))
         }
@@ -395,6 +407,8 @@ struct RE2Parser {
         while i >= s.count || s[i] != "]" || first {
             guard i < s.count else { throw error(.missingBracket, from: start) }
             first = false
+            // Merge as we go, so that `[\pL\pL\pL…]` stays the size of one `\pL`.
+            if cls.ranges.count > 8192 { cls.clean() }
             // POSIX `[:alpha:]` / `[:^alpha:]`; a `[:` with no `:]` after it is an ordinary `[`.
             if s[i] == "[", i + 2 < s.count, s[i + 1] == ":", let close = findColonBracket(from: i + 2) {
                 var name = String(String.UnicodeScalarView(s[(i + 2)..<close]))
@@ -441,7 +455,7 @@ struct RE2Parser {
         i += 1
         cls.clean()
         // Perl mode (RE2's default): `[^a]` matches `\n` too.
-        return .characterClass(negated ? cls.negated() : cls)
+        return try counted(negated ? cls.negated() : cls)
     }
 
     private mutating func parseClassCharacter(classStart: Int) throws(RE2SyntaxError) -> UInt32 {
@@ -469,6 +483,13 @@ struct RE2Parser {
             if orbit.count > 1 { return .characterClass(RE2CharacterClass(unsorted: orbit.flatMap { [$0, $0] })) }
         }
         return .characterClass(RE2CharacterClass(unsorted: [rune, rune]))
+    }
+
+    /// A class node, counted against `maxClassRanges`.
+    private mutating func counted(_ cls: RE2CharacterClass) throws(RE2SyntaxError) -> RE2Node {
+        classRanges += cls.ranges.count / 2
+        if classRanges > Self.maxClassRanges { throw RE2SyntaxError(code: .tooLarge, fragment: "too many class ranges") }
+        return .characterClass(cls)
     }
 
     private func error(_ code: RE2SyntaxError.Code, from start: Int, to end: Int? = nil) -> RE2SyntaxError {

@@ -69,6 +69,8 @@ final class RE2Program: Sendable {
     private struct Compiler {
         var instructions: [Instruction] = []
         var classRanges: [UInt32] = []
+        /// Where each distinct class already sits in `classRanges`: `\pL{1000}` stores one copy, not 1000.
+        var classOffsets: [[UInt32]: Int] = [:]
 
         mutating func append(_ instruction: Instruction) { instructions.append(instruction) }
 
@@ -87,8 +89,14 @@ final class RE2Program: Sendable {
                     append(Instruction(operation: .any))
                 } else {
                     // An empty class (`[^\x00-\x{10FFFF}]`) has no ranges and matches nothing.
-                    let start = classRanges.count / 2
-                    classRanges.append(contentsOf: cls.ranges)
+                    let start: Int
+                    if let known = classOffsets[cls.ranges] {
+                        start = known
+                    } else {
+                        start = classRanges.count / 2
+                        classRanges.append(contentsOf: cls.ranges)
+                        classOffsets[cls.ranges] = start
+                    }
                     append(Instruction(operation: .runeClass, argument: Int32(start), other: Int32(cls.ranges.count / 2)))
                 }
             case .anyCharacter:

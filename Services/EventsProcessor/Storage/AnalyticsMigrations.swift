@@ -164,6 +164,10 @@ enum AnalyticsMigrations {
             WHERE e.exposed_contexts > 0
             """,
         ]),
+        // management-api's experiment results read one flag's exposures in a time window (docs/experiments.md).
+        Migration(version: 2, name: "exposures by flag and time", statements: [
+            "CREATE INDEX exposures_flag_time ON analytics.exposures (environment_id, flag_key, exposed_at)",
+        ]),
     ]
 
     /// Applies every migration not applied yet; safe to run concurrently from several processes.

@@ -16,6 +16,7 @@ struct ManagementRoutes {
         addSegments(api)
         addTokens(api)
         addAudit(api)
+        ExperimentsController(repository: PostgresExperimentRepository(store: store)).addRoutes(to: api)
     }
 
     private func body(_ request: Request) async throws -> JSONValue {

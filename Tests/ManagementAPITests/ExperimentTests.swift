@@ -126,15 +126,23 @@ struct ExperimentTests {
             #expect(await processor.stop() == 0)
 
             var generator = SplitMix64(seed: 11)
-            let data = CorrelationData.random(
+            var data = CorrelationData.random(
                 environments: [production, test], flags: ["checkout", "other"], start: start, stop: stop, contexts: 400,
                 using: &generator)
+            let boundaries = CorrelationData.boundaries(environment: production, flag: "checkout", start: start, stop: stop)
+            data.exposures += boundaries.exposures
+            data.goals += boundaries.goals
             try await Self.psql(api.stack.databaseURL, data.sql)
 
             let results = try await api.expect(200, "GET", "/projects/shop/experiments/checkout-test/results?iteration=1", token: reader)
             #expect(results["experiment"] == "checkout-test" && results["iteration"]?["number"] == 1)
             #expect(results["iteration"]?["stop"] == stopped["stop"] && results["updatedAt"]?.stringValue != nil)
             let expected = data.expected(environment: production, flag: "checkout", start: start, stop: stop)
+            // The boundary contexts as the definitions place them (a check of the expectation itself).
+            let alone = boundaries.expected(environment: production, flag: "checkout", start: start, stop: stop)
+            #expect(alone.exposed == [1: 2, 0: 2])
+            #expect(alone.values["revenue"]?[1]?.sorted() == [10, 12.34] && alone.values["revenue"]?[0] == [9.99])
+            #expect(alone.values["purchase"]?[1] == [0] && alone.values["purchase"]?[0] == [0])
             #expect(expected.exposed.values.reduce(0, +) > 100, "the generated data should put many contexts in the window")
             try Self.check(results, against: expected, weights: [0.5, 0.25, 0.25])
             // The last iteration is the default.
@@ -289,6 +297,47 @@ struct CorrelationData {
         data.goals = data.goals.filter {
             seenGoals.insert("\($0.environment)|\($0.kind)|\($0.key)|\($0.metric)|\($0.at)|\($0.hour)|\($0.isFinal)").inserted
         }
+        return data
+    }
+
+    /// Hand-made contexts on every boundary of the definitions (random data rarely hits an exact instant).
+    static func boundaries(environment: String, flag: String, start: Int64, stop: Int64) -> CorrelationData {
+        var data = CorrelationData()
+        func expose(_ key: String, _ at: Int64, _ variation: Int, hour: Int, final: Bool = true) {
+            data.exposures.append(Exposure(
+                environment: environment, kind: "device", key: key, flag: flag, at: at, variation: variation, hour: 50 + hour,
+                isFinal: final))
+        }
+        func goal(_ key: String, _ metric: String, _ at: Int64, cents: Int, final: Bool = true) {
+            data.goals.append(Goal(
+                environment: environment, kind: "device", key: key, metric: metric, at: at, hour: 50, isFinal: final, events: 1,
+                cents: cents))
+        }
+        // Exposed exactly at start; a goal at the exposure instant counts, one just before does not.
+        expose("at-start", start, 1, hour: 0)
+        goal("at-start", "revenue", start, cents: 1_234)
+        goal("at-start", "revenue", start - 1, cents: 100_000)
+        goal("at-start", "purchase", start, cents: 0)
+        // Exposed before start only: not in the iteration, whatever it sends.
+        expose("before", start - 1, 2, hour: 0)
+        goal("before", "purchase", start + 10, cents: 0)
+        // Before start in one hour, inside in a later one: in the iteration with the later exposure's variation;
+        // goals between the two exposures do not count.
+        expose("twice", start - 5_000, 2, hour: 0)
+        expose("twice", start + 20, 1, hour: 1, final: false)
+        goal("twice", "revenue", start + 10, cents: 50_000)
+        goal("twice", "revenue", start + 20, cents: 700, final: false)
+        goal("twice", "revenue", start + 20, cents: 300)  // the same instant, pending and final: both count
+        // Two exposures at the same instant: the smaller variation index wins.
+        expose("tie", start + 30, 2, hour: 0)
+        expose("tie", start + 30, 0, hour: 1)
+        goal("tie", "purchase", start + 31, cents: 0)
+        // The last instant of the window counts, stop does not.
+        expose("at-stop", stop, 0, hour: 0)
+        goal("at-stop", "purchase", stop, cents: 0)
+        expose("last", stop - 1, 0, hour: 0)
+        goal("last", "revenue", stop - 1, cents: 999)
+        goal("last", "revenue", stop, cents: 88_800)
         return data
     }
 

@@ -99,8 +99,9 @@ INSERT INTO analytics.goals (environment_id, context_kind, context_key, metric_k
     value_sum, value_sum_squares, due_at)
 SELECT '$ENV_ID', 'user', 'user-' || i, 'revenue', $START_MS + i % 600000 + 2000, date_trunc('hour', now()), true, 1, v, v * v, now()
 FROM (SELECT i, (abs(hashint4(i * 17)) % 20000) / 100.0 AS v FROM generate_series(1, $CONTEXTS) AS i) s
-WHERE abs(hashint4(i * 13)) % 5 = 0;
-ANALYZE analytics.exposures; ANALYZE analytics.goals;"
+WHERE abs(hashint4(i * 13)) % 5 = 0;"
+sql "VACUUM ANALYZE analytics.exposures"  # what autovacuum does on its own in a while
+sql "VACUUM ANALYZE analytics.goals"
 LOAD_S=$(echo "$(date +%s.%N) - $t0" | bc -l)
 ROWS=$(sql "SELECT (SELECT count(*) FROM analytics.exposures) || ' exposure rows, ' || (SELECT count(*) FROM analytics.goals) || ' goal rows'")
 

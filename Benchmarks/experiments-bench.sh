@@ -122,6 +122,31 @@ n = sum(v["n"] for v in body["metrics"][0]["variations"])
 print("%.1f %.1f %.1f %d %s" % (pick(0.5), pick(0.99), samples[-1], n, body["metrics"][0]["srmPValue"]))
 PY
 read -r P50 P99 MAX EXPOSED SRM <"$WORK/latency.txt"
+# Baseline: the results statement alone in psql (the same SQL, settings and transaction as management-api's).
+cat >"$WORK/query.sql" <<SQL
+BEGIN READ ONLY; SET LOCAL work_mem = '64MB'; SET LOCAL jit = off;
+EXPLAIN (ANALYZE, TIMING OFF)
+WITH exposed AS (
+    SELECT DISTINCT ON (context_kind, context_key) context_kind, context_key, exposed_at, variation
+    FROM analytics.exposures
+    WHERE environment_id = '$ENV_ID' AND flag_key = 'checkout' AND exposed_at >= $START_MS AND exposed_at < 9223372036854775807
+      AND variation >= 0
+    ORDER BY context_kind, context_key, exposed_at, variation),
+valued AS (
+    SELECT x.variation, g.metric_key, sum(g.value_sum) AS value
+    FROM exposed x JOIN analytics.goals g
+      ON g.environment_id = '$ENV_ID' AND g.context_kind = x.context_kind AND g.context_key = x.context_key
+     AND g.metric_key = ANY('{purchase,revenue}') AND g.occurred_at >= x.exposed_at AND g.occurred_at < 9223372036854775807
+    GROUP BY x.context_kind, x.context_key, x.variation, g.metric_key)
+SELECT variation, NULL::text, count(*)::bigint, 0::float8, 0::float8 FROM exposed GROUP BY variation
+UNION ALL
+SELECT variation, metric_key, count(*)::bigint, sum(value)::float8, sum(value * value)::float8 FROM valued GROUP BY variation, metric_key;
+COMMIT;
+SQL
+SQL_MS=()
+for _ in 1 2 3 4 5; do
+    SQL_MS+=("$("$(pg_bin psql)" "$DATABASE_URL" -qAt -f "$WORK/query.sql" | sed -n 's/^Execution Time: \([0-9.]*\) ms$/\1/p')")
+done
 
 # Freshness: new contexts exposed and converting through the topic, against the small experiment.
 fresh_n() { api GET /projects/bench/experiments/fresh/results | json 'sum(x["sum"] for x in v["metrics"][0]["variations"])'; }
@@ -156,6 +181,8 @@ echo
 echo "| GET …/experiments/{x}/results | p50 ms | p99 ms | max ms | requests |"
 echo "|---|---|---|---|---|"
 echo "| $CONTEXTS contexts, 2 metrics, sequential | $P50 | $P99 | $MAX | $REQUESTS |"
+echo
+echo "baseline: the statement alone in PostgreSQL (EXPLAIN ANALYZE), median of 5: $(printf '%s\n' "${SQL_MS[@]}" | sort -g | sed -n 3p) ms"
 echo
 printf 'freshness (record received → counted in the results; correlation delay 120 s, not waited for), %d probes: median %.2f s, max %.2f s\n' \
     "$PROBES" "$(median "${FRESH[@]}")" "$(worst "${FRESH[@]}")"

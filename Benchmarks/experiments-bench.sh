@@ -79,16 +79,19 @@ ENV_ID=$(api GET /projects/bench | json '[e["id"] for e in v["environments"] if 
 for flag in checkout fresh; do
     api POST /projects/bench/flags "{\"key\":\"$flag\",\"name\":\"$flag\",\"variations\":[{\"value\":\"a\"},{\"value\":\"b\"}]}" >/dev/null
     api POST /projects/bench/experiments "{\"key\":\"$flag\",\"name\":\"$flag\",\"flagKey\":\"$flag\",\"environmentKey\":\"production\",
-        \"controlVariation\":0,\"metrics\":[{\"key\":\"purchase\",\"type\":\"proportion\"},{\"key\":\"revenue\",\"type\":\"mean\"}]}" >/dev/null
+        \"controlVariation\":0,
+        \"metrics\":[{\"key\":\"purchase\",\"type\":\"proportion\"},{\"key\":\"revenue\",\"type\":\"mean\"}]}" >/dev/null
 done
 START=$(api POST /projects/bench/experiments/checkout/start | json 'v["start"]')
 api POST /projects/bench/experiments/fresh/start >/dev/null
-START_MS=$(python3 -c "import datetime,sys; print(int(datetime.datetime.fromisoformat(sys.argv[1].replace('Z','+00:00')).timestamp()*1000))" "$START")
+START_MS=$(python3 -c "import datetime,sys
+print(int(datetime.datetime.fromisoformat(sys.argv[1].replace('Z','+00:00')).timestamp()*1000))" "$START")
 
 # The correlation state of CONTEXTS exposed contexts, as events-processor keeps it.
 t0=$(date +%s.%N)
 sql "
-INSERT INTO analytics.exposures (environment_id, context_kind, context_key, flag_key, received_hour, is_final, exposed_at, variation, due_at)
+INSERT INTO analytics.exposures (environment_id, context_kind, context_key, flag_key, received_hour, is_final, exposed_at, variation,
+    due_at)
 SELECT '$ENV_ID', 'user', 'user-' || i, 'checkout', date_trunc('hour', now()), true, $START_MS + i % 600000, hashint4(i) & 1, now()
 FROM generate_series(1, $CONTEXTS) AS i;
 INSERT INTO analytics.goals (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final, events,
@@ -103,7 +106,8 @@ WHERE abs(hashint4(i * 13)) % 5 = 0;"
 sql "VACUUM ANALYZE analytics.exposures"  # what autovacuum does on its own in a while
 sql "VACUUM ANALYZE analytics.goals"
 LOAD_S=$(echo "$(date +%s.%N) - $t0" | bc -l)
-ROWS=$(sql "SELECT (SELECT count(*) FROM analytics.exposures) || ' exposure rows, ' || (SELECT count(*) FROM analytics.goals) || ' goal rows'")
+ROWS=$(sql "SELECT (SELECT count(*) FROM analytics.exposures) || ' exposure rows, '
+                   || (SELECT count(*) FROM analytics.goals) || ' goal rows'")
 
 # Latency: sequential requests, timed by the client.
 python3 - "$BASE/api/v1/projects/bench/experiments/checkout/results" "$ADMIN_TOKEN" "$REQUESTS" >"$WORK/latency.txt" <<'PY'
@@ -184,5 +188,6 @@ echo "| $CONTEXTS contexts, 2 metrics, sequential | $P50 | $P99 | $MAX | $REQUES
 echo
 echo "baseline: the statement alone in PostgreSQL (EXPLAIN ANALYZE), median of 5: $(printf '%s\n' "${SQL_MS[@]}" | sort -g | sed -n 3p) ms"
 echo
-printf 'freshness (record received → counted in the results; correlation delay 120 s, not waited for), %d probes: median %.2f s, max %.2f s\n' \
+printf 'freshness (record received → counted in the results; correlation delay 120 s, not waited for),'
+printf ' %d probes: median %.2f s, max %.2f s\n' \
     "$PROBES" "$(median "${FRESH[@]}")" "$(worst "${FRESH[@]}")"

@@ -56,6 +56,7 @@ bench: deps venv
 	set -o pipefail; Benchmarks/kafka-throughput.sh | tee $(BENCH_OUT)/kafka-throughput.md
 	set -o pipefail; Benchmarks/events-processor-bench.sh | tee $(BENCH_OUT)/events-processor.md
 	set -o pipefail; Benchmarks/relay-bench.sh | tee $(BENCH_OUT)/relay-streamer.md
+	set -o pipefail; Benchmarks/experiments-bench.sh | tee $(BENCH_OUT)/experiments.md
 
 ## The whole local stack in the foreground (PostgreSQL, dev-kafka, the four services, a demo
 ## project); Ctrl-C stops it. Ports, paths and the admin token: see scripts/run-stack.sh.

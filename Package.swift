@@ -116,6 +116,7 @@ var package = Package(
             name: "ManagementAPI",
             dependencies: [
                 "ModelsCore",
+                "ExperimentStats",
                 "PostgresSupport",
                 "ServiceKit",
                 "KafkaKit",
@@ -255,7 +256,7 @@ var package = Package(
         .testTarget(
             name: "ManagementAPITests",
             dependencies: [
-                "ModelsCore", "ServiceKit", "KafkaKit", "TestSupport",
+                "ManagementAPI", "ExperimentStats", "ModelsCore", "ServiceKit", "KafkaKit", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/ManagementAPITests",

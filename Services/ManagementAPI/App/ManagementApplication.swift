@@ -54,7 +54,7 @@ struct ManagementApplication {
             metrics: parts.metrics)
         router.add(middleware: DatabaseAvailabilityMiddleware(health: health))
         let authenticator = TokenAuthenticator(client: postgres, logger: logger)
-        ManagementRoutes(store: parts.store, authenticator: authenticator).add(to: router)
+        ManagementRoutes(store: parts.store, authenticator: authenticator, staleDays: settings.staleDays).add(to: router)
 
         var app = Application(
             router: router,

@@ -92,16 +92,22 @@ struct StringKeySet: Sendable {
 /// finds prerequisite flags and segments without hashing their keys on every lookup.
 struct HashedTable<Value>: Sendable where Value: Sendable {
     private let keys: StringKeySet
-    private let values: [Value]
+    /// The values, in the positions ``index(_:hash:)`` returns.
+    let values: [Value]
 
     init(_ dictionary: [String: Value]) {
         let entries = Array(dictionary)
         keys = StringKeySet(entries.map(\.key))
         values = entries.map(\.value)
     }
+}
 
+extension HashedTable {
     /// The value for `key`, whose ``StringHash/fnv1a(_:)`` is `hash`.
     @inline(__always) func value(_ key: String, hash: UInt64) -> Value? {
         keys.index(of: key, hash: hash).map { values[$0] }
     }
+
+    /// The position in ``values`` of `key`, whose ``StringHash/fnv1a(_:)`` is `hash`.
+    @inline(__always) func index(_ key: String, hash: UInt64) -> Int? { keys.index(of: key, hash: hash) }
 }

@@ -67,13 +67,13 @@ struct StringKeySet: Sendable {
 
     var isEmpty: Bool { keys.isEmpty }
 
-    func contains(_ key: String) -> Bool { contains(key, hash: StringHash.fnv1a(key)) }
+    @inline(__always) func contains(_ key: String) -> Bool { contains(key, hash: StringHash.fnv1a(key)) }
 
     /// Membership of `key`, whose ``StringHash/fnv1a(_:)`` is `hash`.
     @inline(__always) func contains(_ key: String, hash: UInt64) -> Bool { index(of: key, hash: hash) != nil }
 
     /// The position of `key` in the list the set was made from (the first, for duplicates).
-    func index(of key: String, hash: UInt64) -> Int? {
+    @inline(__always) func index(of key: String, hash: UInt64) -> Int? {
         if table.isEmpty {
             for i in hashes.indices where hashes[i] == hash && utf8Equal(keys[i], key) { return i }
             return nil

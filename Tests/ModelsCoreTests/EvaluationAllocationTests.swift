@@ -1,5 +1,5 @@
 import CMallocCounter
-import ModelsCore
+@testable import ModelsCore
 import Testing
 
 /// Evaluation must not touch the heap: at the seeds' 1.16 million evaluations a second an
@@ -106,5 +106,24 @@ struct BenchmarkCases {
         }
         try #require(cases.count == 4)
         return BenchmarkCases(data: data, context: context, cases: cases)
+    }
+}
+
+/// The inline byte comparison that replaced `memcmp` for short keys must still see every byte.
+@Suite("Byte-wise string equality")
+struct ByteEqualityTests {
+    @Test("equal strings are equal, and a difference in any byte at any length is seen")
+    func everyByteAtEveryLength() {
+        for length in 0...40 {
+            let bytes = (0..<length).map { UInt8(ascii: "a") + UInt8($0 % 26) }
+            let text = String(decoding: bytes, as: UTF8.self)
+            #expect(utf8Equal(text, String(decoding: bytes, as: UTF8.self)), "length \(length)")
+            for position in 0..<length {
+                var changed = bytes
+                changed[position] = UInt8(ascii: "#")
+                #expect(!utf8Equal(text, String(decoding: changed, as: UTF8.self)), "length \(length), byte \(position)")
+            }
+            #expect(!utf8Equal(text, text + "x"), "length \(length) against \(length + 1)")
+        }
     }
 }

@@ -7,7 +7,21 @@ import Darwin
 /// Byte-wise string equality, as Go and Python compare strings. Swift's `==` treats canonically
 /// equivalent Unicode strings (`é` precomposed and decomposed) as equal; LaunchDarkly does not.
 @inline(__always) func utf8Equal(_ a: String, _ b: String) -> Bool {
-    withUTF8Bytes(a, b) { a, b in a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0) }
+    withUTF8Bytes(a, b) { a, b in a.count == b.count && (a.count == 0 || bytesEqual(a.baseAddress!, b.baseAddress!, a.count)) }
+}
+
+/// Equality of `count` bytes. Keys, kinds and attribute names are mostly short, and for them a
+/// call to `memcmp` cost more than the comparison: up to 16 bytes are compared inline as two
+/// overlapping 8-byte words (or byte by byte under 8).
+@inline(__always) func bytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ count: Int) -> Bool {
+    if count > 16 { return memcmp(a, b, count) == 0 }
+    if count >= 8 {
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        return ra.loadUnaligned(as: UInt64.self) == rb.loadUnaligned(as: UInt64.self)
+            && ra.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self) == rb.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+    }
+    for i in 0..<count where a[i] != b[i] { return false }
+    return true
 }
 
 /// Calls `body` with the UTF-8 bytes of two strings, without copying native strings.

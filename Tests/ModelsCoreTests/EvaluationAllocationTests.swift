@@ -45,20 +45,47 @@ struct EvaluationAllocationTests {
     }
 
     @Test("the other evaluation paths allocate nothing", arguments: [
-        // Target match, rule with an `in` clause on the key, fallthrough rollout by key.
-        ("target", #"{"key":"f","on":true,"variations":[1,2],"targets":[{"values":["u1"],"variation":1}],"fallthrough":{"variation":0}}"#),
+        // Individual targeting.
+        ("target", #"""
+            {"key":"f","on":true,"variations":[1,2],"targets":[{"values":["u1"],"variation":1}],
+            "fallthrough":{"variation":0}}
+            """#),
         ("rollout bucketed by a string attribute, with a seed",
-         #"{"key":"f","on":true,"variations":[1,2],"salt":"s","fallthrough":{"rollout":{"bucketBy":"email","seed":61,"variations":[{"variation":0,"weight":50000},{"variation":1,"weight":50000}]}}}"#),
+         #"""
+            {"key":"f","on":true,"variations":[1,2],"salt":"s","fallthrough":{"rollout":{"bucketBy":"email",
+            "seed":61,"variations":[{"variation":0,"weight":50000},{"variation":1,"weight":50000}]}}}
+            """#),
         ("rollout bucketed by an integer attribute",
-         #"{"key":"f","on":true,"variations":[1,2],"salt":"s","fallthrough":{"rollout":{"bucketBy":"age","variations":[{"variation":0,"weight":50000},{"variation":1,"weight":50000}]}}}"#),
+         #"""
+            {"key":"f","on":true,"variations":[1,2],"salt":"s","fallthrough":{"rollout":{"bucketBy":"age",
+            "variations":[{"variation":0,"weight":50000},{"variation":1,"weight":50000}]}}}
+            """#),
         ("experiment rollout on the org context",
-         #"{"key":"f","on":true,"variations":[1,2],"salt":"s","fallthrough":{"rollout":{"kind":"experiment","contextKind":"org","variations":[{"variation":0,"weight":50000},{"variation":1,"weight":50000}]}}}"#),
+         #"""
+            {"key":"f","on":true,"variations":[1,2],"salt":"s","fallthrough":{"rollout":{"kind":"experiment",
+            "contextKind":"org","variations":[{"variation":0,"weight":50000},{"variation":1,"weight":50000}]}}}
+            """#),
         ("string, number, date and semver operators, negated clause, kind clause",
-         #"{"key":"f","on":true,"variations":[1,2],"fallthrough":{"variation":0},"rules":[{"id":"r","variation":1,"clauses":[{"attribute":"email","op":"startsWith","values":["ann"]},{"attribute":"email","op":"contains","values":["@"]},{"attribute":"age","op":"lessThan","values":[99]},{"attribute":"created","op":"before","values":["2030-01-01T00:00:00Z"]},{"attribute":"version","op":"semVerGreaterThan","values":["1.0.0"]},{"attribute":"country","op":"in","values":["fr"],"negate":true},{"attribute":"kind","op":"in","values":["org"]},{"attribute":"tags","op":"in","values":["beta"]},{"attribute":"/address/city","op":"in","values":["Utrecht"]}]}]}"#),
+         #"""
+            {"key":"f","on":true,"variations":[1,2],"fallthrough":{"variation":0},"rules":[{"id":"r",
+            "variation":1,"clauses":[{"attribute":"email","op":"startsWith",
+            "values":["ann"]},{"attribute":"email","op":"contains","values":["@"]},{"attribute":"age",
+            "op":"lessThan","values":[99]},{"attribute":"created","op":"before",
+            "values":["2030-01-01T00:00:00Z"]},{"attribute":"version","op":"semVerGreaterThan",
+            "values":["1.0.0"]},{"attribute":"country","op":"in","values":["fr"],
+            "negate":true},{"attribute":"kind","op":"in","values":["org"]},{"attribute":"tags","op":"in",
+            "values":["beta"]},{"attribute":"/address/city","op":"in","values":["Utrecht"]}]}]}
+            """#),
         ("segment with included keys, weighted rule and a nested segment",
-         #"{"key":"f","on":true,"variations":[1,2],"fallthrough":{"variation":0},"rules":[{"id":"r","variation":1,"clauses":[{"attribute":"","op":"segmentMatch","values":["s-missing","s1"]}]}]}"#),
+         #"""
+            {"key":"f","on":true,"variations":[1,2],"fallthrough":{"variation":0},"rules":[{"id":"r",
+            "variation":1,"clauses":[{"attribute":"","op":"segmentMatch","values":["s-missing","s1"]}]}]}
+            """#),
         ("prerequisite failing, then off",
-         #"{"key":"f","on":true,"variations":[1,2],"offVariation":0,"fallthrough":{"variation":1},"prerequisites":[{"key":"p-off","variation":1}]}"#),
+         #"""
+            {"key":"f","on":true,"variations":[1,2],"offVariation":0,"fallthrough":{"variation":1},
+            "prerequisites":[{"key":"p-off","variation":1}]}
+            """#),
         // Not here: the MALFORMED_FLAG paths that abort by throwing (a prerequisite cycle...). They do
         // not allocate in a plain process, but Swift Testing hooks `swift_willThrow` to record a
         // backtrace for every thrown error, which allocates in this one.
@@ -70,7 +97,10 @@ struct EvaluationAllocationTests {
                 #"{"key":"p-off","on":false,"variations":[1,2],"offVariation":0}"#,
             ],
             segments: [
-                #"{"key":"s1","salt":"x","included":["nobody"],"excluded":["u2"],"rules":[{"clauses":[{"attribute":"","op":"segmentMatch","values":["s2"]}],"weight":100000,"bucketBy":"email"}]}"#,
+                #"""
+            {"key":"s1","salt":"x","included":["nobody"],"excluded":["u2"],"rules":[{"clauses":[{"attribute":"",
+            "op":"segmentMatch","values":["s2"]}],"weight":100000,"bucketBy":"email"}]}
+            """#,
                 #"{"key":"s2","salt":"y","includedContexts":[{"contextKind":"org","values":["o1"]}],"rules":[]}"#,
             ])
         let multi = context(#"""

@@ -182,7 +182,9 @@ struct Evaluation {
         }
     }
 
-    private func clausesMatch(_ clauses: [Unmanaged<CompiledClause>], segmentChain: UnsafePointer<SegmentLink>?, state: inout EvaluationState) throws(AbortEvaluation) -> Bool {
+    private func clausesMatch(
+        _ clauses: [Unmanaged<CompiledClause>], segmentChain: UnsafePointer<SegmentLink>?, state: inout EvaluationState
+    ) throws(AbortEvaluation) -> Bool {
         // The flag or segment keeps its clauses alive for the whole evaluation, so they are read as
         // guaranteed references, without the retain/release pair per clause that loading a strong
         // reference from an array costs (reference counting was most of an evaluation's time).
@@ -196,7 +198,9 @@ struct Evaluation {
         return true
     }
 
-    private func clauseMatches(_ clause: CompiledClause, segmentChain: UnsafePointer<SegmentLink>?, state: inout EvaluationState) throws(AbortEvaluation) -> Bool {
+    private func clauseMatches(
+        _ clause: CompiledClause, segmentChain: UnsafePointer<SegmentLink>?, state: inout EvaluationState
+    ) throws(AbortEvaluation) -> Bool {
         switch clause.subject {
         case .segments:
             for index in clause.segmentKeys.indices {
@@ -233,7 +237,9 @@ struct Evaluation {
         }
     }
 
-    private func segmentContains(_ segment: CompiledSegment, chain: UnsafePointer<SegmentLink>?, state: inout EvaluationState) throws(AbortEvaluation) -> Bool {
+    private func segmentContains(
+        _ segment: CompiledSegment, chain: UnsafePointer<SegmentLink>?, state: inout EvaluationState
+    ) throws(AbortEvaluation) -> Bool {
         let identity = ObjectIdentifier(segment)
         if SegmentLink.contains(identity, in: chain) { throw AbortEvaluation() }
         return try withUnsafePointer(to: SegmentLink(segment: identity, parent: chain)) {
@@ -242,7 +248,9 @@ struct Evaluation {
         }
     }
 
-    private func segmentContains(_ segment: CompiledSegment, link: UnsafePointer<SegmentLink>, state: inout EvaluationState) throws(AbortEvaluation) -> Bool {
+    private func segmentContains(
+        _ segment: CompiledSegment, link: UnsafePointer<SegmentLink>, state: inout EvaluationState
+    ) throws(AbortEvaluation) -> Bool {
         if segment.unbounded {
             // Big segments keep membership in an external store, which Vane does not have: report
             // NOT_CONFIGURED and, as LaunchDarkly does without a store, fall through to the rules.

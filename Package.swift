@@ -49,7 +49,10 @@ var package = Package(
             name: "ModelsCore",
             dependencies: ["CVaneHash"],
             path: "Shared/ModelsCore",
-            swiftSettings: strict
+            // Optimized in debug builds too: the evaluator's "no allocation" guarantee (and
+            // EvaluationAllocationTests, which `swift test` runs in debug) holds for optimized code;
+            // unoptimized Swift allocates for generic and closure plumbing the optimizer removes.
+            swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
         .target(
             name: "ExperimentStats",
@@ -246,9 +249,14 @@ var package = Package(
             path: "Tests/ServiceKitTests",
             swiftSettings: strict
         ),
+        // Counts the test process's heap allocations per thread (interposes malloc; test runner only).
+        .target(
+            name: "CMallocCounter",
+            path: "Tests/CMallocCounter"
+        ),
         .testTarget(
             name: "ModelsCoreTests",
-            dependencies: ["ModelsCore", "CVaneHash", "TestSupport"],
+            dependencies: ["ModelsCore", "CVaneHash", "CMallocCounter", "TestSupport"],
             path: "Tests/ModelsCoreTests",
             exclude: ["Fixtures"],
             swiftSettings: strict

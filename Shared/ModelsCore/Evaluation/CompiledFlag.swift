@@ -13,7 +13,10 @@ public final class CompiledFlag: Sendable {
     let prerequisites: [Prerequisite]
     let prerequisiteHashes: [UInt64]
     let targets: [CompiledTarget]
-    let rules: [CompiledRule]
+    /// The rules, unretained (`ownedRules` keeps them alive), so that evaluation reads them without
+    /// reference counting, which cost more than the rest of an evaluation.
+    let rules: [Unmanaged<CompiledRule>]
+    private let ownedRules: [CompiledRule]
     let `fallthrough`: CompiledResult
     /// `key.salt.`, the hash prefix of rollouts without a seed.
     let bucketPrefix: [UInt8]
@@ -31,7 +34,8 @@ public final class CompiledFlag: Sendable {
         prerequisiteHashes = flag.prerequisites.map { StringHash.fnv1a($0.key) }
         bucketPrefix = Array("\(flag.key).\(flag.salt).".utf8)
         targets = CompiledTarget.resolve(targets: flag.targets, contextTargets: flag.contextTargets)
-        rules = flag.rules.map(CompiledRule.init)
+        ownedRules = flag.rules.map(CompiledRule.init)
+        rules = ownedRules.map { Unmanaged.passUnretained($0) }
         self.fallthrough = CompiledResult(flag.fallthrough)
         isFixedFallthrough = prerequisites.isEmpty && targets.isEmpty && rules.isEmpty
     }
@@ -86,12 +90,15 @@ final class CompiledTarget: Sendable {
 
 final class CompiledRule: Sendable {
     let id: String?
-    let clauses: [CompiledClause]
+    /// Unretained, as ``CompiledFlag/rules``; `ownedClauses` keeps them alive.
+    let clauses: [Unmanaged<CompiledClause>]
+    private let ownedClauses: [CompiledClause]
     let result: CompiledResult
 
     init(_ rule: FlagRule) {
         id = rule.id
-        clauses = rule.clauses.map(CompiledClause.init)
+        ownedClauses = rule.clauses.map(CompiledClause.init)
+        clauses = ownedClauses.map { Unmanaged.passUnretained($0) }
         result = CompiledResult(rule.variationOrRollout)
     }
 }

@@ -8,7 +8,9 @@ public final class CompiledSegment: Sendable {
     let excluded: StringKeySet
     let includedContexts: [CompiledSegmentTarget]
     let excludedContexts: [CompiledSegmentTarget]
-    let rules: [CompiledSegmentRule]
+    /// Unretained (`ownedRules` keeps them alive), for evaluation without reference counting.
+    let rules: [Unmanaged<CompiledSegmentRule>]
+    private let ownedRules: [CompiledSegmentRule]
     let unbounded: Bool
     let hasGeneration: Bool
     let unboundedContextKind: String
@@ -23,7 +25,8 @@ public final class CompiledSegment: Sendable {
         excluded = StringKeySet(segment.excluded)
         includedContexts = segment.includedContexts.map(CompiledSegmentTarget.init)
         excludedContexts = segment.excludedContexts.map(CompiledSegmentTarget.init)
-        rules = segment.rules.map(CompiledSegmentRule.init)
+        ownedRules = segment.rules.map(CompiledSegmentRule.init)
+        rules = ownedRules.map { Unmanaged.passUnretained($0) }
         unbounded = segment.unbounded
         hasGeneration = segment.generation != nil
         unboundedContextKind = kindOrUser(segment.unboundedContextKind)
@@ -42,14 +45,17 @@ final class CompiledSegmentTarget: Sendable {
 }
 
 final class CompiledSegmentRule: Sendable {
-    let clauses: [CompiledClause]
+    /// Unretained (`ownedClauses` keeps them alive), for evaluation without reference counting.
+    let clauses: [Unmanaged<CompiledClause>]
+    private let ownedClauses: [CompiledClause]
     let weight: Int?
     let rolloutContextKind: String
     /// The bucketing attribute; nil means the context key.
     let bucketBy: CompiledAttribute?
 
     init(_ rule: SegmentRule) {
-        clauses = rule.clauses.map(CompiledClause.init)
+        ownedClauses = rule.clauses.map(CompiledClause.init)
+        clauses = ownedClauses.map { Unmanaged.passUnretained($0) }
         weight = rule.weight
         rolloutContextKind = kindOrUser(rule.rolloutContextKind)
         if let bucketBy = rule.bucketBy, !bucketBy.isEmpty {

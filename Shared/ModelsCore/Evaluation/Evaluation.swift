@@ -4,7 +4,7 @@
 /// has it return `MALFORMED_FLAG`; a dependent then sees a failed prerequisite.)
 struct AbortEvaluation: Error {}
 
-/// One link of the chain of flags (or segments) being evaluated, root first. Links live on the
+/// One link of the chain of flags being evaluated (prerequisites), root first. Links live on the
 /// stack, so cycle detection is path-based (as LaunchDarkly requires: a prerequisite reachable by
 /// two paths is fine) and allocation-free.
 struct ChainLink {
@@ -15,6 +15,23 @@ struct ChainLink {
         var link = chain
         while let current = link {
             if utf8Equal(current.pointee.key, key) { return true }
+            link = current.pointee.parent
+        }
+        return false
+    }
+}
+
+/// One link of the chain of segments being evaluated (a segment rule can match on other segments).
+/// Segments always come from the snapshot's table, where keys are unique, so comparing identities
+/// is comparing keys, without touching the strings.
+struct SegmentLink {
+    let segment: ObjectIdentifier
+    let parent: UnsafePointer<SegmentLink>?
+
+    static func contains(_ segment: ObjectIdentifier, in chain: UnsafePointer<SegmentLink>?) -> Bool {
+        var link = chain
+        while let current = link {
+            if current.pointee.segment == segment { return true }
             link = current.pointee.parent
         }
         return false
@@ -68,10 +85,13 @@ struct Evaluation {
         }
 
         for index in flag.rules.indices {
-            let rule = flag.rules[index]
-            if try clausesMatch(rule.clauses, segmentChain: nil, state: &state) {
-                return result(flag, rule.result, reason: .ruleMatch(index: index, id: rule.id))
+            let detail = flag.rules[index]._withUnsafeGuaranteedRef { rule in
+                Result { () throws(AbortEvaluation) -> EvaluationDetail? in
+                    guard try clausesMatch(rule.clauses, segmentChain: nil, state: &state) else { return nil }
+                    return result(flag, rule.result, reason: .ruleMatch(index: index, id: rule.id))
+                }
             }
+            if let detail = try detail.get() { return detail }
         }
         return result(flag, flag.fallthrough, reason: .fallthrough())
     }
@@ -162,20 +182,35 @@ struct Evaluation {
         }
     }
 
-    private func clausesMatch(_ clauses: [CompiledClause], segmentChain: UnsafePointer<ChainLink>?, state: inout EvaluationState) throws(AbortEvaluation) -> Bool {
-        for clause in clauses {
-            if !(try clauseMatches(clause, segmentChain: segmentChain, state: &state)) { return false }
+    private func clausesMatch(
+        _ clauses: [Unmanaged<CompiledClause>], segmentChain: UnsafePointer<SegmentLink>?, state: inout EvaluationState
+    ) throws(AbortEvaluation) -> Bool {
+        // The flag or segment keeps its clauses alive for the whole evaluation, so they are read as
+        // guaranteed references, without the retain/release pair per clause that loading a strong
+        // reference from an array costs (reference counting was most of an evaluation's time).
+        // `Result` carries the typed error out of the closure without boxing it.
+        for index in clauses.indices {
+            let matched = clauses[index]._withUnsafeGuaranteedRef { clause in
+                Result { () throws(AbortEvaluation) in try clauseMatches(clause, segmentChain: segmentChain, state: &state) }
+            }
+            if !(try matched.get()) { return false }
         }
         return true
     }
 
-    private func clauseMatches(_ clause: CompiledClause, segmentChain: UnsafePointer<ChainLink>?, state: inout EvaluationState) throws(AbortEvaluation) -> Bool {
+    private func clauseMatches(
+        _ clause: CompiledClause, segmentChain: UnsafePointer<SegmentLink>?, state: inout EvaluationState
+    ) throws(AbortEvaluation) -> Bool {
         switch clause.subject {
         case .segments:
-            for (key, hash) in zip(clause.segmentKeys, clause.segmentKeyHashes) {
-                if let segment = data.segmentTable.value(key, hash: hash), try segmentContains(segment, chain: segmentChain, state: &state) {
-                    return !clause.negate
+            for index in clause.segmentKeys.indices {
+                guard let position = data.segmentTable.index(clause.segmentKeys[index], hash: clause.segmentKeyHashes[index]) else {
+                    continue
                 }
+                let contained = data.unmanagedSegments[position]._withUnsafeGuaranteedRef { segment in
+                    Result { () throws(AbortEvaluation) in try segmentContains(segment, chain: segmentChain, state: &state) }
+                }
+                if try contained.get() { return !clause.negate }
             }
             return clause.negate
         case .invalidAttribute:
@@ -202,15 +237,20 @@ struct Evaluation {
         }
     }
 
-    private func segmentContains(_ segment: CompiledSegment, chain: UnsafePointer<ChainLink>?, state: inout EvaluationState) throws(AbortEvaluation) -> Bool {
-        if ChainLink.contains(segment.key, in: chain) { throw AbortEvaluation() }
-        return try withUnsafePointer(to: ChainLink(key: segment.key, parent: chain)) {
+    private func segmentContains(
+        _ segment: CompiledSegment, chain: UnsafePointer<SegmentLink>?, state: inout EvaluationState
+    ) throws(AbortEvaluation) -> Bool {
+        let identity = ObjectIdentifier(segment)
+        if SegmentLink.contains(identity, in: chain) { throw AbortEvaluation() }
+        return try withUnsafePointer(to: SegmentLink(segment: identity, parent: chain)) {
             (link) throws(AbortEvaluation) -> Bool in
             try segmentContains(segment, link: link, state: &state)
         }
     }
 
-    private func segmentContains(_ segment: CompiledSegment, link: UnsafePointer<ChainLink>, state: inout EvaluationState) throws(AbortEvaluation) -> Bool {
+    private func segmentContains(
+        _ segment: CompiledSegment, link: UnsafePointer<SegmentLink>, state: inout EvaluationState
+    ) throws(AbortEvaluation) -> Bool {
         if segment.unbounded {
             // Big segments keep membership in an external store, which Vane does not have: report
             // NOT_CONFIGURED and, as LaunchDarkly does without a store, fall through to the rules.
@@ -228,8 +268,11 @@ struct Evaluation {
             if let user, segment.excluded.contains(user.key, hash: user.keyHash) { return false }
             if !isSingleUser, matchesAny(segment.excludedContexts) { return false }
         }
-        for rule in segment.rules {
-            if try segmentRuleMatches(rule, segment: segment, link: link, state: &state) { return true }
+        for index in segment.rules.indices {
+            let matched = segment.rules[index]._withUnsafeGuaranteedRef { rule in
+                Result { () throws(AbortEvaluation) in try segmentRuleMatches(rule, segment: segment, link: link, state: &state) }
+            }
+            if try matched.get() { return true }
         }
         return false
     }
@@ -244,7 +287,7 @@ struct Evaluation {
     }
 
     private func segmentRuleMatches(
-        _ rule: CompiledSegmentRule, segment: CompiledSegment, link: UnsafePointer<ChainLink>, state: inout EvaluationState
+        _ rule: CompiledSegmentRule, segment: CompiledSegment, link: UnsafePointer<SegmentLink>, state: inout EvaluationState
     ) throws(AbortEvaluation) -> Bool {
         guard try clausesMatch(rule.clauses, segmentChain: link, state: &state) else { return false }
         guard let weight = rule.weight else { return true }

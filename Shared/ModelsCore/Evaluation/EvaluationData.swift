@@ -10,12 +10,16 @@ public struct EvaluationData: Sendable {
         /// The same, for lookups by precomputed key hash during evaluation.
         let flagTable: HashedTable<CompiledFlag>
         let segmentTable: HashedTable<CompiledSegment>
+        /// `segmentTable.values` unretained (the table keeps them alive): evaluation reads segments
+        /// without reference counting.
+        let unmanagedSegments: [Unmanaged<CompiledSegment>]
 
         init(flags: [String: CompiledFlag], segments: [String: CompiledSegment]) {
             self.flags = flags
             self.segments = segments
             flagTable = HashedTable(flags)
             segmentTable = HashedTable(segments)
+            unmanagedSegments = segmentTable.values.map { Unmanaged.passUnretained($0) }
         }
     }
 

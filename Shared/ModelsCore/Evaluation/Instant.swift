@@ -56,7 +56,14 @@ struct Instant: Sendable, Hashable, Comparable {
     /// allowed), an optional fraction of at most 9 digits, then `Z`/`z` or `±hh:mm` (hh up to 99).
     /// Out-of-range days roll over as Go's `time.Date` does. Nothing after `Z` is examined.
     init?(rfc3339 text: String) {
-        var scanner = ASCIIScanner(Array(text.utf8))
+        // Scans the string's own bytes: evaluation parses context values here and must not allocate.
+        var text = text
+        guard let instant = text.withUTF8({ Self.parse(rfc3339: $0) }) else { return nil }
+        self = instant
+    }
+
+    private static func parse(rfc3339 bytes: UnsafeBufferPointer<UInt8>) -> Instant? {
+        var scanner = ASCIIScanner(bytes)
         let hyphen = UInt8(ascii: "-"), colon = UInt8(ascii: ":")
         guard let (year, _) = scanner.field(until: { $0 == hyphen }, eofOK: false, length: 4...4, range: 0...9999),
             let (month, _) = scanner.field(until: { $0 == hyphen }, eofOK: false, length: 2...2, range: 1...12),
@@ -83,8 +90,7 @@ struct Instant: Sendable, Hashable, Comparable {
             if terminator == UInt8(ascii: "+") { offsetSeconds = -offsetSeconds }
         }
         let days = Self.daysFromCivil(year: year, month: month, day: 1) + Int64(day - 1)
-        seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second + offsetSeconds)
-        nanoseconds = Int64(nanos)
+        return Instant(seconds: days * 86_400 + Int64(hour * 3600 + minute * 60 + second + offsetSeconds), nanoseconds: Int64(nanos))
     }
 
     private static func endOfSeconds(_ byte: UInt8) -> Bool {
@@ -107,14 +113,14 @@ struct Instant: Sendable, Hashable, Comparable {
 /// The tiny ASCII tokenizer of LaunchDarkly's Go date and semver parsers: NUL and non-ASCII bytes end
 /// input with an error.
 private struct ASCIIScanner {
-    let bytes: [UInt8]
+    let bytes: UnsafeBufferPointer<UInt8>
     var position = 0
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     /// Reads up to a terminator and returns the text before it and the terminator; the terminator is
     /// nil at the end of input or at a NUL or non-ASCII byte (where `position` then stops).
-    mutating func read(until isTerminator: (UInt8) -> Bool) -> (ArraySlice<UInt8>, UInt8?) {
+    mutating func read(until isTerminator: (UInt8) -> Bool) -> (Slice<UnsafeBufferPointer<UInt8>>, UInt8?) {
         let start = position
         while position < bytes.count {
             let byte = bytes[position]
@@ -133,7 +139,7 @@ private struct ASCIIScanner {
         return (n, terminator)
     }
 
-    static func number(_ digits: ArraySlice<UInt8>) -> Int? {
+    static func number(_ digits: Slice<UnsafeBufferPointer<UInt8>>) -> Int? {
         guard !digits.isEmpty else { return nil }
         var n = 0
         for d in digits {

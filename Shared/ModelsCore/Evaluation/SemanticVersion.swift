@@ -10,29 +10,36 @@ struct SemanticVersion: Sendable, Hashable {
 
     /// Parses `text`, or returns nil if it is not a valid (lenient) semantic version.
     init?(_ text: String) {
-        let bytes = Array(text.utf8)
+        // Scans the string's own bytes: evaluation parses context values here, and a release version
+        // (no pre-release identifiers) must not allocate.
+        var text = text
+        guard let version = text.withUTF8({ SemanticVersion(bytes: $0) }) else { return nil }
+        self = version
+    }
+
+    private init?(bytes: UnsafeBufferPointer<UInt8>) {
         // Go's scanner treats NUL and non-ASCII bytes as terminating errors.
         guard !bytes.contains(where: { $0 == 0 || $0 > 0x7F }) else { return nil }
         var i = 0
-        func component(until terminators: Set<UInt8>) -> (Int, UInt8?)? {
+        let dot = UInt8(ascii: "."), hyphen = UInt8(ascii: "-"), plus = UInt8(ascii: "+")
+        func component(dotEnds: Bool) -> (Int, UInt8?)? {
             let start = i
-            while i < bytes.count, !terminators.contains(bytes[i]) { i += 1 }
+            while i < bytes.count, !((dotEnds && bytes[i] == dot) || bytes[i] == hyphen || bytes[i] == plus) { i += 1 }
             let digits = bytes[start..<i]
             let terminator: UInt8? = i < bytes.count ? bytes[i] : nil
             if terminator != nil { i += 1 }
             guard let value = SemanticVersion.parseNumeric(digits) else { return nil }
             return (value, terminator)
         }
-        let dot = UInt8(ascii: "."), hyphen = UInt8(ascii: "-"), plus = UInt8(ascii: "+")
-        guard let (major, t1) = component(until: [dot, hyphen, plus]) else { return nil }
+        guard let (major, t1) = component(dotEnds: true) else { return nil }
         var terminator = t1
         var minor = 0, patch = 0
         if terminator == dot {
-            guard let (m, t2) = component(until: [dot, hyphen, plus]) else { return nil }
+            guard let (m, t2) = component(dotEnds: true) else { return nil }
             minor = m
             terminator = t2
             if terminator == dot {
-                guard let (p, t3) = component(until: [hyphen, plus]) else { return nil }
+                guard let (p, t3) = component(dotEnds: false) else { return nil }
                 patch = p
                 terminator = t3
             }
@@ -74,7 +81,7 @@ struct SemanticVersion: Sendable, Hashable {
 
     /// A non-negative decimal without leading zeros. Arithmetic wraps like Go's `int` so that huge
     /// components compare exactly as they do in LaunchDarkly's Go evaluator.
-    private static func parseNumeric(_ digits: ArraySlice<UInt8>) -> Int? {
+    private static func parseNumeric(_ digits: Slice<UnsafeBufferPointer<UInt8>>) -> Int? {
         guard !digits.isEmpty, digits.allSatisfy(isDigit) else { return nil }
         if digits.count > 1, digits.first == UInt8(ascii: "0") { return nil }
         var n = 0

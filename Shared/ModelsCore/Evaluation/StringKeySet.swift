@@ -7,7 +7,21 @@ import Darwin
 /// Byte-wise string equality, as Go and Python compare strings. Swift's `==` treats canonically
 /// equivalent Unicode strings (`é` precomposed and decomposed) as equal; LaunchDarkly does not.
 @inline(__always) func utf8Equal(_ a: String, _ b: String) -> Bool {
-    withUTF8Bytes(a, b) { a, b in a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0) }
+    withUTF8Bytes(a, b) { a, b in a.count == b.count && (a.count == 0 || bytesEqual(a.baseAddress!, b.baseAddress!, a.count)) }
+}
+
+/// Equality of `count` bytes. Keys, kinds and attribute names are mostly short, and for them a
+/// call to `memcmp` cost more than the comparison: up to 16 bytes are compared inline as two
+/// overlapping 8-byte words (or byte by byte under 8).
+@inline(__always) func bytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ count: Int) -> Bool {
+    if count > 16 { return memcmp(a, b, count) == 0 }
+    if count >= 8 {
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        return ra.loadUnaligned(as: UInt64.self) == rb.loadUnaligned(as: UInt64.self)
+            && ra.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self) == rb.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+    }
+    for i in 0..<count where a[i] != b[i] { return false }
+    return true
 }
 
 /// Calls `body` with the UTF-8 bytes of two strings, without copying native strings.
@@ -67,13 +81,13 @@ struct StringKeySet: Sendable {
 
     var isEmpty: Bool { keys.isEmpty }
 
-    func contains(_ key: String) -> Bool { contains(key, hash: StringHash.fnv1a(key)) }
+    @inline(__always) func contains(_ key: String) -> Bool { contains(key, hash: StringHash.fnv1a(key)) }
 
     /// Membership of `key`, whose ``StringHash/fnv1a(_:)`` is `hash`.
     @inline(__always) func contains(_ key: String, hash: UInt64) -> Bool { index(of: key, hash: hash) != nil }
 
     /// The position of `key` in the list the set was made from (the first, for duplicates).
-    func index(of key: String, hash: UInt64) -> Int? {
+    @inline(__always) func index(of key: String, hash: UInt64) -> Int? {
         if table.isEmpty {
             for i in hashes.indices where hashes[i] == hash && utf8Equal(keys[i], key) { return i }
             return nil
@@ -92,16 +106,22 @@ struct StringKeySet: Sendable {
 /// finds prerequisite flags and segments without hashing their keys on every lookup.
 struct HashedTable<Value>: Sendable where Value: Sendable {
     private let keys: StringKeySet
-    private let values: [Value]
+    /// The values, in the positions ``index(_:hash:)`` returns.
+    let values: [Value]
 
     init(_ dictionary: [String: Value]) {
         let entries = Array(dictionary)
         keys = StringKeySet(entries.map(\.key))
         values = entries.map(\.value)
     }
+}
 
+extension HashedTable {
     /// The value for `key`, whose ``StringHash/fnv1a(_:)`` is `hash`.
     @inline(__always) func value(_ key: String, hash: UInt64) -> Value? {
         keys.index(of: key, hash: hash).map { values[$0] }
     }
+
+    /// The position in ``values`` of `key`, whose ``StringHash/fnv1a(_:)`` is `hash`.
+    @inline(__always) func index(_ key: String, hash: UInt64) -> Int? { keys.index(of: key, hash: hash) }
 }

@@ -51,11 +51,20 @@ final class OutboxPublisher: Service, Sendable {
     }
 
     func run() async throws {
-        await schemaReady.wait()
+        // With PostgreSQL unreachable at start the schema is never migrated; a SIGTERM must still
+        // stop this service at once (the gate's wait ends on cancellation).
+        await cancelWhenGracefulShutdown { await self.schemaReady.wait() }
+        guard schemaReady.isOpen else { return }
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                try await store.client.withConnection { connection in
-                    try await publishWhileHoldingLock(connection)
+                // Cancelled on graceful shutdown, so that waiting for a connection while PostgreSQL
+                // is down ends too. A batch interrupted between Kafka's acknowledgement and the
+                // mark stays pending and is sent again by the next publisher (at least once; the
+                // consumers keep the highest version of each item).
+                try await cancelWhenGracefulShutdown {
+                    try await self.store.client.withConnection { connection in
+                        try await self.publishWhileHoldingLock(connection)
+                    }
                 }
             } catch where Task.isShuttingDownGracefully || Task.isCancelled {
                 break
@@ -77,9 +86,16 @@ final class OutboxPublisher: Service, Sendable {
             try await publish(listeningOn: connection)
         } catch {
             // The connection goes back to the pool: release the lock (closing the session would too).
-            _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockID))", logger: logger)
+            await unlock(connection)
             throw error
         }
+        await unlock(connection)
+    }
+
+    /// Releases the publisher lock, unless the session is gone (which released it). A query
+    /// written to a closed connection would never be answered, so it is not sent.
+    private func unlock(_ connection: PostgresConnection) async {
+        guard !connection.isClosed else { return }
         _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockID))", logger: logger)
     }
 

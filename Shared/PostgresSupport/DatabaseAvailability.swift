@@ -55,11 +55,8 @@ public final class DatabaseAvailability: Service, Sendable {
                 try? await Task.sleep(for: self.settings.interval)
             }
         }
-        let open = connection.withLock { current in
-            defer { current = nil }
-            return current
-        }
-        try? await open?.close()
+        // Not awaited: closing a connection to a frozen server waits for an answer that never comes.
+        closeConnection()
     }
 
     /// Records one probe's outcome; logs a change, and wakes the waiters when the breaker opens.

@@ -22,6 +22,10 @@ final class OutboxPublisher: Service, Sendable {
         var batchSize: Int = 1000
         /// Sent rows are kept this long (for diagnosis), then deleted.
         var retention: Duration = .seconds(3600)
+        /// How long a graceful shutdown waits for the batch in progress before the publisher
+        /// returns without it (its queries may be stuck on a frozen PostgreSQL; closing the pool,
+        /// which comes next, ends them).
+        var shutdownGrace: Duration = .seconds(3)
     }
 
     static let lockID: Int64 = 0x7661_6E65_6F75_7462  // "vaneoutb"
@@ -51,6 +55,38 @@ final class OutboxPublisher: Service, Sendable {
     }
 
     func run() async throws {
+        let (finished, finish) = AsyncStream<Void>.makeStream()
+        // Unstructured, so that it can be left behind; it inherits the graceful shutdown signal.
+        let work = Task {
+            defer { finish.finish() }
+            try? await self.publishUntilShutdown()
+        }
+        let grace = settings.shutdownGrace
+        let completed = await withTaskCancellationHandler {
+            await withTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    for await _ in finished {}
+                    return !Task.isCancelled
+                }
+                group.addTask {
+                    try? await gracefulShutdown()
+                    try? await Task.sleep(for: grace)
+                    return false
+                }
+                let first = await group.next() ?? false
+                group.cancelAll()
+                return first
+            }
+        } onCancel: {
+            work.cancel()
+        }
+        if !completed {
+            work.cancel()
+            logger.warning("the outbox batch in progress did not finish during shutdown; it stays pending and is sent again later")
+        }
+    }
+
+    private func publishUntilShutdown() async throws {
         // With PostgreSQL unreachable at start the schema is never migrated; a SIGTERM must still
         // stop this service at once (the gate's wait ends on cancellation).
         await cancelWhenGracefulShutdown { await self.schemaReady.wait() }

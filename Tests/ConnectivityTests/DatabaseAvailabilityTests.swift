@@ -10,7 +10,7 @@ import TestSupport
 /// process), and which PostgreSQL errors count as "unavailable".
 @Suite("Database availability")
 struct DatabaseAvailabilityTests {
-    static let logger = Logger(label: "test")
+    static let logger = TestLogger.make("database-availability")
 
     /// A database nobody listens on: nothing here connects to it unless a test runs the probe.
     static func availability() throws -> DatabaseAvailability {
@@ -27,11 +27,12 @@ struct DatabaseAvailabilityTests {
             try await availability.run(timeout: .milliseconds(300)) {
                 // Like a query on a connection to a frozen server: cancellation does not end it.
                 await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                    DispatchQueue.global().asyncAfter(deadline: .now() + 3) { continuation.resume() }
+                    DispatchQueue.global().asyncAfter(deadline: .now() + 30) { continuation.resume() }
                 }
             }
         }
-        #expect(ContinuousClock.now - start < .seconds(2))
+        // Well before the work would have ended (generous: other suites may keep the cooperative pool busy).
+        #expect(ContinuousClock.now - start < .seconds(15))
     }
 
     @Test("the breaker opening interrupts work in flight, and new work fails at once while it is open")

@@ -27,7 +27,8 @@ struct DatabaseGuardResponder<Inner: HTTPResponder>: HTTPResponder where Inner.C
             }
         } catch DatabaseAvailability.Interruption.timedOut(let timeout) {
             context.logger.warning("request abandoned: the database did not answer in time", metadata: ["path": "\(request.uri.path)"])
-            error = .serviceUnavailable("the database did not answer within \(Self.seconds(timeout)) s; try again shortly", retryAfterSeconds: 1)
+            error = .serviceUnavailable(
+                "the database did not answer within \(Self.seconds(timeout)) s; try again shortly", retryAfterSeconds: 1)
         } catch is DatabaseAvailability.Interruption {
             error = .databaseUnavailable
         }

@@ -55,6 +55,7 @@ struct DatabaseOutageTests {
         #expect(response.header("content-type")?.hasPrefix("application/json") == true, "\(what)")
         #expect(response.text.contains(#""code":"unavailable""#), "\(what): \(response.text)")
         #expect(elapsed < .seconds(5), "\(what) took \(elapsed)")
+        print("\(what): \(response.status) after \(elapsed)")
     }
 
     @Test("PostgreSQL stopped: 503 within 5 s, recovery when it returns, SIGTERM while it is down exits 0")

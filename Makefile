@@ -35,12 +35,13 @@ $(VENV)/.installed: Tests/Compatibility/requirements.txt
 build: deps
 	$(SWIFT) build
 
-## Builds everything once (debug) and runs every test suite (the compatibility suites and the
+## Builds everything once (debug), the benchmark targets included (compiled, not run, so that a
+## change that breaks them fails CI), runs every test suite (the compatibility suites and the
 ## end-to-end test of the local stack included; time limit, log and failure summary: see
 ## scripts/run-tests.sh), then validates the deployment files.
 test: deps venv
-	$(SWIFT) build --build-tests
-	SWIFT="$(SWIFT)" scripts/run-tests.sh
+	VANE_BENCHMARKS=1 $(SWIFT) build --build-tests
+	VANE_BENCHMARKS=1 SWIFT="$(SWIFT)" scripts/run-tests.sh
 	scripts/validate-deploy.sh
 
 ## Release-build benchmarks; numbers are printed as tables (and kept in $(BENCH_OUT)).
@@ -55,6 +56,7 @@ bench: deps venv
 	set -o pipefail; Benchmarks/kafka-throughput.sh | tee $(BENCH_OUT)/kafka-throughput.md
 	set -o pipefail; Benchmarks/events-processor-bench.sh | tee $(BENCH_OUT)/events-processor.md
 	set -o pipefail; Benchmarks/relay-bench.sh | tee $(BENCH_OUT)/relay-streamer.md
+	set -o pipefail; Benchmarks/experiments-bench.sh | tee $(BENCH_OUT)/experiments.md
 
 ## The whole local stack in the foreground (PostgreSQL, dev-kafka, the four services, a demo
 ## project); Ctrl-C stops it. Ports, paths and the admin token: see scripts/run-stack.sh.

@@ -2,7 +2,8 @@
 //
 // Vane: one package, one dependency build. Shared modules live under Shared/, each service is an
 // executable product under Services/, operator tools under Tools/. Benchmarks are added only when
-// VANE_BENCHMARKS is set, so `swift build` / `swift test` never compile the benchmark dependencies.
+// VANE_BENCHMARKS is set, so a plain `swift build` skips the benchmark dependencies; `make test` sets
+// it, so CI compiles every benchmark target (without running them) and a break cannot go unseen.
 
 import Foundation
 import PackageDescription
@@ -78,10 +79,14 @@ var package = Package(
                 "ModelsCore",
                 "KafkaKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -117,6 +122,7 @@ var package = Package(
             name: "ManagementAPI",
             dependencies: [
                 "ModelsCore",
+                "ExperimentStats",
                 "PostgresSupport",
                 "ServiceKit",
                 "KafkaKit",
@@ -216,6 +222,7 @@ var package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/TestSupport",
             swiftSettings: strict
@@ -234,6 +241,18 @@ var package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "ServiceKitTests",
+            dependencies: [
+                "ServiceKit", "ModelsCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/ServiceKitTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "ModelsCoreTests",
             dependencies: ["ModelsCore", "CVaneHash", "TestSupport"],
             path: "Tests/ModelsCoreTests",
@@ -243,7 +262,7 @@ var package = Package(
         .testTarget(
             name: "ManagementAPITests",
             dependencies: [
-                "ModelsCore", "ServiceKit", "KafkaKit", "TestSupport",
+                "ManagementAPI", "ExperimentStats", "ModelsCore", "ServiceKit", "KafkaKit", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/ManagementAPITests",
@@ -297,7 +316,7 @@ var package = Package(
         ),
         .testTarget(
             name: "StackTests",
-            dependencies: ["TestSupport"],
+            dependencies: ["TestSupport", "ModelsCore"],
             path: "Tests/StackTests",
             swiftSettings: strict
         ),

@@ -87,7 +87,7 @@ struct Bench {
         if !skipped.contains("throughput") {
             try await throughput(relay: relay, sdkKey: sdkKey, seconds: wrkSeconds)
         }
-        relay.stop()
+        await relay.stop()
         await stack.stop()
     }
 
@@ -99,7 +99,7 @@ struct Bench {
         let naive = try ServiceProcess("RelayLoad", arguments: ["naive-server"], environment: [:])
         try await naive.waitUntilReady()
         let naiveResult = try await holdStreams(server: naive, count: streams, headers: [])
-        naive.stop()
+        await naive.stop()
         print("| server | streams | RSS before | RSS with streams | per stream | connect time |")
         print("|---|---|---|---|---|---|")
         for (name, result) in [("relay-streamer", relayResult), ("naive Hummingbird SSE (baseline)", naiveResult)] {

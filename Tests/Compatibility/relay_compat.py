@@ -5,6 +5,7 @@ Usage (each prints a JSON summary on its last stdout line and exits 0, or 1 with
 
     relay_compat.py scenario     --management URL --token T --relay URL --vanectl PATH
     relay_compat.py differential --management URL --token T --relay URL --vanectl PATH [--seed S] [--flags N] [--contexts M]
+    relay_compat.py ofrep-conformance --management URL --token T --relay URL --vanectl PATH [--seed S] [--examples N]
 
 ``scenario`` creates a project with a handful of flags and a segment through management-api, then
 checks, against the relay: the Python SDK in streaming and in polling mode evaluates every flag as
@@ -25,6 +26,16 @@ that, for every context and flag,
   answers when given management-api's data directly: the relay delivers the data unchanged. (The
   Python SDK's own evaluator differs from Go's in a few documented places; those differences are
   counted and reported, not failed.)
+
+``ofrep-conformance`` creates flags of every value type OFREP knows (and the cases around them: an
+off flag without an off variation, an array value, a percentage rollout, a failed
+prerequisite), then runs schemathesis against the relay's two OFREP routes with the document in
+``ofrep/openapi.yaml`` (the official one, open-feature/protocol ``service/openapi.yaml``), with a
+fixed seed and a bounded number of examples per operation. The official document cannot be used
+as it is: its ``evaluationSuccess`` says ``oneOf`` boolean/string/integer/float/object/code-default,
+and ``codeDefaultFlag`` (``properties: {}``) matches every object while an integer is also a float,
+so no success response can match exactly one. ``conformance_schema`` states the same facts without
+the ambiguity (see there); nothing else is changed.
 """
 
 from __future__ import annotations
@@ -53,6 +64,12 @@ import ldclient  # noqa: E402
 from ldclient import Context  # noqa: E402
 from ldclient.config import Config  # noqa: E402
 from ldclient.integrations import Files  # noqa: E402
+from ldclient.impl.integrations.files import file_data_source, file_data_sourcev2  # noqa: E402
+
+# The SDK's file data source prefers PyYAML when it is installed (schemathesis brings it), and YAML
+# 1.1 reads the JSON number 1e+20 as a string: the files written here are JSON, so read them as JSON.
+file_data_source.have_yaml = False
+file_data_sourcev2.have_yaml = False
 
 from gen_eval_corpus import CorpusGenerator  # noqa: E402
 from ld_reference_eval import ReferenceEvaluator, context_from_json, ordered_reason  # noqa: E402
@@ -594,9 +611,99 @@ def scenario(args: argparse.Namespace) -> dict:
     return report
 
 
+# ---------------------------------------------------------------------------------------------
+# OFREP conformance (schemathesis against the official OpenAPI document)
+# ---------------------------------------------------------------------------------------------
+
+OFREP_DOCUMENT = os.path.join(HERE, 'ofrep', 'openapi.yaml')
+
+
+def conformance_schema(document: dict) -> dict:
+    """The official OFREP document with ``evaluationSuccess``'s value types made exclusive.
+
+    Facts kept: a success has ``key`` and ``reason`` (one of the listed reasons), optional
+    ``variant`` and ``metadata``, and either a ``value`` that is a boolean, a string, a number or
+    an object, or no ``value`` at all (the code default). Written as ``anyOf`` of the typed values
+    plus "``value`` absent", which is what the ``oneOf`` means. One deliberate extension, documented
+    in docs/relay-streamer.md: LaunchDarkly flags may serve JSON arrays, which OFREP has no type for;
+    they are served as they are (OpenFeature's object evaluation accepts them). And a
+    ``targetingKey`` must not be empty: OFREP answers a context without a usable key with
+    ``TARGETING_KEY_MISSING`` (400), and an empty key is not usable.
+    """
+    schemas = document['components']['schemas']
+    # TARGETING_KEY_MISSING is how OFREP answers a context without a usable key; an empty string is
+    # not one (LaunchDarkly context keys are never empty), so the request is invalid, not valid data.
+    schemas['context']['properties']['targetingKey']['minLength'] = 1
+    schemas['codeDefaultFlag'] = {
+        'description': schemas['codeDefaultFlag'].get('description', ''),
+        'type': 'object', 'not': {'required': ['value']},
+    }
+    schemas['arrayFlag'] = {'description': 'Vane extension: a JSON array value.', 'type': 'object',
+                            'properties': {'value': {'type': 'array'}}, 'required': ['value']}
+    success = schemas['evaluationSuccess']
+    for part in success['allOf']:
+        if 'oneOf' in part:
+            part['anyOf'] = part.pop('oneOf') + [{'$ref': '#/components/schemas/arrayFlag'}]
+    return document
+
+
+def ofrep_conformance(args: argparse.Namespace) -> dict:
+    import yaml  # schemathesis depends on PyYAML
+
+    mgmt = Management(args.management, args.token)
+    project = 'ofrep-%d' % (int(time.time() * 1000) % 1000000)
+    environment = mgmt.project(project)
+    sdk_key = environment['sdkKey']
+    base = '/projects/%s' % project
+    flags = {
+        'boolean': [True, False], 'string': ['red', 'blue'], 'integer': [1, 2], 'float': [0.5, 2.5],
+        'object': [{'a': 1, 'b': [True]}, {}], 'array': [[1, 'two'], []],
+        'code-default': [True, False], 'split': ['a', 'b'], 'gated': [True, False],
+    }
+    for key, values in flags.items():
+        mgmt.call('POST', base + '/flags', {'key': key, 'name': key, 'variations': [{'value': v} for v in values]})
+    for key in flags:
+        targeting: Dict[str, Any] = {'on': True, 'fallthrough': {'variation': 0}, 'offVariation': 1}
+        if key == 'code-default':
+            targeting = {'on': False, 'fallthrough': {'variation': 0}, 'offVariation': None}
+        elif key == 'split':
+            targeting['fallthrough'] = {'rollout': {'variations': [{'variation': 0, 'weight': 50000}, {'variation': 1, 'weight': 50000}]}}
+            targeting['targets'] = [{'values': ['alice'], 'variation': 1}]
+        elif key == 'gated':
+            targeting['prerequisites'] = [{'key': 'code-default', 'variation': 0}]
+        mgmt.call('PUT', base + '/flags/%s/environments/production' % key, targeting)
+    wait_for_relay_data(args.relay, sdk_key, mgmt.payload(project))
+
+    with tempfile.TemporaryDirectory() as folder:
+        with open(OFREP_DOCUMENT) as handle:
+            document = conformance_schema(yaml.safe_load(handle))
+        schema_path = os.path.join(folder, 'ofrep-conformance.json')
+        with open(schema_path, 'w') as handle:
+            json.dump(document, handle)
+        report = os.path.join(folder, 'report.json')
+        command = [
+            os.path.join(os.path.dirname(sys.executable), 'schemathesis'), 'run', schema_path, '--url', args.relay,
+            '--header', 'X-API-Key: %s' % sdk_key, '--header', 'Authorization: Bearer %s' % sdk_key, '--checks', 'all', '--seed', str(args.seed),
+            '--max-examples', str(args.examples), '--phases', 'examples,coverage,fuzzing', '--workers', '1',
+            '--no-color', '--report', 'ndjson', '--report-ndjson-path', report, '--suppress-health-check', 'all',
+        ]
+        started = time.time()
+        result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        if result.returncode != 0:
+            raise Failure('schemathesis found non-conforming OFREP responses:\n%s\n%s' % (result.stdout[-12000:], result.stderr[-3000:]))
+        cases = 0
+        with open(report) as handle:
+            for line in handle:
+                if '"ScenarioFinished"' in line or '"scenario_finished"' in line.lower():
+                    cases += 1
+    return {'flags': len(flags), 'seed': args.seed, 'examplesPerOperation': args.examples,
+            'seconds': round(time.time() - started, 1), 'scenarios': cases,
+            'summary': [line for line in result.stdout.splitlines() if 'passed' in line or 'cases' in line.lower()][-3:]}
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('command', choices=['scenario', 'differential'])
+    parser.add_argument('command', choices=['scenario', 'differential', 'ofrep-conformance'])
     parser.add_argument('--management', required=True)
     parser.add_argument('--token', required=True)
     parser.add_argument('--relay', required=True)
@@ -604,9 +711,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--seed', type=int, default=1)
     parser.add_argument('--flags', type=int, default=40)
     parser.add_argument('--contexts', type=int, default=40)
+    parser.add_argument('--examples', type=int, default=40, help='ofrep-conformance: examples per operation')
     args = parser.parse_args(argv)
+    commands = {'scenario': scenario, 'differential': differential, 'ofrep-conformance': ofrep_conformance}
     try:
-        result = scenario(args) if args.command == 'scenario' else differential(args)
+        result = commands[args.command](args)
     except Failure as failure:
         print(str(failure))
         return 1

@@ -82,6 +82,11 @@ struct EndpointTests {
         #expect(unknown.status == 404)
         #expect(unknown.header("Access-Control-Allow-Origin") == "https://app.example", "errors carry CORS too")
         try expectJSONError(unknown, code: "not_found")
+        // An SDK key put in the path by mistake is never echoed back.
+        let misplacedKey = "sdk-3f1c9e2a-secret-key-in-the-path"
+        let misplaced = try await stack.post("/events/bulk/\(misplacedKey)", body: sampleBatch(), headers: [origin])
+        #expect(misplaced.status == 404)
+        #expect(!misplaced.text.contains(misplacedKey) && !misplaced.text.contains("secret"), "\(misplaced.text)")
 
         let records = try await stack.records(environmentID: environment.id)
         #expect(records.count == 2)

@@ -47,6 +47,19 @@ struct EndToEndTests {
         }
     }
 
+    @Test("schemathesis with the official OFREP document finds no non-conforming OFREP response")
+    func ofrepConformance() async throws {
+        try await withStack { stack in
+            let relay = try startRelay(stack)
+            defer { relay.stopBlocking() }
+            try await relay.waitUntilReady()
+            let seed = ProcessInfo.processInfo.environment["VANE_OFREP_CONFORMANCE_SEED"] ?? "20261205"
+            let examples = ProcessInfo.processInfo.environment["VANE_OFREP_CONFORMANCE_EXAMPLES"] ?? "40"
+            let summary = try await compat("ofrep-conformance", stack, relay: relay, arguments: ["--seed", seed, "--examples", examples])
+            #expect(summary?["flags"]?.numberValue == 9)
+        }
+    }
+
     @Test("a randomized corpus created through management-api is evaluated identically everywhere")
     func differential() async throws {
         try await withStack { stack in

@@ -118,9 +118,20 @@ struct EndpointTests {
             #expect(try json(bulkNoKey)["key"] == nil, "the bulk failure names no flag")
             #expect(bulkNoKey.header("X-Vane-Data-Version") != nil)
             #expect(try await TestHTTP.request("POST", "\(relay.baseURL)/ofrep/v1/evaluate/flags/browser", body: body).status == 401)
-            #expect(try await TestHTTP.request(
-                "POST", "\(relay.baseURL)/ofrep/v1/evaluate/flags/browser", headers: [("X-API-Key", Fixtures.sdkKey)],
-                body: Array("{".utf8)).status == 400)
+            // Bodies that are not JSON objects: OFREP's PARSE_ERROR, in each route's own shape.
+            for text in ["{", "null", "[]", "\"context\"", "42"] {
+                let single = try await TestHTTP.request(
+                    "POST", "\(relay.baseURL)/ofrep/v1/evaluate/flags/browser", headers: [("X-API-Key", Fixtures.sdkKey)], body: Array(text.utf8))
+                #expect(single.status == 400, "\(text)")
+                #expect(try json(single)["errorCode"] == "PARSE_ERROR", "\(text)")
+                #expect(try json(single)["key"] == "browser", "\(text)")
+                #expect(try json(single)["errorDetails"]?.stringValue != nil, "\(text)")
+                let bulk = try await TestHTTP.request(
+                    "POST", "\(relay.baseURL)/ofrep/v1/evaluate/flags", headers: [("X-API-Key", Fixtures.sdkKey)], body: Array(text.utf8))
+                #expect(bulk.status == 400, "\(text)")
+                #expect(try json(bulk).objectValue?.keys.sorted() == ["errorCode", "errorDetails"], "\(text)")
+                #expect(try json(bulk)["errorCode"] == "PARSE_ERROR", "\(text)")
+            }
 
             let url = "\(relay.baseURL)/ofrep/v1/evaluate/flags"
             let bulk = try await TestHTTP.request("POST", url, headers: [("X-API-Key", Fixtures.sdkKey)], body: body)

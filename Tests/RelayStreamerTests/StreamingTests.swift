@@ -157,20 +157,58 @@ struct StreamingTests {
         #expect(survivor.text.hasSuffix("0\r\n\r\n"))
     }
 
-    @Test("a stream opened with a rotated key ends when the key expires; new requests get 401")
+    @Test("a stream opened with a rotated key ends at the key's expiry, not at the next heartbeat, and gets nothing after it")
     func keyExpiry() async throws {
         let expiresAt = WallClock.nowMilliseconds() + 1_500
         let rotated = Fixtures.environment(version: 2, sdkKeys: [("sdk-new", nil), (Fixtures.sdkKey, expiresAt)])
-        try await InProcessRelay.with(settings: ["VANE_RELAY_HEARTBEAT_SECONDS": "0.2"], records: [rotated]) { relay in
+        // The heartbeat (30 s by default) is far beyond the expiry: only the stream's own timer can end it in time.
+        try await InProcessRelay.with(records: [rotated, Fixtures.flag("f", version: 3)]) { relay in
             let connection = try await RawConnection.connect(port: relay.port)
             try await connection.get("/all", headers: [Self.auth])
             try await connection.waitFor("the put") { $0.contains("event: put") }
-            try await connection.waitForClose()
-            #expect(WallClock.nowMilliseconds() >= expiresAt)
+            let survivor = try await RawConnection.connect(port: relay.port)
+            try await survivor.get("/all", headers: ["Authorization: sdk-new"])
+            try await survivor.waitFor("the put") { $0.contains("event: put") }
+            relay.apply(Fixtures.flag("before-expiry", version: 4))
+            try await connection.waitFor("the change made before the expiry") { $0.contains(#""key":"before-expiry""#) }
+            try await connection.waitForClose(timeout: .seconds(5))
+            let closedAt = WallClock.nowMilliseconds()
+            #expect(closedAt >= expiresAt, "not before the expiry")
+            #expect(closedAt - expiresAt < 1_000, "within 1 s of the expiry (took \(closedAt - expiresAt) ms)")
+            #expect(connection.text.hasSuffix("0\r\n\r\n"), "the chunked body is terminated")
+            relay.apply(Fixtures.flag("after-expiry", version: 5))
+            try await survivor.waitFor("the change on the new key's stream") { $0.contains(#""key":"after-expiry""#) }
+            #expect(!connection.text.contains("after-expiry"))
             let again = try await RawConnection.connect(port: relay.port)
             try await again.get("/all", headers: [Self.auth])
             try await again.waitFor("401") { $0.hasSuffix("}") }
             #expect(again.text.hasPrefix("HTTP/1.1 401"))
+        }
+    }
+
+    @Test("a key removed outright (rotation without a grace period) or whose expiry is moved earlier ends its streams at once")
+    func keyRevoked() async throws {
+        let other = Fixtures.environment(id: "env-2", sdkKeys: [("sdk-other", nil)], mobileKey: "mob-other", clientSideID: "other-client-id")
+        try await InProcessRelay.with(records: [Fixtures.environment(), other]) { relay in
+            let revoked = try await RawConnection.connect(port: relay.port)
+            try await revoked.get("/all", headers: [Self.auth])
+            try await revoked.waitFor("the put") { $0.contains("event: put") }
+            let shortened = try await RawConnection.connect(port: relay.port)
+            try await shortened.get("/all", headers: ["Authorization: sdk-other"])
+            try await shortened.waitFor("the put") { $0.contains("event: put") }
+
+            let start = ContinuousClock.now
+            relay.apply(Fixtures.environment(version: 2, sdkKeys: [("sdk-new", nil)]))
+            try await revoked.waitForClose(timeout: .seconds(2))
+            #expect(ContinuousClock.now - start < .seconds(1))
+
+            let expiresAt = WallClock.nowMilliseconds() + 300
+            relay.apply(Fixtures.environment(
+                id: "env-2", version: 2, sdkKeys: [("sdk-other-new", nil), ("sdk-other", expiresAt)], mobileKey: "mob-other",
+                clientSideID: "other-client-id"))
+            try await shortened.waitForClose(timeout: .seconds(3))
+            #expect(WallClock.nowMilliseconds() - expiresAt < 1_000)
+            #expect(WallClock.nowMilliseconds() >= expiresAt)
         }
     }
 

@@ -43,6 +43,8 @@ struct LocalStackTests {
             environment["VANE_CORRELATION_DELAY_SECONDS"] = "\(delaySeconds)"
             environment["VANE_STACK_PARENT_PID"] = "\(getpid())"
             environment["VANE_ADMIN_TOKEN"] = nil
+            // Short, so that the trickling client of probeOversizedAndSlow is cut off quickly.
+            environment["VANE_HTTP_REQUEST_TIMEOUT_SECONDS"] = "3"
             for (name, port) in ports { environment[name] = "\(port)" }
             process = try Subprocess(
                 "/bin/bash", [RepositoryPaths.root.appendingPathComponent("scripts/run-stack.sh").path],
@@ -119,6 +121,9 @@ struct LocalStackTests {
             #expect(try await TestHTTP.request("GET", url).status == 200, "\(url)")
         }
         #expect(try await stack.call("GET", "/projects/demo/flags/banner-text").status == 200)
+        try await Self.probeConnections(stack)
+        try await Self.probeStreamExpiry(stack)
+        try await Self.probeOversizedAndSlow(stack, requestTimeout: .seconds(3))
         let demoState = try await TestHTTP.request("GET", "\(stack.relay)/sdk/latest-all", headers: [("Authorization", stack.sdkKey)])
         #expect(demoState.status == 200 && demoState.text.contains("new-checkout") && demoState.text.contains("beta-testers"))
 
@@ -134,6 +139,13 @@ struct LocalStackTests {
              "variations":[{"variation":0,"weight":50000},{"variation":1,"weight":50000}]}}}
             """#)
         #expect(targeted.status == 200, "\(targeted.text)")
+        // An experiment on it, started before the SDK evaluates: its results count every exposure and value.
+        let experiment = try await stack.call("POST", "/projects/demo/experiments", #"""
+            {"key":"e2e","name":"E2E","flagKey":"\#(flag)","environmentKey":"production","controlVariation":0,
+             "metrics":[{"key":"e2e-purchase","type":"mean"}]}
+            """#)
+        #expect(experiment.status == 201, "\(experiment.text)")
+        #expect(try await stack.call("POST", "/projects/demo/experiments/e2e/start").status == 201)
 
         let sdk = try await ChildProcess.run(RepositoryPaths.python, [
             RepositoryPaths.root.appendingPathComponent("Tests/Compatibility/stack_e2e.py").path,
@@ -170,6 +182,22 @@ struct LocalStackTests {
         let evaluations = Int(try await stack.query("SELECT coalesce(sum(evaluations),0) FROM analytics.evaluations_hourly WHERE flag_key = '\(flag)'")) ?? 0
         #expect(evaluations >= users + 2)
         #expect(try await stack.query("SELECT count(*) FROM analytics.flag_last_evaluated WHERE flag_key = '\(flag)'") == "1")
+
+        // The experiment's results: every user (and the probe context) in n, each user's value (its index) summed.
+        let results = try await stack.call("GET", "/projects/demo/experiments/e2e/results")
+        #expect(results.status == 200, "\(results.text)")
+        let body = try JSONSerialization.jsonObject(with: Data(results.text.utf8)) as? [String: Any] ?? [:]
+        let metric = (body["metrics"] as? [[String: Any]])?.first ?? [:]
+        let variations = metric["variations"] as? [[String: Any]] ?? []
+        func total(_ field: String) -> Double { variations.compactMap { ($0[field] as? NSNumber)?.doubleValue }.reduce(0, +) }
+        #expect(variations.count == 2 && total("n") == Double(users + 1), "\(results.text)")
+        #expect(total("sum") == Double((0..<users).reduce(0, +)), "\(results.text)")
+        #expect(total("sumSquares") == Double((0..<users).map { $0 * $0 }.reduce(0, +)), "\(results.text)")
+        for variation in variations {
+            let index = (variation["variation"] as? NSNumber)?.intValue ?? -1
+            #expect(((variation["n"] as? NSNumber)?.doubleValue ?? 0) >= Double(served["\(index)"] ?? 0), "\(results.text)")
+        }
+        #expect(metric["srmPValue"] is NSNumber && variations.last?["frequentist"] is [String: Any], "\(results.text)")
 
         // Ctrl-C: everything stops, nothing keeps listening.
         let status = await stack.stop()

@@ -36,11 +36,9 @@ struct IngestApplication {
         router.add(middleware: JSONErrorMiddleware(metrics: metrics))
         router.addOperationalRoutes(readiness: ClosureReadinessCheck { feed.notReadyReason }, metrics: metrics)
         EventRoutes(intake: intake).add(to: router)
-        let idleTimeout = settings.idleTimeout.components
         let app = Application(
             router: router,
-            server: .http1(configuration: .init(
-                idleTimeout: .milliseconds(idleTimeout.seconds * 1000 + idleTimeout.attoseconds / 1_000_000_000_000_000))),
+            server: .guardedHTTP1(settings.http, idleTimeout: settings.idleTimeout),
             configuration: .init(
                 address: .hostname(settings.http.host, port: settings.http.port), serverName: "vane-events-ingest", backlog: 1024,
                 availableConnectionsDelegate: .maximum(settings.maximumConnections, logger: logger)),

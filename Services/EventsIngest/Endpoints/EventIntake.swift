@@ -151,7 +151,7 @@ final class EventIntake: Sendable {
             return environment
         case .clientSideID:
             guard let clientSideID, let environment = directory.authenticate(.clientSideID(clientSideID), now: now) else {
-                throw .unknownEnvironment(clientSideID ?? "")
+                throw .unknownEnvironment
             }
             return environment
         }

@@ -19,8 +19,10 @@ struct Rejection: Error, Sendable {
         Rejection(reason: .unauthorized, error: APIError(.unauthorized, code: "unauthorized", message: message))
     }
 
-    static func unknownEnvironment(_ clientSideID: String) -> Rejection {
-        Rejection(reason: .unknownEnvironment, error: .notFound("unknown client-side id \"\(clientSideID.prefix(64))\""))
+    /// The id is not echoed: a client that put a credential (an SDK key) in the path by mistake
+    /// must not see it in the answer, nor in whatever logs the answer.
+    static var unknownEnvironment: Rejection {
+        Rejection(reason: .unknownEnvironment, error: .notFound("unknown client-side id"))
     }
 
     static func badRequest(_ message: String, code: String = "bad_request") -> Rejection {

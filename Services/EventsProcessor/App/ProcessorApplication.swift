@@ -45,6 +45,7 @@ struct ProcessorApplication {
             metrics: serviceMetrics)
         var app = Application(
             router: router,
+            server: .guardedHTTP1(settings.http),
             configuration: .init(address: .hostname(settings.http.host, port: settings.http.port), serverName: "vane-events-processor"),
             logger: logger)
         app.addServices(postgres, availability, processor)

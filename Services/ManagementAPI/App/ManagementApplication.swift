@@ -57,12 +57,13 @@ struct ManagementApplication {
             metrics: parts.metrics)
         router.add(middleware: DatabaseErrorMiddleware())
         let authenticator = TokenAuthenticator(client: postgres, logger: logger)
-        ManagementRoutes(store: parts.store, authenticator: authenticator).add(to: router)
+        ManagementRoutes(store: parts.store, authenticator: authenticator, staleDays: settings.staleDays).add(to: router)
 
         let responder = DatabaseGuardResponder(
             inner: router.buildResponder(), availability: availability, requestTimeout: settings.databaseRequestTimeout)
         var app = Application(
             responder: responder,
+            server: .guardedHTTP1(settings.http),
             configuration: .init(address: .hostname(settings.http.host, port: settings.http.port), serverName: "vane-management-api"),
             logger: logger)
         app.addServices(parts.postgres, parts.availability, parts.producer, parts.publisher)

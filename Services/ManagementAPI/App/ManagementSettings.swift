@@ -16,6 +16,8 @@ struct ManagementSettings: Sendable {
     var kafkaMessageTimeout: Duration
     var adminToken: String?
     var logLevel: Logger.Level
+    /// Days without evaluations (or with a single variation served) after which a flag is listed as stale.
+    var staleDays: Int
 
     init(environment variables: [String: String]) throws {
         var environment = ServiceEnvironment(variables)
@@ -33,6 +35,7 @@ struct ManagementSettings: Sendable {
         kafkaMessageTimeout = environment.seconds("VANE_KAFKA_MESSAGE_TIMEOUT_SECONDS", default: .seconds(30))
         adminToken = environment.optionalString("VANE_ADMIN_TOKEN")
         logLevel = environment.logLevel()
+        staleDays = environment.integer("VANE_STALE_DAYS", default: 7, range: 1...3650)
         try environment.validate()
     }
 
@@ -42,6 +45,7 @@ struct ManagementSettings: Sendable {
             "http": "\(http)", "database": "\(database)", "databaseRequestTimeout": "\(databaseRequestTimeout)", "kafka": "\(kafka)",
             "configTopic": "\(configTopic)", "configTopicPartitions": "\(configTopicPartitions)",
             "adminToken": "\(adminToken == nil ? "unset" : "set")", "logLevel": "\(logLevel)",
+            "staleDays": "\(staleDays)",
         ]
     }
 }

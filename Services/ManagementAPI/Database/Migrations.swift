@@ -145,6 +145,40 @@ enum Migrations {
             FOR EACH STATEMENT EXECUTE FUNCTION vane_outbox_notify()
             """,
         ]),
+        // Experiments (docs/experiments.md). The flag is referenced by key: deleting the flag keeps the
+        // experiment and its results readable. Iteration times are whole milliseconds, the resolution of
+        // the SDKs' creationDate that they are compared with.
+        Migration(version: 3, name: "experiments", statements: [
+            """
+            CREATE TABLE experiments (
+                id uuid PRIMARY KEY,
+                project_id uuid NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+                key text NOT NULL,
+                name text NOT NULL,
+                description text NOT NULL DEFAULT '',
+                flag_key text NOT NULL,
+                environment_id uuid NOT NULL REFERENCES environments (id) ON DELETE CASCADE,
+                control_variation integer NOT NULL,
+                variation_count integer NOT NULL,
+                metrics jsonb NOT NULL,
+                traffic_weights jsonb,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                UNIQUE (project_id, key)
+            )
+            """,
+            """
+            CREATE TABLE experiment_iterations (
+                experiment_id uuid NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+                number integer NOT NULL,
+                started_at timestamptz NOT NULL,
+                stopped_at timestamptz,
+                PRIMARY KEY (experiment_id, number),
+                CHECK (stopped_at IS NULL OR stopped_at >= started_at)
+            )
+            """,
+            "CREATE UNIQUE INDEX experiment_iterations_running ON experiment_iterations (experiment_id) WHERE stopped_at IS NULL",
+        ]),
     ]
 
     /// Applies every migration not applied yet; safe to run concurrently from several processes.

@@ -7,15 +7,21 @@ import ServiceKit
 struct ManagementRoutes {
     let store: ManagementStore
     let authenticator: TokenAuthenticator
+    /// `VANE_STALE_DAYS`.
+    var staleDays = 7
 
     func add(to router: Router<ManagementContext>) {
-        let api = router.group("api/v1").add(middleware: TokenMiddleware(authenticator: authenticator))
+        let api = router.group("api/v1")
+            .add(middleware: TokenMiddleware(authenticator: authenticator))
+            .add(middleware: RequestInputMiddleware())
         addProjects(api)
         addEnvironments(api)
         addFlags(api)
         addSegments(api)
         addTokens(api)
         addAudit(api)
+        ExperimentsController(repository: PostgresExperimentRepository(store: store)).addRoutes(to: api)
+        FlagInsightsRoutes(store: store, staleDays: staleDays).addRoutes(to: api)
     }
 
     private func body(_ request: Request) async throws -> JSONValue {
@@ -205,10 +211,14 @@ struct ManagementRoutes {
                 projectKey: try context.parameters.require("project"), key: key, settings: settings, salt: salt, actor: actor)
             return Self.json(flag, status: .created)
         }
-        api.get("projects/:project/flags") { request, context in
+        api.get("projects/:project/flags") { [staleDays] request, context in
             _ = try context.require(.reader)
-            return Self.items(try await store.flags(
-                projectKey: try context.parameters.require("project"), tag: request.query("tag"), query: request.query("q")))
+            let staleFilter = try FlagInsightsRoutes.staleFilter(request)
+            let projectKey = try context.parameters.require("project")
+            let flags = try await store.flags(projectKey: projectKey, tag: request.query("tag"), query: request.query("q"))
+            guard let staleFilter else { return Self.items(flags) }
+            return Self.items(try await FlagInsightsRoutes(store: store, staleDays: staleDays).filter(
+                flags, projectKey: projectKey, stale: staleFilter.stale, environment: staleFilter.environment))
         }
         api.get("projects/:project/flags/:flag") { _, context in
             _ = try context.require(.reader)

@@ -63,16 +63,18 @@ struct RelayCore {
 
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: JSONErrorMiddleware(metrics: metrics))
+        router.add(middleware: MethodNotAllowedMiddleware(OFREPRoutes.paths))
         router.addOperationalRoutes(readiness: ClosureReadinessCheck { notReadyReason() }, metrics: metrics)
         PollingRoutes(access: access, gate: gate).add(to: router)
         ClientSideRoutes(access: access, gate: gate, maxBodyBytes: settings.maxBodyBytes).add(to: router)
         OFREPRoutes(access: access, gate: gate, maxBodyBytes: settings.maxBodyBytes).add(to: router)
 
         let idleTimeout = settings.idleTimeout
+        let limits = HTTPConnectionGuard.Limits(requestTimeout: TimeAmount(settings.http.requestTimeout))
         return Application(
             router: router,
             server: HTTPServerBuilder { responder in
-                RelayChildChannel(responder: responder, gateway: gateway, idleTimeout: idleTimeout)
+                RelayChildChannel(responder: responder, gateway: gateway, idleTimeout: idleTimeout, limits: limits)
             },
             configuration: .init(
                 address: .hostname(settings.http.host, port: settings.http.port), serverName: "vane-relay-streamer",

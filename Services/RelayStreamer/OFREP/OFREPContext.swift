@@ -2,12 +2,14 @@ import ModelsCore
 
 /// Why an OFREP evaluation context cannot be used: OFREP's error code and a message.
 struct OFREPContextError: Error, Sendable {
-    /// `TARGETING_KEY_MISSING` or `INVALID_CONTEXT`.
+    /// `PARSE_ERROR`, `TARGETING_KEY_MISSING` or `INVALID_CONTEXT`.
     var code: String
     var details: String
 
     /// `TARGETING_KEY_MISSING`.
     static func missingKey(_ details: String) -> OFREPContextError { .init(code: "TARGETING_KEY_MISSING", details: details) }
+    /// `PARSE_ERROR`: the body is not a JSON object.
+    static func parse(_ details: String) -> OFREPContextError { .init(code: "PARSE_ERROR", details: details) }
     /// `INVALID_CONTEXT`.
     static func invalid(_ details: String) -> OFREPContextError { .init(code: "INVALID_CONTEXT", details: details) }
 }

@@ -7,7 +7,7 @@ import ModelsCore
 /// RULE_MATCH → `TARGETING_MATCH` (or `SPLIT` through a rollout), FALLTHROUGH → `STATIC` (or `SPLIT`
 /// through a rollout), PREREQUISITE_FAILED → `UNKNOWN`. When no variation applies (an off flag
 /// without an off variation), `value` is left out, meaning "use the code default", and `variant`
-/// is empty. `metadata` carries the exact LaunchDarkly reason (`reasonKind`, `ruleIndex`, `ruleId`,
+/// is empty; a variation whose value is JSON null also leaves `value` out (OFREP has no null type). `metadata` carries the exact LaunchDarkly reason (`reasonKind`, `ruleIndex`, `ruleId`,
 /// `prerequisiteKey`, `inExperiment`, `errorKind`), `variationIndex` and `flagVersion`.
 ///
 /// Failure: `{"key", "errorCode", "errorDetails", "metadata"?}` — `FLAG_NOT_FOUND` (HTTP 404) or, for
@@ -44,7 +44,9 @@ enum OFREPEvaluation {
         writer.key("key"); writer.writeString(flag.key)
         writer.key("reason"); writer.writeString(reason(detail.reason, flag: flag.flag))
         writer.key("variant"); writer.writeString(detail.variationIndex.map { String($0) } ?? "")
-        if detail.variationIndex != nil {
+        // A null variation value has no OFREP type: like no variation at all, it means "use the
+        // code default".
+        if detail.variationIndex != nil, !detail.value.isNull {
             writer.key("value"); writer.writeValue(detail.value)
         }
         writer.key("metadata"); writeMetadata(flag, detail, to: &writer)

@@ -20,6 +20,11 @@ struct OFREPRoutes {
     /// The alternative credential header OFREP providers send.
     static let apiKey = HTTPField.Name("X-API-Key")!
 
+    /// The routes' paths and methods (for 405 answers to other methods).
+    static let paths: [(path: String, allowed: [HTTPRequest.Method])] = [
+        ("ofrep/v1/evaluate/flags/:key", [.post]), ("ofrep/v1/evaluate/flags", [.post]),
+    ]
+
     /// Registers the routes.
     func add(to router: Router<BasicRequestContext>) {
         router.post("ofrep/v1/evaluate/flags/:key") { request, context in
@@ -41,6 +46,11 @@ struct OFREPRoutes {
         router.post("ofrep/v1/evaluate/flags") { request, _ in
             let admitted = try authenticate(request)
             return try await RelayHeaders.adding(RelayHeaders.fields(environmentID: admitted.environment.id, revision: admitted.data.revision)) {
+                if let problem = Self.refetchMetadataProblem(request.uri.queryParameters.get("flagConfigLastModified")) {
+                    var writer = JSONWriter(capacity: 128)
+                    OFREPEvaluation.writeFailure(key: nil, code: "PARSE_ERROR", details: problem, metadata: nil, to: &writer)
+                    return Self.json(writer.bytes, status: .badRequest)
+                }
                 let (evaluationContext, contextJSON): (EvaluationContext, JSONValue?)
                 switch try await requestContext(request, flagKey: nil) {
                 case .invalid(let failure): return failure
@@ -75,11 +85,13 @@ struct OFREPRoutes {
         case invalid(Response)
     }
 
-    /// Reads the `{"context": {...}}` body. Bodies that are not JSON objects are ``APIError``s;
-    /// contexts OFREP rejects (no targeting key, a bad kind) are OFREP failure objects.
+    /// Reads the `{"context": {...}}` body. Bodies that are not JSON objects (`PARSE_ERROR`) and
+    /// contexts OFREP rejects (no targeting key, a bad kind) are answered with OFREP failure objects,
+    /// as OpenFeature providers read `errorCode`; only a body over the limit is a plain 413.
     private func requestContext(_ request: Request, flagKey: String?) async throws -> RequestContext {
-        let json = try await contextMember(request)
+        let bytes = try await JSONBody.bytes(of: request, limit: maxBodyBytes)
         do throws(OFREPContextError) {
+            let json = try Self.contextMember(bytes)
             return .valid(try OFREPContext.evaluationContext(json), json: json)
         } catch {
             var writer = JSONWriter(capacity: 128)
@@ -88,20 +100,29 @@ struct OFREPRoutes {
         }
     }
 
-    /// The request's `context` member (nil when the body or the member is absent).
-    private func contextMember(_ request: Request) async throws -> JSONValue? {
-        let bytes = try await JSONBody.bytes(of: request, limit: maxBodyBytes)
+    /// The body's `context` member (nil when the body or the member is absent).
+    static func contextMember(_ bytes: [UInt8]) throws(OFREPContextError) -> JSONValue? {
         guard !bytes.isEmpty else { return nil }
         let body: JSONValue
         do {
             body = try JSONParser.parse(bytes)
         } catch {
-            throw APIError.badRequest("the request body is not valid JSON: \(error)")
+            throw .parse("the request body is not valid JSON: \(error)")
         }
         guard case .object(let properties) = body else {
-            throw APIError.badRequest("the request body must be a JSON object {\"context\": {...}}")
+            throw .parse("the request body must be a JSON object {\"context\": {...}}, found \(body.typeName)")
         }
         return properties["context"]
+    }
+
+    /// Why a bulk request's `flagConfigLastModified` (change-notification metadata, ADR-0008) is
+    /// malformed, or nil: it is either Unix seconds (a non-negative integer) or an RFC 3339
+    /// date-time. The relay answers from its current data either way, so it is only validated.
+    static func refetchMetadataProblem(_ value: String?) -> String? {
+        guard let value else { return nil }
+        if !value.isEmpty, value.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) { return nil }
+        if rfc3339UnixMilliseconds(value) != nil { return nil }
+        return "flagConfigLastModified must be Unix seconds or an RFC 3339 date-time"
     }
 
     /// `{"flags": [...]}`: every flag, in key order, each a success or a failure object.

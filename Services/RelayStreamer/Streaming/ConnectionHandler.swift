@@ -42,7 +42,7 @@ struct StreamGateway: Sendable {
 /// the responses in flight have been written.
 ///
 /// A refused stream request (401, 404, 503…) is answered here with the usual JSON error, and the
-/// connection stays usable.
+/// connection stays usable, unless the client asked to close it (HTTP/1.0, `Connection: close`).
 final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -128,7 +128,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if case .streaming(let stream) = state {
             gateway.broadcaster.hub(on: context.eventLoop)?.remove(stream)
             gateway.broadcaster.release(environmentID: stream.environment.id, kind: stream.kind)
-            stream.context = nil
+            stream.detach()
         }
         state = .closed
         mode?.succeed(.closed)
@@ -162,9 +162,10 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case _ where mode == nil:
             // Hummingbird has the connection and answers its own errors.
             context.fireErrorCaught(error)
-        case .requests where error is HTTPParserError:
-            // A malformed request before Hummingbird took the connection: answer it here.
-            writeError(APIError.badRequest("malformed HTTP request"), version: .http1_1, extraHeaders: [], close: true, context: context)
+        case _ where error is HTTPParserError:
+            // A malformed request before Hummingbird took the connection: the HTTPConnectionGuard
+            // in front has answered it (400) and closes the connection; what is left is skipped.
+            state = .skipping
         default:
             context.close(promise: nil)
         }
@@ -252,6 +253,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             credential: admitted.credential, revision: snapshot.revision)
         state = .streaming(stream)
         hub.add(stream)
+        stream.setExpiry(admitted.credential?.expiresAt, now: now)
         gateway.broadcaster.metrics.opened.increment()
         var head = ByteBuffer(string: Self.streamHead(request: request, environmentID: environmentID, revision: snapshot.revision))
         head.writeImmutableBuffer(firstFrame.bytes(chunked: stream.chunked))
@@ -286,6 +288,8 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 pipeline.removeHandler(context: handlerContext, promise: nil)
             }
         }
+        remove(HTTPConnectionGuard.self)
+        remove(HTTPConnectionGuard.ByteObserver.self)
         remove(HTTPResponseEncoder.self)
         remove(ByteToMessageHandler<HTTPRequestDecoder>.self)
         remove(HTTP1ToHTTPServerCodec.self)
@@ -318,7 +322,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if request.kind != .server {
             for (name, value) in CORS.headers(origin: request.origin, methods: "GET, REPORT").dictionary { extra.append((name, value)) }
         }
-        writeError(error, version: request.version, extraHeaders: extra, close: request.version == .http1_0, context: context)
+        writeError(error, version: request.version, extraHeaders: extra, close: request.closesConnection, context: context)
     }
 
     private func writeError(
@@ -334,10 +338,9 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let head = HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: error.status.code), headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
-        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if close {
-            written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-        }
+        // A closing answer is closed by the HTTPConnectionGuard in front, which reads what the
+        // client still sends for a while, so that it reads the answer rather than a reset.
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 }
 

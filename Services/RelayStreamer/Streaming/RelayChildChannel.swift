@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
+import ServiceKit
 
 /// Hummingbird's HTTP/1 child channel with streaming taken out: the same pipeline as
 /// `HTTP1Channel` plus a ``ConnectionHandler`` after the codec, and the async channel (and with it
@@ -20,6 +21,8 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     let gateway: StreamGateway
     /// Idle keep-alive connections (and connections that never send a request) are closed after this.
     let idleTimeout: Duration?
+    /// The request timeout and the bounds of a closing connection.
+    let limits: HTTPConnectionGuard.Limits
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
@@ -27,6 +30,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
             try pipeline.configureHTTPServerPipeline(
                 withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
                 withEncoderConfiguration: .init(), withDecoderLimitConfiguration: .init())
+            try pipeline.addGuard(HTTPConnectionGuard(limits: limits, logger: logger))
             let mode = channel.eventLoop.makePromise(of: ConnectionMode.self)
             try pipeline.addHandler(ConnectionHandler(gateway: gateway, mode: mode, logger: logger))
             try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))

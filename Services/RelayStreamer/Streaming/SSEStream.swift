@@ -21,8 +21,10 @@ final class SSEStream {
     /// SHA-256 of the key that opened the stream (nil for client-side ids), to end the stream when
     /// the key expires or is removed.
     let credentialHash: String?
-    /// When the key stops being valid (Unix milliseconds).
-    var expiresAt: Int?
+    /// When the key stops being valid (Unix milliseconds); see ``setExpiry(_:now:)``.
+    private(set) var expiresAt: Int?
+    /// Ends the stream when the key expires.
+    private var expiryTimer: Scheduled<Void>?
     /// The data revision the client has; events not newer are skipped.
     var revision: Int
     /// Events were dropped while the client was not reading: send a fresh `put` (or `ping`).
@@ -41,8 +43,30 @@ final class SSEStream {
         self.kind = kind
         self.chunked = chunked
         credentialHash = credential?.sha256
-        expiresAt = credential?.expiresAt
         self.revision = revision
+    }
+
+    /// Sets when the stream's key stops being valid and arms a timer that ends the stream at that
+    /// moment: an expired key gets nothing more, not even until the next heartbeat. A time already
+    /// past ends the stream now.
+    func setExpiry(_ expiresAt: Int?, now: Int) {
+        expiryTimer?.cancel()
+        expiryTimer = nil
+        self.expiresAt = expiresAt
+        guard let expiresAt, let context else { return }
+        let remaining = expiresAt - now
+        guard remaining > 0 else {
+            end()
+            return
+        }
+        expiryTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(remaining))) { [weak self] in
+            self?.end()
+        }
+    }
+
+    /// Whether the key has expired at `now` (Unix milliseconds).
+    func isExpired(at now: Int) -> Bool {
+        expiresAt.map { now >= $0 } ?? false
     }
 
     /// Whether the client is keeping up (the queued bytes are under the high watermark).
@@ -61,8 +85,17 @@ final class SSEStream {
         return true
     }
 
+    /// The connection is gone: forgets it, and the expiry timer.
+    func detach() {
+        expiryTimer?.cancel()
+        expiryTimer = nil
+        context = nil
+    }
+
     /// Ends the response cleanly (the last chunk, when writable) and closes the connection.
     func end() {
+        expiryTimer?.cancel()
+        expiryTimer = nil
         guard let context else { return }
         self.context = nil
         if chunked, context.channel.isWritable {

@@ -52,9 +52,15 @@ final class StreamHub {
     func deliver(_ event: StreamEvent) {
         guard let group = groups[event.environmentID] else { return }
         let start = ContinuousClock.now
+        let wallClock = WallClock.nowMilliseconds()
         var sent = 0
         var dropped = 0
         for stream in group.streams where stream.revision < event.revision {
+            // The expiry timer may not have fired yet (it runs on this loop, after this task).
+            if stream.isExpired(at: wallClock) {
+                stream.end()
+                continue
+            }
             stream.revision = event.revision
             if stream.send(stream.kind == .server ? event.serverFrame : .ping) { sent += 1 } else { dropped += 1 }
         }
@@ -68,7 +74,7 @@ final class StreamHub {
     func heartbeat(now: NIODeadline, wallClock: Int) {
         for group in Array(groups.values) {
             for stream in group.streams {
-                if let expiresAt = stream.expiresAt, wallClock >= expiresAt {
+                if stream.isExpired(at: wallClock) {
                     stream.end()
                     continue
                 }
@@ -121,7 +127,7 @@ final class StreamHub {
                 stream.end()
                 continue
             }
-            stream.expiresAt = credential.expiresAt
+            stream.setExpiry(credential.expiresAt, now: wallClock)
         }
     }
 

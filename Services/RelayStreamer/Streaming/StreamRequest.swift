@@ -31,6 +31,9 @@ struct StreamRequest {
     let route: Route
     let context: ContextSource
     let version: HTTPVersion
+    /// Whether the client asked for the connection to close after the response (HTTP/1.0, or
+    /// `Connection: close`): a refusal then closes it.
+    let closesConnection: Bool
     let authorization: String?
     let origin: String?
     /// The secure-mode hash (`h` query parameter).
@@ -80,6 +83,7 @@ struct StreamRequest {
         if case .clientSide(let id) = route, id.isEmpty { return nil }
         if case .path(let text) = context, text.isEmpty { return nil }
         version = head.version
+        closesConnection = HTTPConnectionRules.closesConnection(version: head.version, isKeepAlive: head.isKeepAlive)
         authorization = head.headers.first(name: "authorization")
         origin = head.headers.first(name: "origin")
         secureModeHash = Self.queryParameter("h", in: query)

@@ -1,76 +1,63 @@
-/// A `matches` clause value compiled once.
+import Synchronization
+
+/// A `matches` clause value compiled once, with RE2 semantics.
 ///
-/// LaunchDarkly's Go evaluator uses RE2, which has no backtracking features. Swift's `Regex` accepts
-/// a superset of RE2's syntax, so patterns using constructs RE2 rejects (lookaround, backreferences,
-/// possessive quantifiers, atomic groups, conditionals, `\Z`, `\G`) are refused here too: in Go such
-/// a pattern fails to compile and never matches. Matching is an unanchored search over Unicode
-/// scalars, like RE2's over code points.
-public struct RegularExpression: @unchecked Sendable {
-    // `Regex` is immutable after construction; Swift marks it unchecked-Sendable-safe in practice but
-    // not in its declaration on every platform, hence the wrapper.
-    private let regex: Regex<AnyRegexOutput>
+/// LaunchDarkly's reference evaluator (Go) compiles `matches` patterns with `regexp.Compile` (RE2
+/// syntax) and tests them with `MatchString`, an unanchored search. Vane parses and matches with its own
+/// RE2-compatible engine (`RE2Parser`, `RE2Program`) so that results agree with Go's, including where
+/// RE2 differs from PCRE or ICU: ASCII-only `\d \w \s \b` and POSIX classes, `$` only at the very end
+/// unless `(?m)`, Unicode simple case folding under `(?i)`. A pattern Go refuses (backreferences,
+/// lookaround, possessive quantifiers, atomic groups, repeat counts above 1000, …) fails to compile
+/// here too and never matches. See docs/evaluation.md.
+public struct RegularExpression: Sendable {
+    private let program: RE2Program
 
     init?(_ pattern: String) {
-        guard Self.isRE2Compatible(pattern), let regex = try? Regex(pattern) else { return nil }
-        self.regex = regex.matchingSemantics(.unicodeScalar)
+        guard let program = try? Self.compile(pattern) else { return nil }
+        self.program = program
     }
 
     /// True when `pattern` is a regular expression LaunchDarkly's evaluator (RE2) accepts.
-    public static func compiles(_ pattern: String) -> Bool { RegularExpression(pattern) != nil }
+    public static func compiles(_ pattern: String) -> Bool { (try? compile(pattern)) != nil }
 
-    func matches(_ text: String) -> Bool {
-        (try? regex.firstMatch(in: text)) != nil
+    /// Why RE2 refuses `pattern` (a message in the style of Go's), or nil when it compiles.
+    public static func syntaxError(_ pattern: String) -> String? {
+        do {
+            _ = try compile(pattern)
+            return nil
+        } catch {
+            return error.description
+        }
     }
 
-    /// Rejects syntax that Swift's `Regex` accepts but RE2 does not.
-    static func isRE2Compatible(_ pattern: String) -> Bool {
-        let chars = Array(pattern.unicodeScalars)
-        var i = 0
-        var inClass = false
-        while i < chars.count {
-            let c = chars[i]
-            if c == "\\" {
-                guard i + 1 < chars.count else { return false }
-                let next = chars[i + 1]
-                if !inClass {
-                    switch next {
-                    case "1"..."9", "k", "g", "G", "Z", "K", "R", "X", "h", "H", "V", "N":
-                        return false
-                    default: break
-                    }
-                }
-                i += 2
-                continue
-            }
-            if inClass {
-                if c == "]" { inClass = false }
-                i += 1
-                continue
-            }
-            switch c {
-            case "[":
-                inClass = true
-                // A `]` right after `[` or `[^` is a literal member, not the end of the class.
-                if i + 1 < chars.count, chars[i + 1] == "^" { i += 1 }
-                if i + 1 < chars.count, chars[i + 1] == "]" { i += 1 }
-            case "(":
-                if i + 1 < chars.count, chars[i + 1] == "?" {
-                    guard i + 2 < chars.count else { return false }
-                    let kind = chars[i + 2]
-                    switch kind {
-                    case "=", "!", ">", "(", "|", "#": return false
-                    case "<":
-                        // `(?<name>` is a named group in RE2; `(?<=` and `(?<!` are lookbehind.
-                        if i + 3 < chars.count, chars[i + 3] == "=" || chars[i + 3] == "!" { return false }
-                    default: break
-                    }
-                }
-            case "*", "+", "?", "}":
-                if i + 1 < chars.count, chars[i + 1] == "+" { return false }
-            default: break
-            }
-            i += 1
+    func matches(_ text: String) -> Bool { program.matches(text) }
+
+    // MARK: Cache
+
+    /// Compiled programs (and refusals) by pattern. Flags are recompiled whenever the data of an
+    /// environment changes, usually with the same patterns; the cache makes that a lookup. It holds at
+    /// most `cacheLimit` patterns and is emptied when full (patterns are few; the bound only stops a
+    /// stream of distinct patterns from growing it without end).
+    private static let cache = Mutex<[String: Result<RE2Program, RE2SyntaxError>]>([:])
+    static let cacheLimit = 4096
+    /// Patterns longer than this are compiled each time rather than kept as cache keys.
+    static let cacheMaxPatternLength = 4096
+
+    static func compile(_ pattern: String) throws(RE2SyntaxError) -> RE2Program {
+        let cacheable = pattern.utf8.count <= cacheMaxPatternLength
+        if cacheable, let cached = cache.withLock({ $0[pattern] }) { return try cached.get() }
+        let result: Result<RE2Program, RE2SyntaxError>
+        do {
+            result = .success(try RE2Program(pattern: pattern))
+        } catch {
+            result = .failure(error)
         }
-        return true
+        if cacheable {
+            cache.withLock { entries in
+                if entries.count >= cacheLimit { entries.removeAll(keepingCapacity: true) }
+                entries[pattern] = result
+            }
+        }
+        return try result.get()
     }
 }

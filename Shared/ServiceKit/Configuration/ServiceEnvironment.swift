@@ -171,16 +171,24 @@ public struct ServiceEnvironment: Sendable {
 public struct HTTPSettings: Sendable, CustomStringConvertible {
     public var host: String
     public var port: Int
+    /// How long a request may take to arrive, from its first byte to its last (headers and body);
+    /// a client that trickles gets 408 (see ``HTTPConnectionRules``).
+    public var requestTimeout: Duration
 
-    public init(host: String, port: Int) {
+    public init(host: String, port: Int, requestTimeout: Duration = HTTPSettings.defaultRequestTimeout) {
         self.host = host
         self.port = port
+        self.requestTimeout = requestTimeout
     }
 
-    /// `VANE_HTTP_HOST` (default `0.0.0.0`) and `VANE_HTTP_PORT` (default `defaultPort`).
+    public static let defaultRequestTimeout = Duration.seconds(30)
+
+    /// `VANE_HTTP_HOST` (default `0.0.0.0`), `VANE_HTTP_PORT` (default `defaultPort`) and
+    /// `VANE_HTTP_REQUEST_TIMEOUT_SECONDS` (default 30, at least 0.1).
     public init(from environment: inout ServiceEnvironment, defaultPort: Int) {
         host = environment.string("VANE_HTTP_HOST", default: "0.0.0.0")
         port = environment.integer("VANE_HTTP_PORT", default: defaultPort, range: 0...65535)
+        requestTimeout = max(.milliseconds(100), environment.seconds("VANE_HTTP_REQUEST_TIMEOUT_SECONDS", default: Self.defaultRequestTimeout))
     }
 
     public var description: String { "\(host):\(port)" }

@@ -2,6 +2,7 @@ import Hummingbird
 import HTTPTypes
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// Turns every error into a JSON ``APIError`` response and records request metrics; unexpected
 /// errors become a 500 without internals, and are logged.
@@ -27,6 +28,11 @@ public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             let translated = APIError(error.status, code: Self.code(for: error.status), message: error.status.reasonPhrase)
             response = try translated.response(from: request, context: context)
+        } catch let error as HTTPParserError {
+            // A malformed body (a bad chunk size…) found while the handler read it: the client's
+            // fault. HTTPConnectionGuard has usually answered already, and closes the connection.
+            response = try APIError.badRequest("malformed HTTP request (\(HTTPConnectionGuard.describe(error)))")
+                .response(from: request, context: context)
         } catch is CancellationError {
             throw CancellationError()
         } catch {

@@ -1,0 +1,272 @@
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Applies ``HTTPConnectionRules`` to a connection: sits right after NIO's HTTP/1 decoder and
+/// encoder, before anything that turns parts into requests, so every service (Hummingbird's
+/// default channel and the relay's own) closes connections and answers malformed, oversized and
+/// slow requests alike. Its ``ByteObserver`` sits before the decoder and starts the request
+/// timeout at a request's first byte (the decoder reports nothing until the headers are complete).
+public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = HTTPServerRequestPart
+    public typealias InboundOut = HTTPServerRequestPart
+    public typealias OutboundIn = HTTPServerResponsePart
+    public typealias OutboundOut = HTTPServerResponsePart
+
+    /// The bounds of a connection's last moments.
+    public struct Limits: Sendable {
+        /// How long a request may take to arrive (first byte to last).
+        public var requestTimeout: TimeAmount
+        /// After a closing response: how long the rest of the request is read and dropped (or
+        /// until the client closes), so that a client still writing reaches the point where it
+        /// reads the answer, instead of a reset.
+        public var drainTime: TimeAmount
+        /// After a closing response: how many bytes of the rest of the request are read at most.
+        public var maxDrainBytes: Int
+
+        public init(requestTimeout: TimeAmount = .seconds(30), drainTime: TimeAmount = .seconds(5), maxDrainBytes: Int = 64 << 20) {
+            self.requestTimeout = requestTimeout
+            self.drainTime = drainTime
+            self.maxDrainBytes = maxDrainBytes
+        }
+    }
+
+    /// Placed before the HTTP decoder: tells the guard when the bytes of a new request arrive.
+    public final class ByteObserver: ChannelInboundHandler, RemovableChannelHandler {
+        public typealias InboundIn = ByteBuffer
+        public typealias InboundOut = ByteBuffer
+        private let owner: HTTPConnectionGuard
+
+        init(owner: HTTPConnectionGuard) {
+            self.owner = owner
+        }
+
+        public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            owner.bytesReceived(count: unwrapInboundIn(data).readableBytes)
+            context.fireChannelRead(data)
+        }
+    }
+
+    private var rules = HTTPConnectionRules()
+    private let limits: Limits
+    private let logger: Logger
+    /// The guard's own context, for the observer's calls and the timers.
+    private var context: ChannelHandlerContext?
+    private var requestTimer: Scheduled<Void>?
+    private var drainTimer: Scheduled<Void>?
+    /// Bytes read since the connection started closing.
+    private var drained = 0
+    private var draining = false
+    /// The output is closed once the rest of the request has been read (not before: a client still
+    /// sending that sees the end of the connection may give up before it reads the answer).
+    private var closeOutputAtRequestEnd = false
+
+    public init(limits: Limits = Limits(), logger: Logger) {
+        self.limits = limits
+        self.logger = logger
+    }
+
+    /// The handler to put before the HTTP decoder.
+    public var byteObserver: ByteObserver { ByteObserver(owner: self) }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        cancelTimers()
+        self.context = nil
+    }
+
+    // MARK: Inbound
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(var head):
+            switch rules.requestHead(version: head.version, isKeepAlive: head.isKeepAlive) {
+            case .forward(let markClose):
+                if markClose { head.headers.replaceOrAdd(name: "connection", value: "close") }
+                context.fireChannelRead(wrapInboundOut(.head(head)))
+            case .drop:
+                keepDraining(context: context)
+            }
+        case .body:
+            if rules.forwardsRequestParts { context.fireChannelRead(data) } else { keepDraining(context: context) }
+        case .end:
+            let forward = rules.requestEnd()
+            if forward {
+                cancelRequestTimer()
+                context.fireChannelRead(data)
+            } else {
+                if closeOutputAtRequestEnd {
+                    // The client has sent everything: it can be told that the connection ends.
+                    closeOutputAtRequestEnd = false
+                    context.close(mode: .output, promise: nil)
+                }
+                keepDraining(context: context)
+            }
+        }
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if draining, let decoderError = error as? ByteToMessageDecoderError, case .dataReceivedInErrorState = decoderError {
+            // The rest of a malformed request, read only so that the client can finish writing.
+            keepDraining(context: context)
+            return
+        }
+        guard let parseError = error as? HTTPParserError else {
+            context.fireErrorCaught(error)
+            return
+        }
+        switch rules.parseError() {
+        case .answerBadRequestThenClose(let version):
+            logger.debug("malformed HTTP request", metadata: ["error": "\(parseError)"])
+            cancelRequestTimer()
+            writeError(APIError.badRequest("malformed HTTP request (\(Self.describe(parseError)))"), version: version, context: context)
+            context.fireErrorCaught(error)
+        case .failAndClose:
+            logger.debug("malformed HTTP request after its response", metadata: ["error": "\(parseError)"])
+            context.fireErrorCaught(error)
+            context.close(promise: nil)
+        case .ignore:
+            return
+        }
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        cancelTimers()
+        context.fireChannelInactive()
+    }
+
+    // MARK: Outbound
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head(var head):
+            switch rules.responseHead() {
+            case .forward(let close, let version):
+                if close {
+                    head.headers.replaceOrAdd(name: "connection", value: "close")
+                    head.version = version
+                }
+                context.write(wrapOutboundOut(.head(head)), promise: promise)
+            case .drop:
+                promise?.succeed()
+            }
+        case .body:
+            if rules.forwardsResponseParts { context.write(data, promise: promise) } else { promise?.succeed() }
+        case .end:
+            switch rules.responseEnd() {
+            case .forward:
+                context.write(data, promise: promise)
+            case .forwardThenClose:
+                context.write(data, promise: promise)
+                context.flush()
+                closeAfterDraining(context: context, closeOutputNow: !rules.isReadingRequest)
+            case .drop:
+                promise?.succeed()
+            }
+        }
+    }
+
+    // MARK: Request timeout
+
+    private func bytesReceived(count: Int) {
+        guard let context else { return }
+        if draining {
+            drained += count
+            if drained > limits.maxDrainBytes { context.close(promise: nil) }
+            return
+        }
+        guard rules.bytesReceived() else { return }
+        requestTimer = context.eventLoop.assumeIsolated().scheduleTask(in: limits.requestTimeout) { [weak self] in
+            self?.requestTimedOut()
+        }
+    }
+
+    private func requestTimedOut() {
+        requestTimer = nil
+        guard let context else { return }
+        switch rules.requestTimeout() {
+        case .answerTimeoutThenClose(let version):
+            logger.debug("request timeout", metadata: ["timeout": "\(limits.requestTimeout)"])
+            let seconds = Double(limits.requestTimeout.nanoseconds) / 1e9
+            writeError(
+                APIError(.requestTimeout, code: "request_timeout", message: "the request did not arrive within \(seconds) s"),
+                version: version, context: context)
+        case .close:
+            context.close(promise: nil)
+        case .ignore:
+            return
+        }
+    }
+
+    // MARK: Actions
+
+    private func writeError(_ error: APIError, version: HTTPVersion, context: ChannelHandlerContext) {
+        let body = error.jsonBytes
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Length", value: String(body.count))
+        headers.add(name: "Connection", value: "close")
+        let status = HTTPResponseStatus(statusCode: error.status.code)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        // The request is broken or abandoned: nothing the client sends now is read as a request.
+        closeAfterDraining(context: context, closeOutputNow: true)
+    }
+
+    /// Reads and drops what the client still sends, within ``Limits/drainTime`` and
+    /// ``Limits/maxDrainBytes``, and closes the connection when the client closes or a bound is
+    /// reached. The output is closed now (the client sees the end of the response) or, when the
+    /// rest of a valid request is still coming, once it has arrived.
+    private func closeAfterDraining(context: ChannelHandlerContext, closeOutputNow: Bool) {
+        guard !draining else { return }
+        draining = true
+        cancelRequestTimer()
+        if closeOutputNow {
+            context.close(mode: .output, promise: nil)
+        } else {
+            closeOutputAtRequestEnd = true
+        }
+        drainTimer = context.eventLoop.assumeIsolated().scheduleTask(in: limits.drainTime) {
+            context.close(promise: nil)
+        }
+        // Nothing downstream asks for data any more; the guard does, until the end.
+        context.read()
+    }
+
+    /// Drops a part of the rest of a request and asks for more.
+    private func keepDraining(context: ChannelHandlerContext) {
+        if draining { context.read() }
+    }
+
+    private func cancelRequestTimer() {
+        requestTimer?.cancel()
+        requestTimer = nil
+    }
+
+    private func cancelTimers() {
+        cancelRequestTimer()
+        drainTimer?.cancel()
+        drainTimer = nil
+    }
+
+    /// A short, stable description of a parse error for the client.
+    static func describe(_ error: HTTPParserError) -> String {
+        switch error {
+        case .invalidChunkSize: "invalid chunk size"
+        case .invalidContentLength: "invalid Content-Length"
+        case .unexpectedContentLength: "unexpected Content-Length"
+        case .headerOverflow: "headers too large"
+        case .invalidHeaderToken: "invalid header"
+        case .invalidVersion: "invalid HTTP version"
+        case .invalidMethod: "invalid method"
+        case .invalidURL: "invalid request target"
+        case .invalidEOFState: "the connection ended inside the request"
+        default: "\(error)"
+        }
+    }
+}

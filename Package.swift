@@ -111,7 +111,13 @@ var package = Package(
         ),
         .target(
             name: "PostgresSupport",
-            dependencies: ["ServiceKit", .product(name: "PostgresNIO", package: "postgres-nio")],
+            dependencies: [
+                "ServiceKit",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Shared/PostgresSupport",
             swiftSettings: strict
         ),
@@ -327,6 +333,7 @@ var package = Package(
             dependencies: [
                 "KafkaKit", "ServiceKit", "PostgresSupport", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Tests/ConnectivityTests",

@@ -7,7 +7,10 @@
 #   pg_stop .data/pg
 #
 # As root (CI, containers) the server runs as Debian's `postgres` user, which owns the folder:
-# initdb refuses to run as root.
+# initdb refuses to run as root. When that user cannot reach DIR (a clone inside root's home, mode
+# 0700), or DIR is too long for the server's Unix socket, the data lives in
+# /var/tmp/vane-pg-<hash of DIR> instead (mode 0700, owned by `postgres`) and DIR becomes a
+# symbolic link to it; pg_start says so. The same clone finds the same data at every start.
 
 pg_bin() {
     local newest
@@ -21,16 +24,44 @@ pg_bin() {
 
 pg_as_owner() {
     if [[ $(id -u) == 0 ]]; then
-        runuser -u postgres -- "$@"
+        # From /: the current folder may be one `postgres` cannot enter (every path given is absolute).
+        (cd / && runuser -u postgres -- "$@")
     else
         "$@"
     fi
 }
 
+# pg_home DIR — makes DIR usable by the server (see above) and prints the folder the data is in.
+pg_home() {
+    local dir parent home
+    dir=$(realpath -m "$1")
+    parent=$(dirname "$dir")
+    mkdir -p "$parent"
+    if [[ -L "$dir" ]]; then
+        realpath -m "$dir"
+        return 0
+    fi
+    # The socket path ($dir/.s.PGSQL.<port>) must fit in 107 bytes.
+    if [[ -d "$dir" && -f "$dir/data/PG_VERSION" ]] || { [[ $(id -u) != 0 ]] && ((${#dir} <= 80)); } \
+        || { ((${#dir} <= 80)) && runuser -u postgres -- test -x "$parent" 2>/dev/null; }; then
+        echo "$dir"
+        return 0
+    fi
+    home="/var/tmp/vane-pg-$(printf '%s' "$dir" | sha256sum | cut -c1-16)"
+    mkdir -p "$home"
+    if [[ $(id -u) == 0 ]]; then chown postgres:postgres "$home"; fi
+    chmod 700 "$home"
+    if [[ -d "$dir" ]]; then rmdir "$dir" 2>/dev/null || { echo "pg_home: $dir is not empty; move it away" >&2; return 1; }; fi
+    ln -s "$home" "$dir"
+    echo "PostgreSQL data is kept in $home ($dir links there: the server's user cannot reach $parent," \
+        "or the path is too long for its socket)" >&2
+    echo "$home"
+}
+
 # pg_start DIR PORT [extra postgres options...]
 pg_start() {
     local dir port
-    dir=$(realpath -m "$1"); port=$2; shift 2
+    dir=$(pg_home "$1") || return 1; port=$2; shift 2
     mkdir -p "$dir"
     [[ $(id -u) == 0 ]] && chown postgres:postgres "$dir"
     if [[ ! -f "$dir/data/PG_VERSION" ]]; then

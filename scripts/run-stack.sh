@@ -3,7 +3,9 @@
 #
 #   scripts/run-stack.sh            # Ctrl-C (or SIGTERM) stops everything
 #
-# Starts a private PostgreSQL (data kept in $VANE_DATA_DIR/pg, so flags survive a restart), the
+# Starts a private PostgreSQL (data kept in $VANE_DATA_DIR/pg, so flags survive a restart; as root,
+# when the `postgres` user cannot enter the clone's folder, in /var/tmp/vane-pg-<hash>, linked
+# from there: see scripts/postgres.sh), the
 # in-memory development broker (`vanectl dev-kafka`), management-api, relay-streamer,
 # events-ingest and events-processor; waits until each one is ready; creates the demo project once;
 # prints how to connect; then waits. Because the broker keeps nothing, management-api republishes
@@ -104,7 +106,8 @@ wait_ready() {  # wait_ready NAME URL  (NAME as given to start)
     exit 1
 }
 
-echo "PostgreSQL        $DATA/pg, port $PG_PORT"
+PG_HOME=$(pg_home "$DATA/pg")
+echo "PostgreSQL        $PG_HOME, port $PG_PORT"
 pg_start "$DATA/pg" "$PG_PORT"
 DATABASE_URL=$(pg_url "$PG_PORT" vane)
 

@@ -32,13 +32,8 @@ extension DatabaseSettings {
     /// - Throws: ``DatabaseConnectionError`` explaining the failure (the host name a certificate
     ///   does not carry, the CA it does not chain to, the TLS the server lacks).
     public func checkConnection(logger: Logger, timeout: Duration = .seconds(10)) async throws(DatabaseConnectionError) {
-        var configuration = PostgresConnection.Configuration(
-            host: host, port: port, username: username, password: password, database: database, tls: .disable)
         do {
-            configuration.tls = try connectionTLS()
-            configuration.options.connectTimeout = .milliseconds(Int64(timeout.components.seconds * 1000))
-            let pool = clientConfiguration(maximumConnections: 1)
-            configuration.options.additionalStartupParameters = pool.options.additionalStartupParameters
+            let configuration = try connectionConfiguration(connectTimeout: timeout)
             let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
             do {
                 _ = try await connection.query("SELECT 1", logger: logger)
@@ -53,7 +48,7 @@ extension DatabaseSettings {
     }
 
     /// The connection-level TLS setting matching the pool's.
-    private func connectionTLS() throws -> PostgresConnection.Configuration.TLS {
+    func connectionTLS() throws -> PostgresConnection.Configuration.TLS {
         switch tlsNegotiation {
         case .disable: return .disable
         case .prefer(let tls): return .prefer(try NIOSSLContext(configuration: tls))

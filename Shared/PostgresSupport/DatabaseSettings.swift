@@ -70,7 +70,10 @@ public struct DatabaseSettings: Sendable, CustomStringConvertible {
     public var applicationName: String?
     /// `options`, sent to the server at start (e.g. `-c statement_timeout=5s`).
     public var serverOptions: String?
+    /// `connect_timeout`; nil: ``defaultConnectTimeout``.
     public var connectTimeout: Duration?
+    /// How long a connection attempt may take when the URL has no `connect_timeout`.
+    public static let defaultConnectTimeout: Duration = .seconds(5)
     /// The TLS configuration, with every certificate and key already loaded (nil for `disable`).
     private let tlsConfiguration: TLSConfiguration?
 
@@ -290,7 +293,9 @@ public struct DatabaseSettings: Sendable, CustomStringConvertible {
             host: host, port: port, username: username, password: password, database: database, tls: tls)
         configuration.options.maximumConnections = maximumConnections
         configuration.options.minimumConnections = min(minimumConnections, maximumConnections)
-        if let connectTimeout { configuration.options.connectTimeout = connectTimeout }
+        // libpq waits forever by default; a server that accepts but never answers must not hold a
+        // pool slot that long.
+        configuration.options.connectTimeout = connectTimeout ?? Self.defaultConnectTimeout
         if let applicationName { configuration.options.additionalStartupParameters.append(("application_name", applicationName)) }
         if let serverOptions { configuration.options.additionalStartupParameters.append(("options", serverOptions)) }
         return configuration

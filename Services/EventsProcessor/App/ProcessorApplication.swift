@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import PostgresNIO
+import PostgresSupport
 import ServiceKit
 
 /// Assembles events-processor: the PostgreSQL pool, the consumer service, and the HTTP server for
@@ -28,20 +29,18 @@ struct ProcessorApplication {
         let metrics = ProcessorMetrics(serviceMetrics)
         let postgres = makePostgres()
         let status = ProcessorStatus()
+        // Probed off the pool: a readiness check through the pool would wait as long as the pool
+        // does (up to a minute) while PostgreSQL is down.
+        let availability = DatabaseAvailability(database: settings.database, logger: logger)
         let processor = ProcessorService(
             settings: settings, postgres: postgres, store: makeStore(postgres), metrics: metrics, status: status, logger: logger)
 
         let router = Router()
         router.add(middleware: JSONErrorMiddleware(metrics: serviceMetrics))
         router.addOperationalRoutes(
-            readiness: ClosureReadinessCheck { [logger] in
+            readiness: ClosureReadinessCheck {
                 if let reason = status.notReadyReason { return reason }
-                do {
-                    _ = try await postgres.query("SELECT 1", logger: logger)
-                    return nil
-                } catch {
-                    return "PostgreSQL is unreachable"
-                }
+                return availability.isReachable ? nil : "PostgreSQL is unreachable"
             },
             metrics: serviceMetrics)
         var app = Application(
@@ -49,7 +48,7 @@ struct ProcessorApplication {
             server: .guardedHTTP1(settings.http),
             configuration: .init(address: .hostname(settings.http.host, port: settings.http.port), serverName: "vane-events-processor"),
             logger: logger)
-        app.addServices(postgres, processor)
+        app.addServices(postgres, availability, processor)
         return app
     }
 }

@@ -38,7 +38,8 @@ struct ProcessorService: Service {
     let logger: Logger
 
     func run() async throws {
-        try await migrate()
+        // A SIGTERM while PostgreSQL is unreachable at start ends this at once, and cleanly.
+        guard try await migrate() else { return }
         var backoff: Duration = .milliseconds(500)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
@@ -60,19 +61,24 @@ struct ProcessorService: Service {
         }
     }
 
-    /// Applies the analytics schema, retrying while PostgreSQL is unreachable.
-    private func migrate() async throws {
-        while true {
+    /// Applies the analytics schema, retrying while PostgreSQL is unreachable; false when the
+    /// service is stopping (graceful shutdown interrupts the wait for a connection).
+    private func migrate() async throws -> Bool {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                try await AnalyticsMigrations.apply(client: postgres, logger: logger)
+                try await cancelWhenGracefulShutdown { [postgres, logger] in
+                    try await AnalyticsMigrations.apply(client: postgres, logger: logger)
+                }
                 status.markMigrated()
-                return
+                return true
+            } catch where Task.isShuttingDownGracefully || Task.isCancelled {
+                return false
             } catch {
-                if Task.isShuttingDownGracefully || Task.isCancelled { throw error }
                 logger.warning("applying the analytics schema failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
-                try await Task.sleep(for: .seconds(2))
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(2)) }
             }
         }
+        return false
     }
 
     private func runSession() async throws {

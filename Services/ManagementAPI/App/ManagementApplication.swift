@@ -2,6 +2,7 @@ import Hummingbird
 import KafkaKit
 import Logging
 import PostgresNIO
+import PostgresSupport
 import ServiceKit
 import ServiceLifecycle
 
@@ -14,7 +15,7 @@ struct ManagementApplication {
         let producer: KafkaProducer
         let topic: ConfigTopic
         let publisher: OutboxPublisher
-        let health: DatabaseHealth
+        let availability: DatabaseAvailability
         let metrics: ServiceMetrics
     }
 
@@ -38,37 +39,57 @@ struct ManagementApplication {
             replicationFactor: settings.configTopicReplicationFactor,
             admin: try KafkaAdmin(configuration: adminConfiguration, logger: logger))
         let publisher = OutboxPublisher(store: store, producer: producer, topic: topic, metrics: metrics, logger: logger)
-        let health = DatabaseHealth(client: postgres, logger: logger)
-        return Parts(postgres: postgres, store: store, producer: producer, topic: topic, publisher: publisher, health: health, metrics: metrics)
+        let availability = DatabaseAvailability(database: settings.database, logger: logger)
+        return Parts(
+            postgres: postgres, store: store, producer: producer, topic: topic, publisher: publisher, availability: availability,
+            metrics: metrics)
     }
 
     /// The HTTP application, running the parts as its services (PostgreSQL first, publisher last;
     /// the server stops before them).
-    func makeApplication(_ parts: Parts) -> Application<RouterResponder<ManagementContext>> {
+    func makeApplication(_ parts: Parts) -> some ApplicationProtocol {
         let router = Router(context: ManagementContext.self)
         router.add(middleware: JSONErrorMiddleware(metrics: parts.metrics))
         let postgres = parts.postgres
-        let health = parts.health
+        let availability = parts.availability
         router.addOperationalRoutes(
-            readiness: ClosureReadinessCheck { health.isReachable ? nil : "PostgreSQL is unreachable" },
+            readiness: ClosureReadinessCheck { availability.isReachable ? nil : "PostgreSQL is unreachable" },
             metrics: parts.metrics)
-        router.add(middleware: DatabaseAvailabilityMiddleware(health: health))
+        router.add(middleware: DatabaseErrorMiddleware())
         let authenticator = TokenAuthenticator(client: postgres, logger: logger)
         ManagementRoutes(store: parts.store, authenticator: authenticator, staleDays: settings.staleDays).add(to: router)
 
+        let responder = DatabaseGuardResponder(
+            inner: router.buildResponder(), availability: availability, requestTimeout: settings.databaseRequestTimeout)
         var app = Application(
-            router: router,
+            responder: responder,
             server: .guardedHTTP1(settings.http),
             configuration: .init(address: .hostname(settings.http.host, port: settings.http.port), serverName: "vane-management-api"),
             logger: logger)
-        app.addServices(parts.postgres, parts.health, parts.producer, parts.publisher)
+        app.addServices(parts.postgres, parts.availability, parts.producer, parts.publisher)
         let adminToken = settings.adminToken
         let store = parts.store
         let publisher = parts.publisher
         app.beforeServerStarts { [logger] in
-            try await Migrations.apply(client: postgres, logger: logger)
-            publisher.schemaReady.open()
-            if let adminToken { try await store.ensureBootstrapToken(secret: adminToken, name: "bootstrap-admin") }
+            // Retried until PostgreSQL answers; a SIGTERM meanwhile stops the start cleanly (the
+            // server then starts and stops at once, and the process exits 0).
+            var pause: Duration = .milliseconds(500)
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                do {
+                    try await cancelWhenGracefulShutdown {
+                        try await Migrations.apply(client: postgres, logger: logger)
+                        publisher.schemaReady.open()
+                        if let adminToken { try await store.ensureBootstrapToken(secret: adminToken, name: "bootstrap-admin") }
+                    }
+                    return
+                } catch where Task.isShuttingDownGracefully || Task.isCancelled {
+                    return
+                } catch where DatabaseSettings.isUnavailable(error) {
+                    logger.warning("PostgreSQL unavailable; retrying the migrations", metadata: ["error": "\(String(reflecting: error))"])
+                }
+                try? await cancelWhenGracefulShutdown { [pause] in try await Task.sleep(for: pause) }
+                pause = min(pause * 2, .seconds(5))
+            }
         }
         return app
     }

@@ -7,6 +7,8 @@ struct ManagementSettings: Sendable {
     var http: HTTPSettings
     var database: DatabaseSettings
     var databaseMaxConnections: Int
+    /// How long an API request may take before it is answered 503 (`VANE_DATABASE_REQUEST_TIMEOUT_SECONDS`).
+    var databaseRequestTimeout: Duration
     var kafka: KafkaSettings
     var configTopic: String
     var configTopicPartitions: Int32
@@ -22,6 +24,10 @@ struct ManagementSettings: Sendable {
         http = HTTPSettings(from: &environment, defaultPort: 8080)
         database = environment.databaseSettings()
         databaseMaxConnections = environment.integer("VANE_DATABASE_MAX_CONNECTIONS", default: 20, range: 2...500)
+        databaseRequestTimeout = environment.seconds("VANE_DATABASE_REQUEST_TIMEOUT_SECONDS", default: .seconds(10))
+        if databaseRequestTimeout < .milliseconds(100) {
+            environment.report("VANE_DATABASE_REQUEST_TIMEOUT_SECONDS", "must be at least 0.1")
+        }
         kafka = environment.kafkaSettings()
         configTopic = environment.string("VANE_CONFIG_TOPIC", default: "vane.config")
         configTopicPartitions = Int32(environment.integer("VANE_CONFIG_TOPIC_PARTITIONS", default: 6, range: 1...1000))
@@ -36,7 +42,7 @@ struct ManagementSettings: Sendable {
     /// The effective configuration, secrets left out, for the start-up log.
     var logMetadata: Logger.Metadata {
         [
-            "http": "\(http)", "database": "\(database)", "kafka": "\(kafka)",
+            "http": "\(http)", "database": "\(database)", "databaseRequestTimeout": "\(databaseRequestTimeout)", "kafka": "\(kafka)",
             "configTopic": "\(configTopic)", "configTopicPartitions": "\(configTopicPartitions)",
             "adminToken": "\(adminToken == nil ? "unset" : "set")", "logLevel": "\(logLevel)",
             "staleDays": "\(staleDays)",

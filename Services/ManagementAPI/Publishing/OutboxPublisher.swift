@@ -22,6 +22,10 @@ final class OutboxPublisher: Service, Sendable {
         var batchSize: Int = 1000
         /// Sent rows are kept this long (for diagnosis), then deleted.
         var retention: Duration = .seconds(3600)
+        /// How long a graceful shutdown waits for the batch in progress before the publisher
+        /// returns without it (its queries may be stuck on a frozen PostgreSQL; closing the pool,
+        /// which comes next, ends them).
+        var shutdownGrace: Duration = .seconds(3)
     }
 
     static let lockID: Int64 = 0x7661_6E65_6F75_7462  // "vaneoutb"
@@ -51,11 +55,52 @@ final class OutboxPublisher: Service, Sendable {
     }
 
     func run() async throws {
-        await schemaReady.wait()
+        let (finished, finish) = AsyncStream<Void>.makeStream()
+        // Unstructured, so that it can be left behind; it inherits the graceful shutdown signal.
+        let work = Task {
+            defer { finish.finish() }
+            try? await self.publishUntilShutdown()
+        }
+        let grace = settings.shutdownGrace
+        let completed = await withTaskCancellationHandler {
+            await withTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    for await _ in finished {}
+                    return !Task.isCancelled
+                }
+                group.addTask {
+                    try? await gracefulShutdown()
+                    try? await Task.sleep(for: grace)
+                    return false
+                }
+                let first = await group.next() ?? false
+                group.cancelAll()
+                return first
+            }
+        } onCancel: {
+            work.cancel()
+        }
+        if !completed {
+            work.cancel()
+            logger.warning("the outbox batch in progress did not finish during shutdown; it stays pending and is sent again later")
+        }
+    }
+
+    private func publishUntilShutdown() async throws {
+        // With PostgreSQL unreachable at start the schema is never migrated; a SIGTERM must still
+        // stop this service at once (the gate's wait ends on cancellation).
+        await cancelWhenGracefulShutdown { await self.schemaReady.wait() }
+        guard schemaReady.isOpen else { return }
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                try await store.client.withConnection { connection in
-                    try await publishWhileHoldingLock(connection)
+                // Cancelled on graceful shutdown, so that waiting for a connection while PostgreSQL
+                // is down ends too. A batch interrupted between Kafka's acknowledgement and the
+                // mark stays pending and is sent again by the next publisher (at least once; the
+                // consumers keep the highest version of each item).
+                try await cancelWhenGracefulShutdown {
+                    try await self.store.client.withConnection { connection in
+                        try await self.publishWhileHoldingLock(connection)
+                    }
                 }
             } catch where Task.isShuttingDownGracefully || Task.isCancelled {
                 break
@@ -77,9 +122,16 @@ final class OutboxPublisher: Service, Sendable {
             try await publish(listeningOn: connection)
         } catch {
             // The connection goes back to the pool: release the lock (closing the session would too).
-            _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockID))", logger: logger)
+            await unlock(connection)
             throw error
         }
+        await unlock(connection)
+    }
+
+    /// Releases the publisher lock, unless the session is gone (which released it). A query
+    /// written to a closed connection would never be answered, so it is not sent.
+    private func unlock(_ connection: PostgresConnection) async {
+        guard !connection.isClosed else { return }
         _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockID))", logger: logger)
     }
 

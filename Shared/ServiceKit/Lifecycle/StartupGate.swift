@@ -5,7 +5,8 @@ import Synchronization
 public final class StartupGate: Sendable {
     private struct State {
         var isOpen = false
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        var nextID = 0
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
     }
 
     private let state = Mutex(State())
@@ -17,20 +18,33 @@ public final class StartupGate: Sendable {
         let waiters = state.withLock { state in
             state.isOpen = true
             defer { state.waiters.removeAll() }
-            return state.waiters
+            return Array(state.waiters.values)
         }
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Returns once ``open()`` has been called (at once if it already was).
+    /// Whether ``open()`` has been called.
+    public var isOpen: Bool { state.withLock { $0.isOpen } }
+
+    /// Returns once ``open()`` has been called (at once if it already was), or when the task is
+    /// cancelled: a service stopping before the gate opened (the database never came up) must not
+    /// hang its shutdown. Check ``isOpen`` (or cancellation) afterwards.
     public func wait() async {
-        await withCheckedContinuation { continuation in
-            let passed = state.withLock { state in
-                if state.isOpen { return true }
-                state.waiters.append(continuation)
-                return false
+        let id = state.withLock { state in
+            defer { state.nextID += 1 }
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let passed = state.withLock { state in
+                    if state.isOpen || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if passed { continuation.resume() }
             }
-            if passed { continuation.resume() }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
         }
     }
 }

@@ -83,9 +83,9 @@ struct HTTPConnectionRulesTests {
         _ = early.requestHead(version: .http1_1, isKeepAlive: true)
         _ = early.responseHead()
         let action21 = early.responseEnd()
-        #expect(action21 == .forwardThenClose, "answered before its body ended: the connection closes anyway")
+        #expect(action21 == .forward)
         let action22 = early.parseError()
-        #expect(action22 == .ignore, "the rest of the body is only drained")
+        #expect(action22 == .failAndClose)
 
         var during = HTTPConnectionRules()
         _ = during.requestHead(version: .http1_1, isKeepAlive: true)
@@ -95,15 +95,18 @@ struct HTTPConnectionRulesTests {
         #expect(!during.forwardsResponseParts)
     }
 
-    @Test("a response written before its request was read to the end closes the connection")
+    @Test("a response written before its request was read to the end is an early one; the connection stays")
     func earlyResponse() {
         var rules = HTTPConnectionRules()
         let head = rules.requestHead(version: .http1_1, isKeepAlive: true)
         #expect(head == .forward(markClose: false))
         let response = rules.responseHead()
-        #expect(response == .forward(close: true, version: .http1_1))
+        #expect(response == .forward(close: false, version: .http1_1))
+        #expect(rules.isReadingRequest, "the rest of the body is still to come: the guard bounds it")
         let end = rules.responseEnd()
-        #expect(end == .forwardThenClose)
+        #expect(end == .forward)
+        let ended = rules.requestEnd()
+        #expect(ended && !rules.isReadingRequest)
     }
 
     @Test("the request timeout runs from the first byte to the request's end")

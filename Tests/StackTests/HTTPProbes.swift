@@ -56,17 +56,19 @@ extension LocalStackTests {
             ("relay REPORT stream", port(stack.relay), "REPORT /meval HTTP/1.1\r\nAuthorization: \(stack.summary["mobileKey"] ?? "")", "413"),
         ]
         for target in targets {
-            for framing in ["Content-Length: \(body.utf8.count)", "Transfer-Encoding: chunked"] {
+            let framings = ["Content-Length: \(body.utf8.count)", "Transfer-Encoding: chunked"]
+            for (framing, connectionHeader) in framings.flatMap({ framing in ["Connection: close\r\n", ""].map { (framing, $0) } }) {
                 let chunked = framing.hasPrefix("Transfer")
                 let payload = chunked ? String(body.utf8.count, radix: 16) + "\r\n" + body + "\r\n0\r\n\r\n" : body
                 let connection = try await RawConnection.connect(port: target.port)
                 let start = ContinuousClock.now
                 // Everything is written before anything is read, as urllib does.
                 try await connection.send(
-                    "\(target.request)\r\nHost: vane\r\nContent-Type: application/json\r\nConnection: close\r\n\(framing)\r\n\r\n\(payload)")
+                    "\(target.request)\r\nHost: vane\r\nContent-Type: application/json\r\n\(connectionHeader)\(framing)\r\n\r\n\(payload)")
                 try await connection.waitFor("the status", timeout: .seconds(5)) { $0.contains("\r\n\r\n") }
-                #expect(connection.text.hasPrefix("HTTP/1.1 \(target.status) "), "\(target.name), \(framing): \(connection.text.prefix(200))")
-                #expect(ContinuousClock.now - start < .seconds(5), "\(target.name), \(framing)")
+                let what = "\(target.name), \(framing), \(connectionHeader.isEmpty ? "keep-alive" : "close")"
+                #expect(connection.text.hasPrefix("HTTP/1.1 \(target.status) "), "\(what): \(connection.text.prefix(200))")
+                #expect(ContinuousClock.now - start < .seconds(5), "\(what)")
                 await connection.close()
             }
         }

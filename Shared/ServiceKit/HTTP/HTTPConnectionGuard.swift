@@ -61,6 +61,10 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
     /// The output is closed once the rest of the request has been read (not before: a client still
     /// sending that sees the end of the connection may give up before it reads the answer).
     private var closeOutputAtRequestEnd = false
+    /// Set while the rest of a request answered early (a 413, a 401 before the body) arrives on a
+    /// connection that stays open: the application drops it; past the drain time it closes.
+    private var earlyAnswerDrain: Scheduled<Void>?
+    private var earlyAnswerDrained = 0
 
     public init(limits: Limits = Limits(), logger: Logger) {
         self.limits = limits
@@ -91,10 +95,24 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
             case .drop:
                 keepDraining(context: context)
             }
-        case .body:
-            if rules.forwardsRequestParts { context.fireChannelRead(data) } else { keepDraining(context: context) }
+        case .body(let chunk):
+            if rules.forwardsRequestParts {
+                if earlyAnswerDrain != nil {
+                    earlyAnswerDrained += chunk.readableBytes
+                    if earlyAnswerDrained > limits.maxDrainBytes {
+                        logger.debug("closing: the rest of an answered request exceeds the drain limit")
+                        context.close(promise: nil)
+                        return
+                    }
+                }
+                context.fireChannelRead(data)
+            } else {
+                keepDraining(context: context)
+            }
         case .end:
             let forward = rules.requestEnd()
+            earlyAnswerDrain?.cancel()
+            earlyAnswerDrain = nil
             if forward {
                 cancelRequestTimer()
                 context.fireChannelRead(data)
@@ -149,6 +167,14 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
                 if close {
                     head.headers.replaceOrAdd(name: "connection", value: "close")
                     head.version = version
+                } else if rules.isReadingRequest, earlyAnswerDrain == nil {
+                    // Answered before the body was read. The connection stays open (clients that
+                    // send and read at once, like AsyncHTTPClient, fail on one that closes under
+                    // their upload), but the rest of the body is bounded in time and bytes.
+                    earlyAnswerDrained = 0
+                    earlyAnswerDrain = context.eventLoop.assumeIsolated().scheduleTask(in: limits.drainTime) {
+                        context.close(promise: nil)
+                    }
                 }
                 context.write(wrapOutboundOut(.head(head)), promise: promise)
             case .drop:
@@ -250,6 +276,8 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
 
     private func cancelTimers() {
         cancelRequestTimer()
+        earlyAnswerDrain?.cancel()
+        earlyAnswerDrain = nil
         drainTimer?.cancel()
         drainTimer = nil
     }

@@ -15,9 +15,10 @@ import NIOHTTP1
 ///   acting on a truncated one;
 /// * a malformed request whose response is already written or being written just closes;
 /// * a response written before its request was read to the end (a 413, or a 401 or 404 sent
-///   without reading the body) closes the connection too: what is left of the body is read and
-///   dropped for a bounded time, so that a client that writes its whole request before reading
-///   (Python's urllib, many SDKs) finishes writing and reads the answer instead of a reset;
+///   without reading the body) leaves the rest of the body to be read and dropped, within bounds
+///   (``HTTPConnectionGuard/Limits``), so that a client that writes its whole request before reading
+///   (Python's urllib, many SDKs) finishes writing and reads the answer instead of a reset; past
+///   the bounds the connection closes;
 /// * a request that is not complete within the request timeout (a client trickling its headers or
 ///   body) gets a JSON 408 and the connection closes.
 public struct HTTPConnectionRules: Sendable {
@@ -84,8 +85,9 @@ public struct HTTPConnectionRules: Sendable {
     private var responding: PendingRequest?
     /// Whether a request's head was read and its end not yet.
     private var readingRequest = false
-    /// Whether the current request's head was read and its end not yet.
-    public var isReadingRequest: Bool { readingRequest }
+    /// Whether the current request's head was read and its end not yet (a response written now
+    /// is an early one: the rest of the body is still to come).
+    public var isReadingRequest: Bool { readingRequest && awaitingResponse.isEmpty }
 
     /// Whether bytes of a request have arrived whose end has not (the request timeout runs).
     public private(set) var receivingRequest = false
@@ -132,11 +134,7 @@ public struct HTTPConnectionRules: Sendable {
         guard case .open = phase else { return .drop }
         // A response without a request (an application answering a connection on its own) keeps
         // the connection's defaults.
-        var request = awaitingResponse.isEmpty ? PendingRequest(close: false, version: .http1_1) : awaitingResponse.removeFirst()
-        if readingRequest && awaitingResponse.isEmpty {
-            // Answered before its body was read: the connection cannot be reused.
-            request.close = true
-        }
+        let request = awaitingResponse.isEmpty ? PendingRequest(close: false, version: .http1_1) : awaitingResponse.removeFirst()
         responding = request
         return .forward(close: request.close, version: request.close ? request.version : .http1_1)
     }

@@ -81,6 +81,28 @@ struct EventExtractionTests {
         #expect(contribution.exposures.isEmpty && contribution.goals.isEmpty)
     }
 
+    @Test("keys PostgreSQL cannot store (a NUL character) make the event malformed or its context unusable, never a stuck chunk")
+    func nulCharacters() throws {
+        let t = receivedAt
+        let batch = try record("""
+            [{"kind":"feature","key":"f\\u0000","creationDate":\(t),"variation":0,"context":{"kind":"user","key":"u"}},
+             {"kind":"custom","key":"m\\u0000","creationDate":\(t),"context":{"kind":"user","key":"u"}},
+             {"kind":"custom","key":"m","creationDate":\(t),"context":{"kind":"user","key":"a\\u0000b"}},
+             {"kind":"custom","key":"m","creationDate":\(t),"context":{"kind":"multi","user":{"key":"\\u0000"},"org":{"key":"o"}}},
+             {"kind":"custom","key":"m","creationDate":\(t),"contextKeys":{"user":"\\u0000"}},
+             {"kind":"custom","key":"m","creationDate":\(t),"user":{"key":"x\\u0000"}},
+             {"kind":"custom","key":"m","creationDate":\(t),"userKey":"x\\u0000"},
+             {"kind":"summary","startDate":\(t),"features":{"f\\u0000":{"counters":[{"count":2,"variation":0}]}}},
+             {"kind":"custom","key":"m","creationDate":\(t),"context":{"kind":"user","key":"fine"}}]
+            """)
+        var statistics = EventExtraction.Statistics()
+        let contribution = extraction.extract(batch, statistics: &statistics)
+        #expect(statistics.malformedEvents == 3)
+        #expect(statistics.eventsWithoutContext == 5)
+        #expect(contribution.exposures.isEmpty && contribution.evaluations.isEmpty)
+        #expect(contribution.goals.keys.map(\.context.context.key) == ["fine"])
+    }
+
     @Test("events created longer than the retention before receipt are not correlated")
     func lateEvents() throws {
         let old = receivedAt - 8 * 24 * 3_600_000

@@ -5,6 +5,9 @@ import ModelsCore
 ///
 /// Extraction is tolerant: an event that cannot be used is skipped and counted in
 /// ``EventExtraction/Statistics``, never an error, so one bad event never blocks a partition.
+/// That includes keys PostgreSQL cannot store: a flag key, metric key or context key holding the
+/// NUL character (U+0000), which `text` refuses, makes the event malformed (or its context unusable)
+/// instead of failing the chunk's transaction again and again.
 struct RecordContribution: Sendable {
     /// Evaluation counts: (flag, variation, hour) → count, plus the latest evaluation time.
     var evaluations: [EvaluationCell: EvaluationTally] = [:]
@@ -111,7 +114,8 @@ struct EventExtraction: Sendable {
                 statistics.summaryEvents += 1
             case "feature":
                 statistics.featureEvents += 1
-                guard let flagKey = properties["key"]?.stringValue, let createdAt = properties["creationDate"]?.integerValue
+                guard let flagKey = properties["key"]?.stringValue, Self.isStorable(flagKey),
+                    let createdAt = properties["creationDate"]?.integerValue
                 else {
                     statistics.malformedEvents += 1
                     continue
@@ -139,7 +143,8 @@ struct EventExtraction: Sendable {
                 }
             case "custom":
                 statistics.customEvents += 1
-                guard let metricKey = properties["key"]?.stringValue, let createdAt = properties["creationDate"]?.integerValue
+                guard let metricKey = properties["key"]?.stringValue, Self.isStorable(metricKey),
+                    let createdAt = properties["creationDate"]?.integerValue
                 else {
                     statistics.malformedEvents += 1
                     continue
@@ -180,7 +185,7 @@ struct EventExtraction: Sendable {
         let hour = UnixMilliseconds(startDate).hourStart
         var cells: [(EvaluationCell, Int64)] = []
         for (flagKey, feature) in features {
-            guard let counters = feature["counters"]?.arrayValue else { return nil }
+            guard Self.isStorable(flagKey), let counters = feature["counters"]?.arrayValue else { return nil }
             for counter in counters {
                 guard let count = counter["count"]?.integerValue, count >= 0 else { return nil }
                 let variation = counter["variation"]?.integerValue.flatMap { $0 >= 0 ? $0 : nil } ?? -1
@@ -203,14 +208,19 @@ struct EventExtraction: Sendable {
             guard case .object(let members) = keys else { return nil }
             var result: [ContextIdentity] = []
             for (kind, key) in members {
-                guard let key = key.stringValue, !key.isEmpty, let kind = try? EvaluationContext.validateKind(kind) else { return nil }
+                guard let key = key.stringValue, !key.isEmpty, isStorable(key), let kind = try? EvaluationContext.validateKind(kind) else { return nil }
                 result.append(ContextIdentity(kind: kind, key: key))
             }
             return result
         }
         if let user = properties["user"] { return contexts(ofContext: user) }
-        if let key = properties["userKey"]?.stringValue, !key.isEmpty { return [ContextIdentity(kind: "user", key: key)] }
+        if let key = properties["userKey"]?.stringValue, !key.isEmpty, isStorable(key) { return [ContextIdentity(kind: "user", key: key)] }
         return nil
+    }
+
+    /// Whether PostgreSQL's `text` can hold `key` (it refuses U+0000).
+    static func isStorable(_ key: String) -> Bool {
+        !key.utf8.contains(0)
     }
 
     /// Kind and key of each individual context in a context object; only what correlation needs
@@ -219,20 +229,22 @@ struct EventExtraction: Sendable {
         guard case .object(let properties) = value else { return nil }
         guard let kindValue = properties["kind"] else {
             // The pre-context user format: a user with a key.
-            guard let key = properties["key"]?.stringValue, !key.isEmpty else { return nil }
+            guard let key = properties["key"]?.stringValue, !key.isEmpty, isStorable(key) else { return nil }
             return [ContextIdentity(kind: "user", key: key)]
         }
         guard let kind = kindValue.stringValue else { return nil }
         if kind == "multi" {
             var result: [ContextIdentity] = []
             for (memberKind, member) in properties where memberKind != "kind" {
-                guard let valid = try? EvaluationContext.validateKind(memberKind), let key = member["key"]?.stringValue, !key.isEmpty
+                guard let valid = try? EvaluationContext.validateKind(memberKind), let key = member["key"]?.stringValue, !key.isEmpty,
+                    isStorable(key)
                 else { return nil }
                 result.append(ContextIdentity(kind: valid, key: key))
             }
             return result.isEmpty ? nil : result
         }
-        guard !kind.isEmpty, let valid = try? EvaluationContext.validateKind(kind), let key = properties["key"]?.stringValue, !key.isEmpty
+        guard !kind.isEmpty, let valid = try? EvaluationContext.validateKind(kind), let key = properties["key"]?.stringValue, !key.isEmpty,
+            isStorable(key)
         else { return nil }
         return [ContextIdentity(kind: valid, key: key)]
     }

@@ -243,7 +243,8 @@ struct HTTPConnectionGuardTests {
         channel.embeddedEventLoop.advanceTime(by: .seconds(2))
         try channel.writeInbound(ByteBuffer(string: "x"))
         #expect(try written(channel).isEmpty, "more bytes do not restart the clock")
-        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        // Each byte earned 1/1024 s: under 0.1 s in all.
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1_100))
         let text = try written(channel)
         #expect(text.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"), "\(text)")
         #expect(text.contains(#""code":"request_timeout""#))
@@ -260,5 +261,19 @@ struct HTTPConnectionGuardTests {
         channel.embeddedEventLoop.advanceTime(by: .seconds(30))
         #expect(channel.isActive)
         #expect(try written(channel).isEmpty)
+    }
+
+    @Test("a large body arriving at a steady pace earns time and is not cut off")
+    func steadyUpload() throws {
+        let application = Application()
+        let limits = HTTPConnectionGuard.Limits(requestTimeout: .seconds(3), minimumRate: 1024)
+        let channel = try makeChannel(application, limits: limits)
+        try channel.writeInbound(ByteBuffer(string: "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n"))
+        for _ in 0..<10 {
+            channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+            try channel.writeInbound(ByteBuffer(string: String(repeating: "x", count: 10_000)))
+        }
+        #expect(application.ends == 1, "20 s for 100 kB at 5 kB/s: past the 3 s timeout, but never slower than 1 kB/s")
+        #expect(try written(channel).hasPrefix("HTTP/1.1 200 OK"))
     }
 }

@@ -16,8 +16,12 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
 
     /// The bounds of a connection's last moments.
     public struct Limits: Sendable {
-        /// How long a request may take to arrive (first byte to last).
+        /// How long a request may take to arrive (first byte to last), plus one second for every
+        /// ``minimumRate`` bytes received: a large body arriving at a steady pace is not cut off,
+        /// a trickle is.
         public var requestTimeout: TimeAmount
+        /// Bytes per second that earn a request more time (see ``requestTimeout``).
+        public var minimumRate: Int
         /// After a closing response: how long the rest of the request is read and dropped (or
         /// until the client closes), so that a client still writing reaches the point where it
         /// reads the answer, instead of a reset.
@@ -25,8 +29,12 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
         /// After a closing response: how many bytes of the rest of the request are read at most.
         public var maxDrainBytes: Int
 
-        public init(requestTimeout: TimeAmount = .seconds(30), drainTime: TimeAmount = .seconds(5), maxDrainBytes: Int = 64 << 20) {
+        public init(
+            requestTimeout: TimeAmount = .seconds(30), minimumRate: Int = 1024, drainTime: TimeAmount = .seconds(5),
+            maxDrainBytes: Int = 64 << 20
+        ) {
             self.requestTimeout = requestTimeout
+            self.minimumRate = max(1, minimumRate)
             self.drainTime = drainTime
             self.maxDrainBytes = maxDrainBytes
         }
@@ -54,6 +62,8 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
     /// The guard's own context, for the observer's calls and the timers.
     private var context: ChannelHandlerContext?
     private var requestTimer: Scheduled<Void>?
+    /// When the request being received times out; pushed back as its bytes arrive.
+    private var requestDeadline = NIODeadline.distantFuture
     private var drainTimer: Scheduled<Void>?
     /// Bytes read since the connection started closing.
     private var drained = 0
@@ -205,8 +215,17 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
             if drained > limits.maxDrainBytes { context.close(promise: nil) }
             return
         }
-        guard rules.bytesReceived() else { return }
-        requestTimer = context.eventLoop.assumeIsolated().scheduleTask(in: limits.requestTimeout) { [weak self] in
+        let earned = TimeAmount.nanoseconds(Int64(count) * 1_000_000_000 / Int64(limits.minimumRate))
+        guard rules.bytesReceived() else {
+            if rules.receivingRequest { requestDeadline = requestDeadline + earned }
+            return
+        }
+        requestDeadline = context.eventLoop.now + limits.requestTimeout + earned
+        scheduleRequestTimer(context: context)
+    }
+
+    private func scheduleRequestTimer(context: ChannelHandlerContext) {
+        requestTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: requestDeadline) { [weak self] in
             self?.requestTimedOut()
         }
     }
@@ -214,6 +233,11 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
     private func requestTimedOut() {
         requestTimer = nil
         guard let context else { return }
+        if rules.receivingRequest, context.eventLoop.now < requestDeadline {
+            // Bytes arrived meanwhile and earned more time.
+            scheduleRequestTimer(context: context)
+            return
+        }
         switch rules.requestTimeout() {
         case .answerTimeoutThenClose(let version):
             logger.debug("request timeout", metadata: ["timeout": "\(limits.requestTimeout)"])

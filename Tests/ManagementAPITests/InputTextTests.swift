@@ -66,7 +66,8 @@ struct InputTextTests {
                 #expect(response.text.contains(#""code":"unsupported_media_type""#))
             }
             let charset = try await TestHTTP.request(
-                "POST", url, headers: [auth, ("Content-Type", "application/json; charset=utf-8")], body: Array(#"{"key":"a","name":"A"}"#.utf8))
+                "POST", url, headers: [auth, ("Content-Type", "application/json; charset=utf-8")],
+                body: Array(#"{"key":"a","name":"A"}"#.utf8))
             #expect(charset.status == 201, "\(charset.text)")
             let bare = try await TestHTTP.request("POST", url, headers: [auth], body: Array(#"{"key":"b","name":"B"}"#.utf8))
             #expect(bare.status == 201, "a body without Content-Type is read as JSON: \(bare.text)")

@@ -13,7 +13,8 @@ struct ConnectionRuleTests {
         ("an unknown mobile key", "GET /mping HTTP/1.1\r\nHost: r\r\nAuthorization: mob-unknown\r\nConnection: close\r\n\r\n", "401"),
         ("an unknown SDK key", "GET /all HTTP/1.1\r\nHost: r\r\nAuthorization: sdk-unknown\r\nConnection: close\r\n\r\n", "401"),
         ("a malformed REPORT body",
-         "REPORT /meval HTTP/1.1\r\nHost: r\r\nAuthorization: \(Fixtures.mobileKey)\r\nContent-Length: 3\r\nConnection: close\r\n\r\n{{{", "400"),
+         "REPORT /meval HTTP/1.1\r\nHost: r\r\nAuthorization: \(Fixtures.mobileKey)\r\nContent-Length: 3\r\n"
+             + "Connection: close\r\n\r\n{{{", "400"),
         ("an HTTP/1.0 stream refusal", "GET /all HTTP/1.0\r\nAuthorization: sdk-unknown\r\n\r\n", "401"),
     ]
 
@@ -40,7 +41,8 @@ struct ConnectionRuleTests {
             #expect(old.text.hasPrefix("HTTP/1.0 200 OK\r\n"))
 
             let closing = try await RawConnection.connect(port: relay.port)
-            try await closing.send("GET /sdk/latest-all HTTP/1.1\r\nHost: r\r\nAuthorization: \(Fixtures.sdkKey)\r\nConnection: close\r\n\r\n")
+            try await closing.send(
+                "GET /sdk/latest-all HTTP/1.1\r\nHost: r\r\nAuthorization: \(Fixtures.sdkKey)\r\nConnection: close\r\n\r\n")
             try await closing.waitForClose(timeout: .seconds(5))
             #expect(closing.text.hasPrefix("HTTP/1.1 200 OK\r\n"))
 

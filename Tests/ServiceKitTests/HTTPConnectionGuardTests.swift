@@ -94,7 +94,8 @@ struct HTTPConnectionGuardTests {
         application.answerOnError = true
         let closes = CloseRecorder()
         let channel = try makeChannel(application, closes: closes)
-        try channel.writeInbound(ByteBuffer(string: "POST /api HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\(size)\r\nabc\r\n"))
+        try channel.writeInbound(
+            ByteBuffer(string: "POST /api HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\(size)\r\nabc\r\n"))
         let text = try written(channel)
         #expect(text.hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
         #expect(text.lowercased().contains("connection: close\r\n"))
@@ -176,10 +177,12 @@ struct HTTPConnectionGuardTests {
         application.answerOnHead = true
         let closes = CloseRecorder()
         let channel = try makeChannel(application, closes: closes)
-        try channel.writeInbound(ByteBuffer(string: "POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: 1400\r\n\r\n" + String(repeating: "x", count: 500)))
+        try channel.writeInbound(
+            ByteBuffer(string: "POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: 1400\r\n\r\n" + String(repeating: "x", count: 500)))
         let text = try written(channel)
         #expect(text.hasPrefix("HTTP/1.1 200 OK\r\n"))
-        #expect(!text.lowercased().contains("connection: close"), "clients that upload while reading fail on a connection closed under them")
+        #expect(
+            !text.lowercased().contains("connection: close"), "clients that upload while reading fail on a connection closed under them")
         try channel.writeInbound(ByteBuffer(string: String(repeating: "x", count: 900)))
         #expect(application.ends == 1, "the whole body was read")
         channel.embeddedEventLoop.advanceTime(by: .seconds(60))
@@ -193,7 +196,8 @@ struct HTTPConnectionGuardTests {
         application.answerOnHead = true
         let limits = HTTPConnectionGuard.Limits(requestTimeout: .seconds(30), drainTime: .seconds(5), maxDrainBytes: 1000)
         let channel = try makeChannel(application, limits: limits)
-        try channel.writeInbound(ByteBuffer(string: "POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n" + String(repeating: "x", count: 500)))
+        try channel.writeInbound(
+            ByteBuffer(string: "POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n" + String(repeating: "x", count: 500)))
         try channel.writeInbound(ByteBuffer(string: String(repeating: "x", count: 400)))
         #expect(channel.isActive)
         try channel.writeInbound(ByteBuffer(string: String(repeating: "x", count: 700)))
@@ -220,7 +224,8 @@ struct HTTPConnectionGuardTests {
         application.answerOnHead = true
         let closes = CloseRecorder()
         let channel = try makeChannel(application, closes: closes)
-        try channel.writeInbound(ByteBuffer(string: "POST /big HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 1000\r\n\r\nabc"))
+        try channel.writeInbound(
+            ByteBuffer(string: "POST /big HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 1000\r\n\r\nabc"))
         #expect(try written(channel).lowercased().contains("connection: close\r\n"))
         #expect(closes.modes.isEmpty, "not while the client is still sending")
         try channel.writeInbound(ByteBuffer(string: String(repeating: "x", count: 997)))

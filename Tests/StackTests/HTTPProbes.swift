@@ -50,10 +50,12 @@ extension LocalStackTests {
         let targets: [(name: String, port: Int, request: String, status: String)] = [
             ("events-ingest", port(stack.events), "POST /bulk HTTP/1.1\r\nAuthorization: \(stack.sdkKey)", "413"),
             ("events-ingest, no key", port(stack.events), "POST /bulk HTTP/1.1", "401"),
-            ("management-api", stack.ports["VANE_API_PORT"]!, "POST /api/v1/projects HTTP/1.1\r\nAuthorization: Bearer \(stack.token)", "413"),
+            ("management-api", stack.ports["VANE_API_PORT"]!,
+             "POST /api/v1/projects HTTP/1.1\r\nAuthorization: Bearer \(stack.token)", "413"),
             ("management-api, no token", stack.ports["VANE_API_PORT"]!, "POST /api/v1/projects HTTP/1.1", "401"),
             ("relay OFREP", port(stack.relay), "POST /ofrep/v1/evaluate/flags HTTP/1.1\r\nAuthorization: \(stack.sdkKey)", "413"),
-            ("relay REPORT stream", port(stack.relay), "REPORT /meval HTTP/1.1\r\nAuthorization: \(stack.summary["mobileKey"] ?? "")", "413"),
+            ("relay REPORT stream", port(stack.relay),
+             "REPORT /meval HTTP/1.1\r\nAuthorization: \(stack.summary["mobileKey"] ?? "")", "413"),
         ]
         for target in targets {
             let framings = ["Content-Length: \(body.utf8.count)", "Transfer-Encoding: chunked"]
@@ -73,7 +75,10 @@ extension LocalStackTests {
             }
         }
 
-        for (name, port) in [("management-api", stack.ports["VANE_API_PORT"]!), ("relay", port(stack.relay)), ("events-ingest", port(stack.events))] {
+        let services = [
+            ("management-api", stack.ports["VANE_API_PORT"]!), ("relay", port(stack.relay)), ("events-ingest", port(stack.events)),
+        ]
+        for (name, port) in services {
             let slow = try await RawConnection.connect(port: port)
             let start = ContinuousClock.now
             let head = "GET /healthz HTTP/1.1\r\nHost: vane\r\nX-Trickle: "
@@ -87,7 +92,8 @@ extension LocalStackTests {
             #expect(slow.text.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"), "\(name): \(slow.text)")
             #expect(slow.text.contains(#""code":"request_timeout""#), "\(name)")
             let took = ContinuousClock.now - start
-            #expect(took >= requestTimeout && took < requestTimeout + .seconds(2), "\(name): cut off after \(took) (\(sent) bytes trickled)")
+            #expect(
+                took >= requestTimeout && took < requestTimeout + .seconds(2), "\(name): cut off after \(took) (\(sent) bytes trickled)")
             try await slow.waitForClose(timeout: .seconds(10))
         }
     }
@@ -103,7 +109,8 @@ extension LocalStackTests {
         let test = try #require(environments.first { $0["key"] == "test" })
         let sdkKey = try #require(production["sdkKey"]?.stringValue)
         let testKey = try #require(test["sdkKey"]?.stringValue)
-        #expect(try await stack.call("POST", "/projects/\(project)/flags", #"{"key":"f","name":"F","variations":[{"value":true},{"value":false}]}"#).status == 201)
+        let flag = #"{"key":"f","name":"F","variations":[{"value":true},{"value":false}]}"#
+        #expect(try await stack.call("POST", "/projects/\(project)/flags", flag).status == 201)
         let relayPort = port(stack.relay)
 
         func openStream(_ key: String) async throws -> RawConnection {

@@ -28,7 +28,8 @@ public struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddlew
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound {
             guard let allow = allowedMethods(path: request.uri.path) else { throw error }
-            throw APIError(.methodNotAllowed, code: "method_not_allowed", message: "this resource allows \(allow)", headers: [.allow: allow])
+            throw APIError(
+                .methodNotAllowed, code: "method_not_allowed", message: "this resource allows \(allow)", headers: [.allow: allow])
         }
     }
 

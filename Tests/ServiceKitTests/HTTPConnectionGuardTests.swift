@@ -281,4 +281,16 @@ struct HTTPConnectionGuardTests {
         #expect(application.ends == 1, "20 s for 100 kB at 5 kB/s: past the 3 s timeout, but never slower than 1 kB/s")
         #expect(try written(channel).hasPrefix("HTTP/1.1 200 OK"))
     }
+
+    @Test("Expect: 100-continue gets its interim 100 at once, then the answer")
+    func expectContinue() throws {
+        let application = Application()
+        let channel = try makeChannel(application)
+        try channel.writeInbound(
+            ByteBuffer(string: "POST /upload HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n"))
+        #expect(try written(channel) == "HTTP/1.1 100 Continue\r\n\r\n")
+        #expect(application.heads.first?.headers["expect"] == [], "the application does not see it again")
+        try channel.writeInbound(ByteBuffer(string: "abc"))
+        #expect(try written(channel).hasPrefix("HTTP/1.1 200 OK\r\n"))
+    }
 }

@@ -101,6 +101,13 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
             switch rules.requestHead(version: head.version, isKeepAlive: head.isKeepAlive) {
             case .forward(let markClose):
                 if markClose { head.headers.replaceOrAdd(name: "connection", value: "close") }
+                if Self.expectsContinue(head) {
+                    // A client that waits for it (curl, for bodies over 1 MB) would otherwise wait a
+                    // second before sending; an early final answer (a 413) may still follow.
+                    head.headers.remove(name: "expect")
+                    let interim = HTTPResponseHead(version: head.version, status: .continue)
+                    context.writeAndFlush(wrapOutboundOut(.head(interim)), promise: nil)
+                }
                 context.fireChannelRead(wrapInboundOut(.head(head)))
             case .drop:
                 keepDraining(context: context)
@@ -304,6 +311,11 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
         earlyAnswerDrain = nil
         drainTimer?.cancel()
         drainTimer = nil
+    }
+
+    /// Whether an HTTP/1.1 request asks for `100 Continue` before sending its body.
+    static func expectsContinue(_ head: HTTPRequestHead) -> Bool {
+        head.version == .http1_1 && head.headers["expect"].contains { $0.lowercased() == "100-continue" }
     }
 
     /// A short, stable description of a parse error for the client.

@@ -12,6 +12,9 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+/// ModelsCore is built optimized in debug builds too when VANE_BENCHMARKS is set (see there).
+let optimizeModelsCore = ProcessInfo.processInfo.environment["VANE_BENCHMARKS"] != nil
+
 var package = Package(
     name: "vane",
     platforms: [.macOS(.v15)],
@@ -49,10 +52,12 @@ var package = Package(
             name: "ModelsCore",
             dependencies: ["CVaneHash"],
             path: "Shared/ModelsCore",
-            // Optimized in debug builds too: the evaluator's "no allocation" guarantee (and
-            // EvaluationAllocationTests, which `swift test` runs in debug) holds for optimized code;
-            // unoptimized Swift allocates for generic and closure plumbing the optimizer removes.
-            swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+            // With VANE_BENCHMARKS (make test, make bench), optimized in debug builds too: the
+            // evaluator's "no allocation" guarantee (EvaluationAllocationTests, which `make test` runs
+            // in debug) holds for optimized code; unoptimized Swift allocates for generic and closure
+            // plumbing the optimizer removes. Not by default: a package that depends on Vane (the
+            // Swift SDK) may not use a target with unsafe flags.
+            swiftSettings: strict + (optimizeModelsCore ? [.unsafeFlags(["-O"], .when(configuration: .debug))] : [])
         ),
         .target(
             name: "ExperimentStats",

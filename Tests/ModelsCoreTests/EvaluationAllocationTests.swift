@@ -6,7 +6,11 @@ import Testing
 /// allocation per evaluation is a million mallocs a second. Each path is evaluated a few times to
 /// warm up (lazy runtime metadata, one-time CPU detection), then counted over a loop; the counter is
 /// the calling thread's (see `Tests/CMallocCounter`), so tests running in parallel do not interfere.
-@Suite("Evaluation allocations")
+@Suite(
+    "Evaluation allocations",
+    .enabled(
+        if: ModelsCoreBuild.isOptimized,
+        "unoptimized Swift allocates where the optimizer removes it: build with VANE_BENCHMARKS=1, as make test does"))
 struct EvaluationAllocationTests {
     private static let loops = 2_000
 

@@ -113,12 +113,13 @@ struct ProcessorIntegrationTests {
         }
     }
 
-    @Test("iteration exposures: every exposure of a batch counts, a late-visible iteration is caught at finalization, replays change nothing")
+    @Test("iteration exposures: every exposure of a batch counts, a late-visible iteration is caught at finalization, replays are harmless")
     func iterationExposures() async throws {
         try await ProcessorHarness.with { harness in
             // management-api's experiment tables (same database), reduced to the columns events-processor reads.
             try await harness.postgres.query(
-                "CREATE TABLE experiments (id uuid PRIMARY KEY, environment_id uuid NOT NULL, flag_key text NOT NULL)", logger: harness.logger)
+                "CREATE TABLE experiments (id uuid PRIMARY KEY, environment_id uuid NOT NULL, flag_key text NOT NULL)",
+                logger: harness.logger)
             try await harness.postgres.query(
                 """
                 CREATE TABLE experiment_iterations (experiment_id uuid NOT NULL, number integer NOT NULL, started_at timestamptz NOT NULL,
@@ -132,11 +133,13 @@ struct ProcessorIntegrationTests {
             try await harness.postgres.query(
                 "INSERT INTO experiments VALUES (\(experimentID), \(environmentID), 'f')", logger: harness.logger)
             try await harness.postgres.query(
-                "INSERT INTO experiment_iterations VALUES (\(experimentID), 1, to_timestamp(\(start) / 1000.0), NULL)", logger: harness.logger)
+                "INSERT INTO experiment_iterations VALUES (\(experimentID), 1, to_timestamp(\(start) / 1000.0), NULL)",
+                logger: harness.logger)
             let processor = try await harness.startProcessor(delaySeconds: 3)
             defer { processor.stopBlocking() }
             func exposure(_ key: String, at: Int64, variation: Int) -> GeneratedEvent {
-                GeneratedEvent(environmentID: env, contexts: [("user", key)], createdAt: at, kind: .exposure(flag: "f", variation: variation))
+                GeneratedEvent(
+                    environmentID: env, contexts: [("user", key)], createdAt: at, kind: .exposure(flag: "f", variation: variation))
             }
             // One batch (one receipt hour): "a" exposed before start, then twice inside; "b" only before start; "c" only
             // after the start of an iteration whose row appears once the batch is counted (as if its start committed late).

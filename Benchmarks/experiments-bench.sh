@@ -9,7 +9,7 @@
 #
 #   * latency: the correlation state of CONTEXTS contexts (each exposed once in the iteration, ~50/50 over 2
 #     variations; ~15 % convert on `purchase`, ~20 % have `revenue` values) is written straight into
-#     analytics.exposures/goals with generate_series, as events-processor keeps it (final rows); then REQUESTS
+#     analytics.exposures/iteration_exposures/goals with generate_series, as events-processor keeps it (final rows); then REQUESTS
 #     sequential GETs of the results, timed by the client (p50, p99, max);
 #   * freshness: PROBES records, each one exposure and one `purchase` event of a new context, as events-ingest
 #     writes them (receivedAt = now) to vane.events.raw with kcat; the time until the results of a second,
@@ -94,6 +94,9 @@ INSERT INTO analytics.exposures (environment_id, context_kind, context_key, flag
     due_at)
 SELECT '$ENV_ID', 'user', 'user-' || i, 'checkout', date_trunc('hour', now()), true, $START_MS + i % 600000, hashint4(i) & 1, now()
 FROM generate_series(1, $CONTEXTS) AS i;
+INSERT INTO analytics.iteration_exposures (environment_id, flag_key, iteration_start, context_kind, context_key, exposed_at, variation)
+SELECT '$ENV_ID', 'checkout', $START_MS, 'user', 'user-' || i, $START_MS + i % 600000, hashint4(i) & 1
+FROM generate_series(1, $CONTEXTS) AS i;
 INSERT INTO analytics.goals (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final, events,
     value_sum, value_sum_squares, due_at)
 SELECT '$ENV_ID', 'user', 'user-' || i, 'purchase', $START_MS + i % 600000 + 1000, date_trunc('hour', now()), true, 1, 0, 0, now()
@@ -104,6 +107,7 @@ SELECT '$ENV_ID', 'user', 'user-' || i, 'revenue', $START_MS + i % 600000 + 2000
 FROM (SELECT i, (abs(hashint4(i * 17)) % 20000) / 100.0 AS v FROM generate_series(1, $CONTEXTS) AS i) s
 WHERE abs(hashint4(i * 13)) % 5 = 0;"
 sql "VACUUM ANALYZE analytics.exposures"  # what autovacuum does on its own in a while
+sql "VACUUM ANALYZE analytics.iteration_exposures"
 sql "VACUUM ANALYZE analytics.goals"
 LOAD_S=$(echo "$(date +%s.%N) - $t0" | bc -l)
 ROWS=$(sql "SELECT (SELECT count(*) FROM analytics.exposures) || ' exposure rows, '
@@ -131,11 +135,10 @@ cat >"$WORK/query.sql" <<SQL
 BEGIN READ ONLY; SET LOCAL work_mem = '64MB'; SET LOCAL jit = off;
 EXPLAIN (ANALYZE, TIMING OFF)
 WITH exposed AS (
-    SELECT DISTINCT ON (context_kind, context_key) context_kind, context_key, exposed_at, variation
-    FROM analytics.exposures
-    WHERE environment_id = '$ENV_ID' AND flag_key = 'checkout' AND exposed_at >= $START_MS AND exposed_at < 9223372036854775807
-      AND variation >= 0
-    ORDER BY context_kind, context_key, exposed_at, variation),
+    SELECT context_kind, context_key, exposed_at, variation
+    FROM analytics.iteration_exposures
+    WHERE environment_id = '$ENV_ID' AND flag_key = 'checkout' AND iteration_start = $START_MS
+      AND exposed_at < 9223372036854775807 AND variation >= 0),
 valued AS (
     SELECT x.variation, g.metric_key, sum(g.value_sum) AS value
     FROM exposed x JOIN analytics.goals g

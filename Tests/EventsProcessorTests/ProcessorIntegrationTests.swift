@@ -113,6 +113,74 @@ struct ProcessorIntegrationTests {
         }
     }
 
+    @Test("iteration exposures: every exposure of a batch counts, a late-visible iteration is caught at finalization, replays are harmless")
+    func iterationExposures() async throws {
+        try await ProcessorHarness.with { harness in
+            // management-api's experiment tables (same database), reduced to the columns events-processor reads.
+            try await harness.postgres.query(
+                "CREATE TABLE experiments (id uuid PRIMARY KEY, environment_id uuid NOT NULL, flag_key text NOT NULL)",
+                logger: harness.logger)
+            try await harness.postgres.query(
+                """
+                CREATE TABLE experiment_iterations (experiment_id uuid NOT NULL, number integer NOT NULL, started_at timestamptz NOT NULL,
+                    stopped_at timestamptz)
+                """, logger: harness.logger)
+            let environmentID = UUID()
+            let env = environmentID.uuidString.lowercased()
+            let experimentID = UUID()
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let start = now - 10_000, laterStart = now - 5_000
+            try await harness.postgres.query(
+                "INSERT INTO experiments VALUES (\(experimentID), \(environmentID), 'f')", logger: harness.logger)
+            try await harness.postgres.query(
+                "INSERT INTO experiment_iterations VALUES (\(experimentID), 1, to_timestamp(\(start) / 1000.0), NULL)",
+                logger: harness.logger)
+            let processor = try await harness.startProcessor(delaySeconds: 3)
+            defer { processor.stopBlocking() }
+            func exposure(_ key: String, at: Int64, variation: Int) -> GeneratedEvent {
+                GeneratedEvent(
+                    environmentID: env, contexts: [("user", key)], createdAt: at, kind: .exposure(flag: "f", variation: variation))
+            }
+            // One batch (one receipt hour): "a" exposed before start, then twice inside; "b" only before start; "c" only
+            // after the start of an iteration whose row appears once the batch is counted (as if its start committed late).
+            let batch = GeneratedBatch(
+                environmentID: env, payloadID: "b1",
+                events: [exposure("a", at: start - 2_000, variation: 2), exposure("a", at: start + 3_000, variation: 0),
+                         exposure("a", at: start + 1_000, variation: 1), exposure("b", at: start - 1, variation: 1),
+                         exposure("c", at: laterStart + 1_000, variation: 2)],
+                summary: [:], summaryStart: now)
+            try await harness.send([batch])
+            while try await harness.committedRecords() < 1 { try await Task.sleep(for: .milliseconds(50)) }
+            try await harness.postgres.query(
+                "INSERT INTO experiment_iterations VALUES (\(experimentID), 2, to_timestamp(\(laterStart) / 1000.0), NULL)",
+                logger: harness.logger)
+            func rows() async throws -> [String] {
+                var result: [String] = []
+                let stored = try await harness.postgres.query(
+                    """
+                    SELECT iteration_start, context_key, exposed_at, variation FROM analytics.iteration_exposures
+                    WHERE environment_id = \(env) AND flag_key = 'f' ORDER BY iteration_start, context_kind, context_key
+                    """, logger: harness.logger)
+                for try await (iteration, key, at, variation) in stored.decode((Int64, String, Int64, Int32).self) {
+                    result.append("\(iteration - start) \(key) \(at - start) \(variation)")
+                }
+                return result
+            }
+            // Iteration 1: "a" with its first exposure inside (not its earlier one before start), and "c"; iteration 2: "c".
+            let expected = ["0 a 1000 1", "0 c 6000 2", "5000 c 6000 2"]
+            let deadline = ContinuousClock.now + .seconds(20)
+            while try await rows() != expected, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+            #expect(try await rows() == expected, "\(processor.logTail())")
+
+            // The same batch again (an SDK retry), then a replay of the hour: the same rows.
+            try await harness.send([batch])
+            let replay = try await harness.replay(from: AnalyticsTime.format(now - 3_600_000))
+            #expect(replay.status == 0, "\(replay.standardError)")
+            try await Task.sleep(for: .seconds(1))
+            #expect(try await rows() == expected)
+        }
+    }
+
     @Test("pruning removes raw state outside the retention without changing any total, and replays cannot reach before it")
     func pruning() async throws {
         try await ProcessorHarness.with { harness in

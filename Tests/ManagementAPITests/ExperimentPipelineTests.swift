@@ -13,7 +13,7 @@ import Glibc
 /// what the raw events imply under the definitions of docs/experiments.md.
 @Suite("management-api: experiment results through events-ingest and events-processor", .serialized, .timeLimit(.minutes(4)))
 struct ExperimentPipelineTests {
-    @Test("windows, exposures before start, goals before the exposure, duplicate payloads and a processor SIGKILL")
+    @Test("windows, exposures before and after start in one hour, goals before the exposure, duplicates, SIGKILL, two iterations")
     func pipeline() async throws {
         try await withHarness { api in
             try await api.expect(201, "POST", "/projects", #"{"key":"shop","name":"Shop"}"#)
@@ -58,12 +58,14 @@ struct ExperimentPipelineTests {
                 for index in 0..<40 {
                     let key = "u\(batchIndex)-\(index % 25)"  // some contexts appear in several events of a batch
                     let context: JSONValue = ["kind": "user", "key": .string(key)]
-                    // A fifth of the contexts are exposed only before start: they are not in the iteration. (A context
-                    // exposed before start and again inside, both received in the same hour, is the documented limit of
-                    // the stored state: docs/experiments.md, "Where the stored state limits exactness".)
+                    // Contexts 0-4 are exposed before start and again inside, in the same batch (the same receipt hour):
+                    // they count with the inside exposure's variation. Contexts 20-24 are exposed only before start: they
+                    // are not in the iteration.
                     let exposureAt: Int64
-                    if index % 25 < 5 {
+                    if (index % 25 < 5 && index < 25) || index % 25 >= 20 {
                         exposureAt = start - Int64.random(in: 1...5_000, using: &generator)
+                    } else if index % 25 < 5 {
+                        exposureAt = start + Int64.random(in: 0..<(stop - start), using: &generator)
                     } else if Int.random(in: 0..<5, using: &generator) == 0 {
                         exposureAt = stop + Int64.random(in: 0...5_000, using: &generator)  // after stop: not counted
                     } else {
@@ -124,21 +126,70 @@ struct ExperimentPipelineTests {
             let expected = data.expected(environment: environmentID, flag: "checkout", start: start, stop: stop)
             let exposedTotal = Double(expected.exposed.values.reduce(0, +))
             #expect(exposedTotal > 50)
-            var results: JSONValue = .null
-            let until = ContinuousClock.now + .seconds(60)
-            while ContinuousClock.now < until {
-                results = try await api.expect(200, "GET", "/projects/shop/experiments/checkout-test/results")
-                let n = results["metrics"]?[1]?["variations"]?.arrayValue?.compactMap { $0["n"]?.numberValue }.reduce(0, +) ?? 0
-                let sum = results["metrics"]?[1]?["variations"]?.arrayValue?.compactMap { $0["sum"]?.numberValue }.reduce(0, +) ?? 0
-                let wanted = expected.values["revenue"]?.values.flatMap { $0 }.reduce(0, +) ?? 0
-                if n == exposedTotal, ExperimentTests.close(sum, wanted) { break }
-                try await Task.sleep(for: .milliseconds(250))
+            /// Waits until the results of `path` reach the expected totals (fresh within the correlation delay).
+            func settled(_ path: String, _ expected: CorrelationData.Expected) async throws -> JSONValue {
+                var results: JSONValue = .null
+                let until = ContinuousClock.now + .seconds(60)
+                while ContinuousClock.now < until {
+                    results = try await api.expect(200, "GET", path)
+                    let n = results["metrics"]?[1]?["variations"]?.arrayValue?.compactMap { $0["n"]?.numberValue }.reduce(0, +) ?? 0
+                    let sum = results["metrics"]?[1]?["variations"]?.arrayValue?.compactMap { $0["sum"]?.numberValue }.reduce(0, +) ?? 0
+                    let wanted = expected.values["revenue"]?.values.flatMap { $0 }.reduce(0, +) ?? 0
+                    if n == Double(expected.exposed.values.reduce(0, +)), ExperimentTests.close(sum, wanted) { break }
+                    try await Task.sleep(for: .milliseconds(250))
+                }
+                return results
             }
-            try ExperimentTests.check(results, against: expected, weights: [1, 1, 1])
-            // Replays of the same state after the correlation delay give the same numbers.
+            let firstPath = "/projects/shop/experiments/checkout-test/results?iteration=1"
+            try ExperimentTests.check(try await settled(firstPath, expected), against: expected, weights: [1, 1, 1])
+            // Replays of the same state after the correlation delay (finalization) give the same numbers.
             try await Task.sleep(for: .seconds(2))
-            try ExperimentTests.check(
-                try await api.expect(200, "GET", "/projects/shop/experiments/checkout-test/results"), against: expected, weights: [1, 1, 1])
+            try ExperimentTests.check(try await api.expect(200, "GET", firstPath), against: expected, weights: [1, 1, 1])
+
+            // A second iteration: contexts of the first one and new ones, each exposed shortly before the new start and
+            // again after it in the same batch; one batch is re-sent.
+            let second = try await api.expect(201, "POST", "/projects/shop/experiments/checkout-test/start")
+            let secondStart = Int64(try #require(second["start"]?.stringValue.flatMap(rfc3339UnixMilliseconds)))
+            try await Task.sleep(for: .milliseconds(1000))
+            var secondBatches: [[JSONValue]] = []
+            for batchIndex in 0..<2 {
+                var events: [JSONValue] = []
+                for index in 0..<30 {
+                    let key = index < 10 ? "u\(batchIndex)-\(index)" : "v\(batchIndex)-\(index)"
+                    let context: JSONValue = ["kind": "user", "key": .string(key)]
+                    for at in [secondStart - Int64.random(in: 1...1_500, using: &generator),  // after the first stop (2 s ago)
+                               secondStart + Int64.random(in: 0..<1_000, using: &generator)] {
+                        let variation = Int.random(in: 0..<3, using: &generator)
+                        events.append([
+                            "kind": "feature", "creationDate": .number(Double(at)), "key": "checkout", "version": 1,
+                            "variation": .number(Double(variation)), "value": .string(["a", "b", "c"][variation]), "default": "a",
+                            "context": context,
+                        ])
+                        data.exposures.append(CorrelationData.Exposure(
+                            environment: environmentID, kind: "user", key: key, flag: "checkout", at: at, variation: variation,
+                            hour: 0, isFinal: true))
+                    }
+                    let at = secondStart + Int64.random(in: 0..<1_000, using: &generator)
+                    let cents = Int.random(in: 1...99_999, using: &generator)
+                    events.append(["kind": "custom", "creationDate": .number(Double(at)), "key": "revenue", "context": context,
+                                   "metricValue": .number(Double(cents) / 100)])
+                    data.goals.append(CorrelationData.Goal(
+                        environment: environmentID, kind: "user", key: key, metric: "revenue", at: at, hour: 0, isFinal: true,
+                        events: 1, cents: cents))
+                }
+                secondBatches.append(events)
+            }
+            let secondIDs = secondBatches.indices.map { _ in UUID().uuidString.lowercased() }
+            for index in secondBatches.indices { try await post(secondBatches[index], payloadID: secondIDs[index]) }
+            try await post(secondBatches[0], payloadID: secondIDs[0])
+            let expectedSecond = data.expected(environment: environmentID, flag: "checkout", start: secondStart, stop: .max)
+            #expect(expectedSecond.exposed.values.reduce(0, +) >= 60)
+            let current = try await settled("/projects/shop/experiments/checkout-test/results", expectedSecond)
+            #expect(current["iteration"]?["number"] == 2)
+            try ExperimentTests.check(current, against: expectedSecond, weights: [1, 1, 1])
+            // The first iteration is unchanged (its window ended before these exposures).
+            #expect(data.expected(environment: environmentID, flag: "checkout", start: start, stop: stop).exposed == expected.exposed)
+            try ExperimentTests.check(try await api.expect(200, "GET", firstPath), against: expected, weights: [1, 1, 1])
             _ = await processor.stop()
             _ = await ingest.stop()
         }

@@ -227,7 +227,8 @@ struct ExperimentTests {
     }
 }
 
-/// Correlation state as events-processor keeps it (`analytics.exposures`, `analytics.goals`), generated at random
+/// Correlation state as events-processor keeps it (`analytics.exposures`, `analytics.goals`, and from them
+/// `analytics.iteration_exposures`), generated at random
 /// around an iteration window, with the expected results computed from the definitions in docs/experiments.md.
 struct CorrelationData {
     struct Exposure {
@@ -360,6 +361,25 @@ struct CorrelationData {
                     to_timestamp(\(g.hour) * 3600), \(g.isFinal), \(g.events), \(value), \(value) * \(value), now());
                 """)
         }
+        // What events-processor derives from these exposures for every iteration (IterationExposures): each context's
+        // first exposure in the window, kept as a minimum (so running this again for more exposures is the same).
+        lines.append(
+            """
+            INSERT INTO analytics.iteration_exposures AS x
+                (environment_id, flag_key, iteration_start, context_kind, context_key, exposed_at, variation)
+            SELECT DISTINCT ON (w.e, w.f, w.s, x.context_kind, x.context_key)
+                   w.e, w.f, w.s, x.context_kind, x.context_key, x.exposed_at, x.variation
+            FROM (SELECT e.environment_id::text AS e, e.flag_key AS f, (extract(epoch FROM i.started_at) * 1000)::bigint AS s,
+                         (extract(epoch FROM i.stopped_at) * 1000)::bigint AS p
+                  FROM experiments e JOIN experiment_iterations i ON i.experiment_id = e.id) w
+            JOIN analytics.exposures x ON x.environment_id = w.e AND x.flag_key = w.f
+             AND x.exposed_at >= w.s AND (w.p IS NULL OR x.exposed_at < w.p)
+            ORDER BY w.e, w.f, w.s, x.context_kind, x.context_key, x.exposed_at, x.variation
+            ON CONFLICT (environment_id, flag_key, iteration_start, context_kind, context_key) DO UPDATE SET
+                exposed_at = least(x.exposed_at, EXCLUDED.exposed_at),
+                variation = CASE WHEN (EXCLUDED.exposed_at, EXCLUDED.variation) < (x.exposed_at, x.variation)
+                                 THEN EXCLUDED.variation ELSE x.variation END;
+            """)
         lines.append("COMMIT;")
         return lines.joined(separator: "\n")
     }

@@ -13,6 +13,9 @@ struct RecordContribution: Sendable {
     var evaluations: [EvaluationCell: EvaluationTally] = [:]
     /// Per (context, flag), the earliest exposure in the record.
     var exposures: [ExposureCell: Exposure] = [:]
+    /// Per (context, flag), every distinct exposure instant in the record with its smallest variation: an experiment
+    /// iteration needs the first exposure at or after its start, which need not be the record's earliest.
+    var exposureInstants: [ExposureCell: [UnixMilliseconds: Int]] = [:]
     /// Per (context, metric, instant), the goal events.
     var goals: [GoalCell: GoalTally] = [:]
 }
@@ -140,6 +143,8 @@ struct EventExtraction: Sendable {
                 for context in contexts {
                     let cell = ExposureCell(context: EnvironmentContext(environmentID: environmentID, context: context), flagKey: flagKey)
                     contribution.exposures[cell] = Exposure.earliest(contribution.exposures[cell], exposure)
+                    contribution.exposureInstants[cell, default: [:]][at] = min(
+                        contribution.exposureInstants[cell]?[at] ?? variation, variation)
                 }
             case "custom":
                 statistics.customEvents += 1

@@ -172,6 +172,45 @@ enum AnalyticsMigrations {
                 (environment_id, flag_key, context_kind, context_key, exposed_at, variation)
             """,
         ]),
+        // Per experiment iteration (management-api's experiment_iterations, by its start in Unix milliseconds), each
+        // context's first exposure to the flag in [start, stop): who counts and with which variation, kept exactly
+        // whatever the receipt hours and never pruned (IterationExposures). The primary key is the order the results
+        // read it in. Iterations that ran before this table existed are filled from the exposures kept so far.
+        Migration(version: 3, name: "iteration exposures", statements: [
+            """
+            CREATE TABLE analytics.iteration_exposures (
+                environment_id text NOT NULL,
+                flag_key text NOT NULL,
+                iteration_start bigint NOT NULL,
+                context_kind text NOT NULL,
+                context_key text NOT NULL,
+                exposed_at bigint NOT NULL,
+                variation integer NOT NULL,
+                PRIMARY KEY (environment_id, flag_key, iteration_start, context_kind, context_key)
+            )
+            """,
+            """
+            DO $$
+            BEGIN
+                IF to_regclass('experiments') IS NOT NULL AND to_regclass('experiment_iterations') IS NOT NULL THEN
+                    INSERT INTO analytics.iteration_exposures
+                        (environment_id, flag_key, iteration_start, context_kind, context_key, exposed_at, variation)
+                    SELECT DISTINCT ON (w.e, w.f, w.s, x.context_kind, x.context_key)
+                           w.e, w.f, w.s, x.context_kind, x.context_key, x.exposed_at, x.variation
+                    FROM (SELECT DISTINCT e.environment_id::text AS e, e.flag_key AS f,
+                                 (extract(epoch FROM i.started_at) * 1000)::bigint AS s,
+                                 (extract(epoch FROM i.stopped_at) * 1000)::bigint AS p
+                          FROM experiments e JOIN experiment_iterations i ON i.experiment_id = e.id) w
+                    JOIN analytics.exposures x ON x.environment_id = w.e AND x.flag_key = w.f
+                     AND x.exposed_at >= w.s AND (w.p IS NULL OR x.exposed_at < w.p)
+                    ORDER BY w.e, w.f, w.s, x.context_kind, x.context_key, x.exposed_at, x.variation;
+                END IF;
+            END
+            $$
+            """,
+            // The results no longer read exposures by flag: the index only cost writes.
+            "DROP INDEX analytics.exposures_flag_context",
+        ]),
     ]
 
     /// Applies every migration not applied yet; safe to run concurrently from several processes.

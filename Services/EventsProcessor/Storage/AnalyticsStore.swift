@@ -208,11 +208,16 @@ struct AnalyticsStore: Sendable {
     /// Moves exactly the pending rows that were loaded (and locked) into the final state.
     private func moveToFinal(_ histories: [EnvironmentContext: HistoryRows], on connection: PostgresConnection) async throws {
         var exposures: [(EnvironmentContext, String, UnixMilliseconds)] = []
+        var instants: [ExposureCell: [UnixMilliseconds: Int]] = [:]
         var goals: [(EnvironmentContext, String, UnixMilliseconds, UnixMilliseconds)] = []
         for (context, rows) in histories {
             for row in rows.rows where !row.isFinal {
                 switch row.payload {
-                case .exposure(let flagKey, _): exposures.append((context, flagKey, row.receivedHour))
+                case .exposure(let flagKey, let exposure):
+                    exposures.append((context, flagKey, row.receivedHour))
+                    instants[ExposureCell(context: context, flagKey: flagKey), default: [:]][exposure.exposedAt] = min(
+                        instants[ExposureCell(context: context, flagKey: flagKey)]?[exposure.exposedAt] ?? exposure.variation,
+                        exposure.variation)
                 case .goal(let metricKey, let occurredAt, _): goals.append((context, metricKey, occurredAt, row.receivedHour))
                 }
             }
@@ -237,6 +242,9 @@ struct AnalyticsStore: Sendable {
                                      THEN EXCLUDED.variation ELSE x.variation END
                 """, logger: logger)
         }
+        // An iteration whose row was not visible yet when these exposures were first written (its start committed
+        // while they were in flight) still gets them; for the others this is the same min again.
+        try await IterationExposures.record(instants, on: connection, logger: logger)
         if !goals.isEmpty {
             try await connection.query(
                 """

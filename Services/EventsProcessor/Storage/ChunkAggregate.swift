@@ -18,6 +18,8 @@ struct ChunkAggregate: Sendable {
     var evaluations: [Receipt<EvaluationCell>: EvaluationTally] = [:]
     var exposures: [Receipt<ExposureCell>: Pending<Exposure>] = [:]
     var goals: [Receipt<GoalCell>: Pending<GoalTally>] = [:]
+    /// Every distinct exposure instant per (context, flag), for `analytics.iteration_exposures`.
+    var exposureInstants: [ExposureCell: [UnixMilliseconds: Int]] = [:]
 
     /// Adds a record's contribution. Events are due for correlation `delay` after the batch was
     /// received; a row merging several batches is due with its earliest one.
@@ -36,6 +38,9 @@ struct ChunkAggregate: Sendable {
                 exposures[key] = Pending(value: exposure, dueAt: dueAt)
             }
         }
+        for (cell, instants) in contribution.exposureInstants {
+            exposureInstants[cell, default: [:]].merge(instants) { Swift.min($0, $1) }
+        }
         for (cell, tally) in contribution.goals {
             let key = Receipt(cell: cell, receivedHour: receivedHour)
             if let existing = goals[key] {
@@ -49,6 +54,7 @@ struct ChunkAggregate: Sendable {
     func write(on connection: PostgresConnection, logger: Logger) async throws {
         if !evaluations.isEmpty { try await writeEvaluations(on: connection, logger: logger) }
         if !exposures.isEmpty { try await writeExposures(on: connection, logger: logger) }
+        try await IterationExposures.record(exposureInstants, on: connection, logger: logger)
         if !goals.isEmpty { try await writeGoals(on: connection, logger: logger) }
     }
 

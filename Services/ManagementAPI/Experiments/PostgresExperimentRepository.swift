@@ -301,11 +301,12 @@ struct PostgresExperimentRepository: ExperimentRepository {
     /// The per-variation sums of one iteration, in one statement (one snapshot), set-based: nothing per context is
     /// loaded into memory.
     ///
-    /// events-processor keeps, per individual context and flag, the earliest exposure of each receipt hour, and
-    /// the goal events per context, metric and creation time, both pending (within the correlation delay) and
-    /// final; each event is in exactly one of them. A context is in the iteration if it has an exposure with
-    /// `start <= exposed_at < stop`; its variation is that of the earliest such exposure (ties: the smaller index).
-    /// Its value for a metric sums the goal rows with `exposed_at <= occurred_at < stop`.
+    /// events-processor keeps, per experiment iteration (by its start), each context's first exposure to the flag
+    /// with `start <= exposed_at < stop` (ties: the smaller variation index) in `analytics.iteration_exposures`, as
+    /// soon as the exposure is counted; and the goal events per context, metric and creation time, both pending
+    /// (within the correlation delay) and final, each event in exactly one of them. Those rows are the
+    /// iteration's contexts and variations. A context's value for a metric sums the goal rows with
+    /// `exposed_at <= occurred_at < stop`.
     static func observations(
         environmentID: String, flagKey: String, metrics: [String], start: Int64, stop: Int64, connection: PostgresConnection,
         logger: Logger
@@ -313,16 +314,16 @@ struct PostgresExperimentRepository: ExperimentRepository {
         var observations = ExperimentObservations()
         // Before events-processor first ran, the schema does not exist: nobody has been exposed yet.
         let tables = try await connection.query(
-            "SELECT to_regclass('analytics.exposures') IS NOT NULL AND to_regclass('analytics.goals') IS NOT NULL", logger: logger)
+            "SELECT to_regclass('analytics.iteration_exposures') IS NOT NULL AND to_regclass('analytics.goals') IS NOT NULL",
+            logger: logger)
         for try await exists in tables.decode(Bool.self) where !exists { return observations }
         let rows = try await connection.query(
             """
             WITH exposed AS (
-                SELECT DISTINCT ON (context_kind, context_key) context_kind, context_key, exposed_at, variation
-                FROM analytics.exposures
-                WHERE environment_id = \(environmentID) AND flag_key = \(flagKey)
-                  AND exposed_at >= \(start) AND exposed_at < \(stop) AND variation >= 0
-                ORDER BY context_kind, context_key, exposed_at, variation),
+                SELECT context_kind, context_key, exposed_at, variation
+                FROM analytics.iteration_exposures
+                WHERE environment_id = \(environmentID) AND flag_key = \(flagKey) AND iteration_start = \(start)
+                  AND exposed_at < \(stop) AND variation >= 0),
             valued AS (
                 SELECT x.variation, g.metric_key, sum(g.value_sum) AS value
                 FROM exposed x JOIN analytics.goals g

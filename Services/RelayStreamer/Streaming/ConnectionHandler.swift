@@ -328,19 +328,12 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func writeError(
         _ error: APIError, version: HTTPVersion, extraHeaders: [(String, String)], close: Bool, context: ChannelHandlerContext
     ) {
-        let body = error.jsonBytes
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: String(body.count))
-        for field in error.headers { headers.add(name: field.name.rawName, value: field.value) }
-        for (name, value) in extraHeaders { headers.add(name: name, value: value) }
-        if close { headers.add(name: "Connection", value: "close") }
-        let head = HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: error.status.code), headers: headers)
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
         // A closing answer is closed by the HTTPConnectionGuard in front, which reads what the
         // client still sends for a while, so that it reads the answer rather than a reset.
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        for part in error.http1ResponseParts(version: version, extraHeaders: extraHeaders, close: close) {
+            context.write(wrapOutboundOut(part), promise: nil)
+        }
+        context.flush()
     }
 }
 

@@ -2,6 +2,7 @@ import Hummingbird
 import HTTPTypes
 import ModelsCore
 import NIOCore
+import NIOHTTP1
 
 /// An error answered as `{"code": "...", "message": "...", "details": [...]}` with its status.
 ///
@@ -86,5 +87,24 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
         var headers = self.headers
         headers[.contentType] = "application/json"
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: jsonBytes)))
+    }
+}
+
+extension APIError {
+    /// The error as raw HTTP/1 response parts, for handlers below Hummingbird (the connection guard,
+    /// the relay's stream refusals): head (`Content-Type`, `Content-Length`, the error's own headers,
+    /// `extraHeaders`, and `Connection: close` when `close`), JSON body, end.
+    public func http1ResponseParts(
+        version: HTTPVersion, extraHeaders: [(String, String)] = [], close: Bool
+    ) -> [HTTPServerResponsePart] {
+        let body = jsonBytes
+        var fields = HTTPHeaders()
+        fields.add(name: "Content-Type", value: "application/json")
+        fields.add(name: "Content-Length", value: String(body.count))
+        for field in headers { fields.add(name: field.name.rawName, value: field.value) }
+        for (name, value) in extraHeaders { fields.add(name: name, value: value) }
+        if close { fields.add(name: "Connection", value: "close") }
+        let head = HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: status.code), headers: fields)
+        return [.head(head), .body(.byteBuffer(ByteBuffer(bytes: body))), .end(nil)]
     }
 }

@@ -262,15 +262,8 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
     // MARK: Actions
 
     private func writeError(_ error: APIError, version: HTTPVersion, context: ChannelHandlerContext) {
-        let body = error.jsonBytes
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: String(body.count))
-        headers.add(name: "Connection", value: "close")
-        let status = HTTPResponseStatus(statusCode: error.status.code)
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        for part in error.http1ResponseParts(version: version, close: true) { context.write(wrapOutboundOut(part), promise: nil) }
+        context.flush()
         // The request is broken or abandoned: nothing the client sends now is read as a request.
         closeAfterDraining(context: context, closeOutputNow: true)
     }

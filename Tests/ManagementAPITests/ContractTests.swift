@@ -133,4 +133,19 @@ struct ContractTests {
             }
         }
     }
+
+    /// Found by schemathesis: `GET …/results?iteration=29174903569677` reached PostgreSQL (an `integer` column) and
+    /// answered 500; a number no iteration can have is now 404.
+    @Test("an iteration number beyond PostgreSQL's integer is 404, not a query error")
+    func hugeIterationNumber() throws {
+        typealias Controller = ExperimentsController<PostgresExperimentRepository>
+        #expect(try Controller.iterationNumber("2147483647") == 2_147_483_647)
+        #expect(throws: APIError.self) { try Controller.iterationNumber("29174903569677") }
+        do {
+            _ = try Controller.iterationNumber("2147483648")
+            Issue.record("accepted 2147483648")
+        } catch {
+            #expect(error.status == .notFound)
+        }
+    }
 }

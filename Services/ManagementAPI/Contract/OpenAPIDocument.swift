@@ -12,7 +12,8 @@ enum OpenAPIDocument {
 e.\nProse, examples and limits: docs/api.md. Every operation needs `Authorization: Bearer <token>` except\n`GET /openapi\#
 .json`; `x-vane-role` names the least role that may call it (`reader` < `writer` < `admin`).\nEvery error has the shape \#
 of `Error`. Request bodies are JSON (at most 1 MiB; unknown fields are\nignored); no string, member name, path or query \#
-parameter may hold U+0000.\n",
+parameter may hold U+0000. An empty text query parameter\n(`?tag=`) is the same as an absent one; an empty typed one (a \#
+number, a time, `true`/`false`) is invalid (422).\n",
   "license": {
    "name": "Apache-2.0"
   }
@@ -783,7 +784,7 @@ parameter may hold U+0000.\n",
       "in": "query",
       "description": "The environment whose staleness `stale` asks about (required with `stale`).",
       "schema": {
-       "$ref": "#/components/schemas/QueryText"
+       "$ref": "#/components/schemas/NonEmptyText"
       }
      }
     ],
@@ -989,7 +990,7 @@ parameter may hold U+0000.\n",
       "required": true,
       "description": "The environment's key.",
       "schema": {
-       "$ref": "#/components/schemas/QueryText"
+       "$ref": "#/components/schemas/NonEmptyText"
       }
      },
      {
@@ -1858,7 +1859,8 @@ h)",
       "description": "An iteration number; absent means the running or last iteration.",
       "schema": {
        "type": "integer",
-       "minimum": 1
+       "minimum": 1,
+       "maximum": 2147483647
       }
      }
     ],
@@ -2473,16 +2475,13 @@ em.",
    },
    "ProjectUpdate": {
     "type": "object",
+    "description": "`key` is immutable: a `key` other than the project's is refused (422).",
     "required": [
      "name"
     ],
     "properties": {
      "name": {
       "$ref": "#/components/schemas/NonEmptyText"
-     },
-     "key": {
-      "description": "Immutable: if present, it must be the project's key.",
-      "$ref": "#/components/schemas/Key"
      }
     }
    },
@@ -2572,12 +2571,9 @@ em.",
    },
    "EnvironmentUpdate": {
     "type": "object",
-    "description": "Absent (or null) fields are kept. `sdkKey`, `mobileKey` and `clientSideId` are refused (422).",
+    "description": "Absent (or null) fields are kept. `sdkKey`, `mobileKey` and `clientSideId` are refused (422), and so\#
+ is a `key` other than the environment's.",
     "properties": {
-     "key": {
-      "description": "Immutable: if present, it must be the environment's key.",
-      "$ref": "#/components/schemas/Key"
-     },
      "name": {
       "oneOf": [
        {
@@ -3055,14 +3051,17 @@ em.",
    },
    "Clause": {
     "type": "object",
+    "description": "In requests, absent or null `attribute` is empty and absent or null `values` is `[]` (LaunchDarkly's\#
+ decoding).",
     "required": [
-     "attribute",
-     "op",
-     "values"
+     "op"
     ],
     "properties": {
      "contextKind": {
-      "type": "string"
+      "type": [
+       "string",
+       "null"
+      ]
      },
      "attribute": {
       "type": "string"
@@ -3088,13 +3087,19 @@ em.",
       ]
      },
      "values": {
-      "type": "array",
+      "type": [
+       "array",
+       "null"
+      ],
       "items": {
        "$ref": "#/components/schemas/AnyValue"
       }
      },
      "negate": {
-      "type": "boolean"
+      "type": [
+       "boolean",
+       "null"
+      ]
      }
     }
    },
@@ -3123,54 +3128,85 @@ em.",
          "maximum": 100000
         },
         "untracked": {
-         "type": "boolean"
+         "type": [
+          "boolean",
+          "null"
+         ]
         }
        }
       }
      },
      "kind": {
-      "type": "string",
+      "type": [
+       "string",
+       "null"
+      ],
       "enum": [
        "rollout",
-       "experiment"
+       "experiment",
+       null
       ]
      },
      "contextKind": {
-      "type": "string"
+      "type": [
+       "string",
+       "null"
+      ]
      },
      "bucketBy": {
-      "type": "string"
+      "type": [
+       "string",
+       "null"
+      ]
      },
      "seed": {
-      "type": "integer"
+      "type": [
+       "integer",
+       "null"
+      ]
      }
     }
    },
    "VariationOrRollout": {
     "type": "object",
-    "description": "Exactly one of `variation` and `rollout`.",
+    "description": "Exactly one of `variation` and `rollout` (in requests, `null` is the same as absent).",
     "properties": {
      "variation": {
-      "type": "integer",
+      "type": [
+       "integer",
+       "null"
+      ],
       "minimum": 0
      },
      "rollout": {
-      "$ref": "#/components/schemas/Rollout"
+      "oneOf": [
+       {
+        "$ref": "#/components/schemas/Rollout"
+       },
+       {
+        "type": "null"
+       }
+      ]
      }
     }
    },
    "Target": {
     "type": "object",
     "required": [
-     "values",
      "variation"
     ],
     "properties": {
      "contextKind": {
-      "type": "string"
+      "type": [
+       "string",
+       "null"
+      ]
      },
      "values": {
-      "type": "array",
+      "type": [
+       "array",
+       "null"
+      ],
       "items": {
        "type": "string"
       }
@@ -3188,21 +3224,27 @@ em.",
      },
      {
       "type": "object",
-      "required": [
-       "clauses"
-      ],
       "properties": {
        "id": {
-        "type": "string"
+        "type": [
+         "string",
+         "null"
+        ]
        },
        "clauses": {
-        "type": "array",
+        "type": [
+         "array",
+         "null"
+        ],
         "items": {
          "$ref": "#/components/schemas/Clause"
         }
        },
        "trackEvents": {
-        "type": "boolean"
+        "type": [
+         "boolean",
+         "null"
+        ]
        }
       }
      }
@@ -3439,15 +3481,18 @@ tion` and `rollout` drops the other.",
    },
    "SegmentTarget": {
     "type": "object",
-    "required": [
-     "values"
-    ],
     "properties": {
      "contextKind": {
-      "type": "string"
+      "type": [
+       "string",
+       "null"
+      ]
      },
      "values": {
-      "type": "array",
+      "type": [
+       "array",
+       "null"
+      ],
       "items": {
        "type": "string"
       }
@@ -3456,41 +3501,49 @@ tion` and `rollout` drops the other.",
    },
    "SegmentRule": {
     "type": "object",
-    "required": [
-     "clauses"
-    ],
     "properties": {
      "id": {
-      "type": "string"
+      "type": [
+       "string",
+       "null"
+      ]
      },
      "clauses": {
-      "type": "array",
+      "type": [
+       "array",
+       "null"
+      ],
       "items": {
        "$ref": "#/components/schemas/Clause"
       }
      },
      "weight": {
-      "type": "integer",
+      "type": [
+       "integer",
+       "null"
+      ],
       "minimum": 0,
       "maximum": 100000
      },
      "bucketBy": {
-      "type": "string"
+      "type": [
+       "string",
+       "null"
+      ]
      },
      "rolloutContextKind": {
-      "type": "string"
+      "type": [
+       "string",
+       "null"
+      ]
      }
     }
    },
    "SegmentInput": {
     "type": "object",
     "description": "LaunchDarkly's segment fields plus `name`, `description` and `tags`; `salt` is kept when given (even\#
- empty).",
+ empty). A `key` other than the path's is refused (422).",
     "properties": {
-     "key": {
-      "description": "If present, it must be the key in the path.",
-      "$ref": "#/components/schemas/Key"
-     },
      "name": {
       "type": [
        "string",
@@ -3750,7 +3803,10 @@ tion` and `rollout` drops the other.",
       ]
      },
      "higherIsBetter": {
-      "type": "boolean",
+      "type": [
+       "boolean",
+       "null"
+      ],
       "default": true
      }
     }
@@ -3812,12 +3868,9 @@ tion` and `rollout` drops the other.",
    },
    "ExperimentPatch": {
     "type": "object",
-    "description": "Absent fields are kept. `flagKey`, `environmentKey` and `controlVariation` are refused (422).",
+    "description": "Absent fields are kept. `flagKey`, `environmentKey` and `controlVariation` are refused (422), and so\#
+ is a `key` other than the experiment's.",
     "properties": {
-     "key": {
-      "description": "Immutable: if present, it must be the experiment's key.",
-      "$ref": "#/components/schemas/Key"
-     },
      "name": {
       "$ref": "#/components/schemas/NonEmptyText"
      },

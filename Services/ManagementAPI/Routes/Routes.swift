@@ -335,21 +335,22 @@ struct ManagementRoutes {
             _ = try context.require(.reader)
             var problems = Problems()
             for name in ["since", "until"] {
-                if let text = request.query(name), rfc3339UnixMilliseconds(text) == nil {
+                if let text = request.typedQuery(name), rfc3339UnixMilliseconds(text) == nil {
                     problems.add(name, "must be an RFC 3339 time, e.g. 2026-01-31T12:00:00Z")
                 }
             }
             var limit = 50
-            if let text = request.query("limit") {
+            if let text = request.typedQuery("limit") {
                 if let value = Int(text), (1...500).contains(value) { limit = value } else { problems.add("limit", "must be an integer within 1...500") }
             }
             var cursor: Int64?
-            if let text = request.query("cursor") {
+            if let text = request.typedQuery("cursor") {
                 if let value = Int64(text) { cursor = value } else { problems.add("cursor", "must be the nextCursor of a previous page") }
             }
             try problems.check()
             let (entries, next) = try await store.audit(AuditQuery(
-                resource: request.query("resource"), since: request.query("since"), until: request.query("until"), limit: limit, cursor: cursor))
+                resource: request.query("resource"), since: request.typedQuery("since"), until: request.typedQuery("until"), limit: limit,
+                cursor: cursor))
             return Self.json(["items": .array(entries), "nextCursor": next.map { .string(String($0)) } ?? .null])
         }
     }

@@ -6,7 +6,8 @@ Usage (prints a JSON summary on its last stdout line and exits 0, or 1 with sche
     api_contract.py --management URL --token ADMIN_TOKEN [--seed S] [--examples N]
 
 Fetches the document from the running service without a token, checks that a method a documented path does not
-serve gets 405 with ``Allow``, creates fixtures (a project, flags, a segment, an experiment), then runs
+serve gets 405 with ``Allow``, creates fixtures (a project, flags with targeting, a segment, a running experiment, a scheduled
+change, a running rollout), then runs
 schemathesis (pinned in requirements.txt) twice with a fixed seed and at most N examples per operation:
 
 * ``random``: every operation with generated parameters (most name resources that do not exist);
@@ -98,9 +99,16 @@ def create_fixtures(mgmt: Management) -> Dict[str, str]:
         'key': 'exp-a', 'name': 'Exp', 'flagKey': 'flag-b', 'environmentKey': 'production', 'controlVariation': 0,
         'metrics': [{'key': 'purchase', 'type': 'proportion'}, {'key': 'revenue', 'type': 'mean'}]})
     mgmt.call('POST', base + '/experiments/exp-a/start')
-    token = mgmt.call('POST', '/tokens', {'name': 'contract-reader', 'role': 'reader'}).json()
-    return {'project': PROJECT, 'environment': 'production', 'flag': 'flag-b', 'segment': 'seg-a', 'experiment': 'exp-a',
-            'id': token['id']}
+    mgmt.call('POST', '/tokens', {'name': 'contract-reader', 'role': 'reader'})
+    targeting = base + '/flags/flag-a/environments/production'
+    tomorrow = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(time.time() + 86400))
+    change = mgmt.call('POST', targeting + '/scheduled-changes', {'executeAt': tomorrow, 'patch': {'on': True}}).json()
+    mgmt.call('PATCH', targeting, {'on': True})
+    mgmt.call('POST', targeting + '/rollouts', {'variation': 1, 'steps': [{'percent': 25, 'holdSeconds': 3600},
+                                                                          {'percent': 100, 'holdSeconds': 0}]})
+    # `id` is the scheduled change's: the only `{id}` the fixture run reaches (DELETE /tokens/{id} is not in it).
+    return {'project': PROJECT, 'environment': 'production', 'flag': 'flag-a', 'segment': 'seg-a', 'experiment': 'exp-a',
+            'id': change['id']}
 
 
 def run_schemathesis(base: str, token: str, name: str, folder: str, seed: int, examples: int,

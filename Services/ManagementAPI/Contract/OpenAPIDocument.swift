@@ -51,6 +51,9 @@ number, a time, `true`/`false`) is invalid (422).\n",
    "name": "experiments"
   },
   {
+   "name": "releases"
+  },
+  {
    "name": "tokens"
   },
   {
@@ -1886,6 +1889,564 @@ h)",
      },
      "404": {
       "$ref": "#/components/responses/NotFound"
+     },
+     "422": {
+      "$ref": "#/components/responses/ValidationFailed"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/projects/{project}/flags/{flag}/environments/{environment}/scheduled-changes": {
+   "parameters": [
+    {
+     "$ref": "#/components/parameters/project"
+    },
+    {
+     "$ref": "#/components/parameters/flag"
+    },
+    {
+     "$ref": "#/components/parameters/environment"
+    }
+   ],
+   "post": {
+    "tags": [
+     "releases"
+    ],
+    "operationId": "createScheduledChange",
+    "summary": "Schedule a targeting change (a merge patch applied at `executeAt`)",
+    "x-vane-role": "writer",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/ScheduledChangeCreate"
+       }
+      }
+     }
+    },
+    "responses": {
+     "201": {
+      "description": "The scheduled change.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ScheduledChange"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadRequest"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NotFound"
+     },
+     "409": {
+      "$ref": "#/components/responses/Conflict"
+     },
+     "413": {
+      "$ref": "#/components/responses/PayloadTooLarge"
+     },
+     "415": {
+      "$ref": "#/components/responses/UnsupportedMediaType"
+     },
+     "422": {
+      "$ref": "#/components/responses/ValidationFailed"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   },
+   "get": {
+    "tags": [
+     "releases"
+    ],
+    "operationId": "listScheduledChanges",
+    "summary": "Every scheduled change of the flag environment, by `executeAt`",
+    "x-vane-role": "reader",
+    "responses": {
+     "200": {
+      "description": "The changes.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "items"
+         ],
+         "properties": {
+          "items": {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/ScheduledChange"
+           }
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadRequest"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NotFound"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/projects/{project}/flags/{flag}/environments/{environment}/scheduled-changes/{id}": {
+   "parameters": [
+    {
+     "$ref": "#/components/parameters/project"
+    },
+    {
+     "$ref": "#/components/parameters/flag"
+    },
+    {
+     "$ref": "#/components/parameters/environment"
+    },
+    {
+     "name": "id",
+     "in": "path",
+     "required": true,
+     "description": "The scheduled change's id (a UUID; anything else is 404).",
+     "schema": {
+      "type": "string",
+      "format": "uuid"
+     }
+    }
+   ],
+   "get": {
+    "tags": [
+     "releases"
+    ],
+    "operationId": "getScheduledChange",
+    "summary": "One scheduled change",
+    "x-vane-role": "reader",
+    "responses": {
+     "200": {
+      "description": "The change.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ScheduledChange"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadRequest"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NotFound"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   },
+   "delete": {
+    "tags": [
+     "releases"
+    ],
+    "operationId": "cancelScheduledChange",
+    "summary": "Cancel a pending change (409 once applied, failed or cancelled)",
+    "x-vane-role": "writer",
+    "responses": {
+     "204": {
+      "description": "Cancelled."
+     },
+     "400": {
+      "$ref": "#/components/responses/BadRequest"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NotFound"
+     },
+     "409": {
+      "$ref": "#/components/responses/Conflict"
+     },
+     "413": {
+      "$ref": "#/components/responses/PayloadTooLarge"
+     },
+     "415": {
+      "$ref": "#/components/responses/UnsupportedMediaType"
+     },
+     "422": {
+      "$ref": "#/components/responses/ValidationFailed"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/projects/{project}/flags/{flag}/environments/{environment}/rollouts": {
+   "parameters": [
+    {
+     "$ref": "#/components/parameters/project"
+    },
+    {
+     "$ref": "#/components/parameters/flag"
+    },
+    {
+     "$ref": "#/components/parameters/environment"
+    }
+   ],
+   "post": {
+    "tags": [
+     "releases"
+    ],
+    "operationId": "startRollout",
+    "summary": "Start a progressive (optionally guarded) rollout of a variation",
+    "x-vane-role": "writer",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/RolloutCreate"
+       }
+      }
+     }
+    },
+    "responses": {
+     "201": {
+      "description": "The rollout.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ReleaseRollout"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadRequest"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NotFound"
+     },
+     "409": {
+      "$ref": "#/components/responses/Conflict"
+     },
+     "413": {
+      "$ref": "#/components/responses/PayloadTooLarge"
+     },
+     "415": {
+      "$ref": "#/components/responses/UnsupportedMediaType"
+     },
+     "422": {
+      "$ref": "#/components/responses/ValidationFailed"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   },
+   "get": {
+    "tags": [
+     "releases"
+    ],
+    "operationId": "listRollouts",
+    "summary": "Every rollout of the flag environment, newest first",
+    "x-vane-role": "reader",
+    "responses": {
+     "200": {
+      "description": "The rollouts.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "items"
+         ],
+         "properties": {
+          "items": {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/ReleaseRollout"
+           }
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadRequest"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NotFound"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/projects/{project}/flags/{flag}/environments/{environment}/rollouts/current": {
+   "parameters": [
+    {
+     "$ref": "#/components/parameters/project"
+    },
+    {
+     "$ref": "#/components/parameters/flag"
+    },
+    {
+     "$ref": "#/components/parameters/environment"
+    }
+   ],
+   "get": {
+    "tags": [
+     "releases"
+    ],
+    "operationId": "getCurrentRollout",
+    "summary": "The latest rollout, whatever its status (404 if there never was one)",
+    "x-vane-role": "reader",
+    "responses": {
+     "200": {
+      "description": "The rollout.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ReleaseRollout"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadRequest"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NotFound"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/projects/{project}/flags/{flag}/environments/{environment}/rollouts/current/pause": {
+   "parameters": [
+    {
+     "$ref": "#/components/parameters/project"
+    },
+    {
+     "$ref": "#/components/parameters/flag"
+    },
+    {
+     "$ref": "#/components/parameters/environment"
+    }
+   ],
+   "post": {
+    "tags": [
+     "releases"
+    ],
+    "operationId": "pauseRollout",
+    "summary": "Pause the running rollout (409 if the command does not apply to its status)",
+    "x-vane-role": "writer",
+    "responses": {
+     "200": {
+      "description": "The rollout.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ReleaseRollout"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadRequest"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NotFound"
+     },
+     "409": {
+      "$ref": "#/components/responses/Conflict"
+     },
+     "413": {
+      "$ref": "#/components/responses/PayloadTooLarge"
+     },
+     "415": {
+      "$ref": "#/components/responses/UnsupportedMediaType"
+     },
+     "422": {
+      "$ref": "#/components/responses/ValidationFailed"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/projects/{project}/flags/{flag}/environments/{environment}/rollouts/current/resume": {
+   "parameters": [
+    {
+     "$ref": "#/components/parameters/project"
+    },
+    {
+     "$ref": "#/components/parameters/flag"
+    },
+    {
+     "$ref": "#/components/parameters/environment"
+    }
+   ],
+   "post": {
+    "tags": [
+     "releases"
+    ],
+    "operationId": "resumeRollout",
+    "summary": "Resume the paused rollout (409 if the command does not apply to its status)",
+    "x-vane-role": "writer",
+    "responses": {
+     "200": {
+      "description": "The rollout.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ReleaseRollout"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadRequest"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NotFound"
+     },
+     "409": {
+      "$ref": "#/components/responses/Conflict"
+     },
+     "413": {
+      "$ref": "#/components/responses/PayloadTooLarge"
+     },
+     "415": {
+      "$ref": "#/components/responses/UnsupportedMediaType"
+     },
+     "422": {
+      "$ref": "#/components/responses/ValidationFailed"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/projects/{project}/flags/{flag}/environments/{environment}/rollouts/current/rollback": {
+   "parameters": [
+    {
+     "$ref": "#/components/parameters/project"
+    },
+    {
+     "$ref": "#/components/parameters/flag"
+    },
+    {
+     "$ref": "#/components/parameters/environment"
+    }
+   ],
+   "post": {
+    "tags": [
+     "releases"
+    ],
+    "operationId": "rollbackRollout",
+    "summary": "Roll back to the control variation (409 if the command does not apply to its status)",
+    "x-vane-role": "writer",
+    "responses": {
+     "200": {
+      "description": "The rollout.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ReleaseRollout"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadRequest"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NotFound"
+     },
+     "409": {
+      "$ref": "#/components/responses/Conflict"
+     },
+     "413": {
+      "$ref": "#/components/responses/PayloadTooLarge"
+     },
+     "415": {
+      "$ref": "#/components/responses/UnsupportedMediaType"
      },
      "422": {
       "$ref": "#/components/responses/ValidationFailed"
@@ -4260,6 +4821,275 @@ tion` and `rollout` drops the other.",
         }
        }
       }
+     }
+    }
+   },
+   "ScheduledChangeCreate": {
+    "type": "object",
+    "required": [
+     "executeAt",
+     "patch"
+    ],
+    "properties": {
+     "executeAt": {
+      "description": "RFC 3339; at most 366 days ahead, not more than 60 s in the past.",
+      "type": "string",
+      "format": "date-time"
+     },
+     "patch": {
+      "description": "A non-empty JSON merge patch of the targeting, exactly what `PATCH` of the targeting accepts.",
+      "type": "object",
+      "minProperties": 1
+     },
+     "comment": {
+      "type": [
+       "string",
+       "null"
+      ],
+      "maxLength": 1000
+     }
+    }
+   },
+   "ScheduledChange": {
+    "type": "object",
+    "required": [
+     "id",
+     "status",
+     "executeAt",
+     "patch",
+     "comment",
+     "createdBy",
+     "createdAt",
+     "updatedAt",
+     "outcome"
+    ],
+    "properties": {
+     "id": {
+      "$ref": "#/components/schemas/UUID"
+     },
+     "status": {
+      "type": "string",
+      "enum": [
+       "pending",
+       "applied",
+       "failed",
+       "cancelled"
+      ]
+     },
+     "executeAt": {
+      "$ref": "#/components/schemas/Time"
+     },
+     "patch": {
+      "type": "object"
+     },
+     "comment": {
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "createdBy": {
+      "type": "string"
+     },
+     "createdAt": {
+      "$ref": "#/components/schemas/Time"
+     },
+     "updatedAt": {
+      "$ref": "#/components/schemas/Time"
+     },
+     "outcome": {
+      "description": "null while pending; then `{appliedAt, version, lateSeconds, late}`, `{failedAt, reason}` or `{canc\#
+elledAt, cancelledBy}`.",
+      "type": [
+       "object",
+       "null"
+      ]
+     }
+    }
+   },
+   "RolloutCreate": {
+    "type": "object",
+    "required": [
+     "variation",
+     "steps"
+    ],
+    "properties": {
+     "variation": {
+      "type": "integer",
+      "minimum": 0,
+      "description": "The variation to roll out; not the one the fallthrough serves now."
+     },
+     "steps": {
+      "description": "`percent` strictly increasing within (0, 100] with at most three decimals, the last 100.",
+      "type": "array",
+      "minItems": 1,
+      "maxItems": 20,
+      "items": {
+       "type": "object",
+       "required": [
+        "percent",
+        "holdSeconds"
+       ],
+       "properties": {
+        "percent": {
+         "type": "number",
+         "exclusiveMinimum": 0,
+         "maximum": 100
+        },
+        "holdSeconds": {
+         "type": "number",
+         "minimum": 0,
+         "maximum": 2592000
+        }
+       }
+      }
+     },
+     "guard": {
+      "oneOf": [
+       {
+        "type": "object",
+        "required": [
+         "metric",
+         "type",
+         "higherIsBetter"
+        ],
+        "properties": {
+         "metric": {
+          "$ref": "#/components/schemas/Key"
+         },
+         "type": {
+          "type": "string",
+          "enum": [
+           "proportion",
+           "mean"
+          ]
+         },
+         "higherIsBetter": {
+          "type": "boolean"
+         },
+         "alpha": {
+          "type": [
+           "number",
+           "null"
+          ],
+          "exclusiveMinimum": 0,
+          "maximum": 0.5
+         },
+         "minContexts": {
+          "type": [
+           "integer",
+           "null"
+          ],
+          "minimum": 1,
+          "maximum": 10000000
+         }
+        }
+       },
+       {
+        "type": "null"
+       }
+      ]
+     }
+    }
+   },
+   "ReleaseRollout": {
+    "type": "object",
+    "required": [
+     "id",
+     "status",
+     "step",
+     "percent",
+     "startedAt",
+     "stepStartedAt",
+     "flagKey",
+     "environmentKey",
+     "controlVariation",
+     "variation",
+     "steps",
+     "createdBy"
+    ],
+    "properties": {
+     "id": {
+      "$ref": "#/components/schemas/UUID"
+     },
+     "status": {
+      "type": "string",
+      "enum": [
+       "running",
+       "paused",
+       "completed",
+       "rolled_back",
+       "cancelled"
+      ]
+     },
+     "step": {
+      "type": "integer",
+      "minimum": 1
+     },
+     "percent": {
+      "type": "number",
+      "minimum": 0,
+      "maximum": 100
+     },
+     "startedAt": {
+      "$ref": "#/components/schemas/Time"
+     },
+     "stepStartedAt": {
+      "$ref": "#/components/schemas/Time"
+     },
+     "nextStepAt": {
+      "$ref": "#/components/schemas/Time"
+     },
+     "remainingHoldSeconds": {
+      "type": "number",
+      "minimum": 0
+     },
+     "guard": {
+      "type": "object"
+     },
+     "decision": {
+      "type": "object"
+     },
+     "flagKey": {
+      "$ref": "#/components/schemas/Key"
+     },
+     "environmentKey": {
+      "$ref": "#/components/schemas/Key"
+     },
+     "controlVariation": {
+      "type": "integer",
+      "minimum": 0
+     },
+     "variation": {
+      "type": "integer",
+      "minimum": 0
+     },
+     "steps": {
+      "type": "array",
+      "items": {
+       "type": "object",
+       "required": [
+        "percent",
+        "holdSeconds"
+       ],
+       "properties": {
+        "percent": {
+         "type": "number"
+        },
+        "holdSeconds": {
+         "type": "number"
+        }
+       }
+      }
+     },
+     "createdBy": {
+      "type": "string"
+     },
+     "endedAt": {
+      "$ref": "#/components/schemas/Time"
+     },
+     "endReason": {
+      "type": "string"
      }
     }
    },

@@ -18,7 +18,8 @@ struct ManagementRoutes {
         addEnvironments(api)
         addFlags(api)
         addSegments(api)
-        addTokens(api)
+        TokensController(repository: PostgresTokenRepository(store: store), revoked: { [authenticator] in authenticator.invalidate() })
+            .addRoutes(to: api)
         addAudit(api)
         ExperimentsController(repository: PostgresExperimentRepository(store: store)).addRoutes(to: api)
         FlagInsightsRoutes(store: store, staleDays: staleDays).addRoutes(to: api)
@@ -300,36 +301,7 @@ struct ManagementRoutes {
         }
     }
 
-    // MARK: Tokens and audit
-
-    private func addTokens(_ api: RouterGroup<ManagementContext>) {
-        api.post("tokens") { request, context in
-            let actor = try context.require(.admin)
-            let properties = try await body(request).requireObject()
-            var problems = Problems()
-            let name = Self.name(properties["name"], at: "name", into: &problems)
-            var role = Role.reader
-            switch properties["role"] {
-            case .string(let text)?:
-                if let parsed = Role(rawValue: text) { role = parsed } else { problems.add("role", "must be reader, writer or admin") }
-            case let other?: problems.add("role", "expected a string, found \(other.typeName)")
-            case nil: problems.add("role", "is required (reader, writer or admin)")
-            }
-            try problems.check()
-            return Self.json(try await store.createToken(name: name, role: role, actor: actor), status: .created)
-        }
-        api.get("tokens") { _, context in
-            _ = try context.require(.admin)
-            return Self.items(try await store.tokens())
-        }
-        api.delete("tokens/:id") { _, context in
-            let actor = try context.require(.admin)
-            guard let id = UUID(uuidString: try context.parameters.require("id")) else { throw APIError.notFound("no such token") }
-            try await store.deleteToken(id: id, actor: actor)
-            authenticator.invalidate()
-            return Response(status: .noContent)
-        }
-    }
+    // MARK: Audit
 
     private func addAudit(_ api: RouterGroup<ManagementContext>) {
         api.get("audit") { request, context in

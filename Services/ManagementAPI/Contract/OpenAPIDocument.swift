@@ -3563,36 +3563,40 @@ em.",
      },
      "stale": {
       "description": "Only in `GET …/flags?environment=E&stale=true`.",
-      "type": "object",
-      "required": [
-       "reason",
-       "lastEvaluatedAt"
-      ],
-      "properties": {
-       "reason": {
-        "type": "string",
-        "enum": [
-         "neverEvaluated",
-         "notEvaluatedRecently",
-         "singleVariation"
-        ]
+      "$ref": "#/components/schemas/Staleness"
+     }
+    }
+   },
+   "Staleness": {
+    "description": "Why a flag may be technical debt in an environment.",
+    "type": "object",
+    "required": [
+     "reason",
+     "lastEvaluatedAt"
+    ],
+    "properties": {
+     "reason": {
+      "type": "string",
+      "enum": [
+       "neverEvaluated",
+       "notEvaluatedRecently",
+       "singleVariation"
+      ]
+     },
+     "lastEvaluatedAt": {
+      "oneOf": [
+       {
+        "$ref": "#/components/schemas/Time"
        },
-       "lastEvaluatedAt": {
-        "oneOf": [
-         {
-          "$ref": "#/components/schemas/Time"
-         },
-         {
-          "type": "null"
-         }
-        ]
-       },
-       "variation": {
-        "type": "integer",
-        "minimum": -1,
-        "description": "For `singleVariation`; -1 is the SDK's default."
+       {
+        "type": "null"
        }
-      }
+      ]
+     },
+     "variation": {
+      "type": "integer",
+      "minimum": -1,
+      "description": "For `singleVariation`; -1 is the SDK's default."
      }
     }
    },

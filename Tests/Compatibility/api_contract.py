@@ -23,7 +23,7 @@ document (``status_code_conformance``, ``content_type_conformance``, ``response_
 ``ignored_auth`` (401 without a valid token). Not checked: ``positive_data_acceptance`` (the schema cannot say
 that a variation index must exist in the flag, so schema-valid bodies legitimately get 422) and
 ``negative_data_rejection``/``missing_required_header``. VANE_CONTRACT_CHECKS (``all``, or a list) and
-VANE_CONTRACT_EXCLUDE_CHECKS choose others.
+VANE_CONTRACT_EXCLUDE_CHECKS choose others; VANE_CONTRACT_PHASES adds ``stateful``.
 """
 
 from __future__ import annotations
@@ -130,7 +130,8 @@ def run_schemathesis(base: str, token: str, name: str, folder: str, seed: int, e
         os.path.join(os.path.dirname(sys.executable), 'schemathesis'), '--config-file', config, 'run',
         base.rstrip('/') + '/api/v1/openapi.json', '--url', base.rstrip('/') + '/api/v1',
         '--header', 'Authorization: Bearer %s' % token, '--checks', checks, '--seed', str(seed),
-        '--max-examples', str(examples), '--phases', 'examples,coverage,fuzzing', '--workers', '1',
+        '--max-examples', str(examples), '--phases', os.environ.get('VANE_CONTRACT_PHASES') or 'examples,coverage,fuzzing',
+        '--workers', '1',
         '--no-color', '--report', 'ndjson', '--report-ndjson-path', report, '--suppress-health-check', 'all',
         '--request-timeout', '20',
     ]

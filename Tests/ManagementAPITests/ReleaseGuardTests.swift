@@ -94,6 +94,10 @@ struct ReleaseGuardTests {
                 if current["status"] == "running" { return nil }
                 return current
             }
+            if rolledBack == nil {
+                let current = try await api.expect(200, "GET", "/projects/shop/flags/checkout/environments/production/rollouts/current")
+                Issue.record("the rollout: \(current)\nprocessor log:\n\(processor.logTail())")
+            }
             let rollout = try #require(rolledBack)
             #expect(ContinuousClock.now - sent < .seconds(60))
             #expect(rollout["status"] == "rolled_back")

@@ -166,15 +166,15 @@ struct ReleaseLogicTests {
         #expect(few.pValue == nil)
     }
 
-    @Test("equal arms do not fire: 400 simulated looks at 2 % vs 2 % never roll back at alpha 0.05")
+    @Test("equal arms: over 200 simulated rollouts of 20 looks each at 2 % vs 2 %, at most alpha of them ever roll back")
     func equalArms() {
         var generator = SplitMix64(seed: 99)
         let rule = RolloutGuard(metric: "errors", type: .proportion, higherIsBetter: false, alpha: 0.05, minContexts: 100)
-        var fired = 0
-        for _ in 0..<20 {
+        var firedRollouts = 0
+        for _ in 0..<200 {
             var control = (n: 0.0, converted: 0.0)
             var treatment = (n: 0.0, converted: 0.0)
-            for _ in 0..<20 {  // 20 looks while both arms grow
+            for _ in 0..<20 {  // 20 looks while both arms grow to 4,000 contexts
                 for _ in 0..<200 {
                     control.n += 1
                     if Double.random(in: 0..<1, using: &generator) < 0.02 { control.converted += 1 }
@@ -184,10 +184,14 @@ struct ReleaseLogicTests {
                 let evaluation = GuardEvaluation.evaluate(
                     guard: rule, control: .proportion(n: control.n, converted: control.converted), controlVariation: 0,
                     treatment: .proportion(n: treatment.n, converted: treatment.converted), variation: 1)
-                if evaluation.action == .rollback { fired += 1 }
+                if evaluation.action == .rollback {
+                    firedRollouts += 1
+                    break
+                }
             }
         }
-        #expect(fired == 0)
+        // Always valid: the chance of ever rolling back equal arms is at most alpha, however often the guard looks.
+        #expect(firedRollouts <= 10, "\(firedRollouts) of 200 rollouts of equal arms were rolled back")
     }
 
     @Test("a mean metric that got worse (lower is better: latency) rolls back")
@@ -198,5 +202,33 @@ struct ReleaseLogicTests {
         let treatment = SufficientStatistics(n: 200, sum: 200 * 150, sumSquares: 200 * (150 * 150 + 100))
         #expect(GuardEvaluation.evaluate(guard: rule, control: control, controlVariation: 0, treatment: treatment, variation: 1).action
             == .rollback)
+    }
+}
+
+@Suite("releases: the guard's sequential test on the absolute difference")
+struct GuardSequentialTestTests {
+    @Test("powerful on a small baseline where the relative lift is not; defined when the control never failed; 1 for equal arms")
+    func absoluteDifference() throws {
+        let settings = AnalysisSettings(alpha: 0.05)
+        let control = SufficientStatistics.proportion(n: 334, converted: 9)
+        let treatment = SufficientStatistics.proportion(n: 366, converted: 145)
+        let relative = try #require(ExperimentAnalysis.sequentialTest(type: .proportion, control: control, treatment: treatment, settings: settings))
+        let absolute = try #require(
+            ExperimentAnalysis.sequentialAbsoluteTest(type: .proportion, control: control, treatment: treatment, settings: settings))
+        #expect(relative.pValue > 0.05)  // what made the relative-lift guard blind on this data (measured through the pipeline)
+        #expect(absolute.pValue < 1e-6)
+        let difference = treatment.mean - control.mean
+        #expect(absolute.ci.lower < difference && difference < absolute.ci.upper && absolute.ci.lower > 0)
+        let neverFailed = ExperimentAnalysis.sequentialAbsoluteTest(
+            type: .proportion, control: .proportion(n: 300, converted: 0), treatment: .proportion(n: 300, converted: 120), settings: settings)
+        #expect((neverFailed?.pValue ?? 1) < 1e-6)
+        #expect(ExperimentAnalysis.sequentialTest(
+            type: .proportion, control: .proportion(n: 300, converted: 0), treatment: .proportion(n: 300, converted: 120), settings: settings)
+            == nil)
+        let equal = ExperimentAnalysis.sequentialAbsoluteTest(type: .proportion, control: control, treatment: control, settings: settings)
+        #expect(equal?.pValue == 1)
+        #expect(ExperimentAnalysis.sequentialAbsoluteTest(
+            type: .proportion, control: .proportion(n: 100, converted: 0), treatment: .proportion(n: 100, converted: 0), settings: settings)
+            == nil)
     }
 }

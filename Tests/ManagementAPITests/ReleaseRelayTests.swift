@@ -42,10 +42,9 @@ struct ReleaseRelayTests {
                 let at = try #require(seen[index], "step \(index + 1) was never served")
                 #expect(at >= expected - 0.2 && at <= expected + 1.0, "step \(index + 1) served \(at) s after the start (due at \(expected) s)")
             }
-            // Only the steps' shares were ever served (no intermediate weights).
-            for share in summary["shares"]?.arrayValue?.compactMap(\.numberValue) ?? [] {
-                #expect([0.0, 0.1, 0.5, 1.0].contains { abs($0 - share) <= 0.03 }, "served share \(share)")
-            }
+            // Each step's share was served for a while (a pass during an update mixes two steps, so shares in between occur).
+            let shares = summary["shares"]?.arrayValue?.compactMap(\.numberValue) ?? []
+            for percent in [0.1, 0.5] { #expect(shares.contains { abs($0 - percent) <= 0.015 }, "no pass served \(percent): \(shares)") }
         }
     }
 }

@@ -134,7 +134,7 @@ struct ScheduledChangeTests {
             // Its delay is in the scheduler's histogram.
             let metrics = try await TestHTTP.request("GET", "\(api.stack.managementAPI.baseURL)/metrics")
             #expect(metrics.text.contains("vane_release_scheduler_lag_seconds_count"))
-            #expect(metrics.text.contains("vane_release_scheduler_leader 1"))
+            #expect(metrics.text.split(separator: "\n").contains("vane_release_scheduler_leader 1.0"))
         }
     }
 }

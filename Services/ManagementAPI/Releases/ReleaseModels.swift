@@ -211,14 +211,17 @@ struct GuardEvaluation: Codable, Sendable, Equatable {
     var minContexts: Int
     var control: Arm
     var treatment: Arm
+    /// Treatment mean − control mean: what the test is about.
+    var difference: Double?
     var relativeLift: Double?
     var pValue: Double?
     var ci: [Double]?
     var evaluatedAt: String?
 
     /// The decision: roll back when the new variation is worse in the guard's direction and the sequential
-    /// (always-valid) p-value is below `alpha` with at least `minContexts` contexts in each arm — the test of
-    /// ``ExperimentAnalysis/sequentialTest(type:control:treatment:settings:)``, the one experiment results show, so the
+    /// (always-valid) p-value is below `alpha`, with at least `minContexts` contexts in each arm. The test is
+    /// ``ExperimentAnalysis/sequentialAbsoluteTest(type:control:treatment:settings:)``: the confidence sequence the
+    /// experiment results use, on the absolute difference of the means (the relative lift is reported too), so the
     /// guard may look as often as it likes without inflating its false-alarm rate.
     static func evaluate(
         guard rule: RolloutGuard, control: SufficientStatistics, controlVariation: Int, treatment: SufficientStatistics,
@@ -235,31 +238,35 @@ struct GuardEvaluation: Codable, Sendable, Equatable {
         }
         if control.mean != 0 { evaluation.relativeLift = (treatment.mean - control.mean) / control.mean }
         let settings = AnalysisSettings(alpha: rule.alpha)
-        guard let test = ExperimentAnalysis.sequentialTest(type: rule.type, control: control, treatment: treatment, settings: settings),
-              let lift = evaluation.relativeLift
+        guard let test = ExperimentAnalysis.sequentialAbsoluteTest(type: rule.type, control: control, treatment: treatment, settings: settings)
         else {
             evaluation.action = .proceed
-            evaluation.reason = "the sequential test cannot be computed yet (a zero control mean or no variance)"
+            evaluation.reason = "the sequential test cannot be computed yet (no variance in either arm)"
             return evaluation
         }
+        let difference = treatment.mean - control.mean
+        evaluation.difference = difference
         evaluation.pValue = test.pValue
         evaluation.ci = [test.ci.lower, test.ci.upper]
-        let worse = rule.higherIsBetter ? lift < 0 : lift > 0
-        let liftText = String(format: "%+.1f%%", lift * 100)
+        let worse = rule.higherIsBetter ? difference < 0 : difference > 0
+        let change = "mean \(format(control.mean)) → \(format(treatment.mean))"
+            + (evaluation.relativeLift.map { ", relative lift " + String(format: "%+.1f%%", $0 * 100) } ?? "")
         let pText = String(format: "%.4g", test.pValue)
         if worse && test.pValue < rule.alpha {
             evaluation.action = .rollback
-            evaluation.reason = "\(rule.metric) is worse with variation \(variation) (relative lift \(liftText), "
+            evaluation.reason = "\(rule.metric) is worse with variation \(variation) (\(change); "
                 + "\(rule.higherIsBetter ? "higher" : "lower") is better; sequential p-value \(pText) < alpha \(rule.alpha); "
                 + "\(Int(control.n)) control and \(Int(treatment.n)) new contexts)"
         } else {
             evaluation.action = .proceed
             evaluation.reason = worse
-                ? "\(rule.metric) is not significantly worse (relative lift \(liftText), sequential p-value \(pText) ≥ alpha \(rule.alpha))"
-                : "\(rule.metric) is not worse (relative lift \(liftText), sequential p-value \(pText))"
+                ? "\(rule.metric) is not significantly worse (\(change); sequential p-value \(pText) ≥ alpha \(rule.alpha))"
+                : "\(rule.metric) is not worse (\(change); sequential p-value \(pText))"
         }
         return evaluation
     }
+
+    private static func format(_ value: Double) -> String { String(format: "%.4g", value) }
 }
 
 /// `POST …/scheduled-changes`: `{executeAt, patch, comment?}`.

@@ -78,27 +78,32 @@ struct ReleaseLogicTests {
             "fallthrough": ["rollout": ["seed": 7, "variations": [["variation": 0, "weight": 90_000], ["variation": 2, "weight": 10_000]]]],
         ])
         #expect(RolloutPlan.patch(VariationOrRollout(variation: 1)) == ["fallthrough": ["variation": 1]])
+        // A guarded rollout's steps are experiment rollouts (the SDKs then send a feature event per fallthrough evaluation).
+        let guarded = RolloutPlan.patch(RolloutPlan.choice(control: 0, variation: 2, percent: 10, seed: 7, experiment: true))
+        #expect(guarded["fallthrough"]?["rollout"]?["kind"] == "experiment")
     }
 
     /// Evaluates the flag with each step's fallthrough for many contexts with LaunchDarkly's bucketing.
-    private static func served(percents: [Double], contexts: [EvaluationContext], seed: Int) -> [[Int?]] {
+    private static func served(percents: [Double], contexts: [EvaluationContext], seed: Int, experiment: Bool) -> [[Int?]] {
         percents.map { percent in
             let flag = FeatureFlag(
                 key: "checkout", version: 1, on: true, variations: ["old", "new"], offVariation: 0,
-                fallthrough: RolloutPlan.choice(control: 0, variation: 1, percent: percent, seed: seed), salt: "salt")
+                fallthrough: RolloutPlan.choice(control: 0, variation: 1, percent: percent, seed: seed, experiment: experiment),
+                salt: "salt")
             let data = EvaluationData(PollingPayload(flags: ["checkout": flag]))
             return contexts.map { data.evaluate(flagKey: "checkout", context: $0).variationIndex }
         }
     }
 
-    @Test("the ramp is monotone: 20,000 contexts, every step, a context that got the new variation keeps it")
-    func monotone() throws {
+    @Test("the ramp is monotone: 20,000 contexts, every step, a context that got the new variation keeps it (plain and guarded)",
+          arguments: [false, true])
+    func monotone(experiment: Bool) throws {
         let percents: [Double] = [1, 5, 10, 25, 33.333, 50, 75, 99, 100]
         var contexts = (0..<20_000).map { EvaluationContext.user("user-\($0)") }
         // Other kinds: an organization-only context has no `user` key to bucket by and stays on the control until 100 %.
         contexts.append(try EvaluationContext(json: ["kind": "organization", "key": "org-1"]))
         contexts.append(try EvaluationContext(json: ["kind": "multi", "user": ["key": "m-1"], "org": ["key": "o-1"]]))
-        let served = Self.served(percents: percents, contexts: contexts, seed: 4242)
+        let served = Self.served(percents: percents, contexts: contexts, seed: 4242, experiment: experiment)
         for (step, row) in served.enumerated() {
             let share = Double(row.filter { $0 == 1 }.count) / Double(contexts.count)
             #expect(abs(share - percents[step] / 100) < 0.015, "step \(step): \(share) served the new variation")

@@ -136,11 +136,14 @@ enum RolloutPlan {
     /// A percent as a LaunchDarkly weight (thousandths of a percent; 100 % = 100000).
     static func weight(percent: Double) -> Int { min(100_000, max(0, Int((percent * 1000).rounded()))) }
 
-    static func choice(control: Int, variation: Int, percent: Double, seed: Int) -> VariationOrRollout {
+    /// `experiment`: a guarded rollout's steps are LaunchDarkly experiment rollouts, so that the SDKs send a full
+    /// feature event for each fallthrough evaluation (`inExperiment`), the per-context exposures the guard needs.
+    /// Experiment bucketing hashes the same seed and key, so the ramp stays monotone.
+    static func choice(control: Int, variation: Int, percent: Double, seed: Int, experiment: Bool = false) -> VariationOrRollout {
         let weight = weight(percent: percent)
         if weight >= 100_000 { return VariationOrRollout(variation: variation) }
         if weight <= 0 { return VariationOrRollout(variation: control) }
-        return VariationOrRollout(rollout: Rollout(seed: seed, variations: [
+        return VariationOrRollout(rollout: Rollout(kind: experiment ? Rollout.Kind.experiment.rawValue : nil, seed: seed, variations: [
             WeightedVariation(variation: control, weight: 100_000 - weight),
             WeightedVariation(variation: variation, weight: weight),
         ]))
@@ -154,6 +157,7 @@ enum RolloutPlan {
             })
             var object: [String: JSONValue] = ["variations": variations]
             if let seed = rollout.seed { object["seed"] = .number(Double(seed)) }
+            if let kind = rollout.kind { object["kind"] = .string(kind) }
             return ["fallthrough": ["rollout": .object(object)]]
         }
         return ["fallthrough": ["variation": .number(Double(choice.variation ?? 0))]]

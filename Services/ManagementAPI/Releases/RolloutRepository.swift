@@ -107,8 +107,9 @@ extension PostgresReleaseRepository {
             }
             var row = try await reread(id, connection: connection)
             try await setFallthrough(
-                RolloutPlan.choice(control: control, variation: draft.variation, percent: first.percent, seed: seed), locked: locked,
-                keys: keys, comment: "rollout \(id.uuidString.lowercased()) started, \(Self.describe(step: 0, of: row))",
+                RolloutPlan.choice(
+                    control: control, variation: draft.variation, percent: first.percent, seed: seed, experiment: draft.guard != nil),
+                locked: locked, keys: keys, comment: "rollout \(id.uuidString.lowercased()) started, \(Self.describe(step: 0, of: row))",
                 actor: actor.actor, connection: connection)
             if draft.steps.count == 1 {
                 // A single 100 % step: the new variation at once, and the rollout is complete.
@@ -262,7 +263,9 @@ extension PostgresReleaseRepository {
             if isLast { comment += "; rollout completed" }
             if lag > ReleaseLimits.lateAfterSeconds { comment += "; applied late: " + String(format: "%.1f", lag) + " s after its time" }
             try await setFallthrough(
-                RolloutPlan.choice(control: row.controlVariation, variation: row.variation, percent: row.steps[next].percent, seed: row.seed),
+                RolloutPlan.choice(
+                    control: row.controlVariation, variation: row.variation, percent: row.steps[next].percent, seed: row.seed,
+                    experiment: row.guardRule != nil),
                 locked: locked, keys: keys, comment: comment, actor: ReleaseScheduler.actorName, connection: connection)
             // On time, the next hold starts from this step's due time (no drift); late (every replica was down), from now,
             // so that each percent is held in full.

@@ -15,7 +15,8 @@ struct ReleaseGuardTests {
             let production = try #require(project["environments"]?.arrayValue?.first { $0["key"] == "production" })
             let sdkKey = try #require(production["sdkKey"]?.stringValue)
             for flag in ["checkout", "calm"] {
-                try await api.expect(201, "POST", "/projects/shop/flags", #"{"key":"\#(flag)","name":"F","variations":[{"value":"old"},{"value":"new"}]}"#)
+                try await api.expect(201, "POST", "/projects/shop/flags",
+                    #"{"key":"\#(flag)","name":"F","variations":[{"value":"old"},{"value":"new"}]}"#)
                 try await api.expect(200, "PATCH", "/projects/shop/flags/\(flag)/environments/production", #"{"on":true}"#)
             }
 
@@ -56,7 +57,8 @@ struct ReleaseGuardTests {
                     arms[variation, default: 0] += 1
                     let context: JSONValue = ["kind": "user", "key": .string(key)]
                     events.append([
-                        "kind": "feature", "creationDate": .number(now), "key": .string(flag), "version": .number(Double(payload.flags[flag]?.version ?? 1)),
+                        "kind": "feature", "creationDate": .number(now), "key": .string(flag),
+                        "version": .number(Double(payload.flags[flag]?.version ?? 1)),
                         "variation": .number(Double(variation)), "value": detail.value, "default": "old", "context": context,
                     ])
                     // Control: 2 % of contexts send an error; the new variation: 40 % (or 2 % for equal arms).
@@ -74,7 +76,8 @@ struct ReleaseGuardTests {
             let probe = Array(#"[{"kind":"identify","creationDate":1,"context":{"kind":"user","key":"probe"}}]"#.utf8)
             _ = try await ReleaseTestSupport.waitFor("events-ingest to accept the SDK key", timeout: .seconds(30)) {
                 let status = try await TestHTTP.request(
-                    "POST", "\(ingest.baseURL)/bulk", headers: [("Authorization", sdkKey), ("Content-Type", "application/json")], body: probe
+                    "POST", "\(ingest.baseURL)/bulk", headers: [("Authorization", sdkKey), ("Content-Type",
+                        "application/json")], body: probe
                 ).status
                 guard status == 202 else { return nil }
                 return true
@@ -89,7 +92,8 @@ struct ReleaseGuardTests {
             }
             let sent = ContinuousClock.now
 
-            let rolledBack = try await ReleaseTestSupport.waitFor("the guard to roll back", timeout: .seconds(60), every: .milliseconds(250)) {
+            let rolledBack = try await ReleaseTestSupport.waitFor("the guard to roll back", timeout: .seconds(60),
+                every: .milliseconds(250)) {
                 let current = try await api.expect(200, "GET", "/projects/shop/flags/checkout/environments/production/rollouts/current")
                 if current["status"] == "running" { return nil }
                 return current
@@ -107,7 +111,8 @@ struct ReleaseGuardTests {
             #expect((decision["pValue"]?.numberValue ?? 1) < 0.05)
             #expect(decision["treatment"]?["n"]?.numberValue == Double(bad.arms[1] ?? 0))
             #expect(decision["control"]?["n"]?.numberValue == Double(bad.arms[0] ?? 0))
-            #expect(try await api.expect(200, "GET", "/projects/shop/flags/checkout/environments/production")["fallthrough"] == ["variation": 0])
+            #expect(try await api.expect(200, "GET",
+                "/projects/shop/flags/checkout/environments/production")["fallthrough"] == ["variation": 0])
             let audit = try await ReleaseTestSupport.audit(api, project: "shop", flag: "checkout")
             let entry = try #require(audit.first { $0["action"] == "release.rollout.rollback" })
             #expect(entry["actor"] == "release-scheduler")
@@ -118,7 +123,8 @@ struct ReleaseGuardTests {
             // Equal arms: the guard has seen every context (both arms above minContexts) and lets the rollout run.
             let looked = try await ReleaseTestSupport.waitFor("the equal-arms guard to see every context", timeout: .seconds(30)) {
                 let current = try await api.expect(200, "GET", "/projects/shop/flags/calm/environments/production/rollouts/current")
-                let n = (current["decision"]?["control"]?["n"]?.numberValue ?? 0) + (current["decision"]?["treatment"]?["n"]?.numberValue ?? 0)
+                let n = (current["decision"]?["control"]?["n"]?.numberValue ?? 0)
+                    + (current["decision"]?["treatment"]?["n"]?.numberValue ?? 0)
                 guard n == Double(calm.arms.values.reduce(0, +)) else { return nil }
                 return current
             }
@@ -139,7 +145,8 @@ struct ReleaseGuardTests {
             let project = try await api.expect(200, "GET", "/projects/shop")
             let production = try #require(project["environments"]?.arrayValue?.first { $0["key"] == "production" })
             let sdkKey = try #require(production["sdkKey"]?.stringValue)
-            try await api.expect(201, "POST", "/projects/shop/flags", #"{"key":"checkout","name":"F","variations":[{"value":"old"},{"value":"new"}]}"#)
+            try await api.expect(201, "POST", "/projects/shop/flags",
+                #"{"key":"checkout","name":"F","variations":[{"value":"old"},{"value":"new"}]}"#)
             try await api.expect(200, "PATCH", "/projects/shop/flags/checkout/environments/production", #"{"on":true}"#)
 
             let relay = try ServiceProcess("relay-streamer", environment: [
@@ -164,7 +171,8 @@ struct ReleaseGuardTests {
             let probe = Array(#"[{"kind":"identify","creationDate":1,"context":{"kind":"user","key":"probe"}}]"#.utf8)
             _ = try await ReleaseTestSupport.waitFor("events-ingest to accept the SDK key", timeout: .seconds(30)) {
                 let status = try await TestHTTP.request(
-                    "POST", "\(ingest.baseURL)/bulk", headers: [("Authorization", sdkKey), ("Content-Type", "application/json")], body: probe
+                    "POST", "\(ingest.baseURL)/bulk", headers: [("Authorization", sdkKey), ("Content-Type",
+                        "application/json")], body: probe
                 ).status
                 guard status == 202 else { return nil }
                 return true
@@ -188,7 +196,8 @@ struct ReleaseGuardTests {
             #expect(summary["inExperiment"]?.numberValue == 1500)
             let sent = ContinuousClock.now
 
-            let rolledBack = try await ReleaseTestSupport.waitFor("the guard to roll back", timeout: .seconds(60), every: .milliseconds(250)) {
+            let rolledBack = try await ReleaseTestSupport.waitFor("the guard to roll back", timeout: .seconds(60),
+                every: .milliseconds(250)) {
                 let current = try await api.expect(200, "GET", "/projects/shop/flags/checkout/environments/production/rollouts/current")
                 if current["status"] == "running" { return nil }
                 return current
@@ -209,7 +218,8 @@ struct ReleaseGuardTests {
             let entry = try #require(audit.first { $0["action"] == "release.rollout.rollback" })
             #expect(entry["actor"] == "release-scheduler")
             #expect(entry["comment"]?.stringValue?.contains("rollout \(id) rolled back automatically") == true)
-            #expect(try await api.expect(200, "GET", "/projects/shop/flags/checkout/environments/production")["fallthrough"] == ["variation": 0])
+            #expect(try await api.expect(200, "GET",
+                "/projects/shop/flags/checkout/environments/production")["fallthrough"] == ["variation": 0])
             _ = await processor.stop()
             _ = await ingest.stop()
         }

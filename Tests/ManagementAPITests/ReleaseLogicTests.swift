@@ -59,10 +59,12 @@ struct ReleaseLogicTests {
             _ = try ScheduledChangeDraft(json: try Self.parse(#"{"executeAt": "monday", "patch": {}, "comment": 3}"#), nowMilliseconds: now)
         } == ["executeAt", "patch", "comment"])
         #expect(Self.paths {
-            _ = try ScheduledChangeDraft(json: try Self.parse(#"{"executeAt": "2020-01-01T00:00:00Z", "patch": [1]}"#), nowMilliseconds: now)
+            _ = try ScheduledChangeDraft(
+                json: try Self.parse(#"{"executeAt": "2020-01-01T00:00:00Z", "patch": [1]}"#), nowMilliseconds: now)
         } == ["executeAt", "patch"])
         #expect(Self.paths {
-            _ = try ScheduledChangeDraft(json: try Self.parse(#"{"executeAt": "2099-01-01T00:00:00Z", "patch": {"on": 1}}"#), nowMilliseconds: now)
+            _ = try ScheduledChangeDraft(
+                json: try Self.parse(#"{"executeAt": "2099-01-01T00:00:00Z", "patch": {"on": 1}}"#), nowMilliseconds: now)
         } == ["executeAt"])
     }
 
@@ -72,7 +74,8 @@ struct ReleaseLogicTests {
         let ten = RolloutPlan.choice(control: 0, variation: 2, percent: 10, seed: 7)
         #expect(ten.variation == nil)
         #expect(ten.rollout?.seed == 7)
-        #expect(ten.rollout?.variations == [WeightedVariation(variation: 0, weight: 90_000), WeightedVariation(variation: 2, weight: 10_000)])
+        #expect(ten.rollout?.variations == [WeightedVariation(variation: 0, weight: 90_000), WeightedVariation(variation: 2,
+            weight: 10_000)])
         #expect(RolloutPlan.choice(control: 0, variation: 2, percent: 100, seed: 7) == VariationOrRollout(variation: 2))
         #expect(RolloutPlan.patch(ten) == [
             "fallthrough": ["rollout": ["seed": 7, "variations": [["variation": 0, "weight": 90_000], ["variation": 2, "weight": 10_000]]]],
@@ -217,7 +220,8 @@ struct GuardSequentialTestTests {
         let settings = AnalysisSettings(alpha: 0.05)
         let control = SufficientStatistics.proportion(n: 334, converted: 9)
         let treatment = SufficientStatistics.proportion(n: 366, converted: 145)
-        let relative = try #require(ExperimentAnalysis.sequentialTest(type: .proportion, control: control, treatment: treatment, settings: settings))
+        let relative = try #require(ExperimentAnalysis.sequentialTest(type: .proportion, control: control, treatment: treatment,
+            settings: settings))
         let absolute = try #require(
             ExperimentAnalysis.sequentialAbsoluteTest(type: .proportion, control: control, treatment: treatment, settings: settings))
         #expect(relative.pValue > 0.05)  // what made the relative-lift guard blind on this data (measured through the pipeline)
@@ -225,10 +229,12 @@ struct GuardSequentialTestTests {
         let difference = treatment.mean - control.mean
         #expect(absolute.ci.lower < difference && difference < absolute.ci.upper && absolute.ci.lower > 0)
         let neverFailed = ExperimentAnalysis.sequentialAbsoluteTest(
-            type: .proportion, control: .proportion(n: 300, converted: 0), treatment: .proportion(n: 300, converted: 120), settings: settings)
+            type: .proportion, control: .proportion(n: 300, converted: 0), treatment: .proportion(n: 300,
+                converted: 120), settings: settings)
         #expect((neverFailed?.pValue ?? 1) < 1e-6)
         #expect(ExperimentAnalysis.sequentialTest(
-            type: .proportion, control: .proportion(n: 300, converted: 0), treatment: .proportion(n: 300, converted: 120), settings: settings)
+            type: .proportion, control: .proportion(n: 300, converted: 0), treatment: .proportion(n: 300,
+                converted: 120), settings: settings)
             == nil)
         let equal = ExperimentAnalysis.sequentialAbsoluteTest(type: .proportion, control: control, treatment: control, settings: settings)
         #expect(equal?.pValue == 1)

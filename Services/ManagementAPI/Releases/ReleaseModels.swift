@@ -50,7 +50,8 @@ struct RolloutGuard: Codable, Sendable, Equatable {
         let properties = json.objectValue ?? [:]
         if json.objectValue == nil { problems.add(path, "expected an object {metric, type, higherIsBetter, alpha?, minContexts?}") }
         metric = properties["metric"]?.stringValue ?? ""
-        if !Identifiers.isValidKey(metric) { problems.add("\(path).metric", "is required: a custom event key matching [A-Za-z0-9._-]{1,256}") }
+        if !Identifiers.isValidKey(metric) { problems.add("\(path).metric",
+            "is required: a custom event key matching [A-Za-z0-9._-]{1,256}") }
         type = properties["type"]?.stringValue.flatMap(MetricType.init(rawValue:)) ?? .proportion
         if properties["type"]?.stringValue.flatMap(MetricType.init(rawValue:)) == nil {
             problems.add("\(path).type", "must be \"proportion\" or \"mean\"")
@@ -66,7 +67,8 @@ struct RolloutGuard: Codable, Sendable, Equatable {
         minContexts = 100
         switch properties["minContexts"] {
         case nil, .null?: break
-        case .number(let value)?: if let n = JSONValue.exactInteger(value), (1...10_000_000).contains(n) { minContexts = n } else { fallthrough }
+        case .number(let value)?:
+            if let n = JSONValue.exactInteger(value), (1...10_000_000).contains(n) { minContexts = n } else { fallthrough }
         default: problems.add("\(path).minContexts", "must be an integer within 1...10000000")
         }
     }
@@ -98,7 +100,8 @@ struct RolloutDraft: Sendable, Equatable {
         steps = []
         if case .array(let list)? = properties["steps"], !list.isEmpty, list.count <= ReleaseLimits.maxSteps {
             for (i, item) in list.enumerated() {
-                guard let step = item.objectValue, case .number(let percent)? = step["percent"], case .number(let hold)? = step["holdSeconds"]
+                guard let step = item.objectValue, case .number(let percent)? = step["percent"],
+                      case .number(let hold)? = step["holdSeconds"]
                 else {
                     problems.add("steps[\(i)]", "expected {percent, holdSeconds} with numbers")
                     continue
@@ -242,7 +245,8 @@ struct GuardEvaluation: Codable, Sendable, Equatable {
         }
         if control.mean != 0 { evaluation.relativeLift = (treatment.mean - control.mean) / control.mean }
         let settings = AnalysisSettings(alpha: rule.alpha)
-        guard let test = ExperimentAnalysis.sequentialAbsoluteTest(type: rule.type, control: control, treatment: treatment, settings: settings)
+        guard let test = ExperimentAnalysis.sequentialAbsoluteTest(type: rule.type, control: control, treatment: treatment,
+            settings: settings)
         else {
             evaluation.action = .proceed
             evaluation.reason = "the sequential test cannot be computed yet (no variance in either arm)"

@@ -113,7 +113,8 @@ final class ReleaseScheduler: Service, Sendable {
             return leader
         }
         if acquired != wasLeader {
-            logger.info(acquired ? "leading the release scheduler" : "no longer leading the release scheduler", metadata: ["holder": "\(holder)"])
+            logger.info(acquired ? "leading the release scheduler" : "no longer leading the release scheduler",
+                metadata: ["holder": "\(holder)"])
         }
         leading.set(Int64(acquired ? 1 : 0))
     }

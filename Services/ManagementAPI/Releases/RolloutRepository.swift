@@ -82,8 +82,10 @@ extension PostgresReleaseRepository {
                     """
                     INSERT INTO experiments (id, project_id, key, name, description, flag_key, environment_id, control_variation,
                         variation_count, metrics, internal)
-                    VALUES (\(experiment), (SELECT project_id FROM flags WHERE id = \(locked.flag.id)), \("~rollout-" + id.uuidString.lowercased()),
-                        \("guard of rollout " + id.uuidString.lowercased()), '', \(keys.flag), \(locked.environmentID), \(control), \(count),
+                    VALUES (\(experiment), (SELECT project_id FROM flags WHERE id = \(locked.flag.id)),
+                        \("~rollout-" + id.uuidString.lowercased()),
+                        \("guard of rollout " + id.uuidString.lowercased()), '', \(keys.flag), \(locked.environmentID), \(control),
+                        \(count),
                         \(try Self.json([metric]))::jsonb, true)
                     """, logger: log)
                 try await connection.query(
@@ -96,9 +98,11 @@ extension PostgresReleaseRepository {
             do {
                 try await connection.query(
                     """
-                    INSERT INTO release_rollouts (id, flag_id, environment_id, control_variation, variation, steps, guard, seed, status, step,
+                    INSERT INTO release_rollouts (id, flag_id, environment_id, control_variation, variation, steps, guard, seed, status,
+                        step,
                         step_started_at, next_step_at, experiment_id, created_by, started_at)
-                    VALUES (\(id), \(locked.flag.id), \(locked.environmentID), \(control), \(draft.variation), \(try Self.json(draft.steps))::jsonb,
+                    VALUES (\(id), \(locked.flag.id), \(locked.environmentID), \(control), \(draft.variation),
+                        \(try Self.json(draft.steps))::jsonb,
                         \(try draft.guard.map { try Self.json($0) })::jsonb, \(seed), 'running', 0, clock_timestamp(),
                         clock_timestamp() + make_interval(secs => \(first.holdSeconds)), \(experimentID), \(actor.actor), clock_timestamp())
                     """, logger: log)
@@ -116,7 +120,8 @@ extension PostgresReleaseRepository {
                 try await connection.query(
                     "UPDATE release_rollouts SET status = 'completed', next_step_at = NULL, ended_at = clock_timestamp() WHERE id = \(id)",
                     logger: log)
-                if let experimentID { try await ReleaseHooks.closeGuardWindow(experimentID: experimentID, connection: connection, logger: log) }
+                if let experimentID { try await ReleaseHooks.closeGuardWindow(experimentID: experimentID, connection: connection,
+                    logger: log) }
                 row = try await reread(id, connection: connection)
             }
             try await connection.audit(
@@ -142,7 +147,8 @@ extension PostgresReleaseRepository {
         }
     }
 
-    private func flagEnvironmentIDs(_ keys: FlagEnvironmentKeys, connection: PostgresConnection) async throws -> (flag: UUID, environment: UUID) {
+    private func flagEnvironmentIDs(_ keys: FlagEnvironmentKeys, connection: PostgresConnection) async throws -> (flag: UUID,
+        environment: UUID) {
         let locked = try await connection.query(
             """
             SELECT f.id, e.id FROM flags f JOIN projects p ON p.id = f.project_id JOIN environments e ON e.project_id = p.id
@@ -174,7 +180,8 @@ extension PostgresReleaseRepository {
                 try await connection.query(
                     """
                     UPDATE release_rollouts SET status = 'paused',
-                        remaining_ms = greatest(0, (extract(epoch FROM next_step_at - clock_timestamp()) * 1000)::bigint), next_step_at = NULL
+                        remaining_ms = greatest(0,
+                            (extract(epoch FROM next_step_at - clock_timestamp()) * 1000)::bigint), next_step_at = NULL
                     WHERE id = \(row.id)
                     """, logger: log)
             case .resume:

@@ -283,10 +283,16 @@ struct PostgresReleaseRepository: ReleaseRepository {
             let before = try await scheduledRows(where: "s.id = \(id)", connection: connection).first
             let change: FlagStoreTargetingChange
             do {
+                let patch = try JSONParser.parse(patchText)
+                if patch["prerequisites"] != nil {
+                    // As the PATCH does: prerequisite cycles depend on the whole environment, so such changes are serialized.
+                    let environment = try await store.environmentRow(
+                        projectKey: keys.project, key: keys.environment, lock: false, connection: connection)
+                    try await connection.lockEnvironment(environment.id, logger: logger)
+                }
                 let locked = try await store.lockTargeting(
                     projectKey: keys.project, flagKey: keys.flag, environmentKey: keys.environment, connection: connection)
-                change = try await store.prepareTargetingChange(locked, body: try JSONParser.parse(patchText), merge: true,
-                    connection: connection)
+                change = try await store.prepareTargetingChange(locked, body: patch, merge: true, connection: connection)
             } catch let error as APIError {
                 let details = error.details.map { ($0.path.map { "\($0): " } ?? "") + $0.message }
                 let reason = ([error.message] + details).joined(separator: "; ")

@@ -41,7 +41,7 @@ struct ManagementApplication {
             admin: try KafkaAdmin(configuration: adminConfiguration, logger: logger))
         let publisher = OutboxPublisher(store: store, producer: producer, topic: topic, metrics: metrics, logger: logger)
         let availability = DatabaseAvailability(database: settings.database, logger: logger)
-        let scheduler = ReleaseScheduler(store: store, metrics: metrics, logger: logger)
+        let scheduler = ReleaseScheduler(store: store, availability: availability, metrics: metrics, logger: logger)
         return Parts(
             postgres: postgres, store: store, producer: producer, topic: topic, publisher: publisher, availability: availability,
             metrics: metrics, scheduler: scheduler)

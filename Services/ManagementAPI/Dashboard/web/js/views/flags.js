@@ -110,14 +110,22 @@ async function render(ctx) {
     if (focusedId) { const again = ctx.main.querySelector(`[data-testid="${CSS.escape(focusedId)}"]`); if (again) again.focus(); }
   }
 
+  let shownFlags = null;
   async function loadFlags() {
-    const { data } = await ctx.api.get(ctx.path`/projects/${ctx.project.key}/flags`, { signal: ctx.signal });
+    const { data } = await ctx.api.get(ctx.path`/projects/${ctx.project.key}/environments/${env}/flags`, { signal: ctx.signal });
+    const text = JSON.stringify(data.items);
+    if (text === shownFlags) return;
+    shownFlags = text;
     flags = data.items;
     renderRows();
   }
+  let shownEvaluations = null;
   async function loadEvaluations() {
     try {
       const { data } = await ctx.api.get(ctx.path`/projects/${ctx.project.key}/environments/${env}/flag-evaluations`, { signal: ctx.signal });
+      const text = JSON.stringify(data.items);
+      if (text === shownEvaluations) return;
+      shownEvaluations = text;
       evaluations = new Map(data.items.map((f) => [f.key, { lastEvaluatedAt: f.lastEvaluatedAt ?? null, stale: f.stale ?? null }]));
       renderRows();
     } catch (e) {

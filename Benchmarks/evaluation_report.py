@@ -23,6 +23,9 @@ from ldclient.impl.evaluator import Evaluator
 from ldclient.impl.events.types import EventFactory
 from ldclient.impl.model import FeatureFlag, Segment
 
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+import figures  # noqa: E402  (Benchmarks/figures.py, beside this file)
+
 CASES = pathlib.Path(__file__).with_name("evaluation-cases.json")
 
 
@@ -77,6 +80,8 @@ def main() -> int:
         target = TARGETS_NS[name.split()[0]]
         verdict = "met" if swift_ns <= target else "missed"
         print(f"| {name} | {swift_ns:,.0f} | {mallocs:g} | ≤ {target:,} ns ({verdict}) | {python_ns:,.0f} | {python_ns / swift_ns:,.0f}× |")
+        figures.add("evaluation", f"{name}, p50", swift_ns, "ns", "LaunchDarkly Python SDK", python_ns, f"<={target}")
+        figures.add("evaluation", f"{name}, allocations per evaluation", mallocs, "allocs", target="<=0")
     print()
     print("Wall-clock figures on a shared 2-core machine are indicative only; allocation counts are exact.")
     return 0

@@ -9,7 +9,7 @@ import TestSupport
 ///   RelayLoad naive-server   the baseline SSE server (Hummingbird's per-connection-task pattern)
 ///
 /// 1. Idle streams: RSS of the relay before and after N streams connected (and received their
-///    `put`), per stream, against the naive Hummingbird server in the same run.
+///    `put`), per stream, at 1,000, 10,000 and N streams, against the naive Hummingbird server (N) in the same run.
 /// 2. Kill switch: K streams connected; the time from management-api's targeting `PATCH {"on":…}`
 ///    returning to each stream receiving the `patch`, over several rounds; against 1 stream.
 /// 3. Requests/s (wrk) of `/sdk/latest-all` and OFREP bulk, with and without ETag hits, against
@@ -94,18 +94,29 @@ struct Bench {
     // MARK: 1. Idle streams
 
     private func memory(relay: ServiceProcess, sdkKey: String, streams: Int) async throws {
-        print("## Idle streams: RSS per stream (\(streams) streams, each received its put)\n")
-        let relayResult = try await holdStreams(server: relay, count: streams, headers: ["Authorization: \(sdkKey)"])
+        print("## Idle streams: RSS per stream (1,000, 10,000 and \(streams) streams, each received its put)\n")
+        // The relay at each size (the last one against the naive server in the same run). 50,000 streams need more
+        // open files than this machine allows one process (RELAY_BENCH_STREAMS says how many it does).
+        var relayResults: [(count: Int, before: Int, after: Int, seconds: Double)] = []
+        for count in Set([1_000, 10_000, streams].filter { $0 <= streams }).sorted() {
+            relayResults.append(try await holdStreams(server: relay, count: count, headers: ["Authorization: \(sdkKey)"]))
+        }
+        let relayResult = relayResults[relayResults.count - 1]
         let naive = try ServiceProcess("RelayLoad", arguments: ["naive-server"], environment: [:])
         try await naive.waitUntilReady()
         let naiveResult = try await holdStreams(server: naive, count: streams, headers: [])
         await naive.stop()
         print("| server | streams | RSS before | RSS with streams | per stream | connect time |")
         print("|---|---|---|---|---|---|")
-        for (name, result) in [("relay-streamer", relayResult), ("naive Hummingbird SSE (baseline)", naiveResult)] {
+        for (name, result) in relayResults.map({ ("relay-streamer", $0) }) + [("naive Hummingbird SSE (baseline)", naiveResult)] {
             print("| \(name) | \(result.count) | \(mib(result.before)) | \(mib(result.after)) | \(kib((result.after - result.before) / result.count)) | \(String(format: "%.1f s", result.seconds)) |")
         }
         let ratio = Double(relayResult.after - relayResult.before) / Double(max(1, naiveResult.after - naiveResult.before))
+        Figures.add(
+            area: "relay-streamer", figure: "RSS per idle stream, \(relayResult.count) streams",
+            value: Double(relayResult.after - relayResult.before) / Double(max(1, relayResult.count)) / 1024, unit: "KiB",
+            baselineName: "naive Hummingbird SSE server",
+            baseline: Double(naiveResult.after - naiveResult.before) / Double(max(1, naiveResult.count)) / 1024, target: "<=8")
         print("\nrelay / baseline bytes per stream: \(String(format: "%.2f", ratio)); at this rate 50,000 relay streams need \(mib((relayResult.after - relayResult.before) / relayResult.count * 50_000 + relayResult.before))\n")
     }
 
@@ -139,7 +150,8 @@ struct Bench {
         print("| streams | samples | missing | p50 | p90 | p99 | max | PATCH took (p50) | relay fan-out per event loop (mean) |")
         print("|---|---|---|---|---|---|---|---|---|")
         var round = 0
-        for count in [1, streams] {
+        var singleStreamP99: Double?
+        for count in Set([1, 1_000, streams]).sorted() {
             let clients = StreamClients()
             try await clients.open(count: count, port: relay.port, path: "/all", headers: ["Authorization: \(sdkKey)"])
             try await clients.waitConnected(count, timeout: .seconds(300))
@@ -167,6 +179,14 @@ struct Bench {
             latencies.sort()
             patchTimes.sort()
             let meanFanOut = (fanOutAfter.sum - fanOutBefore.sum) / Double(max(1, fanOutAfter.count - fanOutBefore.count)) * 1000
+            let p99 = percentile(latencies, 0.99)
+            if count == 1 {
+                singleStreamP99 = p99
+            } else {
+                Figures.add(
+                    area: "relay-streamer", figure: "kill switch, PATCH returned → all \(count) streams, p99", value: p99, unit: "ms",
+                    baselineName: "1 stream, p99", baseline: singleStreamP99, target: count >= 10_000 ? "<=100" : nil)
+            }
             print("| \(count) | \(latencies.count) | \(missing) | \(ms(percentile(latencies, 0.5))) | \(ms(percentile(latencies, 0.9))) | \(ms(percentile(latencies, 0.99))) | \(ms(latencies.last ?? 0)) | \(ms(percentile(patchTimes, 0.5))) | \(ms(meanFanOut)) |")
             try await Task.sleep(for: .seconds(2))
         }

@@ -169,6 +169,12 @@ async function onRoute(route) {
     /** Forgets the cached project (after renaming it or changing its environments). */
     invalidateProject: () => { if (ctx.project) projectCache.delete(ctx.project.key); },
   };
+  // A view may fetch its data while the project loads (the flag list of ?env=): `prefetch` returns a promise.
+  const requestedEnv = route.query.get('env');
+  if (route.view.prefetch && requestedEnv) {
+    ctx.prefetched = { env: requestedEnv, promise: route.view.prefetch({ api, path, params: route.params, env: requestedEnv, signal: controller.signal }) };
+    ctx.prefetched.promise.catch(() => {});
+  }
   try {
     if (route.params.project !== undefined) {
       ctx.project = await loadProject(route.params.project, controller.signal);

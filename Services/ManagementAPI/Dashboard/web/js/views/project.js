@@ -15,21 +15,27 @@ export default {
   title: (ctx) => `${ctx.project.name} · settings`,
   nav: { scope: 'project', label: 'Environments & keys', id: 'settings', order: 90, keepEnv: false },
   async render(ctx) {
-    const body = h('div', {});
-    replace(ctx.main, body);
+    // Forms are built once; live updates re-render only the header and the environment cards, so a half-typed
+    // new environment or name survives a change made elsewhere.
+    const header = h('div', {});
+    const grid = h('div', { class: 'env-grid' });
+    let forms = null;
     let shown = null;
     async function load() {
       const { data } = await ctx.api.get(ctx.path`/projects/${ctx.project.key}`, { signal: ctx.signal });
-      // Live updates re-render only when something on this page changed (a half-typed name survives otherwise).
       const text = JSON.stringify(data);
       if (text === shown) return;
       shown = text;
-      replace(body,
-        pageHeader(ctx, { title: data.name, subtitle: `Project ${data.key}` }),
-        ctx.isAdmin ? projectSettings(ctx, data) : null,
-        section('Environments', h('div', { class: 'env-grid' }, data.environments.map((e) => environmentCard(ctx, e, load)))),
-        ctx.isAdmin ? newEnvironment(ctx, load) : null,
-        ctx.isAdmin ? dangerZone(ctx, data) : null);
+      replace(header, pageHeader(ctx, { title: data.name, subtitle: `Project ${data.key}` }));
+      replace(grid, data.environments.map((e) => environmentCard(ctx, e, load)));
+      if (!forms) {
+        forms = true;
+        replace(ctx.main, header,
+          ctx.isAdmin ? projectSettings(ctx, data) : null,
+          section('Environments', grid),
+          ctx.isAdmin ? newEnvironment(ctx, load) : null,
+          ctx.isAdmin ? dangerZone(ctx, data) : null);
+      }
     }
     await load();
     ctx.onChange(load);

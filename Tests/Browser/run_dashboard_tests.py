@@ -31,6 +31,10 @@ def main():
     for module in sorted(m.name for m in pkgutil.iter_modules(scenarios.__path__)):
         importlib.import_module(f"scenarios.{module}")
     selected = [s for s in harness.SCENARIOS if not args.only or s.__name__ in args.only]
+    if os.path.isdir(args.screenshots):  # screenshots of failures from an earlier run would mislead
+        for name in os.listdir(args.screenshots):
+            if name.startswith("FAILED-"):
+                os.remove(os.path.join(args.screenshots, name))
     results = {"scenarios": {}, "measurements": {}}
     failed = 0
     for fn in selected:

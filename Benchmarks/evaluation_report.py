@@ -78,6 +78,21 @@ def main() -> int:
         verdict = "met" if swift_ns <= target else "missed"
         print(f"| {name} | {swift_ns:,.0f} | {mallocs:g} | ≤ {target:,} ns ({verdict}) | {python_ns:,.0f} | {python_ns / swift_ns:,.0f}× |")
     print()
+    print("Swift SDK (`VaneClient.boolVariation`, `stringVariation` for (c)) against the bare evaluation by key, same run:")
+    print()
+    print("| case | bare ns/eval | client ns/eval | client ÷ bare (≤ 1.2) | client with events ns/eval | ÷ bare |")
+    print("|---|---:|---:|---:|---:|---:|")
+    worst = 0.0
+    for case in document["cases"]:
+        name = case["name"]
+        bare, _ = swift.get(f"evaluate by key {name}", (float("nan"), float("nan")))
+        client, _ = swift.get(f"client {name}", (float("nan"), float("nan")))
+        events, _ = swift.get(f"client with events {name}", (float("nan"), float("nan")))
+        ratio = client / bare
+        worst = max(worst, ratio)
+        verdict = "met" if ratio <= 1.2 else "missed"
+        print(f"| {name} | {bare:,.0f} | {client:,.0f} | {ratio:.2f} ({verdict}) | {events:,.0f} | {events / bare:.2f} |")
+    print()
     print("Wall-clock figures on a shared 2-core machine are indicative only; allocation counts are exact.")
     return 0
 

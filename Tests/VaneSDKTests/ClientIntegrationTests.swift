@@ -154,14 +154,14 @@ struct ClientIntegrationTests {
             try await stack.api("PATCH", "/projects/restart/flags/f/environments/production", json: #"{"on":false}"#)
 
             let changes = client.flagChanges
-            try await stack.restartRelay()
             let started = ContinuousClock.now
+            try await stack.restartRelay()
             let seen = Task { () -> Bool in
                 for await key in changes where key == "f" { return true }
                 return false
             }
             #expect(await seen.value)
-            print("relay restart: change seen \(ContinuousClock.now - started) after the relay was ready")
+            print("relay restart: change seen \(ContinuousClock.now - started) after the relay was started")
             #expect(client.boolVariation("f", context: context, default: true) == false)
             await client.shutdown()
         }

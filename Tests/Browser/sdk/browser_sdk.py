@@ -46,13 +46,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, '..', '..', '..'))
 
 PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>vane.js test page</title></head>
+<html><head><meta charset="utf-8"><title>vane.js test page</title><link rel="icon" href="data:,"></head>
 <body>
 <p>Banner: <span id="banner">…</span></p>
 <p>Kill switch: <span id="kill">…</span></p>
 <script type="module">
 import { initialize } from './vane.js';
-const config = JSON.parse(decodeURIComponent(location.hash.slice(1)));
+const config = JSON.parse(new URLSearchParams(location.search).get('config'));
 window.log = [];
 const client = initialize(config.id, config.context, config.options);
 window.client = client;
@@ -75,9 +75,13 @@ class Failure(Exception):
     pass
 
 
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
 def serve(directory: str) -> http.server.ThreadingHTTPServer:
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
-    handler.log_message = lambda *args: None  # type: ignore[assignment]
+    handler = functools.partial(QuietHandler, directory=directory)
     server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
@@ -104,7 +108,8 @@ def wait(driver: webdriver.Chrome, script: str, timeout: float = 15, what: str =
 
 
 def page_url(server: http.server.ThreadingHTTPServer, config: dict) -> str:
-    return 'http://127.0.0.1:%d/index.html#%s' % (server.server_address[1], requests.utils.quote(json.dumps(config)))
+    # A query string, not a fragment: loading another fragment of the same page would not reload it.
+    return 'http://127.0.0.1:%d/index.html?config=%s' % (server.server_address[1], requests.utils.quote(json.dumps(config), safe=''))
 
 
 def secure_hash(sdk_key: str, context: dict) -> str:

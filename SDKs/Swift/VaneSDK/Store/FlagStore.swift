@@ -60,8 +60,10 @@ final class FlagStore: Sendable {
             }
             return Self.affectedFlags(flags: flagKeys, segments: segmentKeys, in: state.data)
         }
-        initializedHandler.withLock { $0 }?()
+        // Changes first: a `flagChanges` sequence made after `start` returned must not see the
+        // first data set's keys.
         changes.send(changed)
+        initializedHandler.withLock { $0 }?()
     }
 
     /// A stream `patch` of a flag; ignored unless newer than what is held.

@@ -51,9 +51,11 @@ test: deps venv
 sdk-example:
 	env -u VANE_BENCHMARKS $(SWIFT) build --package-path SDKs/Swift/Example --scratch-path .build/sdk-example
 
-## Release-build benchmarks; numbers are printed as tables (and kept in $(BENCH_OUT)).
+## Release-build benchmarks; numbers are printed as tables (and kept in $(BENCH_OUT)); the run ends
+## with $(BENCH_OUT)/summary.md: every headline figure beside its same-run baseline and its target.
 bench: deps venv
 	mkdir -p $(BENCH_OUT)
+	$(PYTHON) Benchmarks/figures.py reset
 	VANE_BENCHMARKS=1 $(SWIFT) package --allow-writing-to-package-directory benchmark \
 	  --target EvaluationBenchmarks --format jmh --path $(BENCH_OUT) --no-progress
 	$(VENV_PY) Benchmarks/evaluation_report.py --swift-jmh $(BENCH_OUT)/Current_run.jmh.json
@@ -62,8 +64,10 @@ bench: deps venv
 	set -o pipefail; Benchmarks/management-api-bench.sh | tee $(BENCH_OUT)/management-api.md
 	set -o pipefail; Benchmarks/kafka-throughput.sh | tee $(BENCH_OUT)/kafka-throughput.md
 	set -o pipefail; Benchmarks/events-processor-bench.sh | tee $(BENCH_OUT)/events-processor.md
+	set -o pipefail; MIX=typical SKIP_BUILD=1 Benchmarks/events-processor-bench.sh | tee $(BENCH_OUT)/events-processor-typical.md
 	set -o pipefail; Benchmarks/relay-bench.sh | tee $(BENCH_OUT)/relay-streamer.md
 	set -o pipefail; Benchmarks/experiments-bench.sh | tee $(BENCH_OUT)/experiments.md
+	@echo; $(PYTHON) Benchmarks/figures.py summary
 
 ## The whole local stack in the foreground (PostgreSQL, dev-kafka, the four services, a demo
 ## project); Ctrl-C stops it. Ports, paths and the admin token: see scripts/run-stack.sh.

@@ -136,3 +136,8 @@ awk -v n="$SAT_REQUESTS" -v s="$SAT_SECONDS" -v k="$KCAT_RECORDS" -v ks="$(echo 
     printf "\nevents-ingest at saturation reaches %.0f%% of the broker bound measured in this run.\n", 100 * (n/s) / (k/ks)
 }'
 echo "CPU: events-ingest's own user+system time over the run, as a share of one core."
+
+# Headline figure for `make bench`'s summary (Benchmarks/figures.py).
+python3 Benchmarks/figures.py add --area events-ingest --figure "events/s at saturation (batches of 100)" \
+    --value "$(echo "$SAT_REQUESTS * 100 / $SAT_SECONDS" | bc -l)" --unit "ev/s" \
+    --baseline-name "kcat → dev-kafka, same records" --baseline "$(echo "$KCAT_RECORDS * 100 / ($end - $start)" | bc -l)"

@@ -165,3 +165,11 @@ echo
 echo "freshness, correlation delay ${DELAY}s, median of $PROBES (receivedAt → visible):"
 echo "  evaluation counts: $(median "${EVAL_FRESH[@]}") s"
 echo "  experiment tables: $(median "${FRESH[@]}") s (delay + $(echo "$(median "${FRESH[@]}") - $DELAY" | bc -l | xargs printf '%.2f') s)"
+
+# Headline figures for `make bench`'s summary (Benchmarks/figures.py).
+TARGET=$([[ "$MIX" == typical ]] && echo ">=100000" || echo ">=50000")
+python3 Benchmarks/figures.py add --area events-processor --figure "events/s, $MIX mix, produced → tables" \
+    --value "$(echo "$EVENTS / $PROC_S" | bc -l)" --unit "ev/s" \
+    --baseline-name "kcat reads the topic" --baseline "$(echo "$EVENTS / $KCAT_S" | bc -l)" --target "$TARGET"
+python3 Benchmarks/figures.py add --area events-processor --figure "freshness beyond the ${DELAY} s correlation delay, $MIX mix" \
+    --value "$(echo "$(median "${FRESH[@]}") - $DELAY" | bc -l)" --unit s

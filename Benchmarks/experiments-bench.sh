@@ -194,3 +194,9 @@ echo
 printf 'freshness (record received → counted in the results; correlation delay 120 s, not waited for),'
 printf ' %d probes: median %.2f s, max %.2f s\n' \
     "$PROBES" "$(median "${FRESH[@]}")" "$(worst "${FRESH[@]}")"
+
+# Headline figures for `make bench`'s summary (Benchmarks/figures.py).
+python3 Benchmarks/figures.py add --area experiments --figure "GET results, $CONTEXTS contexts, p50" --value "$P50" --unit ms \
+    --baseline-name "the statement alone (EXPLAIN ANALYZE)" --baseline "$(printf '%s\n' "${SQL_MS[@]}" | sort -g | sed -n 3p)"
+python3 Benchmarks/figures.py add --area experiments --figure "freshness, event received → in the results (median)" \
+    --value "$(median "${FRESH[@]}")" --unit s

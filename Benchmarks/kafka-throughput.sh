@@ -102,6 +102,9 @@ run_size() {  # label size count
         printf "| %-10s | %8s | %-6s | %10.0f | %8.1f | %7.2f |\n", l, "", "Kit*", n/i, b/i/1e6, i
         printf "| %-10s | %8s | ratio Kit/kcat (whole process): %.0f%%%s|\n", l, "", 100*k/s, "                "
     }'
+    python3 Benchmarks/figures.py add --area kafka --figure "KafkaKit produce, $label messages (whole process)" \
+        --value "$(echo "$count / $kit_s" | bc -l)" --unit "msg/s" \
+        --baseline-name "kcat, same messages" --baseline "$(echo "$count / $kcat_s" | bc -l)"
     rm -f "$file"
 }
 

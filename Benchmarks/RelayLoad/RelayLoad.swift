@@ -106,6 +106,11 @@ struct Bench {
             print("| \(name) | \(result.count) | \(mib(result.before)) | \(mib(result.after)) | \(kib((result.after - result.before) / result.count)) | \(String(format: "%.1f s", result.seconds)) |")
         }
         let ratio = Double(relayResult.after - relayResult.before) / Double(max(1, naiveResult.after - naiveResult.before))
+        Figures.add(
+            area: "relay-streamer", figure: "RSS per idle stream, \(relayResult.count) streams",
+            value: Double(relayResult.after - relayResult.before) / Double(max(1, relayResult.count)) / 1024, unit: "KiB",
+            baselineName: "naive Hummingbird SSE server",
+            baseline: Double(naiveResult.after - naiveResult.before) / Double(max(1, naiveResult.count)) / 1024, target: "<=8")
         print("\nrelay / baseline bytes per stream: \(String(format: "%.2f", ratio)); at this rate 50,000 relay streams need \(mib((relayResult.after - relayResult.before) / relayResult.count * 50_000 + relayResult.before))\n")
     }
 
@@ -139,6 +144,7 @@ struct Bench {
         print("| streams | samples | missing | p50 | p90 | p99 | max | PATCH took (p50) | relay fan-out per event loop (mean) |")
         print("|---|---|---|---|---|---|---|---|---|")
         var round = 0
+        var singleStreamP99: Double?
         for count in [1, streams] {
             let clients = StreamClients()
             try await clients.open(count: count, port: relay.port, path: "/all", headers: ["Authorization: \(sdkKey)"])
@@ -167,6 +173,14 @@ struct Bench {
             latencies.sort()
             patchTimes.sort()
             let meanFanOut = (fanOutAfter.sum - fanOutBefore.sum) / Double(max(1, fanOutAfter.count - fanOutBefore.count)) * 1000
+            let p99 = percentile(latencies, 0.99)
+            if count == 1 {
+                singleStreamP99 = p99
+            } else {
+                Figures.add(
+                    area: "relay-streamer", figure: "kill switch, PATCH returned → all \(count) streams, p99", value: p99, unit: "ms",
+                    baselineName: "1 stream, p99", baseline: singleStreamP99, target: count >= 10_000 ? "<=100" : nil)
+            }
             print("| \(count) | \(latencies.count) | \(missing) | \(ms(percentile(latencies, 0.5))) | \(ms(percentile(latencies, 0.9))) | \(ms(percentile(latencies, 0.99))) | \(ms(latencies.last ?? 0)) | \(ms(percentile(patchTimes, 0.5))) | \(ms(meanFanOut)) |")
             try await Task.sleep(for: .seconds(2))
         }

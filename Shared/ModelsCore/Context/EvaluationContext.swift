@@ -24,7 +24,11 @@ public final class SingleKindContext: Sendable, Hashable, CustomStringConvertibl
     /// The attributes again, with their names' FNV-1a hashes, for the evaluator: a linear scan over
     /// precomputed hashes beats hashing the name with SipHash for the few attributes contexts have.
     /// Nil for contexts with many attributes, which use the dictionary.
-    private let attributeEntries: [(name: String, hash: UInt64, value: JSONValue)]?
+    private let attributeEntries: [AttributeEntry]?
+    /// FNV-1a hash of `kind`: clauses and rollouts find their context by comparing it first.
+    let kindHash: UInt64
+    let kindPrefix: UTF8Prefix
+    let keyPrefix: UTF8Prefix
 
     public init(
         kind: String = "user", key: String, name: String? = nil, anonymous: Bool = false,
@@ -39,14 +43,61 @@ public final class SingleKindContext: Sendable, Hashable, CustomStringConvertibl
         self.privateAttributes = privateAttributes
         self.secondary = secondary
         keyHash = StringHash.fnv1a(key)
-        attributeEntries = attributes.count <= 16
-            ? attributes.map { (name: $0.key, hash: StringHash.fnv1a($0.key), value: $0.value) } : nil
+        kindHash = StringHash.fnv1a(kind)
+        kindPrefix = UTF8Prefix(kind)
+        keyPrefix = UTF8Prefix(key)
+        attributeEntries = attributes.count <= 16 ? attributes.map(AttributeEntry.init) : nil
+    }
+
+    /// A custom attribute prepared for the evaluator.
+    struct AttributeEntry: Sendable {
+        let name: String
+        let hash: UInt64
+        let namePrefix: UTF8Prefix
+        let value: JSONValue
+        /// FNV-1a hash and prefix of a string value, so that `in` clauses probe their key set
+        /// without hashing the value on every evaluation.
+        let stringHash: UInt64
+        let stringPrefix: UTF8Prefix?
+
+        init(_ element: (key: String, value: JSONValue)) {
+            name = element.key
+            hash = StringHash.fnv1a(element.key)
+            namePrefix = UTF8Prefix(element.key)
+            value = element.value
+            if case .string(let s) = element.value {
+                stringHash = StringHash.fnv1a(s)
+                stringPrefix = UTF8Prefix(s)
+            } else {
+                stringHash = 0
+                stringPrefix = nil
+            }
+        }
     }
 
     /// The custom attribute `name`, whose ``StringHash/fnv1a(_:)`` is `hash`.
     @inline(__always) func attribute(_ name: String, hash: UInt64) -> JSONValue? {
         guard let entries = attributeEntries else { return attributes[name] }
         for entry in entries where entry.hash == hash && utf8Equal(entry.name, name) { return entry.value }
+        return nil
+    }
+
+    /// Whether the custom attribute `name` (hash `hash`) satisfies `matcher`; nil when absent. The
+    /// value is matched in place: returning it would copy it, and copying costs reference counting.
+    @inline(__always) func attribute(
+        _ name: String, hash: UInt64, prefix: UTF8Prefix, matches matcher: ValueMatcher
+    ) -> Bool? {
+        guard let entries = attributeEntries else {
+            guard let value = attributes[name] else { return nil }
+            return matcher.matchesValueOrElement(value)
+        }
+        for index in entries.indices where entries[index].hash == hash
+            && entries[index].namePrefix.equals(prefix, strings: entries[index].name, name) {
+            if let stringPrefix = entries[index].stringPrefix, case .string(let s) = entries[index].value {
+                return matcher.matchesString(s, hash: entries[index].stringHash, prefix: stringPrefix)
+            }
+            return matcher.matchesValueOrElement(entries[index].value)
+        }
         return nil
     }
 
@@ -101,10 +152,22 @@ public final class SingleKindContext: Sendable, Hashable, CustomStringConvertibl
 public struct EvaluationContext: Sendable, Hashable {
     /// The individual contexts, ordered by kind; exactly one for a single-kind context.
     public let individualContexts: [SingleKindContext]
+    /// The same contexts, unretained (`individualContexts` keeps them alive), for the evaluator: it
+    /// reads them without the retain/release pair that loading a class reference costs.
+    let unmanagedContexts: [Unmanaged<SingleKindContext>]
 
     /// A single-kind context.
     public init(_ context: SingleKindContext) {
         individualContexts = [context]
+        unmanagedContexts = [Unmanaged.passUnretained(context)]
+    }
+
+    public static func == (lhs: EvaluationContext, rhs: EvaluationContext) -> Bool {
+        lhs.individualContexts == rhs.individualContexts
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(individualContexts)
     }
 
     /// A context from several kinds; one member makes a single-kind context.
@@ -115,6 +178,7 @@ public struct EvaluationContext: Sendable, Hashable {
             throw ContextError("a multi-kind context has kind \"\(sorted[i].kind)\" twice")
         }
         individualContexts = sorted
+        unmanagedContexts = sorted.map { Unmanaged.passUnretained($0) }
     }
 
     /// A user context with only a key.

@@ -59,11 +59,13 @@ public final class CompiledFlag: Sendable {
 /// One entry of the effective individual-targeting list.
 final class CompiledTarget: Sendable {
     let kind: String
+    let kindPrefix: UTF8Prefix
     let keys: StringKeySet
     let variation: Int
 
     init(_ target: Target) {
         kind = kindOrUser(target.contextKind)
+        kindPrefix = UTF8Prefix(kind)
         keys = StringKeySet(target.values)
         variation = target.variation
     }
@@ -124,6 +126,7 @@ enum CompiledResult: Sendable {
 final class CompiledRollout: Sendable {
     let isExperiment: Bool
     let contextKind: String
+    let contextKindPrefix: UTF8Prefix
     /// The bucketing attribute; nil means the context key (always the key for experiments).
     let bucketBy: CompiledAttribute?
     /// `seed.` when the rollout has a seed; otherwise the flag's `key.salt.` prefix is used.
@@ -133,6 +136,7 @@ final class CompiledRollout: Sendable {
     init(_ rollout: Rollout) {
         isExperiment = rollout.isExperiment
         contextKind = kindOrUser(rollout.contextKind)
+        contextKindPrefix = UTF8Prefix(contextKind)
         if !isExperiment, let bucketBy = rollout.bucketBy, !bucketBy.isEmpty {
             self.bucketBy = CompiledAttribute(AttributeReference(bucketBy, ownerContextKind: rollout.contextKind))
         } else {
@@ -159,26 +163,33 @@ final class CompiledClause: Sendable {
     let subject: Subject
     let negate: Bool
     let contextKind: String
+    let contextKindHash: UInt64
+    let contextKindPrefix: UTF8Prefix
     let attribute: CompiledAttribute?
     /// Segment keys of a `segmentMatch` clause (non-string values dropped), and their hashes.
     let segmentKeys: [String]
     let segmentKeyHashes: [UInt64]
+    let segmentKeyPrefixes: [UTF8Prefix]
     let matcher: ValueMatcher
 
     init(_ clause: Clause) {
         negate = clause.negate
         contextKind = kindOrUser(clause.contextKind)
+        contextKindHash = StringHash.fnv1a(contextKind)
+        contextKindPrefix = UTF8Prefix(contextKind)
         let op = ClauseOperator(rawValue: clause.op)
         matcher = ValueMatcher(op: op, values: clause.values)
         if op == .segmentMatch {
             subject = .segments
             segmentKeys = clause.values.compactMap(\.stringValue)
             segmentKeyHashes = segmentKeys.map(StringHash.fnv1a)
+            segmentKeyPrefixes = segmentKeys.map(UTF8Prefix.init)
             attribute = nil
             return
         }
         segmentKeys = []
         segmentKeyHashes = []
+        segmentKeyPrefixes = []
         if clause.attribute.isEmpty {
             subject = .invalidAttribute
             attribute = nil
@@ -194,7 +205,7 @@ final class CompiledClause: Sendable {
 }
 
 /// An attribute reference resolved for fast lookup: built-ins are recognised once, here.
-final class CompiledAttribute: Sendable {
+struct CompiledAttribute: Sendable {
     enum Root: Sendable {
         case key, kind, name, anonymous, custom
     }
@@ -203,6 +214,7 @@ final class CompiledAttribute: Sendable {
     /// The top-level attribute name.
     let first: String
     let firstHash: UInt64
+    let firstPrefix: UTF8Prefix
     /// Property names to follow inside the top-level value.
     let path: ArraySlice<String>
 
@@ -210,6 +222,7 @@ final class CompiledAttribute: Sendable {
         self.reference = reference
         first = reference.components.first ?? ""
         firstHash = StringHash.fnv1a(first)
+        firstPrefix = UTF8Prefix(first)
         path = reference.components.dropFirst()
         root = switch first {
         case "key": .key
@@ -221,6 +234,24 @@ final class CompiledAttribute: Sendable {
     }
 
     var isValid: Bool { reference.isValid }
+
+    /// Whether the attribute's value in `context` satisfies `matcher` (an array when any element
+    /// does); nil when the attribute is absent. Top-level values are matched in place, uncopied.
+    @inline(__always) func matches(_ matcher: ValueMatcher, in context: SingleKindContext) -> Bool? {
+        guard path.isEmpty else {
+            guard let value = value(in: context) else { return nil }
+            return matcher.matchesValueOrElement(value)
+        }
+        switch root {
+        case .key: return matcher.matchesString(context.key, hash: context.keyHash, prefix: context.keyPrefix)
+        case .kind: return matcher.matchesString(context.kind, hash: context.kindHash, prefix: context.kindPrefix)
+        case .name:
+            guard let name = context.name else { return nil }
+            return matcher.matchesAny(.string(name))
+        case .anonymous: return matcher.matchesAny(.bool(context.anonymous))
+        case .custom: return context.attribute(first, hash: firstHash, prefix: firstPrefix, matches: matcher)
+        }
+    }
 
     /// The attribute's value in `context`, or nil when absent (a nested `null` counts as absent).
     @inline(__always) func value(in context: SingleKindContext) -> JSONValue? {

@@ -14,6 +14,7 @@ public final class CompiledSegment: Sendable {
     let unbounded: Bool
     let hasGeneration: Bool
     let unboundedContextKind: String
+    let unboundedContextKindPrefix: UTF8Prefix
     /// `key.salt.`, the hash prefix of weighted rules.
     let bucketPrefix: [UInt8]
 
@@ -30,16 +31,19 @@ public final class CompiledSegment: Sendable {
         unbounded = segment.unbounded
         hasGeneration = segment.generation != nil
         unboundedContextKind = kindOrUser(segment.unboundedContextKind)
+        unboundedContextKindPrefix = UTF8Prefix(unboundedContextKind)
         bucketPrefix = Array("\(segment.key).\(segment.salt).".utf8)
     }
 }
 
 final class CompiledSegmentTarget: Sendable {
     let kind: String
+    let kindPrefix: UTF8Prefix
     let keys: StringKeySet
 
     init(_ target: SegmentTarget) {
         kind = kindOrUser(target.contextKind)
+        kindPrefix = UTF8Prefix(kind)
         keys = StringKeySet(target.values)
     }
 }
@@ -50,6 +54,7 @@ final class CompiledSegmentRule: Sendable {
     private let ownedClauses: [CompiledClause]
     let weight: Int?
     let rolloutContextKind: String
+    let rolloutContextKindPrefix: UTF8Prefix
     /// The bucketing attribute; nil means the context key.
     let bucketBy: CompiledAttribute?
 
@@ -58,6 +63,7 @@ final class CompiledSegmentRule: Sendable {
         clauses = ownedClauses.map { Unmanaged.passUnretained($0) }
         weight = rule.weight
         rolloutContextKind = kindOrUser(rule.rolloutContextKind)
+        rolloutContextKindPrefix = UTF8Prefix(rolloutContextKind)
         if let bucketBy = rule.bucketBy, !bucketBy.isEmpty {
             self.bucketBy = CompiledAttribute(AttributeReference(bucketBy, ownerContextKind: rule.rolloutContextKind))
         } else {

@@ -48,19 +48,30 @@ struct EvaluationState {
 /// `evaluator.go`, `evaluator_clause.go`, `evaluator_segment.go`, `evaluator_bucketing.go`).
 struct Evaluation {
     let data: EvaluationData.Storage
-    let contexts: [SingleKindContext]
+    /// The individual contexts, unretained: the caller's ``EvaluationContext`` keeps them alive for
+    /// the whole evaluation, so they are read as guaranteed references, without reference counting.
+    let contexts: [Unmanaged<SingleKindContext>]
+    /// The `user` context, if any: segments' included and excluded lists are user keys.
+    let user: Unmanaged<SingleKindContext>?
     /// True for a single-kind `user` context (segments skip their per-kind lists for it).
     let isSingleUser: Bool
 
     init(data: EvaluationData, context: EvaluationContext) {
         self.data = data.storage
-        contexts = context.individualContexts
-        isSingleUser = contexts.count == 1 && contexts[0].kind == "user"
+        contexts = context.unmanagedContexts
+        var user: Unmanaged<SingleKindContext>?
+        for member in contexts where member._withUnsafeGuaranteedRef({ $0.kindPrefix == UTF8Prefix.user }) {
+            user = member
+        }
+        self.user = user
+        isSingleUser = contexts.count == 1 && user != nil
     }
 
-    /// The individual context of `kind`.
-    @inline(__always) func context(ofKind kind: String) -> SingleKindContext? {
-        for context in contexts where context.kind == kind { return context }
+    /// The individual context of `kind`, whose ``UTF8Prefix`` is `prefix`.
+    @inline(__always) func context(ofKind kind: String, prefix: UTF8Prefix) -> Unmanaged<SingleKindContext>? {
+        for context in contexts where context._withUnsafeGuaranteedRef({ $0.kindPrefix.equals(prefix, strings: $0.kind, kind) }) {
+            return context
+        }
         return nil
     }
 
@@ -79,7 +90,8 @@ struct Evaluation {
         }
 
         for target in flag.targets {
-            if let context = context(ofKind: target.kind), target.keys.contains(context.key, hash: context.keyHash) {
+            if let context = context(ofKind: target.kind, prefix: target.kindPrefix),
+               context._withUnsafeGuaranteedRef({ target.keys.contains($0.key, hash: $0.keyHash, prefix: $0.keyPrefix) }) {
                 return Self.variation(flag, target.variation, reason: .targetMatch)
             }
         }
@@ -114,19 +126,19 @@ struct Evaluation {
         return nil
     }
 
-    @inline(__always) static func offValue(_ flag: CompiledFlag, reason: EvaluationReason) -> EvaluationDetail {
+    @inline(__always) static func offValue(_ flag: CompiledFlag, reason: consuming EvaluationReason) -> EvaluationDetail {
         guard let offVariation = flag.offVariation else {
             return EvaluationDetail(value: .null, variationIndex: nil, reason: reason)
         }
         return Self.variation(flag, offVariation, reason: reason)
     }
 
-    @inline(__always) static func variation(_ flag: CompiledFlag, _ index: Int, reason: EvaluationReason) -> EvaluationDetail {
+    @inline(__always) static func variation(_ flag: CompiledFlag, _ index: Int, reason: consuming EvaluationReason) -> EvaluationDetail {
         guard index >= 0, index < flag.variations.count else { return .error(.malformedFlag) }
         return EvaluationDetail(value: flag.variations[index], variationIndex: index, reason: reason)
     }
 
-    private func result(_ flag: CompiledFlag, _ choice: CompiledResult, reason: EvaluationReason) -> EvaluationDetail {
+    private func result(_ flag: CompiledFlag, _ choice: CompiledResult, reason: consuming EvaluationReason) -> EvaluationDetail {
         switch choice {
         case .variation(let index):
             return Self.variation(flag, index, reason: reason)
@@ -136,7 +148,6 @@ struct Evaluation {
             guard let (index, inExperiment) = rolloutVariation(rollout, flagPrefix: flag.bucketPrefix) else {
                 return .error(.malformedFlag)
             }
-            var reason = reason
             reason.inExperiment = inExperiment
             return Self.variation(flag, index, reason: reason)
         }
@@ -148,8 +159,10 @@ struct Evaluation {
         if let bucketBy = rollout.bucketBy, !bucketBy.isValid { return nil }
         var bucket = 0.0
         var contextLacksKind = false
-        if let context = context(ofKind: rollout.contextKind) {
-            bucket = bucketValue(context, attribute: rollout.bucketBy, prefix: rollout.seedPrefix ?? flagPrefix)
+        if let context = context(ofKind: rollout.contextKind, prefix: rollout.contextKindPrefix) {
+            bucket = context._withUnsafeGuaranteedRef {
+                bucketValue($0, attribute: rollout.bucketBy, prefix: rollout.seedPrefix ?? flagPrefix)
+            }
         } else {
             // Go's rule: a missing context kind buckets at 0 and is never in the experiment.
             contextLacksKind = true
@@ -204,7 +217,9 @@ struct Evaluation {
         switch clause.subject {
         case .segments:
             for index in clause.segmentKeys.indices {
-                guard let position = data.segmentTable.index(clause.segmentKeys[index], hash: clause.segmentKeyHashes[index]) else {
+                guard let position = data.segmentTable.index(
+                    clause.segmentKeys[index], hash: clause.segmentKeyHashes[index], prefix: clause.segmentKeyPrefixes[index]
+                ) else {
                     continue
                 }
                 let contained = data.unmanagedSegments[position]._withUnsafeGuaranteedRef { segment in
@@ -217,21 +232,16 @@ struct Evaluation {
             throw AbortEvaluation()
         case .kinds:
             var matched = false
-            for context in contexts where clause.matcher.matchesAny(.string(context.kind)) {
+            for context in contexts where context._withUnsafeGuaranteedRef({ clause.matcher.matchesAny(.string($0.kind)) }) {
                 matched = true
                 break
             }
             return matched != clause.negate
         case .attribute:
             // A missing context kind or attribute is a non-match whatever `negate` says.
-            guard let context = context(ofKind: clause.contextKind), let value = clause.attribute?.value(in: context) else {
+            guard let context = context(ofKind: clause.contextKind, prefix: clause.contextKindPrefix),
+                  let matched = context._withUnsafeGuaranteedRef({ clause.attribute?.matches(clause.matcher, in: $0) }) else {
                 return false
-            }
-            let matched: Bool
-            if case .array(let elements) = value {
-                matched = elements.contains(where: clause.matcher.matchesAny)
-            } else {
-                matched = clause.matcher.matchesAny(value)
             }
             return matched != clause.negate
         }
@@ -258,14 +268,17 @@ struct Evaluation {
                 state.bigSegmentsStatus = .notConfigured
                 return false
             }
-            guard context(ofKind: segment.unboundedContextKind) != nil else { return false }
+            guard context(ofKind: segment.unboundedContextKind, prefix: segment.unboundedContextKindPrefix) != nil else { return false }
             state.bigSegmentsStatus = .notConfigured
         } else {
-            let user = context(ofKind: "user")
             // Go skips the per-kind lists for a single user context (user keys live in included/excluded).
-            if let user, segment.included.contains(user.key, hash: user.keyHash) { return true }
+            if let user, user._withUnsafeGuaranteedRef({ segment.included.contains($0.key, hash: $0.keyHash, prefix: $0.keyPrefix) }) {
+                return true
+            }
             if !isSingleUser, matchesAny(segment.includedContexts) { return true }
-            if let user, segment.excluded.contains(user.key, hash: user.keyHash) { return false }
+            if let user, user._withUnsafeGuaranteedRef({ segment.excluded.contains($0.key, hash: $0.keyHash, prefix: $0.keyPrefix) }) {
+                return false
+            }
             if !isSingleUser, matchesAny(segment.excludedContexts) { return false }
         }
         for index in segment.rules.indices {
@@ -279,7 +292,8 @@ struct Evaluation {
 
     private func matchesAny(_ targets: [CompiledSegmentTarget]) -> Bool {
         for target in targets {
-            if let context = context(ofKind: target.kind), target.keys.contains(context.key, hash: context.keyHash) {
+            if let context = context(ofKind: target.kind, prefix: target.kindPrefix),
+               context._withUnsafeGuaranteedRef({ target.keys.contains($0.key, hash: $0.keyHash, prefix: $0.keyPrefix) }) {
                 return true
             }
         }
@@ -293,8 +307,8 @@ struct Evaluation {
         guard let weight = rule.weight else { return true }
         if let bucketBy = rule.bucketBy, !bucketBy.isValid { throw AbortEvaluation() }
         // Unlike a flag rollout, a segment rule never matches a context that lacks its kind.
-        guard let context = context(ofKind: rule.rolloutContextKind) else { return false }
-        let bucket = bucketValue(context, attribute: rule.bucketBy, prefix: segment.bucketPrefix)
+        guard let context = context(ofKind: rule.rolloutContextKind, prefix: rule.rolloutContextKindPrefix) else { return false }
+        let bucket = context._withUnsafeGuaranteedRef { bucketValue($0, attribute: rule.bucketBy, prefix: segment.bucketPrefix) }
         return bucket < Double(weight) / 100_000.0
     }
 }

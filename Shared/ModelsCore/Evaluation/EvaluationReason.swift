@@ -122,7 +122,7 @@ public struct EvaluationDetail: Sendable, Hashable {
     public var variationIndex: Int?
     public var reason: EvaluationReason
 
-    @inline(__always) public init(value: JSONValue, variationIndex: Int?, reason: EvaluationReason) {
+    @inline(__always) public init(value: JSONValue, variationIndex: Int?, reason: consuming EvaluationReason) {
         self.value = value
         self.variationIndex = variationIndex
         self.reason = reason

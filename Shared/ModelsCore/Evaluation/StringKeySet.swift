@@ -25,10 +25,49 @@ import Darwin
 }
 
 /// Calls `body` with the UTF-8 bytes of two strings, without copying native strings.
-@inline(__always) func withUTF8Bytes<R>(_ a: String, _ b: String, _ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> R) -> R {
+@inline(__always) func withUTF8Bytes<R>(
+    _ a: String, _ b: String, _ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> R
+) -> R {
+    // Native strings expose their bytes without a copy (and without the retain a `var` copy costs).
+    if let result = a.utf8.withContiguousStorageIfAvailable({ a in b.utf8.withContiguousStorageIfAvailable { b in body(a, b) } }),
+       let result {
+        return result
+    }
     var a = a
     var b = b
     return a.withUTF8 { a in b.withUTF8 { b in body(a, b) } }
+}
+
+/// The length and first 16 UTF-8 bytes of a string, computed once where the string is stored.
+/// Keys, kinds and attribute names are mostly at most 16 bytes long: two of them are then equal
+/// exactly when their prefixes are, and comparing three words is much cheaper than reaching the
+/// strings' bytes. Longer strings are equal when the prefixes are and the full bytes are.
+struct UTF8Prefix: Sendable, Equatable {
+    let count: Int
+    let head: UInt64
+    let tail: UInt64
+
+    /// The prefix of `user`, the default context kind.
+    static let user = UTF8Prefix("user")
+
+    init(_ string: String) {
+        var string = string
+        (count, head, tail) = string.withUTF8 { bytes in
+            var words: (UInt64, UInt64) = (0, 0)
+            withUnsafeMutableBytes(of: &words) { raw in
+                for i in 0..<min(bytes.count, 16) { raw[i] = bytes[i] }
+            }
+            return (bytes.count, words.0, words.1)
+        }
+    }
+
+    /// True when the string `a` (prefix `self`) and `b` (prefix `other`) are byte-wise equal.
+    @inline(__always) func equals(_ other: UTF8Prefix, strings a: String, _ b: String) -> Bool {
+        head == other.head && tail == other.tail && count == other.count && (count <= 16 || Self.longEqual(a, b))
+    }
+
+    /// Out of line, so that the callers' fast paths stay small (no register spills for the rare case).
+    @inline(never) static func longEqual(_ a: String, _ b: String) -> Bool { utf8Equal(a, b) }
 }
 
 /// A fast, deterministic string hash for the evaluator's lookup tables. Tables are built from flag
@@ -53,6 +92,7 @@ enum StringHash {
 struct StringKeySet: Sendable {
     private let keys: [String]
     private let hashes: [UInt64]
+    private let prefixes: [UTF8Prefix]
     /// Open-addressing table of indexes into `keys` (-1 = empty), for sets too big to scan.
     private let table: [Int32]
     private let mask: Int
@@ -62,6 +102,7 @@ struct StringKeySet: Sendable {
     init(_ keys: [String]) {
         self.keys = keys
         hashes = keys.map(StringHash.fnv1a)
+        prefixes = keys.map(UTF8Prefix.init)
         guard keys.count > Self.linearLimit else {
             table = []
             mask = 0
@@ -85,6 +126,26 @@ struct StringKeySet: Sendable {
 
     /// Membership of `key`, whose ``StringHash/fnv1a(_:)`` is `hash`.
     @inline(__always) func contains(_ key: String, hash: UInt64) -> Bool { index(of: key, hash: hash) != nil }
+
+    /// Membership of `key`, whose hash is `hash` and prefix `prefix`.
+    @inline(__always) func contains(_ key: String, hash: UInt64, prefix: UTF8Prefix) -> Bool {
+        index(of: key, hash: hash, prefix: prefix) != nil
+    }
+
+    /// The position of `key` (hash `hash`, prefix `prefix`) in the list the set was made from.
+    @inline(__always) func index(of key: String, hash: UInt64, prefix: UTF8Prefix) -> Int? {
+        if table.isEmpty {
+            for i in hashes.indices where hashes[i] == hash && prefixes[i].equals(prefix, strings: keys[i], key) { return i }
+            return nil
+        }
+        var slot = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let index = Int(table[slot])
+            if index < 0 { return nil }
+            if hashes[index] == hash, prefixes[index].equals(prefix, strings: keys[index], key) { return index }
+            slot = (slot + 1) & mask
+        }
+    }
 
     /// The position of `key` in the list the set was made from (the first, for duplicates).
     @inline(__always) func index(of key: String, hash: UInt64) -> Int? {
@@ -124,4 +185,9 @@ extension HashedTable {
 
     /// The position in ``values`` of `key`, whose ``StringHash/fnv1a(_:)`` is `hash`.
     @inline(__always) func index(_ key: String, hash: UInt64) -> Int? { keys.index(of: key, hash: hash) }
+
+    /// The position in ``values`` of `key`, whose hash is `hash` and prefix `prefix`.
+    @inline(__always) func index(_ key: String, hash: UInt64, prefix: UTF8Prefix) -> Int? {
+        keys.index(of: key, hash: hash, prefix: prefix)
+    }
 }

@@ -6,7 +6,7 @@ import Darwin
 
 /// Tests one context value against a clause's values, with the clause values pre-parsed for the
 /// operator. Each operator follows LaunchDarkly's Go evaluator (`evaluator_clause.go`).
-final class ValueMatcher: Sendable {
+struct ValueMatcher: Sendable {
     enum Operation: Sendable {
         case inValues, startsWith, endsWith, contains, matches
         case lessThan, lessThanOrEqual, greaterThan, greaterThanOrEqual
@@ -78,6 +78,19 @@ final class ValueMatcher: Sendable {
         self.patterns = patterns
         self.instants = instants
         self.versions = versions
+    }
+
+    /// A context value against the clause: an array matches when any element does (LaunchDarkly's
+    /// rule for attribute values). `stringHash` is the value's ``StringHash/fnv1a(_:)`` when known.
+    @inline(__always) func matchesValueOrElement(_ value: JSONValue) -> Bool {
+        if case .array(let elements) = value { return elements.contains(where: matchesAny) }
+        return matchesAny(value)
+    }
+
+    /// A string value against the clause, with its precomputed hash and prefix (for `in`).
+    @inline(__always) func matchesString(_ s: String, hash: UInt64, prefix: UTF8Prefix) -> Bool {
+        if operation == .inValues { return stringSet.contains(s, hash: hash, prefix: prefix) }
+        return matchesAny(.string(s))
     }
 
     /// True when `value` satisfies the operator against any clause value.

@@ -5,7 +5,7 @@ extension EvaluationReason: Encodable {
         case kind, ruleIndex, ruleId, inExperiment, prerequisiteKey, errorKind, bigSegmentsStatus
     }
 
-    /// The same properties, in the same order, as ``write(to:)``.
+    /// The same properties as ``write(to:)`` (in the order the encoder chooses; ``write(to:)`` writes Go's).
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(kind.rawValue, forKey: .kind)

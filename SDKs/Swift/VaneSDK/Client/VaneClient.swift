@@ -168,24 +168,36 @@ public final class VaneClient: Service, Sendable {
 
     /// The flag's value for `context` if it is a boolean, else `defaultValue`.
     public func boolVariation(_ key: String, context: EvaluationContext, default defaultValue: Bool) -> Bool {
-        evaluate(key, context: context, default: .bool(defaultValue), checkType: true, withReason: false).value.boolValue ?? defaultValue
+        if let detail = evaluateWithoutEvents(key, context: context) {
+            guard detail.variationIndex != nil, case .bool(let value) = detail.value else { return defaultValue }
+            return value
+        }
+        return evaluate(key, context: context, default: .bool(defaultValue), checkType: true, withReason: false).value.boolValue ?? defaultValue
     }
 
     /// The flag's value for `context` if it is a string, else `defaultValue`.
     public func stringVariation(_ key: String, context: EvaluationContext, default defaultValue: String) -> String {
-        evaluate(key, context: context, default: .string(defaultValue), checkType: true, withReason: false).value.stringValue ?? defaultValue
+        if let detail = evaluateWithoutEvents(key, context: context) {
+            guard detail.variationIndex != nil, case .string(let value) = detail.value else { return defaultValue }
+            return value
+        }
+        return evaluate(key, context: context, default: .string(defaultValue), checkType: true, withReason: false).value.stringValue ?? defaultValue
     }
 
     /// The flag's value for `context` if it is a number (truncated toward zero), else `defaultValue`.
     public func intVariation(_ key: String, context: EvaluationContext, default defaultValue: Int) -> Int {
-        let value = evaluate(key, context: context, default: .number(Double(defaultValue)), checkType: true, withReason: false).value
-        guard let number = value.numberValue, number.isFinite, abs(number) < 9.2e18 else { return defaultValue }
+        let number = doubleVariation(key, context: context, default: Double(defaultValue))
+        guard number.isFinite, abs(number) < 9.2e18 else { return defaultValue }
         return Int(number)
     }
 
     /// The flag's value for `context` if it is a number, else `defaultValue`.
     public func doubleVariation(_ key: String, context: EvaluationContext, default defaultValue: Double) -> Double {
-        evaluate(key, context: context, default: .number(defaultValue), checkType: true, withReason: false).value.numberValue ?? defaultValue
+        if let detail = evaluateWithoutEvents(key, context: context) {
+            guard detail.variationIndex != nil, case .number(let value) = detail.value else { return defaultValue }
+            return value
+        }
+        return evaluate(key, context: context, default: .number(defaultValue), checkType: true, withReason: false).value.numberValue ?? defaultValue
     }
 
     /// The flag's value for `context`, of any JSON type, else `defaultValue`.
@@ -221,6 +233,17 @@ public final class VaneClient: Service, Sendable {
             var values: [String: JSONValue] = [:]
             for (key, flag) in snapshot.data.flags { values[key] = snapshot.data.evaluate(flag, context: context).value }
             return values
+        }
+    }
+
+    /// The typed variations' fast path when no events are recorded: the raw detail of a flag that
+    /// exists in an initialized snapshot, else nil (the caller takes the general path).
+    @inline(__always)
+    private func evaluateWithoutEvents(_ key: String, context: EvaluationContext) -> EvaluationDetail? {
+        if let events, events.isEnabled { return nil }
+        return store.withSnapshot { snapshot in
+            guard snapshot.initialized, let flag = snapshot.data.flag(key) else { return nil }
+            return snapshot.data.evaluate(flag, context: context)
         }
     }
 

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Synchronization
 
@@ -27,7 +30,17 @@ final class EventPipeline: Sendable {
     /// False once the events endpoint refused the key.
     @inline(__always) var isEnabled: Bool { enabled.load(ordering: .relaxed) }
 
-    static var nowMillis: Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+    /// Unix milliseconds for event timestamps; on Linux from the coarse real-time clock (a few
+    /// nanoseconds, millisecond resolution is all events need).
+    static var nowMillis: Int64 {
+        #if os(Linux)
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME_COARSE, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+        #else
+        return Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+        #endif
+    }
 
     /// Runs `body` on the processor; wakes the flusher when it says the queue is full enough.
     @inline(__always) func record(_ body: (inout EventProcessor, Int64) -> Bool) {

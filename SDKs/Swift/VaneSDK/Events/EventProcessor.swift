@@ -53,13 +53,18 @@ struct EventProcessor {
     }
 
     fileprivate struct FlagSummary {
+        var key: String
+        /// Keeps the compiled flag (whose identity keys the summary) alive; nil for unknown flags.
+        var flag: CompiledFlag?
         var defaultValue: JSONValue
         var contextKinds: Set<String> = []
         var counters: [CounterKey: (value: JSONValue, count: Int)] = [:]
         var order: [CounterKey] = []
 
         mutating func record(key: CounterKey, value: JSONValue, context: EvaluationContext) {
-            for single in context.individualContexts where !contextKinds.contains(single.kind) { contextKinds.insert(single.kind) }
+            for single in context.individualContexts where !contextKinds.contains(single.kind) {
+                contextKinds.insert(single.kind)
+            }
             if let counter = counters[key] {
                 counters[key] = (counter.value, counter.count + 1)
             } else {
@@ -71,7 +76,10 @@ struct EventProcessor {
 
     let settings: Settings
     private var queue: [Output] = []
-    private var summary: [String: FlagSummary] = [:]
+    /// Per compiled flag (an integer hash instead of hashing the flag key on every evaluation),
+    /// merged by key when written; unknown flags by key.
+    private var summary: [ObjectIdentifier: FlagSummary] = [:]
+    private var unknownSummary: [String: FlagSummary] = [:]
     private var summaryStart: Int64?
     private var summaryEnd: Int64 = 0
     private var contextKeys: LRUKeys
@@ -89,30 +97,32 @@ struct EventProcessor {
     /// Events waiting to be sent (the summary not counted).
     var queuedEvents: Int { queue.count }
     /// True when nothing at all is pending.
-    var isEmpty: Bool { queue.isEmpty && summary.isEmpty }
+    var isEmpty: Bool { queue.isEmpty && summary.isEmpty && unknownSummary.isEmpty }
 
     /// Records an evaluation; true when the queue reached `flushAt`.
     @discardableResult
     mutating func recordEvaluation(_ record: EvaluationRecord, now: Int64) -> Bool {
         if let flag = record.flag {
-            if !flag.flag.excludeFromSummaries { summarize(record, version: flag.flag.version, now: now) }
+            if !flag.flag.excludeFromSummaries { summarize(record, flag: flag, now: now) }
         } else {
-            summarize(record, version: nil, now: now)
+            summarize(record, flag: nil, now: now)
         }
         noticeContext(record.context, now: now)
-        if let flag = record.flag {
-            let isExperiment = flag.isExperiment(record.detail.reason)
-            let sampled = Self.sampled(flag.flag.samplingRatio)
-            var event = FeatureEvent(
-                debug: false, creationDate: now, key: record.flagKey, value: record.detail.value,
-                defaultValue: record.defaultValue, version: flag.flag.version, variation: record.detail.variationIndex,
-                reason: record.withReason || isExperiment ? record.detail.reason : nil, prereqOf: record.prereqOf,
-                context: record.context)
-            if (flag.flag.trackEvents || isExperiment) && sampled { enqueue(.feature(event)) }
-            if let until = flag.flag.debugEventsUntilDate, Int64(until) > now, sampled {
-                event.debug = true
-                enqueue(.feature(event))
-            }
+        guard let flag = record.flag else { return queue.count >= settings.flushAt }
+        // Full events are the exception: decide before building one.
+        let isExperiment = flag.isExperiment(record.detail.reason)
+        let tracked = flag.flag.trackEvents || isExperiment
+        let debugging = flag.flag.debugEventsUntilDate.map { Int64($0) > now } ?? false
+        guard tracked || debugging, Self.sampled(flag.flag.samplingRatio) else { return queue.count >= settings.flushAt }
+        var event = FeatureEvent(
+            debug: false, creationDate: now, key: record.flagKey, value: record.detail.value,
+            defaultValue: record.defaultValue, version: flag.flag.version, variation: record.detail.variationIndex,
+            reason: record.withReason || isExperiment ? record.detail.reason : nil, prereqOf: record.prereqOf,
+            context: record.context)
+        if tracked { enqueue(.feature(event)) }
+        if debugging {
+            event.debug = true
+            enqueue(.feature(event))
         }
         return queue.count >= settings.flushAt
     }
@@ -142,13 +152,14 @@ struct EventProcessor {
         w.beginArray()
         for output in queue { write(output, to: &w) }
         var count = queue.count
-        if !summary.isEmpty {
+        if !summary.isEmpty || !unknownSummary.isEmpty {
             writeSummary(to: &w)
             count += 1
         }
         w.endArray()
         queue.removeAll(keepingCapacity: true)
         summary.removeAll(keepingCapacity: true)
+        unknownSummary.removeAll(keepingCapacity: true)
         summaryStart = nil
         return (w.bytes, count)
     }
@@ -184,12 +195,23 @@ struct EventProcessor {
         }
     }
 
-    private mutating func summarize(_ record: EvaluationRecord, version: Int?, now: Int64) {
+    private mutating func summarize(_ record: EvaluationRecord, flag: CompiledFlag?, now: Int64) {
         if summaryStart == nil { summaryStart = now }
         summaryEnd = max(summaryEnd, now)
-        let key = CounterKey(variation: version == nil ? nil : record.detail.variationIndex, version: version)
-        if summary[record.flagKey] == nil { summary[record.flagKey] = FlagSummary(defaultValue: record.defaultValue) }
-        summary[record.flagKey]!.record(key: key, value: record.detail.value, context: record.context)
+        guard let flag else {
+            let key = CounterKey(variation: nil, version: nil)
+            if unknownSummary[record.flagKey] == nil {
+                unknownSummary[record.flagKey] = FlagSummary(key: record.flagKey, flag: nil, defaultValue: record.defaultValue)
+            }
+            unknownSummary[record.flagKey]!.record(key: key, value: record.detail.value, context: record.context)
+            return
+        }
+        let identity = ObjectIdentifier(flag)
+        let key = CounterKey(variation: record.detail.variationIndex, version: flag.flag.version)
+        if summary[identity] == nil {
+            summary[identity] = FlagSummary(key: record.flagKey, flag: flag, defaultValue: record.defaultValue)
+        }
+        summary[identity]!.record(key: key, value: record.detail.value, context: record.context)
     }
 
     private func write(_ output: Output, to w: inout JSONWriter) {
@@ -233,24 +255,29 @@ struct EventProcessor {
         w.key("startDate"); w.writeInt(Int(summaryStart ?? summaryEnd))
         w.key("endDate"); w.writeInt(Int(summaryEnd))
         w.key("features"); w.beginObject()
-        for key in summary.keys.sorted(by: utf8Less) {
-            let flag = summary[key]!
+        var byKey: [String: [FlagSummary]] = [:]
+        for entry in summary.values { byKey[entry.key, default: []].append(entry) }
+        for entry in unknownSummary.values { byKey[entry.key, default: []].append(entry) }
+        for key in byKey.keys.sorted(by: utf8Less) {
+            let entries = byKey[key]!
             w.key(key); w.beginObject()
-            w.key("default"); w.writeValue(flag.defaultValue)
-            w.key("contextKinds"); w.writeStrings(flag.contextKinds.sorted(by: utf8Less))
+            w.key("default"); w.writeValue(entries[0].defaultValue)
+            w.key("contextKinds"); w.writeStrings(Set(entries.flatMap(\.contextKinds)).sorted(by: utf8Less))
             w.key("counters"); w.beginArray()
-            for counterKey in flag.order {
-                let counter = flag.counters[counterKey]!
-                w.beginObject()
-                w.key("value"); w.writeValue(counter.value)
-                w.key("count"); w.writeInt(counter.count)
-                if let version = counterKey.version {
-                    if let variation = counterKey.variation { w.key("variation"); w.writeInt(variation) }
-                    w.key("version"); w.writeInt(version)
-                } else {
-                    w.key("unknown"); w.writeBool(true)
+            for flag in entries {
+                for counterKey in flag.order {
+                    let counter = flag.counters[counterKey]!
+                    w.beginObject()
+                    w.key("value"); w.writeValue(counter.value)
+                    w.key("count"); w.writeInt(counter.count)
+                    if let version = counterKey.version {
+                        if let variation = counterKey.variation { w.key("variation"); w.writeInt(variation) }
+                        w.key("version"); w.writeInt(version)
+                    } else {
+                        w.key("unknown"); w.writeBool(true)
+                    }
+                    w.endObject()
                 }
-                w.endObject()
             }
             w.endArray()
             w.endObject()
@@ -270,9 +297,12 @@ struct LRUKeys {
 
     init(capacity: Int) { self.capacity = max(capacity, 1) }
 
-    /// Marks `key` used; true when it was not in the set.
+    /// Marks `key` used; true when it was not in the set. A key in use is moved to the young end
+    /// only once it is half the capacity old (an approximation of LRU that keeps the common case,
+    /// a context seen again soon, to one dictionary lookup).
     mutating func insert(_ key: String) -> Bool {
         tick += 1
+        if let last = lastUse[key], tick - last < max(1, capacity / 2) { return false }
         let wasPresent = lastUse.updateValue(tick, forKey: key) != nil
         uses.append((key, tick))
         while lastUse.count > capacity, head < uses.count {

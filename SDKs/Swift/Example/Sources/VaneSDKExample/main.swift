@@ -34,10 +34,11 @@ struct Arguments {
     }
 }
 
-func line(_ object: some Encodable) -> String {
+/// Writes one JSON line to standard output at once (unbuffered: the caller reads it while we run).
+func emit(_ object: some Encodable) {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    return String(decoding: (try? encoder.encode(object)) ?? Data(), as: UTF8.self)
+    FileHandle.standardOutput.write(((try? encoder.encode(object)) ?? Data()) + Data("\n".utf8))
 }
 
 struct Line: Encodable {
@@ -58,15 +59,13 @@ do {
     exit(1)
 }
 let context = try EvaluationContext(json: arguments.context)
-print(line(Line(flag: arguments.flag, detail: client.variationDetail(arguments.flag, context: context, default: .null), event: "initial")))
-fflush(stdout)
+emit(Line(flag: arguments.flag, detail: client.variationDetail(arguments.flag, context: context, default: .null), event: "initial"))
 
 if arguments.watch > 0 {
     let changes = client.flagChanges
     let watcher = Task {
         for await key in changes where key == arguments.flag {
-            print(line(Line(flag: key, detail: client.variationDetail(key, context: context, default: .null), event: "changed")))
-            fflush(stdout)
+            emit(Line(flag: key, detail: client.variationDetail(key, context: context, default: .null), event: "changed"))
         }
     }
     try? await Task.sleep(for: .seconds(arguments.watch))
@@ -74,4 +73,4 @@ if arguments.watch > 0 {
 }
 client.track("example-purchase", context: context, metricValue: 42)
 await client.shutdown()
-print(#"{"event":"shutdown"}"#)
+emit(["event": "shutdown"])

@@ -57,20 +57,18 @@ struct EventProcessor {
         /// Keeps the compiled flag (whose identity keys the summary) alive; nil for unknown flags.
         var flag: CompiledFlag?
         var defaultValue: JSONValue
-        var contextKinds: Set<String> = []
+        /// Few kinds per flag: an array compares faster than a set hashes.
+        var contextKinds: [String] = []
         var counters: [CounterKey: (value: JSONValue, count: Int)] = [:]
         var order: [CounterKey] = []
 
         mutating func record(key: CounterKey, value: JSONValue, context: EvaluationContext) {
             for single in context.individualContexts where !contextKinds.contains(single.kind) {
-                contextKinds.insert(single.kind)
+                contextKinds.append(single.kind)
             }
-            if let counter = counters[key] {
-                counters[key] = (counter.value, counter.count + 1)
-            } else {
-                counters[key] = (value, 1)
-                order.append(key)
-            }
+            let before = counters.count
+            counters[key, default: (value, 0)].count += 1
+            if counters.count != before { order.append(key) }
         }
     }
 
@@ -200,18 +198,14 @@ struct EventProcessor {
         summaryEnd = max(summaryEnd, now)
         guard let flag else {
             let key = CounterKey(variation: nil, version: nil)
-            if unknownSummary[record.flagKey] == nil {
-                unknownSummary[record.flagKey] = FlagSummary(key: record.flagKey, flag: nil, defaultValue: record.defaultValue)
-            }
-            unknownSummary[record.flagKey]!.record(key: key, value: record.detail.value, context: record.context)
+                unknownSummary[record.flagKey, default: FlagSummary(key: record.flagKey, flag: nil, defaultValue: record.defaultValue)]
+                .record(key: key, value: record.detail.value, context: record.context)
             return
         }
         let identity = ObjectIdentifier(flag)
         let key = CounterKey(variation: record.detail.variationIndex, version: flag.flag.version)
-        if summary[identity] == nil {
-            summary[identity] = FlagSummary(key: record.flagKey, flag: flag, defaultValue: record.defaultValue)
-        }
-        summary[identity]!.record(key: key, value: record.detail.value, context: record.context)
+        summary[identity, default: FlagSummary(key: record.flagKey, flag: flag, defaultValue: record.defaultValue)]
+            .record(key: key, value: record.detail.value, context: record.context)
     }
 
     private func write(_ output: Output, to w: inout JSONWriter) {

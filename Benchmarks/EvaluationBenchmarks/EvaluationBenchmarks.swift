@@ -69,7 +69,8 @@ private func startClients(payload: JSONValue) -> (withoutEvents: VaneClient, wit
     var logger = Logger(label: "bench")
     logger.logLevel = .critical
     let quiet = VaneConfiguration(dataSource: .file(file))
-    let withoutEvents = VaneClient(sdkKey: "bench", baseURL: URL(string: "http://127.0.0.1:9")!, eventsURL: nil, configuration: quiet, logger: logger)
+    let withoutEvents = VaneClient(
+        sdkKey: "bench", baseURL: URL(string: "http://127.0.0.1:9")!, eventsURL: nil, configuration: quiet, logger: logger)
     let withEvents = VaneClient(
         sdkKey: "bench", baseURL: URL(string: "http://127.0.0.1:9")!, eventsURL: URL(string: "http://127.0.0.1:9")!,
         configuration: quiet, logger: logger)

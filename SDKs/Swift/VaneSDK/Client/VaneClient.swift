@@ -172,7 +172,8 @@ public final class VaneClient: Service, Sendable {
             guard detail.variationIndex != nil, case .bool(let value) = detail.value else { return defaultValue }
             return value
         }
-        return evaluate(key, context: context, default: .bool(defaultValue), checkType: true, withReason: false).value.boolValue ?? defaultValue
+        let detail = evaluate(key, context: context, default: .bool(defaultValue), checkType: true, withReason: false)
+        return detail.value.boolValue ?? defaultValue
     }
 
     /// The flag's value for `context` if it is a string, else `defaultValue`.
@@ -181,7 +182,8 @@ public final class VaneClient: Service, Sendable {
             guard detail.variationIndex != nil, case .string(let value) = detail.value else { return defaultValue }
             return value
         }
-        return evaluate(key, context: context, default: .string(defaultValue), checkType: true, withReason: false).value.stringValue ?? defaultValue
+        let detail = evaluate(key, context: context, default: .string(defaultValue), checkType: true, withReason: false)
+        return detail.value.stringValue ?? defaultValue
     }
 
     /// The flag's value for `context` if it is a number (truncated toward zero), else `defaultValue`.
@@ -197,7 +199,8 @@ public final class VaneClient: Service, Sendable {
             guard detail.variationIndex != nil, case .number(let value) = detail.value else { return defaultValue }
             return value
         }
-        return evaluate(key, context: context, default: .number(defaultValue), checkType: true, withReason: false).value.numberValue ?? defaultValue
+        let detail = evaluate(key, context: context, default: .number(defaultValue), checkType: true, withReason: false)
+        return detail.value.numberValue ?? defaultValue
     }
 
     /// The flag's value for `context`, of any JSON type, else `defaultValue`.
@@ -249,7 +252,9 @@ public final class VaneClient: Service, Sendable {
 
     /// The evaluation every variation method goes through: one atomic load of the snapshot, the
     /// evaluation, and (with events on) one short critical section to record it.
-    func evaluate(_ key: String, context: EvaluationContext, default defaultValue: JSONValue, checkType: Bool, withReason: Bool) -> EvaluationDetail {
+    func evaluate(
+        _ key: String, context: EvaluationContext, default defaultValue: JSONValue, checkType: Bool, withReason: Bool
+    ) -> EvaluationDetail {
         store.withSnapshot { snapshot in
             guard snapshot.initialized else {
                 return EvaluationDetail(value: defaultValue, variationIndex: nil, reason: .error(.clientNotReady))

@@ -117,7 +117,8 @@ struct PollingDataSource: Sendable {
                 if let etag { request.headers.add(name: "If-None-Match", value: etag) }
                 let response = try await http.execute(request, timeout: .nanoseconds(configuration.requestTimeout.nanoseconds))
                 if RelayEndpoints.isUnauthorized(response.status) {
-                    let message = "the relay refused the SDK key (\(response.status.code) on \(endpoints.baseURL)/sdk/latest-all): the client stopped"
+                    let message =
+                        "the relay refused the SDK key (\(response.status.code) on \(endpoints.baseURL)/sdk/latest-all): the client stopped"
                     logger.error("\(message)")
                     report(.unauthorized(message))
                     return

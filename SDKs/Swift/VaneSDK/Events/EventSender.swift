@@ -23,7 +23,10 @@ struct EventSender: Sendable {
     let retryDelay: Duration
     let logger: Logger
 
-    init(eventsURL: URL, sdkKey: String, userAgent: String, http: HTTPClient, timeout: Duration, retryDelay: Duration = .seconds(1), logger: Logger) {
+    init(
+        eventsURL: URL, sdkKey: String, userAgent: String, http: HTTPClient, timeout: Duration, retryDelay: Duration = .seconds(1),
+        logger: Logger
+    ) {
         var base = eventsURL.absoluteString
         while base.hasSuffix("/") { base.removeLast() }
         url = base + "/bulk"

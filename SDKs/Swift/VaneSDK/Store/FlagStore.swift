@@ -117,7 +117,9 @@ final class FlagStore: Sendable {
     /// The changed flags plus every flag whose result may depend on a changed flag or segment
     /// (through prerequisites and `segmentMatch` clauses, transitively), as LaunchDarkly's flag
     /// tracker reports them. Deleted flags are included.
-    static func affectedFlags(flags changedFlags: Set<String>, segments changedSegments: Set<String>, in data: EvaluationData) -> Set<String> {
+    static func affectedFlags(
+        flags changedFlags: Set<String>, segments changedSegments: Set<String>, in data: EvaluationData
+    ) -> Set<String> {
         var flags = changedFlags
         var segments = changedSegments
         func referencedSegments(_ clauses: [Clause]) -> [String] {

@@ -38,7 +38,7 @@ struct BrowserSDKTests {
             }
             let project = try JSONParser.parse(try await stack.api("GET", "/projects/browser").body)
             let secure = try #require(project["environments"]?.arrayValue?.first { $0["key"] == "secure" })
-            try await stack.waitForRelay(environment.sdkKey, containing: #""server-only":{"#)
+            try await stack.waitForRelay(environment.sdkKey, containing: #""on":true"#, occurrences: 3)
             try await stack.waitForRelay(try #require(secure["sdkKey"]?.stringValue), containing: #""on":true"#)
 
             let result = try await ChildProcess.run(

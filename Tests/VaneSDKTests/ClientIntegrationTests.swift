@@ -138,7 +138,7 @@ struct ClientIntegrationTests {
         try await SDKStack.with { stack in
             let environment = try await stack.createProject("restart")
             try await createBooleanFlag(stack, project: "restart", key: "f")
-            try await stack.waitForRelay(environment.sdkKey, containing: #""f":{"#)
+            try await stack.waitForRelay(environment.sdkKey, containing: #""on":true"#)
             let client = client(stack, sdkKey: environment.sdkKey) {
                 $0.sendEvents = false
                 $0.maxReconnectDelay = .seconds(2)
@@ -187,7 +187,7 @@ struct ClientIntegrationTests {
 
             let environment = try await stack.createProject("polling")
             try await createBooleanFlag(stack, project: "polling", key: "p")
-            try await stack.waitForRelay(environment.sdkKey, containing: #""p":{"#)
+            try await stack.waitForRelay(environment.sdkKey, containing: #""on":true"#)
             let polling = client(stack, sdkKey: environment.sdkKey) {
                 $0.dataSource = .polling(interval: .seconds(1))
                 $0.sendEvents = false

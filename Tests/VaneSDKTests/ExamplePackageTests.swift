@@ -19,7 +19,7 @@ struct ExamplePackageTests {
             try await stack.api("POST", "/projects/example/flags", json: #"{"key":"example-flag","name":"E","variations":[{"value":true},{"value":false}]}"#)
             try await stack.api(
                 "PUT", "/projects/example/flags/example-flag/environments/production", json: #"{"on":true,"fallthrough":{"variation":0},"offVariation":1}"#)
-            try await stack.waitForRelay(environment.sdkKey, containing: #""example-flag":{"#)
+            try await stack.waitForRelay(environment.sdkKey, containing: #""on":true"#)
 
             let output = FileManager.default.temporaryDirectory.appendingPathComponent("vane-sdk-example-\(UUID().uuidString.prefix(8)).out")
             defer { try? FileManager.default.removeItem(at: output) }

@@ -100,12 +100,12 @@ final class SDKStack: Sendable {
         return response
     }
 
-    /// Waits until the relay serves data for `sdkKey` containing `text`.
-    func waitForRelay(_ sdkKey: String, containing text: String, timeout: Duration = .seconds(30)) async throws {
+    /// Waits until the relay serves data for `sdkKey` containing `text` (at least `occurrences` times).
+    func waitForRelay(_ sdkKey: String, containing text: String, occurrences: Int = 1, timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             let response = try? await TestHTTP.request("GET", "\(relay.baseURL)/sdk/latest-all", headers: [("Authorization", sdkKey)])
-            if let response, response.status == 200, response.text.contains(text) { return }
+            if let response, response.status == 200, response.text.components(separatedBy: text).count > occurrences { return }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw SDKTestFailure("the relay did not serve \(text) within \(timeout)")

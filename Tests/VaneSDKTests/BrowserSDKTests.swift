@@ -31,7 +31,8 @@ struct BrowserSDKTests {
                 {"key":"server-only","name":"Server only","variations":[{"value":"secret"},{"value":"other"}]}
                 """#)
             try await stack.api("POST", "/projects/browser/environments", json: #"{"key":"secure","name":"Secure","secureMode":true}"#)
-            for (flag, environmentKey) in [("banner", "production"), ("kill-switch", "production"), ("server-only", "production"), ("banner", "secure")] {
+            let targetings = [("banner", "production"), ("kill-switch", "production"), ("server-only", "production"), ("banner", "secure")]
+            for (flag, environmentKey) in targetings {
                 try await stack.api(
                     "PUT", "/projects/browser/flags/\(flag)/environments/\(environmentKey)",
                     json: #"{"on":true,"fallthrough":{"variation":0},"offVariation":1,"trackEvents":true}"#)

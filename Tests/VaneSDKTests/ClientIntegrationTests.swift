@@ -44,7 +44,8 @@ struct ClientIntegrationTests {
 
             let client = client(stack, sdkKey: sdkKey) { $0.sendEvents = false }
             try await client.start(timeout: .seconds(20))
-            let contexts = try #require(try JSONParser.parse(Data(contentsOf: directory.appendingPathComponent("contexts.json"))).arrayValue)
+            let contextsJSON = try JSONParser.parse(Data(contentsOf: directory.appendingPathComponent("contexts.json")))
+            let contexts = try #require(contextsJSON.arrayValue)
             let lines = try String(contentsOf: directory.appendingPathComponent("expected.jsonl"), encoding: .utf8).split(separator: "\n")
             var compared = 0
             var mismatches: [String] = []
@@ -65,7 +66,8 @@ struct ClientIntegrationTests {
                 let expectedIndex = expected["variationIndex"]?.numberValue.map { Int($0) }
                 if detail.value != expected["value"] ?? .null || detail.variationIndex != expectedIndex
                     || writer.string != expected["reasonJSON"]?.stringValue {
-                    mismatches.append("context \(index) flag \(flag): \(detail.value) \(String(describing: detail.variationIndex)) \(writer.string) != \(line)")
+                    let got = "\(detail.value) \(String(describing: detail.variationIndex)) \(writer.string)"
+                    mismatches.append("context \(index) flag \(flag): \(got) != \(line)")
                 }
                 compared += 1
             }
@@ -123,7 +125,8 @@ struct ClientIntegrationTests {
             #expect(index["context"] == ["kind": "user", "key": "u1", "name": "Ann", "plan": "gold"])
             let features = events.filter { $0["kind"] == "feature" }
             #expect(features.map { $0["value"] } == [true, false], "the tracked flag before and after the kill switch")
-            #expect(features.first?["version"]?.numberValue != nil && features.first?["variation"] == 0 && features.first?["default"] == false)
+            let first = features.first
+            #expect(first?["version"]?.numberValue != nil && first?["variation"] == 0 && first?["default"] == false)
             let custom = try #require(events.first { $0["kind"] == "custom" })
             #expect(custom["key"] == "purchase" && custom["metricValue"] == 9.99 && custom["data"] == ["sku": "x-1"])
             let summary = try #require(events.first { $0["kind"] == "summary" })
@@ -198,7 +201,8 @@ struct ClientIntegrationTests {
             try await eventually("the poll sees the change") { polling.boolVariation("p", context: .user("u"), default: true) == false }
             await polling.shutdown()
 
-            let payload = try await TestHTTP.request("GET", "\(stack.relay.baseURL)/sdk/latest-all", headers: [("Authorization", environment.sdkKey)])
+            let payload = try await TestHTTP.request(
+                "GET", "\(stack.relay.baseURL)/sdk/latest-all", headers: [("Authorization", environment.sdkKey)])
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("vane-sdk-data-\(UUID().uuidString.prefix(8)).json")
             try Data(payload.body).write(to: file)
             defer { try? FileManager.default.removeItem(at: file) }
@@ -206,7 +210,8 @@ struct ClientIntegrationTests {
                 sdkKey: "unused", baseURL: URL(string: "http://127.0.0.1:9")!, eventsURL: nil,
                 configuration: VaneConfiguration(dataSource: .file(file)))
             try await offline.start(timeout: .seconds(1))
-            #expect(offline.variationDetail("p", context: .user("u"), default: true) == EvaluationDetail(value: false, variationIndex: 1, reason: .off))
+            let offlineDetail = offline.variationDetail("p", context: .user("u"), default: true)
+            #expect(offlineDetail == EvaluationDetail(value: false, variationIndex: 1, reason: .off))
             await offline.shutdown()
         }
     }

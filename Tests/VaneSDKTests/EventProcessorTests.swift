@@ -10,7 +10,9 @@ struct EventProcessorTests {
         CompiledFlag(try FeatureFlag(json: try JSONParser.parse(json)))
     }
 
-    private func record(_ flag: CompiledFlag?, key: String, context: EvaluationContext, withReason: Bool = false, default defaultValue: JSONValue = false) -> EvaluationRecord {
+    private func record(
+        _ flag: CompiledFlag?, key: String, context: EvaluationContext, withReason: Bool = false, default defaultValue: JSONValue = false
+    ) -> EvaluationRecord {
         let detail: EvaluationDetail
         if let flag {
             detail = EvaluationData().evaluate(flag, context: context).applyingDefault(defaultValue, checkType: false)
@@ -107,7 +109,7 @@ struct EventProcessorTests {
             {"kind":"user","key":"k","name":"N","email":"e","address":{"street":"s","city":"c"},"plan":"p",
              "_meta":{"privateAttributes":["plan"]}}
             """#)
-        let formatter = EventContextFormatter(privateAttributes: [AttributeReference(reference: "email"), AttributeReference(reference: "/address/street"), AttributeReference(reference: "key")])
+        let formatter = EventContextFormatter(privateAttributes: ["email", "/address/street", "key"].map { AttributeReference(reference: $0) })
         #expect(formatter.jsonValue(context, redactAnonymous: true) == [
             "kind": "user", "key": "k", "name": "N", "address": ["city": "c"],
             "_meta": ["redactedAttributes": ["email", "/address/street", "plan"]],

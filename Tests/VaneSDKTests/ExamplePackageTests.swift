@@ -21,7 +21,8 @@ struct ExamplePackageTests {
                 "PUT", "/projects/example/flags/example-flag/environments/production", json: #"{"on":true,"fallthrough":{"variation":0},"offVariation":1}"#)
             try await stack.waitForRelay(environment.sdkKey, containing: #""on":true"#)
 
-            let output = FileManager.default.temporaryDirectory.appendingPathComponent("vane-sdk-example-\(UUID().uuidString.prefix(8)).out")
+            let output = FileManager.default.temporaryDirectory
+                .appendingPathComponent("vane-sdk-example-\(UUID().uuidString.prefix(8)).out")
             defer { try? FileManager.default.removeItem(at: output) }
             var variables = ProcessInfo.processInfo.environment
             variables["VANE_BENCHMARKS"] = nil

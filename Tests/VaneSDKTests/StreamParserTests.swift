@@ -53,8 +53,10 @@ struct StreamParserTests {
         guard case .patchSegment(let s)? = segment else { Issue.record("not a segment patch"); return }
         #expect(s.key == "s")
 
-        #expect(try StreamMessage.decode(.init(name: "delete", data: #"{"path":"/flags/f","version":5}"#)) == .deleteFlag(key: "f", version: 5))
-        #expect(try StreamMessage.decode(.init(name: "delete", data: #"{"path":"/segments/s","version":6}"#)) == .deleteSegment(key: "s", version: 6))
+        let deleteFlag = try StreamMessage.decode(.init(name: "delete", data: #"{"path":"/flags/f","version":5}"#))
+        #expect(deleteFlag == .deleteFlag(key: "f", version: 5))
+        let deleteSegment = try StreamMessage.decode(.init(name: "delete", data: #"{"path":"/segments/s","version":6}"#))
+        #expect(deleteSegment == .deleteSegment(key: "s", version: 6))
         #expect(try StreamMessage.decode(.init(name: "ping", data: " ")) == nil)
         #expect(try StreamMessage.decode(.init(name: "patch", data: #"{"path":"/cats/jack","data":{}}"#)) == nil)
 
@@ -86,7 +88,9 @@ struct StreamParserTests {
 
 @Suite("VaneSDK flag store")
 struct FlagStoreTests {
-    private func flag(_ key: String, version: Int, on: Bool = true, prerequisites: [Prerequisite] = [], segment: String? = nil) -> FeatureFlag {
+    private func flag(
+        _ key: String, version: Int, on: Bool = true, prerequisites: [Prerequisite] = [], segment: String? = nil
+    ) -> FeatureFlag {
         var rules: [FlagRule] = []
         if let segment {
             rules = [FlagRule(clauses: [Clause(attribute: "", op: "segmentMatch", values: [.string(segment)])],

@@ -85,7 +85,9 @@ final class SDKStack: Sendable {
     /// Creates a project; returns its production environment.
     func createProject(_ key: String) async throws -> Environment {
         let response = try await stack.api("POST", "/projects", json: #"{"key":"\#(key)","name":"\#(key)"}"#)
-        guard response.status == 201 || response.status == 200 else { throw SDKTestFailure("POST /projects: \(response.status) \(response.text)") }
+        guard response.status == 201 || response.status == 200 else {
+            throw SDKTestFailure("POST /projects: \(response.status) \(response.text)")
+        }
         let production = try #require(try JSONParser.parse(response.body)["environments"]?.arrayValue?.first { $0["key"] == "production" })
         return Environment(
             id: try #require(production["id"]?.stringValue), sdkKey: try #require(production["sdkKey"]?.stringValue),

@@ -11,7 +11,7 @@ APT_PACKAGES := librdkafka-dev kcat postgresql zlib1g-dev curl openssl iproute2 
 BENCH_APT_PACKAGES := wrk curl
 BENCH_OUT := .build/benchmark-results
 
-.PHONY: all deps venv build test bench run clean
+.PHONY: all deps venv build test bench run clean sdk-example
 
 all: build
 
@@ -41,8 +41,15 @@ build: deps
 ## scripts/run-tests.sh), then validates the deployment files.
 test: deps venv
 	VANE_BENCHMARKS=1 $(SWIFT) build --build-tests
+	@$(MAKE) --no-print-directory sdk-example
 	VANE_BENCHMARKS=1 SWIFT="$(SWIFT)" scripts/run-tests.sh
 	scripts/validate-deploy.sh
+
+## The Swift SDK's example application: a separate package that depends on this one by path and
+## uses only `import VaneSDK` (Tests/VaneSDKTests/ExamplePackageTests.swift runs it). Built without
+## VANE_BENCHMARKS, as an application would build it.
+sdk-example:
+	env -u VANE_BENCHMARKS $(SWIFT) build --package-path SDKs/Swift/Example --scratch-path .build/sdk-example
 
 ## Release-build benchmarks; numbers are printed as tables (and kept in $(BENCH_OUT)); the run ends
 ## with $(BENCH_OUT)/summary.md: every headline figure beside its same-run baseline and its target.

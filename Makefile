@@ -7,11 +7,11 @@ SWIFT ?= swift
 PYTHON ?= python3
 VENV := .venv
 VENV_PY := $(VENV)/bin/python
-APT_PACKAGES := librdkafka-dev kcat postgresql zlib1g-dev curl openssl iproute2 stunnel4 socat
+APT_PACKAGES := librdkafka-dev kcat postgresql zlib1g-dev curl openssl iproute2 stunnel4 socat chromium chromium-driver nodejs
 BENCH_APT_PACKAGES := wrk curl
 BENCH_OUT := .build/benchmark-results
 
-.PHONY: all deps venv build test bench run clean fuzz openapi
+.PHONY: all deps venv build test bench run clean fuzz openapi sdk-example
 
 all: build
 
@@ -41,6 +41,7 @@ build: deps
 ## scripts/run-tests.sh), then validates the deployment files.
 test: deps venv
 	VANE_BENCHMARKS=1 $(SWIFT) build --build-tests
+	@$(MAKE) --no-print-directory sdk-example
 	VANE_BENCHMARKS=1 SWIFT="$(SWIFT)" scripts/run-tests.sh
 	scripts/fuzz.sh --smoke
 	scripts/validate-deploy.sh
@@ -55,6 +56,12 @@ fuzz: deps
 ## Regenerates the served copy of docs/openapi.yaml (Services/ManagementAPI/Contract/OpenAPIDocument.swift).
 openapi: venv
 	$(VENV_PY) scripts/openapi-json.py
+
+## The Swift SDK's example application: a separate package that depends on this one by path and
+## uses only `import VaneSDK` (Tests/VaneSDKTests/ExamplePackageTests.swift runs it). Built without
+## VANE_BENCHMARKS, as an application would build it.
+sdk-example:
+	env -u VANE_BENCHMARKS $(SWIFT) build --package-path SDKs/Swift/Example --scratch-path .build/sdk-example
 
 ## Release-build benchmarks; numbers are printed as tables (and kept in $(BENCH_OUT)); the run ends
 ## with $(BENCH_OUT)/summary.md: every headline figure beside its same-run baseline and its target.

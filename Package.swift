@@ -22,6 +22,8 @@ var package = Package(
         .library(name: "ModelsCore", targets: ["ModelsCore"]),
         .library(name: "KafkaKit", targets: ["KafkaKit"]),
         .library(name: "ExperimentStats", targets: ["ExperimentStats"]),
+        // The Swift server SDK (docs/sdks.md): `import VaneSDK` is all an application needs.
+        .library(name: "VaneSDK", targets: ["VaneSDK"]),
         .executable(name: "vanectl", targets: ["vanectl"]),
         .executable(name: "management-api", targets: ["ManagementAPI"]),
         .executable(name: "events-ingest", targets: ["EventsIngest"]),
@@ -58,6 +60,19 @@ var package = Package(
             // plumbing the optimizer removes. Not by default: a package that depends on Vane (the
             // Swift SDK) may not use a target with unsafe flags.
             swiftSettings: strict + (optimizeModelsCore ? [.unsafeFlags(["-O"], .when(configuration: .debug))] : [])
+        ),
+        .target(
+            name: "VaneSDK",
+            dependencies: [
+                "ModelsCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "SDKs/Swift/VaneSDK",
+            swiftSettings: strict
         ),
         .target(
             name: "ExperimentStats",
@@ -129,6 +144,7 @@ var package = Package(
         .executableTarget(
             name: "ManagementAPI",
             dependencies: [
+                "CZlib",
                 "ModelsCore",
                 "ExperimentStats",
                 "PostgresSupport",
@@ -143,6 +159,9 @@ var package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Services/ManagementAPI",
+            // The dashboard's HTML, CSS and ES modules: copied next to the binary (vane_ManagementAPI.resources/web),
+            // read once at start (Dashboard/DashboardFiles.swift); the Docker image installs the folder too.
+            resources: [.copy("Dashboard/web")],
             swiftSettings: strict
         ),
         .systemLibrary(
@@ -353,6 +372,21 @@ var package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "BrowserTests",
+            dependencies: ["TestSupport"],
+            path: "Tests/BrowserTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "VaneSDKTests",
+            dependencies: [
+                "VaneSDK", "ModelsCore", "KafkaKit", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/VaneSDKTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "CompatibilityTests",
             dependencies: ["TestSupport"],
             path: "Tests/CompatibilityTests",
@@ -368,7 +402,7 @@ if ProcessInfo.processInfo.environment["VANE_BENCHMARKS"] != nil {
     package.targets.append(
         .executableTarget(
             name: "EvaluationBenchmarks",
-            dependencies: ["ModelsCore", .product(name: "Benchmark", package: "benchmark")],
+            dependencies: ["ModelsCore", "VaneSDK", .product(name: "Benchmark", package: "benchmark")],
             path: "Benchmarks/EvaluationBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]))
     package.targets.append(

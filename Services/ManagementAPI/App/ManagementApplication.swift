@@ -41,7 +41,7 @@ struct ManagementApplication {
             admin: try KafkaAdmin(configuration: adminConfiguration, logger: logger))
         let publisher = OutboxPublisher(store: store, producer: producer, topic: topic, metrics: metrics, logger: logger)
         let availability = DatabaseAvailability(database: settings.database, logger: logger)
-        let scheduler = ReleaseScheduler(store: store, metrics: metrics, logger: logger)
+        let scheduler = ReleaseScheduler(store: store, availability: availability, metrics: metrics, logger: logger)
         return Parts(
             postgres: postgres, store: store, producer: producer, topic: topic, publisher: publisher, availability: availability,
             metrics: metrics, scheduler: scheduler)
@@ -50,7 +50,8 @@ struct ManagementApplication {
     /// Every route of management-api with its middlewares, as the server runs them (also what the contract tests
     /// compare with docs/openapi.yaml; building it opens no connection).
     static func makeRouter(
-        store: ManagementStore, availability: DatabaseAvailability, metrics: ServiceMetrics, staleDays: Int, logger: Logger
+        store: ManagementStore, availability: DatabaseAvailability, metrics: ServiceMetrics, staleDays: Int,
+        dashboard: DashboardFiles, logger: Logger
     ) -> Router<ManagementContext> {
         let router = Router(context: ManagementContext.self)
         router.add(middleware: JSONErrorMiddleware(metrics: metrics))
@@ -58,6 +59,7 @@ struct ManagementApplication {
             readiness: ClosureReadinessCheck { availability.isReachable ? nil : "PostgreSQL is unreachable" },
             metrics: metrics)
         APIContract.addDocumentRoute(to: router)
+        DashboardRoutes(files: dashboard).add(to: router)
         router.add(middleware: DatabaseErrorMiddleware())
         let authenticator = TokenAuthenticator(client: store.client, logger: logger)
         ManagementRoutes(store: store, authenticator: authenticator, staleDays: staleDays).add(to: router)
@@ -72,7 +74,8 @@ struct ManagementApplication {
         let postgres = parts.postgres
         let availability = parts.availability
         let router = Self.makeRouter(
-            store: parts.store, availability: availability, metrics: parts.metrics, staleDays: settings.staleDays, logger: logger)
+            store: parts.store, availability: availability, metrics: parts.metrics, staleDays: settings.staleDays,
+            dashboard: DashboardFiles.load(folder: settings.dashboardFolder, logger: logger), logger: logger)
 
         let responder = DatabaseGuardResponder(
             inner: router.buildResponder(), availability: availability, requestTimeout: settings.databaseRequestTimeout)

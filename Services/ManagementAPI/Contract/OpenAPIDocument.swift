@@ -54,6 +54,9 @@ number, a time, `true`/`false`) is invalid (422).\n",
    "name": "releases"
   },
   {
+   "name": "dashboard"
+  },
+  {
    "name": "tokens"
   },
   {
@@ -2450,6 +2453,265 @@ h)",
      },
      "422": {
       "$ref": "#/components/responses/ValidationFailed"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/me": {
+   "get": {
+    "tags": [
+     "dashboard"
+    ],
+    "operationId": "getCaller",
+    "summary": "Who the token is (the dashboard hides write controls from readers)",
+    "x-vane-role": "reader",
+    "responses": {
+     "200": {
+      "description": "The caller.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "id",
+          "name",
+          "role"
+         ],
+         "properties": {
+          "id": {
+           "type": "string",
+           "description": "The token's id (empty for the bootstrap token's system identity)."
+          },
+          "name": {
+           "type": "string"
+          },
+          "role": {
+           "type": "string",
+           "enum": [
+            "reader",
+            "writer",
+            "admin"
+           ]
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadRequest"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/audit/latest": {
+   "get": {
+    "tags": [
+     "dashboard"
+    ],
+    "operationId": "getLatestAuditID",
+    "summary": "The id of the newest audit entry, for cheap polling (`ETag`; `304` on a matching `If-None-Match`)",
+    "x-vane-role": "reader",
+    "parameters": [
+     {
+      "name": "If-None-Match",
+      "in": "header",
+      "description": "The `ETag` of an earlier answer.",
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "The newest id (null when the log is empty); `ETag` is it, quoted.",
+      "headers": {
+       "ETag": {
+        "description": "The newest id, quoted (`\"0\"` when the log is empty).",
+        "schema": {
+         "type": "string",
+         "pattern": "^\"[0-9]+\"$"
+        }
+       }
+      },
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "id"
+         ],
+         "properties": {
+          "id": {
+           "type": [
+            "integer",
+            "null"
+           ]
+          }
+         }
+        }
+       }
+      }
+     },
+     "304": {
+      "description": "Nothing changed since the `ETag` in `If-None-Match`."
+     },
+     "400": {
+      "$ref": "#/components/responses/BadRequest"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/projects/{project}/environments/{environment}/flags": {
+   "parameters": [
+    {
+     "$ref": "#/components/parameters/project"
+    },
+    {
+     "$ref": "#/components/parameters/environment"
+    }
+   ],
+   "get": {
+    "tags": [
+     "dashboard"
+    ],
+    "operationId": "listFlagsOfEnvironment",
+    "summary": "Every flag of the project with only this environment's targeting (the dashboard's flag list)",
+    "x-vane-role": "reader",
+    "responses": {
+     "200": {
+      "description": "The flags, by key; `environments` holds only this environment.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/FlagList"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadRequest"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NotFound"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
+  "/projects/{project}/environments/{environment}/flag-evaluations": {
+   "parameters": [
+    {
+     "$ref": "#/components/parameters/project"
+    },
+    {
+     "$ref": "#/components/parameters/environment"
+    }
+   ],
+   "get": {
+    "tags": [
+     "dashboard"
+    ],
+    "operationId": "listFlagEvaluations",
+    "summary": "Every flag's last evaluation and staleness in this environment",
+    "x-vane-role": "reader",
+    "responses": {
+     "200": {
+      "description": "One entry per flag, by key; `staleDays` is VANE_STALE_DAYS.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "items",
+          "staleDays"
+         ],
+         "properties": {
+          "staleDays": {
+           "type": "integer",
+           "minimum": 1
+          },
+          "items": {
+           "type": "array",
+           "items": {
+            "type": "object",
+            "required": [
+             "key",
+             "lastEvaluatedAt",
+             "stale"
+            ],
+            "properties": {
+             "key": {
+              "$ref": "#/components/schemas/Key"
+             },
+             "lastEvaluatedAt": {
+              "oneOf": [
+               {
+                "$ref": "#/components/schemas/Time"
+               },
+               {
+                "type": "null"
+               }
+              ]
+             },
+             "stale": {
+              "oneOf": [
+               {
+                "$ref": "#/components/schemas/Staleness"
+               },
+               {
+                "type": "null"
+               }
+              ]
+             }
+            }
+           }
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadRequest"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NotFound"
      },
      "503": {
       "$ref": "#/components/responses/Unavailable"

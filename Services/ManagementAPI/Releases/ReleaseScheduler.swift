@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import PostgresSupport
 import Prometheus
 import ServiceKit
 import ServiceLifecycle
@@ -22,6 +23,8 @@ final class ReleaseScheduler: Service, Sendable {
         var leaseRenewal: Duration = .seconds(1)
         /// How often each guarded rollout's guard looks at its arms.
         var guardInterval: Duration = .seconds(2)
+        /// The longest a round (lease, due work, guards) may take before it is abandoned and retried.
+        var roundTimeout: Duration = .seconds(10)
     }
 
     /// The audit actor of what the scheduler applies.
@@ -29,6 +32,9 @@ final class ReleaseScheduler: Service, Sendable {
     private static let leaseName = "releases"
 
     private let repository: PostgresReleaseRepository
+    /// Bounds every round: a query to a hung PostgreSQL returns only when its connection closes, so a round is
+    /// abandoned (not awaited) when the breaker opens, when it outlasts ``Settings/roundTimeout``, or at shutdown.
+    private let availability: DatabaseAvailability
     private let settings: Settings
     private let logger: Logger
     private let holder: String
@@ -40,8 +46,12 @@ final class ReleaseScheduler: Service, Sendable {
     let schemaReady = StartupGate()
     private let isLeader = Mutex(false)
 
-    init(store: ManagementStore, settings: Settings = Settings(), metrics: ServiceMetrics, logger: Logger) {
+    init(
+        store: ManagementStore, availability: DatabaseAvailability, settings: Settings = Settings(), metrics: ServiceMetrics,
+        logger: Logger
+    ) {
         self.repository = PostgresReleaseRepository(store: store)
+        self.availability = availability
         self.settings = settings
         self.logger = logger
         holder = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(UUID().uuidString.prefix(8))"
@@ -67,11 +77,17 @@ final class ReleaseScheduler: Service, Sendable {
             let guards = clock.now - lastGuard >= settings.guardInterval
             if renew { lastRenewal = clock.now }
             do {
-                let (led, next) = try await cancelWhenGracefulShutdown { try await self.round(renew: renew, guards: guards) }
+                let (led, next) = try await cancelWhenGracefulShutdown { [availability, settings] in
+                    try await availability.run(timeout: settings.roundTimeout) { try await self.round(renew: renew, guards: guards) }
+                }
                 if guards && led { lastGuard = clock.now }
                 pause = next
             } catch where Task.isShuttingDownGracefully || Task.isCancelled {
                 break
+            } catch let interruption as DatabaseAvailability.Interruption {
+                // PostgreSQL is unreachable or hung: the breaker already logs and reports that.
+                logger.debug("release scheduler round abandoned", metadata: ["reason": "\(interruption)"])
+                pause = .seconds(1)
             } catch {
                 failures.increment()
                 logger.warning("release scheduler round failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
@@ -126,17 +142,13 @@ final class ReleaseScheduler: Service, Sendable {
         let client = repository.store.client
         let holder = holder
         let logger = logger
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                _ = try? await client.query(
-                    """
-                    UPDATE scheduler_leases SET expires_at = clock_timestamp() - interval '1 millisecond'
-                    WHERE name = \(Self.leaseName) AND holder = \(holder)
-                    """, logger: logger)
-            }
-            group.addTask { try? await Task.sleep(for: .seconds(2)) }
-            await group.next()
-            group.cancelAll()
+        // Abandoned after 2 s (not awaited, unlike a task group's children): PostgreSQL may be hung.
+        _ = try? await availability.run(timeout: .seconds(2)) {
+            _ = try await client.query(
+                """
+                UPDATE scheduler_leases SET expires_at = clock_timestamp() - interval '1 millisecond'
+                WHERE name = \(Self.leaseName) AND holder = \(holder)
+                """, logger: logger)
         }
         isLeader.withLock { $0 = false }
         leading.set(Int64(0))

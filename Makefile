@@ -1,6 +1,6 @@
 # Vane — the two commands: `make run` (local stack) and `make test` (everything CI runs).
-# Also: `make bench` (release-build benchmarks). System packages are installed with apt-get when
-# missing (the build machines run as root); Python tools go into .venv/.
+# Also: `make bench` (release-build benchmarks), `make fuzz` (libFuzzer, FUZZ_SECONDS each), `make openapi`.
+# System packages are installed with apt-get when missing (the build machines run as root); Python tools go into .venv/.
 
 SHELL := /bin/bash
 SWIFT ?= swift
@@ -11,7 +11,7 @@ APT_PACKAGES := librdkafka-dev kcat postgresql zlib1g-dev curl openssl iproute2 
 BENCH_APT_PACKAGES := wrk curl
 BENCH_OUT := .build/benchmark-results
 
-.PHONY: all deps venv build test bench run clean sdk-example
+.PHONY: all deps venv build test bench run clean fuzz openapi sdk-example
 
 all: build
 
@@ -43,7 +43,19 @@ test: deps venv
 	VANE_BENCHMARKS=1 $(SWIFT) build --build-tests
 	@$(MAKE) --no-print-directory sdk-example
 	VANE_BENCHMARKS=1 SWIFT="$(SWIFT)" scripts/run-tests.sh
+	scripts/fuzz.sh --smoke
 	scripts/validate-deploy.sh
+
+## Coverage-guided fuzzing (libFuzzer): every target for FUZZ_SECONDS (default 60) each; docs/fuzzing.md.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+	$(SWIFT) build --build-tests
+	VANE_FUZZ_SECONDS=$(FUZZ_SECONDS) $(SWIFT) test --skip-build --filter StreamRequestFuzzTests
+
+## Regenerates the served copy of docs/openapi.yaml (Services/ManagementAPI/Contract/OpenAPIDocument.swift).
+openapi: venv
+	$(VENV_PY) scripts/openapi-json.py
 
 ## The Swift SDK's example application: a separate package that depends on this one by path and
 ## uses only `import VaneSDK` (Tests/VaneSDKTests/ExamplePackageTests.swift runs it). Built without

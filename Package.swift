@@ -294,8 +294,10 @@ var package = Package(
         .testTarget(
             name: "ManagementAPITests",
             dependencies: [
-                "ManagementAPI", "ExperimentStats", "ModelsCore", "ServiceKit", "KafkaKit", "TestSupport",
+                "ManagementAPI", "ExperimentStats", "ModelsCore", "ServiceKit", "KafkaKit", "TestSupport", "PostgresSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Tests/ManagementAPITests",
             swiftSettings: strict

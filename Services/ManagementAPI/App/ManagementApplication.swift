@@ -47,20 +47,35 @@ struct ManagementApplication {
             metrics: metrics, scheduler: scheduler)
     }
 
+    /// Every route of management-api with its middlewares, as the server runs them (also what the contract tests
+    /// compare with docs/openapi.yaml; building it opens no connection).
+    static func makeRouter(
+        store: ManagementStore, availability: DatabaseAvailability, metrics: ServiceMetrics, staleDays: Int,
+        dashboard: DashboardFiles, logger: Logger
+    ) -> Router<ManagementContext> {
+        let router = Router(context: ManagementContext.self)
+        router.add(middleware: JSONErrorMiddleware(metrics: metrics))
+        router.addOperationalRoutes(
+            readiness: ClosureReadinessCheck { availability.isReachable ? nil : "PostgreSQL is unreachable" },
+            metrics: metrics)
+        APIContract.addDocumentRoute(to: router)
+        DashboardRoutes(files: dashboard).add(to: router)
+        router.add(middleware: DatabaseErrorMiddleware())
+        let authenticator = TokenAuthenticator(client: store.client, logger: logger)
+        ManagementRoutes(store: store, authenticator: authenticator, staleDays: staleDays).add(to: router)
+        // Last: a registered path asked with another method gets 405 and Allow (only the router's 404 passes here).
+        router.add(middleware: APIContract.methodNotAllowed(for: router.routes))
+        return router
+    }
+
     /// The HTTP application, running the parts as its services (PostgreSQL first, publisher last;
     /// the server stops before them).
     func makeApplication(_ parts: Parts) -> some ApplicationProtocol {
-        let router = Router(context: ManagementContext.self)
-        router.add(middleware: JSONErrorMiddleware(metrics: parts.metrics))
         let postgres = parts.postgres
         let availability = parts.availability
-        router.addOperationalRoutes(
-            readiness: ClosureReadinessCheck { availability.isReachable ? nil : "PostgreSQL is unreachable" },
-            metrics: parts.metrics)
-        DashboardRoutes(files: DashboardFiles.load(folder: settings.dashboardFolder, logger: logger)).add(to: router)
-        router.add(middleware: DatabaseErrorMiddleware())
-        let authenticator = TokenAuthenticator(client: postgres, logger: logger)
-        ManagementRoutes(store: parts.store, authenticator: authenticator, staleDays: settings.staleDays).add(to: router)
+        let router = Self.makeRouter(
+            store: parts.store, availability: availability, metrics: parts.metrics, staleDays: settings.staleDays,
+            dashboard: DashboardFiles.load(folder: settings.dashboardFolder, logger: logger), logger: logger)
 
         let responder = DatabaseGuardResponder(
             inner: router.buildResponder(), availability: availability, requestTimeout: settings.databaseRequestTimeout)

@@ -1,5 +1,5 @@
 /// What an API token may do. Each role includes the ones below it.
-enum Role: String, Sendable, Comparable, CaseIterable {
+enum Role: String, Codable, Sendable, Comparable, CaseIterable {
     /// Read everything.
     case reader
     /// Also change flags, segments and targeting.

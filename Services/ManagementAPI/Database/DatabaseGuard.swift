@@ -8,7 +8,7 @@ import ServiceKit
 /// abandoned: a query on a connection to a hung server returns only when the connection closes.
 ///
 /// A responder around the router rather than a middleware, because a middleware's `next` cannot
-/// outlive the call. `/healthz`, `/readyz` and `/metrics` do not touch the database and pass through.
+/// outlive the call. `/healthz`, `/readyz`, `/metrics` and `/api/v1/openapi.json` do not touch the database and pass through.
 ///
 /// A mutation answered 503 this way may still have been committed (its commit was sent, the answer
 /// never came), as with any timeout; the client learns the outcome by reading the resource again.
@@ -19,7 +19,10 @@ struct DatabaseGuardResponder<Inner: HTTPResponder>: HTTPResponder where Inner.C
     let requestTimeout: Duration
 
     func respond(to request: Request, context: Context) async throws -> Response {
-        guard request.uri.path.hasPrefix("/api/") else { return try await inner.respond(to: request, context: context) }
+        // The OpenAPI document is compiled in: it stays readable while PostgreSQL is down.
+        guard request.uri.path.hasPrefix("/api/"), request.uri.path != "/" + APIContract.documentPath else {
+            return try await inner.respond(to: request, context: context)
+        }
         let error: APIError
         do {
             return try await availability.run(timeout: requestTimeout) { [inner] in

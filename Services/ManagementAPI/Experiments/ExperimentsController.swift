@@ -74,7 +74,7 @@ struct ExperimentsController<Repository: ExperimentRepository>: Sendable {
 
     @Sendable func results(_ request: Request, context: ManagementContext) async throws -> Response {
         _ = try context.require(.reader)
-        let number = try Self.iterationNumber(request.query("iteration"))
+        let number = try Self.iterationNumber(request.typedQuery("iteration"))
         let snapshot = try await repository.observations(
             projectKey: try context.parameters.require("project"), key: try context.parameters.require("experiment"),
             iteration: number)
@@ -89,6 +89,8 @@ struct ExperimentsController<Repository: ExperimentRepository>: Sendable {
         guard let number = Int(text), number >= 1 else {
             throw APIError.validationFailed([APIError.Detail(path: "iteration", message: "must be an iteration number (an integer ≥ 1)")])
         }
+        // Iteration numbers are PostgreSQL integers: a larger one cannot exist (and must not reach the query: 500).
+        guard number <= Int(Int32.max) else { throw APIError.notFound("iteration \(number) does not exist") }
         return number
     }
 

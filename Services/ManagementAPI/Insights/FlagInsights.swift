@@ -234,7 +234,7 @@ struct FlagInsightsRoutes: Sendable {
             var problems = Problems()
             let environment = request.query("environment")
             if environment == nil { problems.add("environment", "is required (an environment key)") }
-            let days = Self.days(request.query("days"), into: &problems)
+            let days = Self.days(request.typedQuery("days"), into: &problems)
             try problems.check()
             let insights = try await store.insights(
                 projectKey: try context.parameters.require("project"), flagKey: try context.parameters.require("flag"),
@@ -254,7 +254,7 @@ struct FlagInsightsRoutes: Sendable {
 
     /// `stale=true|false` on the flag list; nil when absent.
     static func staleFilter(_ request: Request) throws(APIError) -> (stale: Bool, environment: String)? {
-        guard let text = request.query("stale") else { return nil }
+        guard let text = request.typedQuery("stale") else { return nil }
         var problems = Problems()
         let stale: Bool
         switch text {

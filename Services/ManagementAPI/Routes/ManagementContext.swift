@@ -45,6 +45,12 @@ extension Request {
         return value
     }
 
+    /// A query parameter as sent, empty or not: for typed parameters (numbers, times, `true`/`false`), where an
+    /// empty value is invalid (422) rather than absent.
+    func typedQuery(_ name: String) -> String? {
+        uri.queryParameters.get(name).map { String($0) }
+    }
+
     /// The version in `If-Match` (`"3"`, `W/"3"` or `3`); nil when absent or `*`.
     func ifMatchVersion() throws -> Int? {
         guard let header = headers[.ifMatch]?.trimmingCharacters(in: .whitespaces), header != "*" else { return nil }

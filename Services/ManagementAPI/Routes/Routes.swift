@@ -18,7 +18,8 @@ struct ManagementRoutes {
         addEnvironments(api)
         addFlags(api)
         addSegments(api)
-        addTokens(api)
+        TokensController(repository: PostgresTokenRepository(store: store), revoked: { [authenticator] in authenticator.invalidate() })
+            .addRoutes(to: api)
         addAudit(api)
         ExperimentsController(repository: PostgresExperimentRepository(store: store)).addRoutes(to: api)
         FlagInsightsRoutes(store: store, staleDays: staleDays).addRoutes(to: api)
@@ -301,57 +302,29 @@ struct ManagementRoutes {
         }
     }
 
-    // MARK: Tokens and audit
-
-    private func addTokens(_ api: RouterGroup<ManagementContext>) {
-        api.post("tokens") { request, context in
-            let actor = try context.require(.admin)
-            let properties = try await body(request).requireObject()
-            var problems = Problems()
-            let name = Self.name(properties["name"], at: "name", into: &problems)
-            var role = Role.reader
-            switch properties["role"] {
-            case .string(let text)?:
-                if let parsed = Role(rawValue: text) { role = parsed } else { problems.add("role", "must be reader, writer or admin") }
-            case let other?: problems.add("role", "expected a string, found \(other.typeName)")
-            case nil: problems.add("role", "is required (reader, writer or admin)")
-            }
-            try problems.check()
-            return Self.json(try await store.createToken(name: name, role: role, actor: actor), status: .created)
-        }
-        api.get("tokens") { _, context in
-            _ = try context.require(.admin)
-            return Self.items(try await store.tokens())
-        }
-        api.delete("tokens/:id") { _, context in
-            let actor = try context.require(.admin)
-            guard let id = UUID(uuidString: try context.parameters.require("id")) else { throw APIError.notFound("no such token") }
-            try await store.deleteToken(id: id, actor: actor)
-            authenticator.invalidate()
-            return Response(status: .noContent)
-        }
-    }
+    // MARK: Audit
 
     private func addAudit(_ api: RouterGroup<ManagementContext>) {
         api.get("audit") { request, context in
             _ = try context.require(.reader)
             var problems = Problems()
             for name in ["since", "until"] {
-                if let text = request.query(name), rfc3339UnixMilliseconds(text) == nil {
+                if let text = request.typedQuery(name), rfc3339UnixMilliseconds(text) == nil {
                     problems.add(name, "must be an RFC 3339 time, e.g. 2026-01-31T12:00:00Z")
                 }
             }
             var limit = 50
-            if let text = request.query("limit") {
+            if let text = request.typedQuery("limit") {
                 if let value = Int(text), (1...500).contains(value) { limit = value } else { problems.add("limit", "must be an integer within 1...500") }
             }
             var cursor: Int64?
-            if let text = request.query("cursor") {
+            if let text = request.typedQuery("cursor") {
                 if let value = Int64(text) { cursor = value } else { problems.add("cursor", "must be the nextCursor of a previous page") }
             }
             try problems.check()
             let (entries, next) = try await store.audit(AuditQuery(
-                resource: request.query("resource"), since: request.query("since"), until: request.query("until"), limit: limit, cursor: cursor))
+                resource: request.query("resource"), since: request.typedQuery("since"), until: request.typedQuery("until"), limit: limit,
+                cursor: cursor))
             return Self.json(["items": .array(entries), "nextCursor": next.map { .string(String($0)) } ?? .null])
         }
     }

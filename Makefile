@@ -7,7 +7,7 @@ SWIFT ?= swift
 PYTHON ?= python3
 VENV := .venv
 VENV_PY := $(VENV)/bin/python
-APT_PACKAGES := librdkafka-dev kcat postgresql zlib1g-dev curl openssl iproute2 stunnel4 socat
+APT_PACKAGES := librdkafka-dev kcat postgresql zlib1g-dev curl openssl iproute2 stunnel4 socat chromium chromium-driver nodejs
 BENCH_APT_PACKAGES := wrk curl
 BENCH_OUT := .build/benchmark-results
 

@@ -129,6 +129,7 @@ var package = Package(
         .executableTarget(
             name: "ManagementAPI",
             dependencies: [
+                "CZlib",
                 "ModelsCore",
                 "ExperimentStats",
                 "PostgresSupport",
@@ -143,6 +144,9 @@ var package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Services/ManagementAPI",
+            // The dashboard's HTML, CSS and ES modules: copied next to the binary (vane_ManagementAPI.resources/web),
+            // read once at start (Dashboard/DashboardFiles.swift); the Docker image installs the folder too.
+            resources: [.copy("Dashboard/web")],
             swiftSettings: strict
         ),
         .systemLibrary(
@@ -348,6 +352,12 @@ var package = Package(
             name: "ExperimentStatsTests",
             dependencies: ["ExperimentStats", "TestSupport"],
             path: "Tests/ExperimentStatsTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "BrowserTests",
+            dependencies: ["TestSupport"],
+            path: "Tests/BrowserTests",
             swiftSettings: strict
         ),
         .testTarget(

@@ -95,7 +95,7 @@ def main(argv: Optional[list] = None) -> int:
     environment = require(call(args.api, args.token, 'GET', '/projects/%s/environments/%s' % (PROJECT, ENVIRONMENT)), 200)
     api_url = 'http://%s:%s' % (args.host, args.api_port)
     summary = {
-        'managementAPI': api_url + '/api/v1', 'adminToken': args.token, 'relay': args.relay, 'events': args.events,
+        'dashboard': api_url + '/ui/', 'managementAPI': api_url + '/api/v1', 'adminToken': args.token, 'relay': args.relay, 'events': args.events,
         'processor': args.processor, 'database': args.database, 'project': PROJECT, 'environment': ENVIRONMENT,
         'sdkKey': environment['sdkKey'], 'mobileKey': environment['mobileKey'], 'clientSideId': environment['clientSideId'],
     }
@@ -106,8 +106,9 @@ def main(argv: Optional[list] = None) -> int:
     print('''
 Vane is running.%(note)s
 
-  management API   %(managementAPI)s          (docs/api.md)
+  dashboard        %(dashboard)s            sign in with the admin token (docs/dashboard.md)
   admin token      %(adminToken)s
+  management API   %(managementAPI)s          (docs/api.md)
   relay (SDKs)     %(relay)s                  streaming, polling, client-side and OFREP
   events           %(events)s                 SDK event batches
   analytics        %(database)s   (schema analytics; processor health on %(processor)s)

@@ -107,6 +107,7 @@ wait_ready() {  # wait_ready NAME URL  (NAME as given to start)
 }
 
 PG_HOME=$(pg_home "$DATA/pg")
+echo "dashboard         http://$HOST:$API_PORT/ui/ (sign in with the admin token printed below)"
 echo "PostgreSQL        $PG_HOME, port $PG_PORT"
 pg_start "$DATA/pg" "$PG_PORT"
 DATABASE_URL=$(pg_url "$PG_PORT" vane)

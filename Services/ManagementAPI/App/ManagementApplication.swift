@@ -55,6 +55,7 @@ struct ManagementApplication {
         router.addOperationalRoutes(
             readiness: ClosureReadinessCheck { availability.isReachable ? nil : "PostgreSQL is unreachable" },
             metrics: parts.metrics)
+        DashboardRoutes(files: DashboardFiles.load(folder: settings.dashboardFolder, logger: logger)).add(to: router)
         router.add(middleware: DatabaseErrorMiddleware())
         let authenticator = TokenAuthenticator(client: postgres, logger: logger)
         ManagementRoutes(store: parts.store, authenticator: authenticator, staleDays: settings.staleDays).add(to: router)

@@ -18,6 +18,8 @@ struct ManagementSettings: Sendable {
     var logLevel: Logger.Level
     /// Days without evaluations (or with a single variation served) after which a flag is listed as stale.
     var staleDays: Int
+    /// Where the dashboard's files are (`VANE_DASHBOARD_DIR`); nil: next to the executable (see ``DashboardFiles``).
+    var dashboardFolder: String?
 
     init(environment variables: [String: String]) throws {
         var environment = ServiceEnvironment(variables)
@@ -36,6 +38,7 @@ struct ManagementSettings: Sendable {
         adminToken = environment.optionalString("VANE_ADMIN_TOKEN")
         logLevel = environment.logLevel()
         staleDays = environment.integer("VANE_STALE_DAYS", default: 7, range: 1...3650)
+        dashboardFolder = environment.optionalString("VANE_DASHBOARD_DIR")
         try environment.validate()
     }
 
@@ -45,7 +48,7 @@ struct ManagementSettings: Sendable {
             "http": "\(http)", "database": "\(database)", "databaseRequestTimeout": "\(databaseRequestTimeout)", "kafka": "\(kafka)",
             "configTopic": "\(configTopic)", "configTopicPartitions": "\(configTopicPartitions)",
             "adminToken": "\(adminToken == nil ? "unset" : "set")", "logLevel": "\(logLevel)",
-            "staleDays": "\(staleDays)",
+            "staleDays": "\(staleDays)", "dashboardFolder": "\(dashboardFolder ?? "next to the executable")",
         ]
     }
 }

@@ -169,6 +169,14 @@ extension ManagementStore {
 
     /// The staleness of every flag of the project in one environment (flags that are not stale are absent).
     func staleness(projectKey: String, environmentKey: String, staleDays: Int) async throws -> [String: Staleness] {
+        try await evaluationSummary(projectKey: projectKey, environmentKey: environmentKey, staleDays: staleDays)
+            .compactMapValues(\.stale)
+    }
+
+    /// Every flag of the project in one environment: when it was last evaluated and its staleness (nil: not stale).
+    func evaluationSummary(
+        projectKey: String, environmentKey: String, staleDays: Int
+    ) async throws -> [String: (lastEvaluatedAt: String?, stale: Staleness?)] {
         try await client.withConnection { connection in
             let environment = try await environmentRow(projectKey: projectKey, key: environmentKey, lock: false, connection: connection)
             let environmentID = environment.id.uuidString.lowercased()
@@ -200,11 +208,14 @@ extension ManagementStore {
                     """, logger: logger)
                 for try await (flag, variation) in variations.decode((String, Int).self) { served[flag, default: []].insert(variation) }
             }
-            var result: [String: Staleness] = [:]
+            var result: [String: (lastEvaluatedAt: String?, stale: Staleness?)] = [:]
             for flag in flags {
-                result[flag] = Staleness.classify(
-                    lastEvaluatedAt: last[flag]?.0, lastEvaluatedText: last[flag]?.1, variationsInPeriod: served[flag] ?? [],
-                    periodStart: periodStart)
+                result[flag] = (
+                    last[flag]?.1,
+                    Staleness.classify(
+                        lastEvaluatedAt: last[flag]?.0, lastEvaluatedText: last[flag]?.1, variationsInPeriod: served[flag] ?? [],
+                        periodStart: periodStart)
+                )
             }
             return result
         }

@@ -22,6 +22,7 @@ struct ManagementRoutes {
         addAudit(api)
         ExperimentsController(repository: PostgresExperimentRepository(store: store)).addRoutes(to: api)
         FlagInsightsRoutes(store: store, staleDays: staleDays).addRoutes(to: api)
+        DashboardAPIRoutes(store: store, staleDays: staleDays).addRoutes(to: api)
     }
 
     private func body(_ request: Request) async throws -> JSONValue {

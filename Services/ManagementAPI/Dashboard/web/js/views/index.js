@@ -1,0 +1,17 @@
+// Every page of the dashboard, in matching order. To add a page: write views/<name>.js exporting a view
+// (see docs/dashboard.md, "Adding a page") and add ONE line to this list.
+import projects from './projects.js';
+import project from './project.js';
+import flags from './flags.js';
+import flag from './flag.js';
+import audit from './audit.js';
+import tokens from './tokens.js';
+
+export const views = [
+  projects,
+  project,
+  flags,
+  flag,
+  audit,
+  tokens,
+];

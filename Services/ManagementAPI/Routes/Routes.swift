@@ -20,6 +20,7 @@ struct ManagementRoutes {
         addSegments(api)
         addTokens(api)
         addAudit(api)
+        Self.addEvaluation(api, store: store)
         ExperimentsController(repository: PostgresExperimentRepository(store: store)).addRoutes(to: api)
         FlagInsightsRoutes(store: store, staleDays: staleDays).addRoutes(to: api)
         DashboardAPIRoutes(store: store, staleDays: staleDays).addRoutes(to: api)

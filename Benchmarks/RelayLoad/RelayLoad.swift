@@ -9,7 +9,7 @@ import TestSupport
 ///   RelayLoad naive-server   the baseline SSE server (Hummingbird's per-connection-task pattern)
 ///
 /// 1. Idle streams: RSS of the relay before and after N streams connected (and received their
-///    `put`), per stream, against the naive Hummingbird server in the same run.
+///    `put`), per stream, at 1,000, 10,000 and N streams, against the naive Hummingbird server (N) in the same run.
 /// 2. Kill switch: K streams connected; the time from management-api's targeting `PATCH {"on":…}`
 ///    returning to each stream receiving the `patch`, over several rounds; against 1 stream.
 /// 3. Requests/s (wrk) of `/sdk/latest-all` and OFREP bulk, with and without ETag hits, against
@@ -94,15 +94,21 @@ struct Bench {
     // MARK: 1. Idle streams
 
     private func memory(relay: ServiceProcess, sdkKey: String, streams: Int) async throws {
-        print("## Idle streams: RSS per stream (\(streams) streams, each received its put)\n")
-        let relayResult = try await holdStreams(server: relay, count: streams, headers: ["Authorization: \(sdkKey)"])
+        print("## Idle streams: RSS per stream (1,000, 10,000 and \(streams) streams, each received its put)\n")
+        // The relay at each size (the last one against the naive server in the same run). 50,000 streams need more
+        // open files than this machine allows one process (RELAY_BENCH_STREAMS says how many it does).
+        var relayResults: [(count: Int, before: Int, after: Int, seconds: Double)] = []
+        for count in Set([1_000, 10_000, streams].filter { $0 <= streams }).sorted() {
+            relayResults.append(try await holdStreams(server: relay, count: count, headers: ["Authorization: \(sdkKey)"]))
+        }
+        let relayResult = relayResults[relayResults.count - 1]
         let naive = try ServiceProcess("RelayLoad", arguments: ["naive-server"], environment: [:])
         try await naive.waitUntilReady()
         let naiveResult = try await holdStreams(server: naive, count: streams, headers: [])
         await naive.stop()
         print("| server | streams | RSS before | RSS with streams | per stream | connect time |")
         print("|---|---|---|---|---|---|")
-        for (name, result) in [("relay-streamer", relayResult), ("naive Hummingbird SSE (baseline)", naiveResult)] {
+        for (name, result) in relayResults.map({ ("relay-streamer", $0) }) + [("naive Hummingbird SSE (baseline)", naiveResult)] {
             print("| \(name) | \(result.count) | \(mib(result.before)) | \(mib(result.after)) | \(kib((result.after - result.before) / result.count)) | \(String(format: "%.1f s", result.seconds)) |")
         }
         let ratio = Double(relayResult.after - relayResult.before) / Double(max(1, naiveResult.after - naiveResult.before))
@@ -145,7 +151,7 @@ struct Bench {
         print("|---|---|---|---|---|---|---|---|---|")
         var round = 0
         var singleStreamP99: Double?
-        for count in [1, streams] {
+        for count in Set([1, 1_000, streams]).sorted() {
             let clients = StreamClients()
             try await clients.open(count: count, port: relay.port, path: "/all", headers: ["Authorization: \(sdkKey)"])
             try await clients.waitConnected(count, timeout: .seconds(300))

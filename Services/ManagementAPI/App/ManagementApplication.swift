@@ -17,6 +17,7 @@ struct ManagementApplication {
         let publisher: OutboxPublisher
         let availability: DatabaseAvailability
         let metrics: ServiceMetrics
+        let scheduler: ReleaseScheduler
     }
 
     let settings: ManagementSettings
@@ -40,9 +41,10 @@ struct ManagementApplication {
             admin: try KafkaAdmin(configuration: adminConfiguration, logger: logger))
         let publisher = OutboxPublisher(store: store, producer: producer, topic: topic, metrics: metrics, logger: logger)
         let availability = DatabaseAvailability(database: settings.database, logger: logger)
+        let scheduler = ReleaseScheduler(store: store, metrics: metrics, logger: logger)
         return Parts(
             postgres: postgres, store: store, producer: producer, topic: topic, publisher: publisher, availability: availability,
-            metrics: metrics)
+            metrics: metrics, scheduler: scheduler)
     }
 
     /// The HTTP application, running the parts as its services (PostgreSQL first, publisher last;
@@ -67,10 +69,11 @@ struct ManagementApplication {
             server: .guardedHTTP1(settings.http),
             configuration: .init(address: .hostname(settings.http.host, port: settings.http.port), serverName: "vane-management-api"),
             logger: logger)
-        app.addServices(parts.postgres, parts.availability, parts.producer, parts.publisher)
+        app.addServices(parts.postgres, parts.availability, parts.producer, parts.publisher, parts.scheduler)
         let adminToken = settings.adminToken
         let store = parts.store
         let publisher = parts.publisher
+        let scheduler = parts.scheduler
         app.beforeServerStarts { [logger] in
             // Retried until PostgreSQL answers; a SIGTERM meanwhile stops the start cleanly (the
             // server then starts and stops at once, and the process exits 0).
@@ -80,6 +83,7 @@ struct ManagementApplication {
                     try await cancelWhenGracefulShutdown {
                         try await Migrations.apply(client: postgres, logger: logger)
                         publisher.schemaReady.open()
+                        scheduler.schemaReady.open()
                         if let adminToken { try await store.ensureBootstrapToken(secret: adminToken, name: "bootstrap-admin") }
                     }
                     return

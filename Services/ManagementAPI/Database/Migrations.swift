@@ -179,6 +179,66 @@ enum Migrations {
             """,
             "CREATE UNIQUE INDEX experiment_iterations_running ON experiment_iterations (experiment_id) WHERE stopped_at IS NULL",
         ]),
+        // Releases (docs/releases.md): scheduled targeting changes, progressive rollouts and the scheduler's lease. A
+        // guarded rollout owns an internal experiment with one iteration (its window), so that events-processor keeps the
+        // rollout's first exposures in analytics.iteration_exposures as it does for any experiment; internal experiments
+        // are not listed by the experiments API.
+        Migration(version: 4, name: "releases", statements: [
+            """
+            CREATE TABLE scheduled_changes (
+                id uuid PRIMARY KEY,
+                flag_id uuid NOT NULL REFERENCES flags (id) ON DELETE CASCADE,
+                environment_id uuid NOT NULL REFERENCES environments (id) ON DELETE CASCADE,
+                execute_at timestamptz NOT NULL,
+                patch jsonb NOT NULL,
+                comment text,
+                status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'applied', 'failed', 'cancelled')),
+                outcome jsonb,
+                created_by text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            "CREATE INDEX scheduled_changes_due ON scheduled_changes (execute_at) WHERE status = 'pending'",
+            "CREATE INDEX scheduled_changes_flag ON scheduled_changes (flag_id, environment_id, execute_at)",
+            "ALTER TABLE experiments ADD COLUMN internal boolean NOT NULL DEFAULT false",
+            """
+            CREATE TABLE release_rollouts (
+                id uuid PRIMARY KEY,
+                flag_id uuid NOT NULL REFERENCES flags (id) ON DELETE CASCADE,
+                environment_id uuid NOT NULL REFERENCES environments (id) ON DELETE CASCADE,
+                control_variation integer NOT NULL,
+                variation integer NOT NULL,
+                steps jsonb NOT NULL,
+                guard jsonb,
+                seed integer NOT NULL,
+                status text NOT NULL CHECK (status IN ('running', 'paused', 'completed', 'rolled_back', 'cancelled')),
+                step integer NOT NULL,
+                step_started_at timestamptz NOT NULL,
+                next_step_at timestamptz,
+                remaining_ms bigint,
+                decision jsonb,
+                end_reason text,
+                experiment_id uuid REFERENCES experiments (id) ON DELETE SET NULL,
+                created_by text NOT NULL,
+                started_at timestamptz NOT NULL,
+                ended_at timestamptz
+            )
+            """,
+            """
+            CREATE UNIQUE INDEX release_rollouts_active ON release_rollouts (flag_id, environment_id)
+            WHERE status IN ('running', 'paused')
+            """,
+            "CREATE INDEX release_rollouts_due ON release_rollouts (next_step_at) WHERE status = 'running'",
+            "CREATE INDEX release_rollouts_history ON release_rollouts (flag_id, environment_id, started_at)",
+            """
+            CREATE TABLE scheduler_leases (
+                name text PRIMARY KEY,
+                holder text NOT NULL,
+                expires_at timestamptz NOT NULL
+            )
+            """,
+        ]),
     ]
 
     /// Applies every migration not applied yet; safe to run concurrently from several processes.

@@ -34,7 +34,7 @@ struct PostgresExperimentRepository: ExperimentRepository {
             LEFT JOIN LATERAL (
                 SELECT number, started_at, stopped_at FROM experiment_iterations WHERE experiment_id = x.id
                 ORDER BY number DESC LIMIT 1) i ON true
-            WHERE p.key = \(projectKey) AND (\(key)::text IS NULL OR x.key = \(key ?? ""))
+            WHERE p.key = \(projectKey) AND (\(key)::text IS NULL OR x.key = \(key ?? "")) AND NOT x.internal
             ORDER BY x.key \(unescaped: lock ? "FOR UPDATE OF x" : "")
             """, logger: logger)
         var result: [Row] = []

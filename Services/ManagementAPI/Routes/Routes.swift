@@ -24,6 +24,7 @@ struct ManagementRoutes {
         ExperimentsController(repository: PostgresExperimentRepository(store: store)).addRoutes(to: api)
         FlagInsightsRoutes(store: store, staleDays: staleDays).addRoutes(to: api)
         DashboardAPIRoutes(store: store, staleDays: staleDays).addRoutes(to: api)
+        ReleasesController(repository: PostgresReleaseRepository(store: store)).addRoutes(to: api)
     }
 
     private func body(_ request: Request) async throws -> JSONValue {

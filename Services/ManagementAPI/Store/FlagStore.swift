@@ -328,32 +328,91 @@ extension ManagementStore {
                 let environment = try await environmentRow(projectKey: projectKey, key: environmentKey, lock: false, connection: connection)
                 try await connection.lockEnvironment(environment.id, logger: logger)
             }
-            let (flag, environmentID, currentJSON, currentVersion) = try await lockedTargeting(
+            let locked = try await lockTargeting(
                 projectKey: projectKey, flagKey: flagKey, environmentKey: environmentKey, connection: connection)
-            if let ifMatch, ifMatch != currentVersion {
-                throw APIError.preconditionFailed("the targeting is at version \(currentVersion), not \(ifMatch)")
+            if let ifMatch, ifMatch != locked.version {
+                throw APIError.preconditionFailed("the targeting is at version \(locked.version), not \(ifMatch)")
             }
-            let requested = merge ? Targeting.patch(currentJSON, with: body) : body
-            let targeting = try Targeting.decode(requested)
-            let validator = try await targetingValidator(flag: flag, environmentID: environmentID, targeting: targeting, connection: connection)
-            try validator.validate(targeting)
-
-            let version = currentVersion + 1
-            let stored = Targeting.json(targeting)
-            try await connection.query(
-                """
-                UPDATE flag_targeting SET targeting = \(JSONWriter.string(stored))::jsonb, version = \(version),
-                       updated_at = now() WHERE flag_id = \(flag.id) AND environment_id = \(environmentID)
-                """, logger: logger)
-            try await connection.audit(
-                actor: actor, action: "flag.targeting.update", resource: "proj/\(projectKey):env/\(environmentKey):flag/\(flagKey)",
-                before: currentJSON, after: stored, comment: comment,
-                publishing: flagRecord(
-                    environmentID: environmentID, key: flagKey, settings: flag.settings, salt: flag.salt, targeting: targeting, version: version),
-                logger: logger)
-            return TargetingRow(environmentID: environmentID, environmentKey: environmentKey, targeting: targeting, version: version)
-                .json(salt: flag.salt)
+            let change = try await prepareTargetingChange(locked, body: body, merge: merge, connection: connection)
+            return try await writeTargetingChange(
+                change, projectKey: projectKey, environmentKey: environmentKey, comment: comment, origin: .api(actor),
+                connection: connection)
         }
+    }
+
+    /// A flag's targeting in one environment, locked for update (the flag share-locked), as read before a change.
+    struct LockedTargeting: Sendable {
+        var flag: Flag
+        var environmentID: UUID
+        var json: JSONValue
+        var version: Int
+    }
+
+    /// A validated targeting change, not yet written (``writeTargetingChange(_:projectKey:environmentKey:comment:origin:connection:)``).
+    struct TargetingChange: Sendable {
+        var locked: LockedTargeting
+        var targeting: FeatureFlag
+    }
+
+    /// Locks a flag's targeting in one environment (404 naming what is missing).
+    func lockTargeting(
+        projectKey: String, flagKey: String, environmentKey: String, connection: PostgresConnection
+    ) async throws -> LockedTargeting {
+        let (flag, environmentID, json, version) = try await lockedTargeting(
+            projectKey: projectKey, flagKey: flagKey, environmentKey: environmentKey, connection: connection)
+        return LockedTargeting(flag: flag, environmentID: environmentID, json: json, version: version)
+    }
+
+    /// Applies `body` (a merge patch, or the whole targeting) to locked targeting and validates the result against the
+    /// environment; writes nothing, so a scheduled change is checked by the very code that later applies it.
+    func prepareTargetingChange(
+        _ locked: LockedTargeting, body: JSONValue, merge: Bool, connection: PostgresConnection
+    ) async throws -> TargetingChange {
+        let requested = merge ? Targeting.patch(locked.json, with: body) : body
+        let targeting = try Targeting.decode(requested)
+        let validator = try await targetingValidator(
+            flag: locked.flag, environmentID: locked.environmentID, targeting: targeting, connection: connection)
+        try validator.validate(targeting)
+        return TargetingChange(locked: locked, targeting: targeting)
+    }
+
+    /// Writes a prepared change: version +1, the audit entry, the outbox record. A change of the fallthrough or the
+    /// on/off state from anything but a rollout itself cancels that environment's running rollout, and says so.
+    func writeTargetingChange(
+        _ change: TargetingChange, projectKey: String, environmentKey: String, comment: String?, origin: TargetingChangeOrigin,
+        connection: PostgresConnection
+    ) async throws -> JSONValue {
+        let flag = change.locked.flag
+        let environmentID = change.locked.environmentID
+        let version = change.locked.version + 1
+        let stored = Targeting.json(change.targeting)
+        try await connection.query(
+            """
+            UPDATE flag_targeting SET targeting = \(JSONWriter.string(stored))::jsonb, version = \(version),
+                   updated_at = now() WHERE flag_id = \(flag.id) AND environment_id = \(environmentID)
+            """, logger: logger)
+        var auditComment = comment
+        if origin.cancelsRollouts, let before = try? FeatureFlag(json: change.locked.json),
+           before.on != change.targeting.on || before.fallthrough != change.targeting.fallthrough
+        {
+            let resource = "proj/\(projectKey):env/\(environmentKey):flag/\(flag.key)"
+            if let cancelled = try await ReleaseHooks.cancelRollouts(
+                flagID: flag.id, environmentID: environmentID, resource: resource, actor: origin.actorName,
+                reason: origin.cancellationReason, connection: connection, logger: logger)
+            {
+                let note = "cancels rollout \(cancelled.uuidString.lowercased()) (the fallthrough or on/off state changed)"
+                auditComment = auditComment.map { "\($0); \(note)" } ?? note
+            }
+        }
+        try await connection.audit(
+            actorName: origin.actorName, action: "flag.targeting.update", resource: "proj/\(projectKey):env/\(environmentKey):flag/\(flag.key)",
+            before: change.locked.json, after: stored, comment: auditComment,
+            publishing: flagRecord(
+                environmentID: environmentID, key: flag.key, settings: flag.settings, salt: flag.salt, targeting: change.targeting,
+                version: version),
+            logger: logger)
+        return TargetingRow(environmentID: environmentID, environmentKey: environmentKey, targeting: change.targeting, version: version)
+            .json(salt: flag.salt)
     }
 
     /// The flag (share-locked: its variations must not change under the validation) and its

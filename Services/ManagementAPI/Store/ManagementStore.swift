@@ -44,6 +44,17 @@ extension PostgresConnection {
         actor: Identity, action: String, resource: String, before: JSONValue?, after: JSONValue?, comment: String?,
         publishing record: ConfigRecord? = nil, logger: Logger
     ) async throws {
+        try await audit(
+            actorName: actor.actor, action: action, resource: resource, before: before, after: after, comment: comment,
+            publishing: record, logger: logger)
+    }
+
+    /// ``audit(actor:action:resource:before:after:comment:publishing:logger:)`` for an actor that is not an API token
+    /// (the release scheduler, or the author of a scheduled change).
+    func audit(
+        actorName actor: String, action: String, resource: String, before: JSONValue?, after: JSONValue?, comment: String?,
+        publishing record: ConfigRecord? = nil, logger: Logger
+    ) async throws {
         let beforeText = before.map(JSONWriter.string)
         let afterText = after.map(JSONWriter.string)
         if let record, let environmentID = UUID(uuidString: record.environmentID) {
@@ -54,13 +65,13 @@ extension PostgresConnection {
                     VALUES (\(environmentID), \(record.recordKey), \(ByteBuffer(bytes: record.jsonBytes)))
                 )
                 INSERT INTO audit_log (actor, action, resource, before, after, comment)
-                VALUES (\(actor.actor), \(action), \(resource), \(beforeText)::jsonb, \(afterText)::jsonb, \(comment))
+                VALUES (\(actor), \(action), \(resource), \(beforeText)::jsonb, \(afterText)::jsonb, \(comment))
                 """, logger: logger)
         } else {
             try await query(
                 """
                 INSERT INTO audit_log (actor, action, resource, before, after, comment)
-                VALUES (\(actor.actor), \(action), \(resource), \(beforeText)::jsonb, \(afterText)::jsonb, \(comment))
+                VALUES (\(actor), \(action), \(resource), \(beforeText)::jsonb, \(afterText)::jsonb, \(comment))
                 """, logger: logger)
         }
     }

@@ -82,8 +82,9 @@ struct ContextEvaluationLogicTests {
         (#"{"kind":"user","key":"a","name":7}"#, "name"),
     ])
     func invalid(body: String, mentions: String) throws {
+        let json = try Self.parse(body)
         do {
-            _ = try ContextEvaluation.context(from: Self.parse(body))
+            _ = try ContextEvaluation.context(from: json)
             Issue.record("accepted \(body)")
         } catch {
             #expect(error.status == .unprocessableContent)

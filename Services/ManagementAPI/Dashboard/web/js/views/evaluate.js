@@ -26,8 +26,8 @@ async function render(ctx) {
   const initial = drafts.get(projectKey) || { kind: 'user', key: '', name: '', anonymous: false, attributes: [{ name: '', value: '' }] };
   const state = { ...initial, attributes: initial.attributes.map((a) => ({ ...a })) };
 
-  const kind = h('input', { type: 'text', value: state.kind, 'data-testid': 'ctx-kind', autocomplete: 'off', required: true });
-  const key = h('input', { type: 'text', value: state.key, 'data-testid': 'ctx-key', autocomplete: 'off', required: true });
+  const kind = h('input', { type: 'text', value: state.kind, 'data-testid': 'ctx-kind', autocomplete: 'off' });
+  const key = h('input', { type: 'text', value: state.key, 'data-testid': 'ctx-key', autocomplete: 'off' });
   const name = h('input', { type: 'text', value: state.name, 'data-testid': 'ctx-name', autocomplete: 'off' });
   const attrList = h('div', { class: 'attr-list' });
   const json = h('textarea', { rows: '8', class: 'mono', 'data-testid': 'ctx-json', spellcheck: 'false' });
@@ -120,7 +120,7 @@ async function render(ctx) {
       }))));
   }
 
-  const form = h('form', { class: 'stack-form', 'data-testid': 'eval-form' },
+  const form = h('form', { class: 'stack-form', 'data-testid': 'eval-form', novalidate: true },
     h('div', { class: 'inline-form' }, field('Context kind', kind), field('Key', key), field('Name (optional)', name)),
     h('h3', {}, 'Attributes'), attrList,
     field('Context JSON (edit or paste; a multi-kind context too)', json, 'LaunchDarkly context format: {"kind": "user", "key": "…", "plan": "pro"}'),

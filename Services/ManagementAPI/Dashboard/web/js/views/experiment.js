@@ -68,7 +68,7 @@ async function render(ctx) {
         h('td', { class: 'num', 'data-testid': 'lift' }, isControl ? '—' : percent(v.relativeLift)),
         h('td', { class: 'num', 'data-testid': 'ci' }, isControl ? '—' : ciText(st.ci)),
         h('td', { class: 'num', 'data-testid': 'p' }, isControl ? '—' : view === 'bayesian'
-          ? (st.risk ? `${percent(st.risk[0], 2)} / ${percent(st.risk[1], 2)}` : '—') : pValueText(st.pValue)),
+          ? (st.risk ? `${share(st.risk[0], 2)} / ${share(st.risk[1], 2)}` : '—') : pValueText(st.pValue)),
         h('td', { class: 'num', 'data-testid': 'ctw' }, isControl ? '—' : share(st.chanceToWin)),
         h('td', {}, kind ? badge(VERDICT_TEXT[kind], kind === 'better' ? 'ok' : kind === 'worse' ? 'danger' : '') : '—'));
     });

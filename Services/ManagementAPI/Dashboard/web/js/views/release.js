@@ -117,12 +117,12 @@ async function render(ctx) {
     const metric = h('input', { type: 'text', 'data-testid': 'guard-metric', placeholder: 'checkout-error', autocomplete: 'off' });
     const type = h('select', { 'data-testid': 'guard-type' }, h('option', { value: 'proportion' }, 'proportion'), h('option', { value: 'mean' }, 'mean'));
     const direction = h('select', { 'data-testid': 'guard-direction' }, h('option', { value: 'lower' }, 'lower is better (errors, latency)'), h('option', { value: 'higher' }, 'higher is better'));
-    const alpha = h('input', { type: 'number', step: '0.01', min: '0.001', max: '0.5', value: '0.05', 'data-testid': 'guard-alpha' });
+    const alpha = h('input', { type: 'number', step: 'any', min: '0.001', max: '0.5', value: '0.05', 'data-testid': 'guard-alpha' });
     const minContexts = h('input', { type: 'number', min: '1', value: '100', 'data-testid': 'guard-min' });
     const guardFields = h('div', { class: 'inline-form', hidden: true }, field('Metric (custom event key)', metric), field('Type', type), field('Direction', direction), field('Alpha', alpha), field('Min contexts per arm', minContexts));
     guardOn.addEventListener('change', () => { guardFields.hidden = !guardOn.checked; });
     const problem = h('div', {});
-    const form = h('form', { class: 'stack-form', 'data-testid': 'rollout-form' },
+    const form = h('form', { class: 'stack-form', 'data-testid': 'rollout-form', novalidate: true },
       h('div', { class: 'inline-form' }, field('Roll out variation', variation),
         field('Steps: percent and hold', steps, 'e.g. 10 1h, 50 2h, 100 (holds in s, m, h or d)'), field('Presets', preset)),
       h('label', { class: 'checkbox' }, guardOn, ' Guard it with a metric (roll back automatically when the new variation is worse)'), guardFields,
@@ -135,6 +135,7 @@ async function render(ctx) {
       const body = { variation: Number(variation.value), steps: parsed.steps };
       if (guardOn.checked) {
         if (!metric.value.trim()) { replace(problem, errorBox(new Error('The guard needs a metric.'))); return; }
+        if (!(Number(alpha.value) > 0 && Number(alpha.value) <= 0.5)) { replace(problem, errorBox(new Error('Alpha must be within (0, 0.5].'))); return; }
         body.guard = { metric: metric.value.trim(), type: type.value, higherIsBetter: direction.value === 'higher', alpha: Number(alpha.value), minContexts: Number(minContexts.value) };
       }
       const answer = await confirmDialog({

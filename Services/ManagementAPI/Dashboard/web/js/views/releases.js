@@ -20,8 +20,8 @@ async function render(ctx) {
   const show = () => {
     const q = search.value.trim().toLowerCase();
     const shown = flags.filter((f) => !q || f.key.toLowerCase().includes(q) || (f.name || '').toLowerCase().includes(q)).slice(0, 200);
-    replace(list, shown.map((f) => h('li', { 'data-testid': `release-flag-${f.key}` },
-      h('a', { href: ctx.href('/projects/:project/releases/:flag', { project: ctx.project.key, flag: f.key }, { env: ctx.env }) }, f.name || f.key),
+    replace(list, shown.map((f) => h('li', {},
+      h('a', { href: ctx.href('/projects/:project/releases/:flag', { project: ctx.project.key, flag: f.key }, { env: ctx.env }), 'data-testid': `release-flag-${f.key}` }, f.name || f.key),
       ' ', h('span', { class: 'small muted mono' }, f.key))));
   };
   search.addEventListener('input', show);

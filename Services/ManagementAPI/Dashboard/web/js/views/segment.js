@@ -11,6 +11,12 @@ import { clauseText } from '../flagmodel.js';
 import { mergeKeys, overlap, segmentDraft, segmentBody, weightPercent, parseWeight } from '../segmentmodel.js';
 import { useFeatureStyles } from '../featurestyle.js';
 
+// The comment goes into the query with spaces as %20: the API does not read `+` as a space (form encoding), which
+// URLSearchParams (used by api.js for `comment`) would produce.
+function withComment(url, comment) {
+  return comment ? `${url}?comment=${encodeURIComponent(comment)}` : url;
+}
+
 export default {
   path: '/projects/:project/segments/:segment',
   title: (ctx) => `Segment ${ctx.params.segment} · ${ctx.project.name}`,
@@ -132,8 +138,9 @@ async function render(ctx) {
           + 'Your edit is still on screen: reload to see theirs, then redo yours.')));
         return;
       }
-      const { data } = await ctx.api.put(url, body, { comment: answer.comment });
+      const { data } = await ctx.api.put(withComment(url, answer.comment), body);
       segment = data; baseVersion = data.version; draft = segmentDraft(data);
+      renderHeader();
       renderEditor();
       notify('Segment saved');
     } catch (error) {
@@ -146,7 +153,7 @@ async function render(ctx) {
       message: 'Flags that target it must stop first (the server refuses otherwise).' });
     if (!answer) return;
     try {
-      await ctx.api.del(url, { comment: answer.comment });
+      await ctx.api.del(withComment(url, answer.comment));
       notify('Segment deleted');
       ctx.navigate(listHref);
     } catch (error) {
@@ -158,16 +165,18 @@ async function render(ctx) {
     h('button', { type: 'button', class: 'primary', 'data-testid': 'segment-save', onclick: save }, 'Review and save'),
     h('button', { type: 'button', class: 'danger', 'data-testid': 'segment-delete', onclick: remove }, 'Delete'),
   ];
+  const headerHost = h('div', {});
+  const renderHeader = () => replace(headerHost,
+    pageHeader(ctx, { title: segment.name || segment.key, subtitle: `Segment ${segment.key} · version ${segment.version}`, env: true, actions }));
+  renderHeader();
   renderEditor();
-  replace(ctx.main,
-    pageHeader(ctx, { title: segment.name || segment.key, subtitle: `Segment ${segment.key} · version ${segment.version}`, env: true, actions }),
-    h('p', {}, h('a', { href: listHref }, '← All segments')), status, editor);
+  replace(ctx.main, headerHost, h('p', {}, h('a', { href: listHref }, '← All segments')), status, editor);
   ctx.onChange(async () => {
     try {
       const { data } = await ctx.api.get(url, { signal: ctx.signal });
       if (data.version === baseVersion) return;
       if (JSON.stringify(segmentBody(draft)) === JSON.stringify(segmentBody(segmentDraft(segment)))) {
-        segment = data; baseVersion = data.version; draft = segmentDraft(data); renderEditor();
+        segment = data; baseVersion = data.version; draft = segmentDraft(data); renderHeader(); renderEditor();
       } else {
         replace(status, h('div', { class: 'notice-inline', role: 'status' }, `Someone else changed this segment (now version ${data.version}); your unsaved edit is kept. Reload to see theirs.`));
       }

@@ -50,7 +50,8 @@ async function render(ctx) {
       replace(problem);
       try {
         // PUT creates or replaces: refuse here to replace an existing segment by accident.
-        const exists = await ctx.api.get(ctx.path`/projects/${ctx.project.key}/environments/${ctx.env}/segments/${key.value.trim()}`).then(() => true, () => false);
+        const { data: current } = await ctx.api.get(ctx.path`/projects/${ctx.project.key}/environments/${ctx.env}/segments`);
+        const exists = current.items.some((item) => item.key === key.value.trim());
         if (exists) { replace(problem, errorBox(new Error(`A segment "${key.value.trim()}" already exists in ${ctx.env}.`))); return; }
         await ctx.api.put(ctx.path`/projects/${ctx.project.key}/environments/${ctx.env}/segments/${key.value.trim()}`,
           { name: name.value.trim() || key.value.trim(), included: [], excluded: [], rules: [] });

@@ -351,6 +351,10 @@ else:
                        "only in %s (--sources), not merged into this tree yet" % other)
             else:
                 report("fail", "product %s is declared in Package.swift" % product, "the image build would fail")
+        # management-api serves the dashboard from the SwiftPM resources folder next to its binary (docs/dashboard.md).
+        if 'resources: [.copy("Dashboard/web")]' in package:
+            check(re.search(r"vane_ManagementAPI\.resources\S*\s+/staging/bin", build_text) is not None,
+                  "the dashboard's files (vane_ManagementAPI.resources) are copied next to the binaries")
         final_text = " ".join(r for _, r in final[2])
         for package_name in ["librdkafka1", "zlib1g", "ca-certificates", "tini", "curl"]:
             check(re.search(r"\b%s\b" % re.escape(package_name), final_text) is not None,

@@ -138,11 +138,38 @@ class Session:
     def gone(self, css, timeout=10):
         self.wait(lambda: not [e for e in self.find(css) if e.is_displayed()], timeout, f"{css} to disappear")
 
+    def retrying(self, action, attempts=5):
+        """Runs action(); a page that re-rendered in between (live updates) makes elements stale: find them again."""
+        for attempt in range(attempts):
+            try:
+                return action()
+            except StaleElementReferenceException:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.2)
+
     def click_testid(self, name, timeout=10):
-        element = self.wait_testid(name, timeout)
-        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
-        element.click()
-        return element
+        def act():
+            element = self.wait_testid(name, timeout)
+            self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+            element.click()
+            return element
+        return self.retrying(act)
+
+    def type_testid(self, name, text, clear=True, timeout=10):
+        def act():
+            element = self.wait_testid(name, timeout)
+            if clear:
+                element.clear()
+            element.send_keys(text)
+            return element
+        return self.retrying(act)
+
+    def select_testid(self, name, value):
+        """Chooses an option of a <select> (and fires change, as a person would)."""
+        return self.retrying(lambda: self.js(
+            "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('change', {bubbles: true}))",
+            self.wait_testid(name), value))
 
     def text(self):
         return self.driver.find_element(By.TAG_NAME, "body").text

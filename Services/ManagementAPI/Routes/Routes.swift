@@ -23,8 +23,8 @@ struct ManagementRoutes {
         Self.addEvaluation(api, store: store)
         ExperimentsController(repository: PostgresExperimentRepository(store: store)).addRoutes(to: api)
         FlagInsightsRoutes(store: store, staleDays: staleDays).addRoutes(to: api)
-        DashboardAPIRoutes(store: store, staleDays: staleDays).addRoutes(to: api)
         ReleasesController(repository: PostgresReleaseRepository(store: store)).addRoutes(to: api)
+        DashboardAPIRoutes(store: store, staleDays: staleDays).addRoutes(to: api)
     }
 
     private func body(_ request: Request) async throws -> JSONValue {

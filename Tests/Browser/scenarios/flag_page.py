@@ -7,16 +7,11 @@ from scenarios.core import new_project, boolean_flag, turn_on
 
 
 def select(t, testid, value):
-    element = t.wait_testid(testid)
-    t.js("arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('change', {bubbles: true}))", element, value)
+    t.select_testid(testid, value)
 
 
 def type_into(t, testid, text, clear=True):
-    element = t.wait_testid(testid)
-    if clear:
-        element.clear()
-    element.send_keys(text)
-    return element
+    return t.type_testid(testid, text, clear)
 
 
 def save_targeting(t, comment=None):
@@ -104,7 +99,7 @@ def create_flag_and_edit_targeting(t):
     check(audit and audit[0]["comment"] == "beta rollout", "the comment is audited")
     # Side by side and the evaluation chart section are there.
     compare = t.wait_testid("compare")
-    check("Production" in compare.text and "Test" in compare.text, f"environments side by side: {compare.text}")
+    check("production" in compare.text.lower() and "test" in compare.text.lower(), f"environments side by side: {compare.text}")
     t.wait_testid("last-evaluated")
     t.screenshot("flag")
 

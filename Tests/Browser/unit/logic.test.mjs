@@ -36,10 +36,10 @@ test('api: path encodes each value as one segment; errors are readable; 412 expl
     token: () => 'secret', onUnauthorized: () => { unauthorized += 1; },
     fetch: async (url, init) => { calls.push([url, init]); return responses.shift(); },
   });
-  const ok = await api.patch('/projects/p/flags/f/environments/e', { on: false }, { ifMatch: 7, comment: 'INC-1' });
+  const ok = await api.patch('/projects/p/flags/f/environments/e', { on: false }, { ifMatch: 7, comment: 'INC-1 kill+switch' });
   assert.equal(ok.data.version, 8);
   assert.equal(ok.etag, '"8"');
-  assert.equal(calls[0][0], '/api/v1/projects/p/flags/f/environments/e?comment=INC-1');
+  assert.equal(calls[0][0], '/api/v1/projects/p/flags/f/environments/e?comment=INC-1%20kill%2Bswitch');
   assert.equal(calls[0][1].headers['If-Match'], '"7"');
   assert.equal(calls[0][1].headers.Authorization, 'Bearer secret');
   await assert.rejects(api.patch('/x', {}, { ifMatch: 7 }), (e) => e instanceof ApiError && e.status === 412 && /Someone else changed this/.test(e.message));

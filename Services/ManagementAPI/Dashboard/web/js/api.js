@@ -10,6 +10,17 @@ export function path(strings, ...values) {
   return out;
 }
 
+/**
+ * `a=1&b=x%20y`: values percent-encoded with encodeURIComponent (a space is %20, never '+', which the server
+ * would keep as a plus sign); empty, null and undefined values are left out.
+ */
+export function queryString(params) {
+  return Object.entries(params)
+    .filter(([, v]) => v !== undefined && v !== null && v !== '')
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
+    .join('&');
+}
+
 /** A failed API call: `status` (0 when the server was not reached), `code`, `details` [{path, message}]. */
 export class ApiError extends Error {
   constructor(status, code, message, details = []) {
@@ -58,10 +69,7 @@ export function createApi({ token, onUnauthorized = () => {}, fetch: fetchImpl =
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (ifMatch !== undefined && ifMatch !== null) headers['If-Match'] = `"${ifMatch}"`;
     if (ifNoneMatch) headers['If-None-Match'] = ifNoneMatch;
-    const params = new URLSearchParams();
-    for (const [k, v] of Object.entries(query || {})) if (v !== undefined && v !== null && v !== '') params.set(k, String(v));
-    if (comment) params.set('comment', comment);
-    const qs = params.toString();
+    const qs = queryString({ ...(query || {}), comment });
     let response;
     try {
       response = await fetchImpl(API_BASE + url + (qs ? `?${qs}` : ''), {

@@ -3,7 +3,7 @@
 import { h, replace } from './dom.js';
 import { createApi, path, ApiError } from './api.js';
 import { createRouter, href, BASE } from './router.js';
-import { storedToken, storeToken, forgetToken, whoAmI, allows } from './session.js';
+import { storedToken, storedIdentity, storeToken, forgetToken, whoAmI, allows } from './session.js';
 import { startLive } from './live.js';
 import { errorBox } from './components/notice.js';
 import { views } from './views/index.js';
@@ -23,7 +23,8 @@ let signInMessage = null;
 const api = createApi({
   token: () => token,
   onUnauthorized: () => {
-    if (!token) return;
+    // Only a signed-in session is ended here; a refused sign-in is reported by the form.
+    if (!token || !me) return;
     signOut('Your token is no longer valid (revoked or unknown). Sign in again.');
   },
 });
@@ -62,7 +63,7 @@ function renderSignIn() {
     token = candidate;
     try {
       me = await whoAmI(api);
-      storeToken(candidate);
+      storeToken(candidate, me);
       signInMessage = null;
       start();
     } catch (e) {
@@ -168,6 +169,12 @@ async function onRoute(route) {
     /** Forgets the cached project (after renaming it or changing its environments). */
     invalidateProject: () => { if (ctx.project) projectCache.delete(ctx.project.key); },
   };
+  // A view may fetch its data while the project loads (the flag list of ?env=): `prefetch` returns a promise.
+  const requestedEnv = route.query.get('env');
+  if (route.view.prefetch && requestedEnv) {
+    ctx.prefetched = { env: requestedEnv, promise: route.view.prefetch({ api, path, params: route.params, env: requestedEnv, signal: controller.signal }) };
+    ctx.prefetched.promise.catch(() => {});
+  }
   try {
     if (route.params.project !== undefined) {
       ctx.project = await loadProject(route.params.project, controller.signal);
@@ -219,8 +226,11 @@ function start() {
 
 async function boot() {
   if (!token) { renderSignIn(); return; }
+  const known = storedIdentity();
+  if (known && known.role) { me = known; start(); return; }
   try {
     me = await whoAmI(api);
+    storeToken(token, me);
     start();
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return; // signOut already showed the sign-in form

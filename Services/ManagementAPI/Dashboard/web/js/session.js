@@ -14,12 +14,21 @@ export function storedToken() {
   try { return window.sessionStorage.getItem(KEY); } catch { return null; }
 }
 
-export function storeToken(token) {
+export function storeToken(token, identity) {
   window.sessionStorage.setItem(KEY, token);
+  // A token's name and role never change, so a reload need not ask again (a revoked token gets 401 on its first call).
+  window.sessionStorage.setItem(`${KEY}.identity`, JSON.stringify(identity));
+}
+
+export function storedIdentity() {
+  try { return JSON.parse(window.sessionStorage.getItem(`${KEY}.identity`)); } catch { return null; }
 }
 
 export function forgetToken() {
-  try { window.sessionStorage.removeItem(KEY); } catch { /* storage disabled */ }
+  try {
+    window.sessionStorage.removeItem(KEY);
+    window.sessionStorage.removeItem(`${KEY}.identity`);
+  } catch { /* storage disabled */ }
 }
 
 /** The identity {id, name, role} of a token, asked from GET /api/v1/me. */

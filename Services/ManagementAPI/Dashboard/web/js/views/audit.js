@@ -45,10 +45,11 @@ async function render(ctx) {
   const more = h('div', {});
   const form = h('form', { class: 'filters', role: 'search' },
     field('Resource', kind), field('or exactly', resource, 'a resource below the project; * at the end for a prefix'),
-    field('From', since), field('Until', until), h('button', { type: 'submit' }, 'Filter'));
+    field('From', since), field('Until', until), h('button', { type: 'submit', 'data-testid': 'audit-filter' }, 'Filter'));
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     ctx.setQuery({ kind: kind.value, resource: resource.value.trim(), since: since.value, until: until.value });
+    shown = null;
     load();
   });
   replace(ctx.main, pageHeader(ctx, { title: 'Audit log' }), form, list, more);
@@ -66,9 +67,13 @@ async function render(ctx) {
     });
     return data;
   }
+  let shown = null;
   async function load() {
     try {
       const data = await page();
+      const text = JSON.stringify(data);
+      if (text === shown) return;
+      shown = text;
       const entries = data.items.filter(own);
       replace(list, entries.length ? entries.map(entryView) : empty('No audit entries match.'));
       showMore(data.nextCursor);

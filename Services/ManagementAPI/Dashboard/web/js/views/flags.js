@@ -5,7 +5,7 @@ import { h, field, replace, fragment } from '../dom.js';
 import { pageHeader, section } from '../components/layout.js';
 import { errorBox, notify } from '../components/notice.js';
 import { confirmDialog } from '../components/dialog.js';
-import { toggleSwitch, badge, timeEl, empty } from '../components/widgets.js';
+import { toggleSwitch, setSwitch, badge, timeEl, empty } from '../components/widgets.js';
 import { flagMatches, allTags, STALE_REASONS, variationLabel } from '../flagmodel.js';
 
 export default {
@@ -13,6 +13,7 @@ export default {
   title: (ctx) => `Flags · ${ctx.project.name}`,
   nav: { scope: 'project', label: 'Flags', order: 10, matches: ['/projects/:project/flags/:flag'] },
   render,
+  prefetch: ({ api, path, params, env, signal }) => api.get(path`/projects/${params.project}/environments/${env}/flags`, { signal }),
 };
 
 async function render(ctx) {
@@ -72,54 +73,118 @@ async function render(ctx) {
         h('th', { scope: 'col' }, 'Serving'), h('th', { scope: 'col' }, 'Last evaluation'))),
       tbody));
 
-  function row(flag) {
-    const t = flag.environments?.[env] || {};
-    const evaluation = evaluations.get(flag.key);
+  // Rows are kept across refreshes (live updates, insights): a changed flag updates its row's cells in place, so
+  // the switch a person (or a test) holds stays the same element. Only added and removed flags add or drop rows.
+  const byKey = new Map();       // key → latest flag object
+  const flagsBase = ctx.href('/projects/:project/flags', { project: ctx.project.key });
+  const envQuery = `?env=${encodeURIComponent(env)}`;
+  const entries = new Map();     // key → {row, state, cells, text}
+
+  function stateControl(flag) {
+    const on = Boolean(flag.environments?.[env]?.on);
     // Readers get the state as text, not a control.
-    const toggle = ctx.canWrite
+    return ctx.canWrite
       ? toggleSwitch({
-        checked: Boolean(t.on), label: `${flag.name} (${flag.key}) in ${env}`, testid: `toggle-${flag.key}`,
-        onToggle: (next) => toggleFlag(ctx, flag, env, next),
+        checked: on, label: `${flag.name} (${flag.key}) in ${env}`, testid: `toggle-${flag.key}`,
+        onToggle: (next) => toggleFlag(ctx, byKey.get(flag.key), env, next),
       })
-      : badge(t.on ? 'On' : 'Off', t.on ? 'ok' : '', undefined, `state-${flag.key}`);
-    const serving = t.on
+      : badge(on ? 'On' : 'Off', on ? 'ok' : '', undefined, `state-${flag.key}`);
+  }
+
+  function fill(entry, flag) {
+    const t = flag.environments?.[env] || {};
+    const on = Boolean(t.on);
+    if (ctx.canWrite) setSwitch(entry.state, on);
+    else { entry.state.textContent = on ? 'On' : 'Off'; entry.state.className = `badge ${on ? 'ok' : ''}`; }
+    entry.state.setAttribute('aria-label', `${flag.name} (${flag.key}) in ${env}`);
+    const serving = on
       ? (t.fallthrough?.rollout ? 'rollout' : variationLabel(flag, t.fallthrough?.variation))
       : variationLabel(flag, t.offVariation);
-    return h('tr', { 'data-testid': `flag-${flag.key}` },
-      h('td', {}, toggle),
-      h('td', {},
-        h('a', { href: ctx.href('/projects/:project/flags/:flag', { project: ctx.project.key, flag: flag.key }, { env }), class: 'flag-name' }, flag.name),
-        h('div', { class: 'mono muted small' }, flag.key),
-        flag.description ? h('div', { class: 'muted small clamp' }, flag.description) : null),
-      h('td', {}, (flag.tags || []).map((tag) => badge(tag, 'tag')), flag.temporary ? badge('temporary', 'muted') : null),
-      h('td', { class: 'small' }, serving, (t.rules || []).length ? h('span', { class: 'muted' }, ` · ${t.rules.length} rule${t.rules.length > 1 ? 's' : ''}`) : null),
-      h('td', { class: 'small', 'data-testid': `last-eval-${flag.key}` },
-        evaluation ? timeEl(evaluation.lastEvaluatedAt) : h('span', { class: 'muted' }, '…'),
-        evaluation && evaluation.stale ? [' ', badge('stale', 'warn', STALE_REASONS[evaluation.stale.reason] || evaluation.stale.reason)] : null));
+    replace(entry.cells.name,
+      h('a', { href: `${flagsBase}/${encodeURIComponent(flag.key)}${envQuery}`, class: 'flag-name' }, flag.name),
+      h('div', { class: 'mono muted small' }, flag.key),
+      flag.description ? h('div', { class: 'muted small clamp' }, flag.description) : null);
+    replace(entry.cells.tags, (flag.tags || []).map((tag) => badge(tag, 'tag')), flag.temporary ? badge('temporary', 'muted') : null);
+    replace(entry.cells.serving, serving,
+      (t.rules || []).length ? h('span', { class: 'muted' }, ` · ${t.rules.length} rule${t.rules.length > 1 ? 's' : ''}`) : null);
+  }
+
+  function fillEvaluation(entry, key) {
+    const evaluation = evaluations.get(key);
+    replace(entry.cells.evaluation,
+      evaluation ? timeEl(evaluation.lastEvaluatedAt) : h('span', { class: 'muted' }, '…'),
+      evaluation && evaluation.stale ? [' ', badge('stale', 'warn', STALE_REASONS[evaluation.stale.reason] || evaluation.stale.reason)] : null);
+  }
+
+  function entryFor(flag) {
+    const cells = {
+      name: h('td', {}), tags: h('td', {}), serving: h('td', { class: 'small' }),
+      evaluation: h('td', { class: 'small', 'data-testid': `last-eval-${flag.key}` }),
+    };
+    const state = stateControl(flag);
+    const row = h('tr', { 'data-testid': `flag-${flag.key}` }, h('td', {}, state), cells.name, cells.tags, cells.serving, cells.evaluation);
+    const entry = { row, state, cells, text: JSON.stringify(flag) };
+    fill(entry, flag);
+    fillEvaluation(entry, flag.key);
+    return entry;
   }
 
   function renderRows() {
-    const focusedId = document.activeElement?.getAttribute?.('data-testid');
-    rows.clear();
-    const built = flags.map((flag) => { const r = row(flag); rows.set(flag.key, r); return r; });
-    replace(tbody, fragment(built));
+    byKey.clear();
+    for (const flag of flags) byKey.set(flag.key, flag);
+    for (const [key, entry] of entries) if (!byKey.has(key)) { entry.row.remove(); entries.delete(key); rows.delete(key); }
+    const fresh = [];
+    for (const flag of flags) {
+      const existing = entries.get(flag.key);
+      if (!existing) {
+        const entry = entryFor(flag);
+        entries.set(flag.key, entry);
+        rows.set(flag.key, entry.row);
+        fresh.push(entry.row);
+      } else {
+        const text = JSON.stringify(flag);
+        if (text !== existing.text) { existing.text = text; fill(existing, flag); }
+      }
+    }
+    if (!entries.size) {
+      replace(tbody, h('tr', {}, h('td', { colspan: '5' }, empty(ctx.canWrite ? 'No flags yet: create the first one with "New flag".' : 'No flags yet.'))));
+    } else if (fresh.length === entries.size) {
+      replace(tbody, fragment(fresh));
+    } else if (fresh.length) {
+      // New flags among existing rows: put every row in key order (moving nodes keeps them the same elements).
+      if (!tbody.querySelector('tr[data-testid]')) tbody.replaceChildren();
+      for (const flag of flags) tbody.appendChild(entries.get(flag.key).row);
+    }
     const tags = allTags(flags);
     replace(tagSelect, h('option', { value: '' }, 'any tag'), tags.map((t) => h('option', { value: t, selected: t === filters.tag }, t)));
     applyFilters();
-    if (!flags.length) replace(tbody, h('tr', {}, h('td', { colspan: '5' }, empty(ctx.canWrite ? 'No flags yet: create the first one with "New flag".' : 'No flags yet.'))));
-    if (focusedId) { const again = ctx.main.querySelector(`[data-testid="${CSS.escape(focusedId)}"]`); if (again) again.focus(); }
   }
 
+  function renderEvaluations() {
+    for (const [key, entry] of entries) fillEvaluation(entry, key);
+    applyFilters();
+  }
+
+  let shownFlags = null;
   async function loadFlags() {
-    const { data } = await ctx.api.get(ctx.path`/projects/${ctx.project.key}/flags`, { signal: ctx.signal });
+    let request = null;
+    if (ctx.prefetched && ctx.prefetched.env === env) { request = ctx.prefetched.promise; ctx.prefetched = null; }
+    const { data } = await (request || ctx.api.get(ctx.path`/projects/${ctx.project.key}/environments/${env}/flags`, { signal: ctx.signal }));
+    const text = JSON.stringify(data.items);
+    if (text === shownFlags) return;
+    shownFlags = text;
     flags = data.items;
     renderRows();
   }
+  let shownEvaluations = null;
   async function loadEvaluations() {
     try {
       const { data } = await ctx.api.get(ctx.path`/projects/${ctx.project.key}/environments/${env}/flag-evaluations`, { signal: ctx.signal });
+      const text = JSON.stringify(data.items);
+      if (text === shownEvaluations) return;
+      shownEvaluations = text;
       evaluations = new Map(data.items.map((f) => [f.key, { lastEvaluatedAt: f.lastEvaluatedAt ?? null, stale: f.stale ?? null }]));
-      renderRows();
+      renderEvaluations();
     } catch (e) {
       if (e.name !== 'AbortError') replace(errorArea, errorBox(e));
     }

@@ -17,8 +17,13 @@ export default {
   async render(ctx) {
     const body = h('div', {});
     replace(ctx.main, body);
+    let shown = null;
     async function load() {
       const { data } = await ctx.api.get(ctx.path`/projects/${ctx.project.key}`, { signal: ctx.signal });
+      // Live updates re-render only when something on this page changed (a half-typed name survives otherwise).
+      const text = JSON.stringify(data);
+      if (text === shown) return;
+      shown = text;
       replace(body,
         pageHeader(ctx, { title: data.name, subtitle: `Project ${data.key}` }),
         ctx.isAdmin ? projectSettings(ctx, data) : null,

@@ -12,8 +12,12 @@ export default {
     const list = h('div', {});
     const createForm = ctx.isAdmin ? createProjectForm(ctx) : null;
     replace(ctx.main, pageHeader(ctx, { title: 'Projects' }), list, createForm);
+    let shown = null;
     async function load() {
       const { data } = await ctx.api.get('/projects', { signal: ctx.signal });
+      const text = JSON.stringify(data);
+      if (text === shown) return;
+      shown = text;
       const items = data.items;
       if (!items.length) { replace(list, empty(ctx.isAdmin ? 'No projects yet. Create the first one below.' : 'No projects yet.')); return; }
       replace(list, h('table', { class: 'table', 'data-testid': 'projects' },

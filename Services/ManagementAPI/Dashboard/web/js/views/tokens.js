@@ -16,8 +16,12 @@ export default {
     }
     const list = h('div', {});
     replace(ctx.main, pageHeader(ctx, { title: 'API tokens' }), createForm(ctx, () => load()), list);
+    let shown = null;
     async function load() {
       const { data } = await ctx.api.get('/tokens', { signal: ctx.signal });
+      const text = JSON.stringify(data);
+      if (text === shown) return;
+      shown = text;
       if (!data.items.length) { replace(list, empty('No tokens.')); return; }
       replace(list, h('table', { class: 'table', 'data-testid': 'tokens' },
         h('thead', {}, h('tr', {}, ['Name', 'Role', 'Created', 'By', ''].map((t) => h('th', { scope: 'col' }, t)))),

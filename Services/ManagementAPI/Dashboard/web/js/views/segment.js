@@ -11,12 +11,6 @@ import { clauseText } from '../flagmodel.js';
 import { mergeKeys, overlap, segmentDraft, segmentBody, weightPercent, parseWeight } from '../segmentmodel.js';
 import { useFeatureStyles } from '../featurestyle.js';
 
-// The comment goes into the query with spaces as %20: the API does not read `+` as a space (form encoding), which
-// URLSearchParams (used by api.js for `comment`) would produce.
-function withComment(url, comment) {
-  return comment ? `${url}?comment=${encodeURIComponent(comment)}` : url;
-}
-
 export default {
   path: '/projects/:project/segments/:segment',
   title: (ctx) => `Segment ${ctx.params.segment} · ${ctx.project.name}`,
@@ -138,7 +132,7 @@ async function render(ctx) {
           + 'Your edit is still on screen: reload to see theirs, then redo yours.')));
         return;
       }
-      const { data } = await ctx.api.put(withComment(url, answer.comment), body);
+      const { data } = await ctx.api.put(url, body, { comment: answer.comment });
       segment = data; baseVersion = data.version; draft = segmentDraft(data);
       renderHeader();
       renderEditor();
@@ -153,7 +147,7 @@ async function render(ctx) {
       message: 'Flags that target it must stop first (the server refuses otherwise).' });
     if (!answer) return;
     try {
-      await ctx.api.del(withComment(url, answer.comment));
+      await ctx.api.del(url, { comment: answer.comment });
       notify('Segment deleted');
       ctx.navigate(listHref);
     } catch (error) {

@@ -44,8 +44,15 @@ def wait_text(t, testid, text, timeout=10):
 
 def click(t, testid):
     """Clicks through JavaScript: a transient notice (bottom right) may cover the button."""
-    element = t.wait_testid(testid)
-    t.js("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click()", element)
+    from selenium.common.exceptions import StaleElementReferenceException
+    for _ in range(20):  # a live update may re-render the section between finding and clicking
+        try:
+            element = t.wait_testid(testid)
+            t.js("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click()", element)
+            return
+        except StaleElementReferenceException:
+            time.sleep(0.1)
+    raise AssertionError(f"{testid} kept being re-rendered")
 
 
 def confirm(t):

@@ -53,7 +53,7 @@ async function render(ctx) {
     const higher = experiment.metrics.find((m) => m.key === metric.key)?.higherIsBetter !== false;
     const srm = hasSRM(metric)
       ? h('div', { class: 'error-box', role: 'alert', 'data-testid': 'srm-warning' },
-        `Sample ratio mismatch (p = ${pValueText(metric.srmPValue)}): contexts are not split over the variations as the traffic weights say. `
+        `Sample ratio mismatch (p ${pValueText(metric.srmPValue).startsWith('<') ? '' : '= '}${pValueText(metric.srmPValue)}): contexts are not split over the variations as the traffic weights say. `
         + 'Assignment or event collection is broken somewhere; do not trust these results until it is fixed.')
       : null;
     const pHeader = view === 'bayesian' ? 'Risk (control / variation)' : 'p-value';

@@ -38,6 +38,7 @@ async function render(ctx) {
   const status = h('div', {});
   let startFormShown = false;
   let currentRollout = null;
+  let lastShown = null;
 
   function guardPanel(rollout) {
     if (!rollout.guard) return null;
@@ -100,7 +101,7 @@ async function render(ctx) {
         h('div', { class: 'progress-bar', style: { width: `${rollout.percent}%` } })),
       timelineView(rollout),
       h('p', { class: 'small muted' }, `Step ${rollout.step} of ${rollout.steps.length}, started `, timeEl(rollout.startedAt),
-        rollout.nextStepAt ? [' · next step ', timeEl(rollout.nextStepAt), ` (${rollout.nextStepAt.replace('T', ' ').slice(0, 19)} UTC)`] : null,
+        rollout.nextStepAt ? [' · next step ', timeEl(rollout.nextStepAt)] : null,
         typeof rollout.remainingHoldSeconds === 'number' ? ` · ${durationText(rollout.remainingHoldSeconds)} of hold left when resumed` : null,
         rollout.endedAt ? [' · ended ', timeEl(rollout.endedAt)] : null),
       rollout.endReason ? h('p', { class: 'small', 'data-testid': 'rollout-end-reason' }, rollout.endReason) : null,
@@ -244,6 +245,10 @@ async function render(ctx) {
       replace(currentArea, errorBox(error));
       return;
     }
+    // A live update that changed nothing here keeps the page as it is (focus, an open form).
+    const shown = JSON.stringify(items);
+    if (shown === lastShown) return;
+    lastShown = shown;
     const current = items[0] || null;
     currentRollout = current;
     replace(currentArea, currentView(current));

@@ -300,3 +300,33 @@ def feature_pages_reader_sees_no_write_controls(t):
     wait_text(t, "eval-f1-reason", "FALLTHROUGH")
     check(API(t.base, reader).call("PUT", f"/projects/{project}/environments/production/segments/s1", {"included": []})[0] == 403,
           "the server refuses a reader's write")
+
+
+@feature_scenario
+def guarded_rollout_shows_guard_status(t):
+    """Start a guarded rollout from the form (metric, direction, alpha, minimum contexts); the page shows the guard's
+    latest look with its numbers per arm as the scheduler records them."""
+    project = new_project(t, [boolean_flag("checkout-v2")])
+    t.admin.patch(f"/projects/{project}/flags/checkout-v2/environments/production", {"on": True, "fallthrough": {"variation": 1}})
+    t.sign_in(path=f"/ui/projects/{project}/releases/checkout-v2?env=production")
+    from selenium.webdriver.support.ui import Select
+    Select(t.wait_testid("rollout-variation")).select_by_value("0")
+    click(t, "rollout-guard")
+    t.wait_testid("guard-metric").send_keys("checkout-error")
+    minimum = t.wait_testid("guard-min")
+    minimum.clear()
+    minimum.send_keys("50")
+    click(t, "rollout-start")
+    confirm(t)
+    wait_text(t, "rollout-status", "running")
+    guard = t.wait_testid("guard")
+    check("checkout-error" in guard.text and "lower" in guard.text and "50 contexts" in guard.text, f"guard: {guard.text}")
+    # The scheduler looks every 2 s; the page shows its decision with the arms once it has looked.
+    rollout = wait_until(lambda: (lambda r: r if r.get("decision") else None)(
+        t.admin.get(f"/projects/{project}/flags/checkout-v2/environments/production/rollouts/current")), 15, "the guard's first look")
+    check(rollout["guard"]["minContexts"] == 50 and rollout["guard"]["higherIsBetter"] is False, f"guard stored: {rollout['guard']}")
+    t.driver.refresh()
+    wait_text(t, "guard-action", rollout["decision"]["action"])
+    check("Contexts" in t.wait_testid("guard").text or "CONTEXTS" in t.wait_testid("guard").text, "the arms table")
+    t.wait_testid("guard-numbers")
+    t.screenshot("release-guard")

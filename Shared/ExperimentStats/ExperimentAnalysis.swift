@@ -42,6 +42,18 @@ public enum ExperimentAnalysis {
             .flatMap { sequential($0, settings: settings) }
     }
 
+    /// The same sequential test on the **absolute** difference of the means (treatment − control), gbstats'
+    /// `SequentialTwoSidedTTest` with `difference_type="absolute"`: variance σ²_t/n_t + σ²_c/n_c instead of the delta
+    /// method's. Guarded rollouts decide with it: the relative lift's variance explodes when the control's mean is small
+    /// (a 2 % error rate), and is undefined when it is 0, which would leave a guard blind exactly when it matters. Unlike
+    /// gbstats, one arm may have zero variance (a control that never failed) as long as their sum is positive.
+    public static func sequentialAbsoluteTest(
+        type: MetricType, control: SufficientStatistics, treatment: SufficientStatistics, settings: AnalysisSettings
+    ) -> TestResult? {
+        Comparison(absoluteControl: Moments(type: type, control), treatment: Moments(type: type, treatment))
+            .flatMap { sequential($0, settings: settings) }
+    }
+
     /// The fixed-horizon two-sided Welch t-test of the relative lift of treatment vs control.
     public static func frequentistTest(
         type: MetricType, control: SufficientStatistics, treatment: SufficientStatistics, settings: AnalysisSettings
@@ -195,6 +207,18 @@ public enum ExperimentAnalysis {
             lift = (treatment.mean - control.mean) / control.mean
             variance = treatment.variance / (controlSquared * treatment.n)
                 + control.variance * (treatment.mean * treatment.mean) / (controlSquared * controlSquared * control.n)
+            guard lift.isFinite, variance.isFinite, variance > 0 else { return nil }
+        }
+
+        /// The absolute difference of the means (in `lift`) and its variance σ²_t/n_t + σ²_c/n_c.
+        init?(absoluteControl control: Moments, treatment: Moments) {
+            guard control.n > 0, treatment.n > 0, control.variance >= 0, treatment.variance >= 0, control.mean.isFinite,
+                treatment.mean.isFinite
+            else { return nil }
+            self.control = control
+            self.treatment = treatment
+            lift = treatment.mean - control.mean
+            variance = treatment.variance / treatment.n + control.variance / control.n
             guard lift.isFinite, variance.isFinite, variance > 0 else { return nil }
         }
     }

@@ -59,10 +59,12 @@ struct ReleaseLogicTests {
             _ = try ScheduledChangeDraft(json: try Self.parse(#"{"executeAt": "monday", "patch": {}, "comment": 3}"#), nowMilliseconds: now)
         } == ["executeAt", "patch", "comment"])
         #expect(Self.paths {
-            _ = try ScheduledChangeDraft(json: try Self.parse(#"{"executeAt": "2020-01-01T00:00:00Z", "patch": [1]}"#), nowMilliseconds: now)
+            _ = try ScheduledChangeDraft(
+                json: try Self.parse(#"{"executeAt": "2020-01-01T00:00:00Z", "patch": [1]}"#), nowMilliseconds: now)
         } == ["executeAt", "patch"])
         #expect(Self.paths {
-            _ = try ScheduledChangeDraft(json: try Self.parse(#"{"executeAt": "2099-01-01T00:00:00Z", "patch": {"on": 1}}"#), nowMilliseconds: now)
+            _ = try ScheduledChangeDraft(
+                json: try Self.parse(#"{"executeAt": "2099-01-01T00:00:00Z", "patch": {"on": 1}}"#), nowMilliseconds: now)
         } == ["executeAt"])
     }
 
@@ -72,33 +74,39 @@ struct ReleaseLogicTests {
         let ten = RolloutPlan.choice(control: 0, variation: 2, percent: 10, seed: 7)
         #expect(ten.variation == nil)
         #expect(ten.rollout?.seed == 7)
-        #expect(ten.rollout?.variations == [WeightedVariation(variation: 0, weight: 90_000), WeightedVariation(variation: 2, weight: 10_000)])
+        #expect(ten.rollout?.variations == [WeightedVariation(variation: 0, weight: 90_000), WeightedVariation(variation: 2,
+            weight: 10_000)])
         #expect(RolloutPlan.choice(control: 0, variation: 2, percent: 100, seed: 7) == VariationOrRollout(variation: 2))
         #expect(RolloutPlan.patch(ten) == [
             "fallthrough": ["rollout": ["seed": 7, "variations": [["variation": 0, "weight": 90_000], ["variation": 2, "weight": 10_000]]]],
         ])
         #expect(RolloutPlan.patch(VariationOrRollout(variation: 1)) == ["fallthrough": ["variation": 1]])
+        // A guarded rollout's steps are experiment rollouts (the SDKs then send a feature event per fallthrough evaluation).
+        let guarded = RolloutPlan.patch(RolloutPlan.choice(control: 0, variation: 2, percent: 10, seed: 7, experiment: true))
+        #expect(guarded["fallthrough"]?["rollout"]?["kind"] == "experiment")
     }
 
     /// Evaluates the flag with each step's fallthrough for many contexts with LaunchDarkly's bucketing.
-    private static func served(percents: [Double], contexts: [EvaluationContext], seed: Int) -> [[Int?]] {
+    private static func served(percents: [Double], contexts: [EvaluationContext], seed: Int, experiment: Bool) -> [[Int?]] {
         percents.map { percent in
             let flag = FeatureFlag(
                 key: "checkout", version: 1, on: true, variations: ["old", "new"], offVariation: 0,
-                fallthrough: RolloutPlan.choice(control: 0, variation: 1, percent: percent, seed: seed), salt: "salt")
+                fallthrough: RolloutPlan.choice(control: 0, variation: 1, percent: percent, seed: seed, experiment: experiment),
+                salt: "salt")
             let data = EvaluationData(PollingPayload(flags: ["checkout": flag]))
             return contexts.map { data.evaluate(flagKey: "checkout", context: $0).variationIndex }
         }
     }
 
-    @Test("the ramp is monotone: 20,000 contexts, every step, a context that got the new variation keeps it")
-    func monotone() throws {
+    @Test("the ramp is monotone: 20,000 contexts, every step, a context that got the new variation keeps it (plain and guarded)",
+          arguments: [false, true])
+    func monotone(experiment: Bool) throws {
         let percents: [Double] = [1, 5, 10, 25, 33.333, 50, 75, 99, 100]
         var contexts = (0..<20_000).map { EvaluationContext.user("user-\($0)") }
         // Other kinds: an organization-only context has no `user` key to bucket by and stays on the control until 100 %.
         contexts.append(try EvaluationContext(json: ["kind": "organization", "key": "org-1"]))
         contexts.append(try EvaluationContext(json: ["kind": "multi", "user": ["key": "m-1"], "org": ["key": "o-1"]]))
-        let served = Self.served(percents: percents, contexts: contexts, seed: 4242)
+        let served = Self.served(percents: percents, contexts: contexts, seed: 4242, experiment: experiment)
         for (step, row) in served.enumerated() {
             let share = Double(row.filter { $0 == 1 }.count) / Double(contexts.count)
             #expect(abs(share - percents[step] / 100) < 0.015, "step \(step): \(share) served the new variation")
@@ -166,15 +174,15 @@ struct ReleaseLogicTests {
         #expect(few.pValue == nil)
     }
 
-    @Test("equal arms do not fire: 400 simulated looks at 2 % vs 2 % never roll back at alpha 0.05")
+    @Test("equal arms: over 200 simulated rollouts of 20 looks each at 2 % vs 2 %, at most alpha of them ever roll back")
     func equalArms() {
         var generator = SplitMix64(seed: 99)
         let rule = RolloutGuard(metric: "errors", type: .proportion, higherIsBetter: false, alpha: 0.05, minContexts: 100)
-        var fired = 0
-        for _ in 0..<20 {
+        var firedRollouts = 0
+        for _ in 0..<200 {
             var control = (n: 0.0, converted: 0.0)
             var treatment = (n: 0.0, converted: 0.0)
-            for _ in 0..<20 {  // 20 looks while both arms grow
+            for _ in 0..<20 {  // 20 looks while both arms grow to 4,000 contexts
                 for _ in 0..<200 {
                     control.n += 1
                     if Double.random(in: 0..<1, using: &generator) < 0.02 { control.converted += 1 }
@@ -184,10 +192,14 @@ struct ReleaseLogicTests {
                 let evaluation = GuardEvaluation.evaluate(
                     guard: rule, control: .proportion(n: control.n, converted: control.converted), controlVariation: 0,
                     treatment: .proportion(n: treatment.n, converted: treatment.converted), variation: 1)
-                if evaluation.action == .rollback { fired += 1 }
+                if evaluation.action == .rollback {
+                    firedRollouts += 1
+                    break
+                }
             }
         }
-        #expect(fired == 0)
+        // Always valid: the chance of ever rolling back equal arms is at most alpha, however often the guard looks.
+        #expect(firedRollouts <= 10, "\(firedRollouts) of 200 rollouts of equal arms were rolled back")
     }
 
     @Test("a mean metric that got worse (lower is better: latency) rolls back")
@@ -198,5 +210,36 @@ struct ReleaseLogicTests {
         let treatment = SufficientStatistics(n: 200, sum: 200 * 150, sumSquares: 200 * (150 * 150 + 100))
         #expect(GuardEvaluation.evaluate(guard: rule, control: control, controlVariation: 0, treatment: treatment, variation: 1).action
             == .rollback)
+    }
+}
+
+@Suite("releases: the guard's sequential test on the absolute difference")
+struct GuardSequentialTestTests {
+    @Test("powerful on a small baseline where the relative lift is not; defined when the control never failed; 1 for equal arms")
+    func absoluteDifference() throws {
+        let settings = AnalysisSettings(alpha: 0.05)
+        let control = SufficientStatistics.proportion(n: 334, converted: 9)
+        let treatment = SufficientStatistics.proportion(n: 366, converted: 145)
+        let relative = try #require(ExperimentAnalysis.sequentialTest(type: .proportion, control: control, treatment: treatment,
+            settings: settings))
+        let absolute = try #require(
+            ExperimentAnalysis.sequentialAbsoluteTest(type: .proportion, control: control, treatment: treatment, settings: settings))
+        #expect(relative.pValue > 0.05)  // what made the relative-lift guard blind on this data (measured through the pipeline)
+        #expect(absolute.pValue < 1e-6)
+        let difference = treatment.mean - control.mean
+        #expect(absolute.ci.lower < difference && difference < absolute.ci.upper && absolute.ci.lower > 0)
+        let neverFailed = ExperimentAnalysis.sequentialAbsoluteTest(
+            type: .proportion, control: .proportion(n: 300, converted: 0), treatment: .proportion(n: 300,
+                converted: 120), settings: settings)
+        #expect((neverFailed?.pValue ?? 1) < 1e-6)
+        #expect(ExperimentAnalysis.sequentialTest(
+            type: .proportion, control: .proportion(n: 300, converted: 0), treatment: .proportion(n: 300,
+                converted: 120), settings: settings)
+            == nil)
+        let equal = ExperimentAnalysis.sequentialAbsoluteTest(type: .proportion, control: control, treatment: control, settings: settings)
+        #expect(equal?.pValue == 1)
+        #expect(ExperimentAnalysis.sequentialAbsoluteTest(
+            type: .proportion, control: .proportion(n: 100, converted: 0), treatment: .proportion(n: 100, converted: 0), settings: settings)
+            == nil)
     }
 }

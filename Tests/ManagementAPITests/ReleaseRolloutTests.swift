@@ -54,14 +54,16 @@ struct ReleaseRolloutTests {
             let start = try #require(ReleaseTestSupport.milliseconds(started["startedAt"]))
             #expect(ReleaseTestSupport.milliseconds(started["nextStepAt"]).map { $0 - start } == 2000)
             var targeting = try await api.expect(200, "GET", Self.base)
-            #expect(targeting["fallthrough"]?["rollout"]?["variations"] == [["variation": 0, "weight": 90_000], ["variation": 1, "weight": 10_000]])
+            #expect(targeting["fallthrough"]?["rollout"]?["variations"] == [["variation": 0, "weight": 90_000], ["variation": 1,
+                "weight": 10_000]])
             let seed = targeting["fallthrough"]?["rollout"]?["seed"]
             #expect(seed?.integerValue != nil)
             try await api.expect(409, "POST", "\(Self.base)/rollouts", #"{"variation":2,"steps":[{"percent":100,"holdSeconds":0}]}"#)
 
             // Steps happen at their time (within 1 s), with the same seed and order.
             var stepTimes: [Int: Int] = [:]
-            let completed = try await ReleaseTestSupport.waitFor("the rollout to complete", timeout: .seconds(20), every: .milliseconds(50)) {
+            let completed = try await ReleaseTestSupport.waitFor("the rollout to complete", timeout: .seconds(20),
+                every: .milliseconds(50)) {
                 let current = try await api.expect(200, "GET", "\(Self.base)/rollouts/current")
                 if let step = current["step"]?.integerValue, stepTimes[step] == nil {
                     stepTimes[step] = ReleaseTestSupport.milliseconds(current["stepStartedAt"])
@@ -88,10 +90,12 @@ struct ReleaseRolloutTests {
             #expect(targeting["fallthrough"] == ["variation": 1])
             #expect(targeting["version"] == 5)  // on, then three steps
             let audit = try await ReleaseTestSupport.audit(api, flag: "f")
-            #expect(audit.filter { $0["action"] == "flag.targeting.update" && $0["comment"]?.stringValue?.contains("rollout \(id)") == true }
+            #expect(audit.filter { $0["action"] == "flag.targeting.update"
+                && $0["comment"]?.stringValue?.contains("rollout \(id)") == true }
                 .count == 3)
             #expect(audit.contains { $0["action"] == "release.rollout.complete" && $0["actor"] == "release-scheduler" })
-            #expect(audit.contains { $0["action"] == "release.rollout.start" && $0["actor"]?.stringValue?.hasPrefix("token:writer") == true })
+            #expect(audit.contains { $0["action"] == "release.rollout.start"
+                && $0["actor"]?.stringValue?.hasPrefix("token:writer") == true })
 
             // Pause and resume keep the hold that was left; a manual rollback restores the control at 100 %.
             let second = try await api.expect(201, "POST", "\(Self.base)/rollouts", #"""
@@ -130,7 +134,8 @@ struct ReleaseRolloutTests {
             #expect(edit["comment"]?.stringValue?.contains("cancels rollout \(thirdID)") == true, "\(edit)")
 
             // Turning the flag off cancels too; other edits (rules, targets) do not.
-            try await api.expect(201, "POST", "\(Self.base)/rollouts", #"{"variation":0,"steps":[{"percent":5,"holdSeconds":60},{"percent":100,"holdSeconds":0}]}"#)
+            try await api.expect(201, "POST", "\(Self.base)/rollouts",
+                #"{"variation":0,"steps":[{"percent":5,"holdSeconds":60},{"percent":100,"holdSeconds":0}]}"#)
             try await api.expect(200, "PATCH", Self.base, #"{"targets":[{"values":["vip"],"variation":0}]}"#)
             #expect(try await api.expect(200, "GET", "\(Self.base)/rollouts/current")["status"] == "running")
             try await api.expect(200, "PATCH", Self.base, #"{"on":false}"#)
@@ -140,12 +145,14 @@ struct ReleaseRolloutTests {
             try await api.expect(200, "PATCH", Self.base, #"""
                 {"on":true,"fallthrough":{"rollout":{"variations":[{"variation":0,"weight":50000},{"variation":1,"weight":50000}]}}}
                 """#)
-            let refused = try await api.expect(409, "POST", "\(Self.base)/rollouts", #"{"variation":2,"steps":[{"percent":100,"holdSeconds":0}]}"#)
+            let refused = try await api.expect(409, "POST", "\(Self.base)/rollouts",
+                #"{"variation":2,"steps":[{"percent":100,"holdSeconds":0}]}"#)
             #expect(refused["message"]?.stringValue?.contains("percentage rollout") == true)
 
             // History, newest first; other environments have none.
             let history = try await api.expect(200, "GET", "\(Self.base)/rollouts")
-            #expect(history["items"]?.arrayValue?.compactMap { $0["status"]?.stringValue } == ["cancelled", "cancelled", "rolled_back", "completed"])
+            #expect(history["items"]?.arrayValue?.compactMap { $0["status"]?.stringValue } == ["cancelled", "cancelled", "rolled_back",
+                "completed"])
             try await api.expect(404, "GET", "/projects/p/flags/f/environments/test/rollouts/current")
             #expect(try await api.expect(200, "GET", "/projects/p/flags/f/environments/test/rollouts")["items"] == [])
         }
@@ -159,21 +166,37 @@ struct ReleaseRolloutTests {
             let other = try await replica(api)
             defer { _ = other.stopBlocking() }
 
-            // Ten scheduled changes and a four-step rollout, created through both replicas.
-            let due = ReleaseTestSupport.rfc3339(Date() + 3)
+            // Thirty scheduled changes (three per flag, due at the same instant) and a four-step rollout, created through both
+            // replicas. Meanwhile the lease is expired every 150 ms, so leadership keeps moving and both replicas often run
+            // the scheduler at once (a leader learns it lost the lease only at its next renewal): each change and step must
+            // still be applied exactly once.
+            let due = ReleaseTestSupport.rfc3339(Date() + 4)
+            let patches = [#"{"on":true}"#, #"{"offVariation":0}"#, #"{"fallthrough":{"variation":1}}"#]
             for index in 0..<10 {
-                try await api.expect(201, "POST", "/projects/p/flags", #"{"key":"f\#(index)","name":"F","variations":[{"value":1},{"value":2}]}"#)
-                try await call(index % 2 == 0 ? api.stack.managementAPI : other, token: token, 201, "POST",
-                               "/projects/p/flags/f\(index)/environments/production/scheduled-changes",
-                               #"{"executeAt":"\#(due)","patch":{"on":true}}"#)
+                try await api.expect(201, "POST", "/projects/p/flags",
+                    #"{"key":"f\#(index)","name":"F","variations":[{"value":1},{"value":2}]}"#)
+                for (number, patch) in patches.enumerated() {
+                    try await call((index + number) % 2 == 0 ? api.stack.managementAPI : other, token: token, 201, "POST",
+                                   "/projects/p/flags/f\(index)/environments/production/scheduled-changes",
+                                   #"{"executeAt":"\#(due)","patch":\#(patch)}"#)
+                }
             }
             try await api.expect(201, "POST", "/projects/p/flags", #"{"key":"r","name":"R","variations":[{"value":1},{"value":2}]}"#)
+            let databaseURL = api.stack.databaseURL
+            let flipper = Task {
+                while !Task.isCancelled {
+                    _ = try? await ChildProcess.run(PostgresServer.binary("psql"), [
+                        databaseURL, "-qc", "UPDATE scheduler_leases SET expires_at = clock_timestamp() - interval '1 millisecond'",
+                    ])
+                    try? await Task.sleep(for: .milliseconds(150))
+                }
+            }
             let ramp = try await call(other, token: token, 201, "POST", "/projects/p/flags/r/environments/production/rollouts", #"""
                 {"variation":1,"steps":[{"percent":10,"holdSeconds":1},{"percent":30,"holdSeconds":1},{"percent":60,"holdSeconds":1},
                  {"percent":100,"holdSeconds":0}]}
                 """#)
             let rampID = try #require(ramp["id"]?.stringValue)
-            _ = try await ReleaseTestSupport.waitFor("the changes and the rollout to finish", timeout: .seconds(20)) {
+            _ = try await ReleaseTestSupport.waitFor("the changes and the rollout to finish", timeout: .seconds(30)) {
                 let current = try await api.expect(200, "GET", "/projects/p/flags/r/environments/production/rollouts/current")
                 var pending = 0
                 for index in 0..<10 {
@@ -183,19 +206,27 @@ struct ReleaseRolloutTests {
                 guard current["status"] == "completed" && pending == 0 else { return nil }
                 return true
             }
+            flipper.cancel()
             for index in 0..<10 {
-                #expect(try await api.expect(200, "GET", "/projects/p/flags/f\(index)/environments/production")["version"] == 2)
+                let targeting = try await api.expect(200, "GET", "/projects/p/flags/f\(index)/environments/production")
+                #expect(targeting["version"] == 4)
+                #expect(targeting["on"] == true && targeting["offVariation"] == 0 && targeting["fallthrough"] == ["variation": 1])
                 let updates = try await ReleaseTestSupport.audit(api, flag: "f\(index)").filter { $0["action"] == "flag.targeting.update" }
-                #expect(updates.count == 1)
+                #expect(updates.count == 3)
+                let items = try await api.expect(200, "GET", "/projects/p/flags/f\(index)/environments/production/scheduled-changes")
+                #expect(Set(items["items"]?.arrayValue?.compactMap { $0["outcome"]?["version"]?.integerValue } ?? []) == [2, 3, 4])
             }
             #expect(try await api.expect(200, "GET", "/projects/p/flags/r/environments/production")["version"] == 5)
             let rampAudit = try await ReleaseTestSupport.audit(api, flag: "r")
-            #expect(rampAudit.filter { $0["action"] == "flag.targeting.update" && $0["comment"]?.stringValue?.contains(rampID) == true }.count == 4)
-            // Exactly one replica leads.
+            #expect(rampAudit.filter { $0["action"] == "flag.targeting.update"
+                && $0["comment"]?.stringValue?.contains(rampID) == true }.count == 4)
+            #expect(rampAudit.filter { $0["action"] == "release.rollout.complete" }.count == 1)
+            // Once the lease stays put, exactly one replica leads (a stale leader notices at its next renewal, within 1 s).
+            try await Task.sleep(for: .milliseconds(2500))
             var leaders = 0
             for process in [api.stack.managementAPI, other] {
                 let metrics = try await TestHTTP.request("GET", "\(process.baseURL)/metrics")
-                if metrics.text.contains("vane_release_scheduler_leader 1") { leaders += 1 }
+                if metrics.text.split(separator: "\n").contains("vane_release_scheduler_leader 1.0") { leaders += 1 }
             }
             #expect(leaders == 1)
 
@@ -226,7 +257,8 @@ struct ReleaseRolloutTests {
             #expect(lateAudit["items"]?[0]?["comment"]?.stringValue?.contains("applied late") == true, "\(lateAudit)")
 
             let finished = try await ReleaseTestSupport.waitFor("the interrupted rollout to complete", timeout: .seconds(20)) {
-                let current = try await call(restarted, token: token, 200, "GET", "/projects/p/flags/s/environments/production/rollouts/current")
+                let current = try await call(restarted, token: token, 200, "GET",
+                    "/projects/p/flags/s/environments/production/rollouts/current")
                 guard current["status"] == "completed" else { return nil }
                 return current
             }

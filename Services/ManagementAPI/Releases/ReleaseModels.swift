@@ -50,7 +50,8 @@ struct RolloutGuard: Codable, Sendable, Equatable {
         let properties = json.objectValue ?? [:]
         if json.objectValue == nil { problems.add(path, "expected an object {metric, type, higherIsBetter, alpha?, minContexts?}") }
         metric = properties["metric"]?.stringValue ?? ""
-        if !Identifiers.isValidKey(metric) { problems.add("\(path).metric", "is required: a custom event key matching [A-Za-z0-9._-]{1,256}") }
+        if !Identifiers.isValidKey(metric) { problems.add("\(path).metric",
+            "is required: a custom event key matching [A-Za-z0-9._-]{1,256}") }
         type = properties["type"]?.stringValue.flatMap(MetricType.init(rawValue:)) ?? .proportion
         if properties["type"]?.stringValue.flatMap(MetricType.init(rawValue:)) == nil {
             problems.add("\(path).type", "must be \"proportion\" or \"mean\"")
@@ -66,7 +67,8 @@ struct RolloutGuard: Codable, Sendable, Equatable {
         minContexts = 100
         switch properties["minContexts"] {
         case nil, .null?: break
-        case .number(let value)?: if let n = JSONValue.exactInteger(value), (1...10_000_000).contains(n) { minContexts = n } else { fallthrough }
+        case .number(let value)?:
+            if let n = JSONValue.exactInteger(value), (1...10_000_000).contains(n) { minContexts = n } else { fallthrough }
         default: problems.add("\(path).minContexts", "must be an integer within 1...10000000")
         }
     }
@@ -98,7 +100,8 @@ struct RolloutDraft: Sendable, Equatable {
         steps = []
         if case .array(let list)? = properties["steps"], !list.isEmpty, list.count <= ReleaseLimits.maxSteps {
             for (i, item) in list.enumerated() {
-                guard let step = item.objectValue, case .number(let percent)? = step["percent"], case .number(let hold)? = step["holdSeconds"]
+                guard let step = item.objectValue, case .number(let percent)? = step["percent"],
+                      case .number(let hold)? = step["holdSeconds"]
                 else {
                     problems.add("steps[\(i)]", "expected {percent, holdSeconds} with numbers")
                     continue
@@ -136,11 +139,14 @@ enum RolloutPlan {
     /// A percent as a LaunchDarkly weight (thousandths of a percent; 100 % = 100000).
     static func weight(percent: Double) -> Int { min(100_000, max(0, Int((percent * 1000).rounded()))) }
 
-    static func choice(control: Int, variation: Int, percent: Double, seed: Int) -> VariationOrRollout {
+    /// `experiment`: a guarded rollout's steps are LaunchDarkly experiment rollouts, so that the SDKs send a full
+    /// feature event for each fallthrough evaluation (`inExperiment`), the per-context exposures the guard needs.
+    /// Experiment bucketing hashes the same seed and key, so the ramp stays monotone.
+    static func choice(control: Int, variation: Int, percent: Double, seed: Int, experiment: Bool = false) -> VariationOrRollout {
         let weight = weight(percent: percent)
         if weight >= 100_000 { return VariationOrRollout(variation: variation) }
         if weight <= 0 { return VariationOrRollout(variation: control) }
-        return VariationOrRollout(rollout: Rollout(seed: seed, variations: [
+        return VariationOrRollout(rollout: Rollout(kind: experiment ? Rollout.Kind.experiment.rawValue : nil, seed: seed, variations: [
             WeightedVariation(variation: control, weight: 100_000 - weight),
             WeightedVariation(variation: variation, weight: weight),
         ]))
@@ -154,6 +160,7 @@ enum RolloutPlan {
             })
             var object: [String: JSONValue] = ["variations": variations]
             if let seed = rollout.seed { object["seed"] = .number(Double(seed)) }
+            if let kind = rollout.kind { object["kind"] = .string(kind) }
             return ["fallthrough": ["rollout": .object(object)]]
         }
         return ["fallthrough": ["variation": .number(Double(choice.variation ?? 0))]]
@@ -211,14 +218,17 @@ struct GuardEvaluation: Codable, Sendable, Equatable {
     var minContexts: Int
     var control: Arm
     var treatment: Arm
+    /// Treatment mean − control mean: what the test is about.
+    var difference: Double?
     var relativeLift: Double?
     var pValue: Double?
     var ci: [Double]?
     var evaluatedAt: String?
 
     /// The decision: roll back when the new variation is worse in the guard's direction and the sequential
-    /// (always-valid) p-value is below `alpha` with at least `minContexts` contexts in each arm — the test of
-    /// ``ExperimentAnalysis/sequentialTest(type:control:treatment:settings:)``, the one experiment results show, so the
+    /// (always-valid) p-value is below `alpha`, with at least `minContexts` contexts in each arm. The test is
+    /// ``ExperimentAnalysis/sequentialAbsoluteTest(type:control:treatment:settings:)``: the confidence sequence the
+    /// experiment results use, on the absolute difference of the means (the relative lift is reported too), so the
     /// guard may look as often as it likes without inflating its false-alarm rate.
     static func evaluate(
         guard rule: RolloutGuard, control: SufficientStatistics, controlVariation: Int, treatment: SufficientStatistics,
@@ -235,31 +245,36 @@ struct GuardEvaluation: Codable, Sendable, Equatable {
         }
         if control.mean != 0 { evaluation.relativeLift = (treatment.mean - control.mean) / control.mean }
         let settings = AnalysisSettings(alpha: rule.alpha)
-        guard let test = ExperimentAnalysis.sequentialTest(type: rule.type, control: control, treatment: treatment, settings: settings),
-              let lift = evaluation.relativeLift
+        guard let test = ExperimentAnalysis.sequentialAbsoluteTest(type: rule.type, control: control, treatment: treatment,
+            settings: settings)
         else {
             evaluation.action = .proceed
-            evaluation.reason = "the sequential test cannot be computed yet (a zero control mean or no variance)"
+            evaluation.reason = "the sequential test cannot be computed yet (no variance in either arm)"
             return evaluation
         }
+        let difference = treatment.mean - control.mean
+        evaluation.difference = difference
         evaluation.pValue = test.pValue
         evaluation.ci = [test.ci.lower, test.ci.upper]
-        let worse = rule.higherIsBetter ? lift < 0 : lift > 0
-        let liftText = String(format: "%+.1f%%", lift * 100)
+        let worse = rule.higherIsBetter ? difference < 0 : difference > 0
+        let change = "mean \(format(control.mean)) → \(format(treatment.mean))"
+            + (evaluation.relativeLift.map { ", relative lift " + String(format: "%+.1f%%", $0 * 100) } ?? "")
         let pText = String(format: "%.4g", test.pValue)
         if worse && test.pValue < rule.alpha {
             evaluation.action = .rollback
-            evaluation.reason = "\(rule.metric) is worse with variation \(variation) (relative lift \(liftText), "
+            evaluation.reason = "\(rule.metric) is worse with variation \(variation) (\(change); "
                 + "\(rule.higherIsBetter ? "higher" : "lower") is better; sequential p-value \(pText) < alpha \(rule.alpha); "
                 + "\(Int(control.n)) control and \(Int(treatment.n)) new contexts)"
         } else {
             evaluation.action = .proceed
             evaluation.reason = worse
-                ? "\(rule.metric) is not significantly worse (relative lift \(liftText), sequential p-value \(pText) ≥ alpha \(rule.alpha))"
-                : "\(rule.metric) is not worse (relative lift \(liftText), sequential p-value \(pText))"
+                ? "\(rule.metric) is not significantly worse (\(change); sequential p-value \(pText) ≥ alpha \(rule.alpha))"
+                : "\(rule.metric) is not worse (\(change); sequential p-value \(pText))"
         }
         return evaluation
     }
+
+    private static func format(_ value: Double) -> String { String(format: "%.4g", value) }
 }
 
 /// `POST …/scheduled-changes`: `{executeAt, patch, comment?}`.

@@ -197,7 +197,8 @@ struct PostgresReleaseRepository: ReleaseRepository {
                 throw APIError.notFound("scheduled change vanished")
             }
             try await connection.audit(
-                actor: actor, action: "flag.scheduled-change.create", resource: "\(keys.resource):scheduled-change/\(id.uuidString.lowercased())",
+                actor: actor, action: "flag.scheduled-change.create",
+                resource: "\(keys.resource):scheduled-change/\(id.uuidString.lowercased())",
                 before: nil, after: created, comment: draft.comment, logger: logger)
             return created
         }
@@ -224,7 +225,10 @@ struct PostgresReleaseRepository: ReleaseRepository {
         try await store.transaction { connection in
             let (flag, environment) = try await ids(keys, connection: connection)
             let rows = try await connection.query(
-                "SELECT status FROM scheduled_changes WHERE id = \(id) AND flag_id = \(flag) AND environment_id = \(environment) FOR UPDATE",
+                """
+                SELECT status FROM scheduled_changes WHERE id = \(id) AND flag_id = \(flag) AND environment_id = \(environment)
+                FOR UPDATE
+                """,
                 logger: logger)
             var status: String?
             for try await value in rows.decode(String.self) { status = value }
@@ -240,7 +244,8 @@ struct PostgresReleaseRepository: ReleaseRepository {
                 """, logger: logger)
             let after = try await scheduledRows(where: "s.id = \(id)", connection: connection).first
             try await connection.audit(
-                actor: actor, action: "flag.scheduled-change.cancel", resource: "\(keys.resource):scheduled-change/\(id.uuidString.lowercased())",
+                actor: actor, action: "flag.scheduled-change.cancel",
+                resource: "\(keys.resource):scheduled-change/\(id.uuidString.lowercased())",
                 before: before, after: after, comment: nil, logger: logger)
         }
     }
@@ -270,22 +275,32 @@ struct PostgresReleaseRepository: ReleaseRepository {
             for try await (id, project, flag, environment, patch, comment, author, lag, executeAt)
                 in rows.decode((UUID, String, String, String, String, String?, String, Double, String).self)
             {
-                due = (id, FlagEnvironmentKeys(project: project, flag: flag, environment: environment), patch, comment, author, lag, executeAt)
+                due = (id, FlagEnvironmentKeys(project: project, flag: flag, environment: environment), patch, comment, author, lag,
+                    executeAt)
             }
             guard let (id, keys, patchText, comment, author, lag, executeAt) = due else { return nil }
             let resource = "\(keys.resource):scheduled-change/\(id.uuidString.lowercased())"
             let before = try await scheduledRows(where: "s.id = \(id)", connection: connection).first
             let change: FlagStoreTargetingChange
             do {
+                let patch = try JSONParser.parse(patchText)
+                if patch["prerequisites"] != nil {
+                    // As the PATCH does: prerequisite cycles depend on the whole environment, so such changes are serialized.
+                    let environment = try await store.environmentRow(
+                        projectKey: keys.project, key: keys.environment, lock: false, connection: connection)
+                    try await connection.lockEnvironment(environment.id, logger: logger)
+                }
                 let locked = try await store.lockTargeting(
                     projectKey: keys.project, flagKey: keys.flag, environmentKey: keys.environment, connection: connection)
-                change = try await store.prepareTargetingChange(locked, body: try JSONParser.parse(patchText), merge: true, connection: connection)
+                change = try await store.prepareTargetingChange(locked, body: patch, merge: true, connection: connection)
             } catch let error as APIError {
-                let reason = ([error.message] + error.details.map { ($0.path.map { "\($0): " } ?? "") + $0.message }).joined(separator: "; ")
+                let details = error.details.map { ($0.path.map { "\($0): " } ?? "") + $0.message }
+                let reason = ([error.message] + details).joined(separator: "; ")
                 try await connection.query(
                     """
                     UPDATE scheduled_changes SET status = 'failed', updated_at = clock_timestamp(),
-                        outcome = jsonb_build_object('reason', \(reason)::text, 'failedAt', \(unescaped: SQL.timestamp("clock_timestamp()")))
+                        outcome = jsonb_build_object('reason', \(reason)::text, 'failedAt',
+                            \(unescaped: SQL.timestamp("clock_timestamp()")))
                     WHERE id = \(id)
                     """, logger: logger)
                 let after = try await scheduledRows(where: "s.id = \(id)", connection: connection).first

@@ -50,7 +50,7 @@ final class ReleaseScheduler: Service, Sendable {
             help: "Now minus the due time of each scheduled change or rollout step the scheduler applied.",
             buckets: [.milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
                       .milliseconds(2500), .seconds(5), .seconds(10), .seconds(60), .seconds(600)])
-        leading = metrics.gauge("release_scheduler_leader", help: "1 while this replica leads the release scheduler.")
+        leading = metrics.gauge("release_scheduler_leader", help: "Whether this replica leads the release scheduler (1) or not (0).")
         failures = metrics.counter("release_scheduler_errors", help: "Scheduler rounds that failed (retried).")
         rollbacks = metrics.counter("release_guard_rollbacks", help: "Rollouts rolled back automatically by their guard.")
     }
@@ -113,7 +113,8 @@ final class ReleaseScheduler: Service, Sendable {
             return leader
         }
         if acquired != wasLeader {
-            logger.info(acquired ? "leading the release scheduler" : "no longer leading the release scheduler", metadata: ["holder": "\(holder)"])
+            logger.info(acquired ? "leading the release scheduler" : "no longer leading the release scheduler",
+                metadata: ["holder": "\(holder)"])
         }
         leading.set(Int64(acquired ? 1 : 0))
     }

@@ -41,7 +41,8 @@ struct ReleasesController<Repository: ReleaseRepository>: Sendable {
         let body = try await JSONBody.parse(request, limit: ManagementContext.bodyLimit)
         let now = Int(Date().timeIntervalSince1970 * 1000)
         let draft = try ScheduledChangeDraft(json: body, nowMilliseconds: now)
-        return JSONBody.response(try await repository.createScheduledChange(try Self.keys(context), draft: draft, actor: actor), status: .created)
+        return JSONBody.response(try await repository.createScheduledChange(try Self.keys(context), draft: draft, actor: actor),
+            status: .created)
     }
 
     @Sendable func scheduledChanges(_ request: Request, context: ManagementContext) async throws -> Response {

@@ -82,8 +82,10 @@ extension PostgresReleaseRepository {
                     """
                     INSERT INTO experiments (id, project_id, key, name, description, flag_key, environment_id, control_variation,
                         variation_count, metrics, internal)
-                    VALUES (\(experiment), (SELECT project_id FROM flags WHERE id = \(locked.flag.id)), \("~rollout-" + id.uuidString.lowercased()),
-                        \("guard of rollout " + id.uuidString.lowercased()), '', \(keys.flag), \(locked.environmentID), \(control), \(count),
+                    VALUES (\(experiment), (SELECT project_id FROM flags WHERE id = \(locked.flag.id)),
+                        \("~rollout-" + id.uuidString.lowercased()),
+                        \("guard of rollout " + id.uuidString.lowercased()), '', \(keys.flag), \(locked.environmentID), \(control),
+                        \(count),
                         \(try Self.json([metric]))::jsonb, true)
                     """, logger: log)
                 try await connection.query(
@@ -96,9 +98,11 @@ extension PostgresReleaseRepository {
             do {
                 try await connection.query(
                     """
-                    INSERT INTO release_rollouts (id, flag_id, environment_id, control_variation, variation, steps, guard, seed, status, step,
+                    INSERT INTO release_rollouts (id, flag_id, environment_id, control_variation, variation, steps, guard, seed, status,
+                        step,
                         step_started_at, next_step_at, experiment_id, created_by, started_at)
-                    VALUES (\(id), \(locked.flag.id), \(locked.environmentID), \(control), \(draft.variation), \(try Self.json(draft.steps))::jsonb,
+                    VALUES (\(id), \(locked.flag.id), \(locked.environmentID), \(control), \(draft.variation),
+                        \(try Self.json(draft.steps))::jsonb,
                         \(try draft.guard.map { try Self.json($0) })::jsonb, \(seed), 'running', 0, clock_timestamp(),
                         clock_timestamp() + make_interval(secs => \(first.holdSeconds)), \(experimentID), \(actor.actor), clock_timestamp())
                     """, logger: log)
@@ -107,15 +111,17 @@ extension PostgresReleaseRepository {
             }
             var row = try await reread(id, connection: connection)
             try await setFallthrough(
-                RolloutPlan.choice(control: control, variation: draft.variation, percent: first.percent, seed: seed), locked: locked,
-                keys: keys, comment: "rollout \(id.uuidString.lowercased()) started, \(Self.describe(step: 0, of: row))",
+                RolloutPlan.choice(
+                    control: control, variation: draft.variation, percent: first.percent, seed: seed, experiment: draft.guard != nil),
+                locked: locked, keys: keys, comment: "rollout \(id.uuidString.lowercased()) started, \(Self.describe(step: 0, of: row))",
                 actor: actor.actor, connection: connection)
             if draft.steps.count == 1 {
                 // A single 100 % step: the new variation at once, and the rollout is complete.
                 try await connection.query(
                     "UPDATE release_rollouts SET status = 'completed', next_step_at = NULL, ended_at = clock_timestamp() WHERE id = \(id)",
                     logger: log)
-                if let experimentID { try await ReleaseHooks.closeGuardWindow(experimentID: experimentID, connection: connection, logger: log) }
+                if let experimentID { try await ReleaseHooks.closeGuardWindow(experimentID: experimentID, connection: connection,
+                    logger: log) }
                 row = try await reread(id, connection: connection)
             }
             try await connection.audit(
@@ -141,7 +147,8 @@ extension PostgresReleaseRepository {
         }
     }
 
-    private func flagEnvironmentIDs(_ keys: FlagEnvironmentKeys, connection: PostgresConnection) async throws -> (flag: UUID, environment: UUID) {
+    private func flagEnvironmentIDs(_ keys: FlagEnvironmentKeys, connection: PostgresConnection) async throws -> (flag: UUID,
+        environment: UUID) {
         let locked = try await connection.query(
             """
             SELECT f.id, e.id FROM flags f JOIN projects p ON p.id = f.project_id JOIN environments e ON e.project_id = p.id
@@ -173,7 +180,8 @@ extension PostgresReleaseRepository {
                 try await connection.query(
                     """
                     UPDATE release_rollouts SET status = 'paused',
-                        remaining_ms = greatest(0, (extract(epoch FROM next_step_at - clock_timestamp()) * 1000)::bigint), next_step_at = NULL
+                        remaining_ms = greatest(0,
+                            (extract(epoch FROM next_step_at - clock_timestamp()) * 1000)::bigint), next_step_at = NULL
                     WHERE id = \(row.id)
                     """, logger: log)
             case .resume:
@@ -262,7 +270,9 @@ extension PostgresReleaseRepository {
             if isLast { comment += "; rollout completed" }
             if lag > ReleaseLimits.lateAfterSeconds { comment += "; applied late: " + String(format: "%.1f", lag) + " s after its time" }
             try await setFallthrough(
-                RolloutPlan.choice(control: row.controlVariation, variation: row.variation, percent: row.steps[next].percent, seed: row.seed),
+                RolloutPlan.choice(
+                    control: row.controlVariation, variation: row.variation, percent: row.steps[next].percent, seed: row.seed,
+                    experiment: row.guardRule != nil),
                 locked: locked, keys: keys, comment: comment, actor: ReleaseScheduler.actorName, connection: connection)
             // On time, the next hold starts from this step's due time (no drift); late (every replica was down), from now,
             // so that each percent is held in full.

@@ -28,7 +28,8 @@ struct ContextEvaluationLogicTests {
 
     private func evaluate(_ context: String) throws -> [String: JSONValue] {
         let payload = try PollingPayload(json: Self.parse(Self.payload))
-        let body = try JSONParser.parse(ContextEvaluation.evaluateAll(payload, context: ContextEvaluation.context(from: Self.parse(context))))
+        let evaluationContext = try ContextEvaluation.context(from: Self.parse(context))
+        let body = try JSONParser.parse(ContextEvaluation.evaluateAll(payload, context: evaluationContext))
         var byKey: [String: JSONValue] = [:]
         guard case .array(let items)? = body["items"] else { Issue.record("no items: \(body)"); return [:] }
         for item in items { byKey[item["key"]?.stringValue ?? ""] = item }
@@ -103,8 +104,10 @@ struct ContextEvaluationAPITests {
             try await api.expect(201, "POST", "/projects", #"{"key":"p","name":"P"}"#)
             try await api.expect(201, "POST", "/projects/p/flags", #"{"key":"f","name":"F","variations":[{"value":"on"},{"value":"off"}]}"#)
             try await api.expect(201, "POST", "/projects/p/flags", #"{"key":"g","name":"G","variations":[{"value":1},{"value":2}]}"#)
-            try await api.expect(200, "PATCH", "/projects/p/flags/f/environments/production",
-                                 #"{"on":true,"rules":[{"clauses":[{"attribute":"plan","op":"in","values":["pro"]}],"variation":0}],"fallthrough":{"variation":1}}"#)
+            try await api.expect(200, "PATCH", "/projects/p/flags/f/environments/production", #"""
+                {"on":true,"rules":[{"clauses":[{"attribute":"plan","op":"in","values":["pro"]}],"variation":0}],
+                 "fallthrough":{"variation":1}}
+                """#)
             let reader = try await api.token("reader")
             let answer = try await api.expect(200, "POST", "/projects/p/environments/production/evaluate",
                                               #"{"kind":"user","key":"u1","plan":"pro"}"#, token: reader)
@@ -114,7 +117,8 @@ struct ContextEvaluationAPITests {
             #expect(items.first?["value"] == .string("on"))
             #expect(items.first?["reason"]?["kind"] == .string("RULE_MATCH"))
             // Another environment's data is its own: the rule was set only in production.
-            let test = try await api.expect(200, "POST", "/projects/p/environments/test/evaluate", #"{"kind":"user","key":"u1","plan":"pro"}"#)
+            let test = try await api.expect(
+                200, "POST", "/projects/p/environments/test/evaluate", #"{"kind":"user","key":"u1","plan":"pro"}"#)
             #expect(test["items"]?[0]?["reason"]?["kind"] == .string("OFF"))
 
             let bad = try await api.expect(422, "POST", "/projects/p/environments/production/evaluate", #"{"kind":"user"}"#)

@@ -20,7 +20,9 @@ enum ContextEvaluation {
     /// when it is not one.
     static func context(from body: JSONValue) throws(APIError) -> EvaluationContext {
         guard case .object(let properties) = body else {
-            throw APIError.validationFailed([.init(message: "the body must be a context: a JSON object with \"kind\" and \"key\", found \(body.typeName)")])
+            throw APIError.validationFailed([
+                .init(message: "the body must be a context: a JSON object with \"kind\" and \"key\", found \(body.typeName)")
+            ])
         }
         if properties.count > attributeLimit {
             throw APIError.validationFailed([.init(message: "a context may have at most \(attributeLimit) attributes")])

@@ -21,6 +21,7 @@ struct ManagementRoutes {
         TokensController(repository: PostgresTokenRepository(store: store), revoked: { [authenticator] in authenticator.invalidate() })
             .addRoutes(to: api)
         addAudit(api)
+        Self.addEvaluation(api, store: store)
         ExperimentsController(repository: PostgresExperimentRepository(store: store)).addRoutes(to: api)
         FlagInsightsRoutes(store: store, staleDays: staleDays).addRoutes(to: api)
         ReleasesController(repository: PostgresReleaseRepository(store: store)).addRoutes(to: api)

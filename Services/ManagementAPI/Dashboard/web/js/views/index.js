@@ -6,6 +6,13 @@ import flags from './flags.js';
 import flag from './flag.js';
 import audit from './audit.js';
 import tokens from './tokens.js';
+import evaluate from './evaluate.js';
+import segments from './segments.js';
+import segment from './segment.js';
+import experiments from './experiments.js';
+import experiment from './experiment.js';
+import releases from './releases.js';
+import release from './release.js';
 
 export const views = [
   projects,
@@ -14,4 +21,11 @@ export const views = [
   flag,
   audit,
   tokens,
+  segments,
+  segment,
+  experiments,
+  experiment,
+  releases,
+  release,
+  evaluate,
 ];

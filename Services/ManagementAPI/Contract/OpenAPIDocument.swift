@@ -2719,6 +2719,140 @@ h)",
     }
    }
   },
+  "/projects/{project}/environments/{environment}/evaluate": {
+   "parameters": [
+    {
+     "$ref": "#/components/parameters/project"
+    },
+    {
+     "$ref": "#/components/parameters/environment"
+    }
+   ],
+   "post": {
+    "tags": [
+     "dashboard"
+    ],
+    "operationId": "evaluateContext",
+    "summary": "Every flag of the environment evaluated for one context, on the server (nothing is recorded)",
+    "x-vane-role": "reader",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "description": "A context in LaunchDarkly's format (single-kind, multi-kind, or the pre-context user format).",
+        "type": "object"
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "Each live flag's value, variation and reason, in key order; `context` as understood.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "context",
+          "items"
+         ],
+         "properties": {
+          "context": {
+           "type": "object"
+          },
+          "items": {
+           "type": "array",
+           "items": {
+            "type": "object",
+            "required": [
+             "key",
+             "value",
+             "variation",
+             "reason",
+             "flagVersion"
+            ],
+            "properties": {
+             "key": {
+              "$ref": "#/components/schemas/Key"
+             },
+             "value": {
+              "$ref": "#/components/schemas/AnyValue"
+             },
+             "variation": {
+              "oneOf": [
+               {
+                "type": "integer",
+                "minimum": 0
+               },
+               {
+                "type": "null"
+               }
+              ]
+             },
+             "reason": {
+              "type": "object",
+              "required": [
+               "kind"
+              ],
+              "properties": {
+               "kind": {
+                "type": "string",
+                "enum": [
+                 false,
+                 "FALLTHROUGH",
+                 "TARGET_MATCH",
+                 "RULE_MATCH",
+                 "PREREQUISITE_FAILED",
+                 "ERROR"
+                ]
+               }
+              }
+             },
+             "flagVersion": {
+              "type": "integer"
+             },
+             "prerequisites": {
+              "type": "array",
+              "items": {
+               "$ref": "#/components/schemas/Key"
+              }
+             }
+            }
+           }
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadRequest"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "$ref": "#/components/responses/NotFound"
+     },
+     "413": {
+      "$ref": "#/components/responses/PayloadTooLarge"
+     },
+     "415": {
+      "$ref": "#/components/responses/UnsupportedMediaType"
+     },
+     "422": {
+      "$ref": "#/components/responses/ValidationFailed"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
+     }
+    }
+   }
+  },
   "/tokens": {
    "post": {
     "tags": [

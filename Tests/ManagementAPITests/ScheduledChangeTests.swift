@@ -62,7 +62,9 @@ struct ScheduledChangeTests {
             try await api.expect(404, "POST", "/projects/p/flags/nope/environments/production/scheduled-changes",
                                  #"{"executeAt":"\#(ReleaseTestSupport.rfc3339(Date() + 60))","patch":{"on":true}}"#)
 
-            let due = Date() + 3
+            // Far enough ahead that the creations, the cancellation and the segment deletion below all happen before it
+            // comes due, even on a loaded machine (a full `make test` runs suites in parallel).
+            let due = Date() + 10
             let executeAt = ReleaseTestSupport.rfc3339(due)
             let created = try await api.expect(
                 201, "POST", base, #"{"executeAt":"\#(executeAt)","patch":{"on":true},"comment":"launch"}"#, token: writer)
@@ -90,7 +92,7 @@ struct ScheduledChangeTests {
             let listed = try await api.expect(200, "GET", base, token: reader)
             #expect(listed["items"]?.arrayValue?.compactMap { $0["status"]?.stringValue }.sorted() == ["cancelled", "pending", "pending"])
 
-            let applied = try await ReleaseTestSupport.waitFor("the scheduled change to be applied", timeout: .seconds(15),
+            let applied = try await ReleaseTestSupport.waitFor("the scheduled change to be applied", timeout: .seconds(25),
                 every: .milliseconds(50)) {
                 let change = try await api.expect(200, "GET", "\(base)/\(id)")
                 if change["status"] == "pending" { return nil }

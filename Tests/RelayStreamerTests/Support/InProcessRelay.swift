@@ -40,7 +40,8 @@ final class InProcessRelay: Sendable {
         let group = ServiceGroup(services: [app], logger: TestLogger.make("relay-group"))
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            let deadline = ContinuousClock.now + .seconds(10)
+            // Binding is quick, but a full `make test` runs many suites at once on two cores.
+            let deadline = ContinuousClock.now + .seconds(30)
             while boundPort.withLock({ $0 }) == nil {
                 guard ContinuousClock.now < deadline else { throw RawConnection.Timeout(description: "relay did not start") }
                 try await Task.sleep(for: .milliseconds(10))

@@ -12,6 +12,7 @@ public final class CompiledFlag: Sendable {
     let variations: [JSONValue]
     let prerequisites: [Prerequisite]
     let prerequisiteHashes: [UInt64]
+    let prerequisitePrefixes: [UTF8Prefix]
     let targets: [CompiledTarget]
     /// The rules, unretained (`ownedRules` keeps them alive), so that evaluation reads them without
     /// reference counting, which cost more than the rest of an evaluation.
@@ -32,6 +33,7 @@ public final class CompiledFlag: Sendable {
         variations = flag.variations
         prerequisites = flag.prerequisites
         prerequisiteHashes = flag.prerequisites.map { StringHash.fnv1a($0.key) }
+        prerequisitePrefixes = flag.prerequisites.map { UTF8Prefix($0.key) }
         bucketPrefix = Array("\(flag.key).\(flag.salt).".utf8)
         targets = CompiledTarget.resolve(targets: flag.targets, contextTargets: flag.contextTargets)
         ownedRules = flag.rules.map(CompiledRule.init)

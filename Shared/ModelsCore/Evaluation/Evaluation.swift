@@ -112,8 +112,11 @@ struct Evaluation {
     private func checkPrerequisites<Observer: EvaluationObserver>(
         _ flag: CompiledFlag, chain: UnsafePointer<ChainLink>, state: inout EvaluationState, observer: inout Observer
     ) throws(AbortEvaluation) -> EvaluationReason? {
-        for (prerequisite, hash) in zip(flag.prerequisites, flag.prerequisiteHashes) {
-            guard let prerequisiteFlag = data.flagTable.value(prerequisite.key, hash: hash) else {
+        for index in flag.prerequisites.indices {
+            let prerequisite = flag.prerequisites[index]
+            guard let prerequisiteFlag = data.flagTable.value(
+                prerequisite.key, hash: flag.prerequisiteHashes[index], prefix: flag.prerequisitePrefixes[index]
+            ) else {
                 return .prerequisiteFailed(prerequisite.key)
             }
             if ChainLink.contains(prerequisiteFlag.key, in: chain) { throw AbortEvaluation() }

@@ -122,17 +122,18 @@ struct StringKeySet: Sendable {
 
     var isEmpty: Bool { keys.isEmpty }
 
-    @inline(__always) func contains(_ key: String) -> Bool { contains(key, hash: StringHash.fnv1a(key)) }
-
-    /// Membership of `key`, whose ``StringHash/fnv1a(_:)`` is `hash`.
-    @inline(__always) func contains(_ key: String, hash: UInt64) -> Bool { index(of: key, hash: hash) != nil }
+    /// Membership of a key whose hash and prefix were not computed in advance.
+    @inline(__always) func contains(_ key: String) -> Bool {
+        contains(key, hash: StringHash.fnv1a(key), prefix: UTF8Prefix(key))
+    }
 
     /// Membership of `key`, whose hash is `hash` and prefix `prefix`.
     @inline(__always) func contains(_ key: String, hash: UInt64, prefix: UTF8Prefix) -> Bool {
         index(of: key, hash: hash, prefix: prefix) != nil
     }
 
-    /// The position of `key` (hash `hash`, prefix `prefix`) in the list the set was made from.
+    /// The position of `key` (hash `hash`, prefix `prefix`) in the list the set was made from (the first, for
+    /// duplicates).
     @inline(__always) func index(of key: String, hash: UInt64, prefix: UTF8Prefix) -> Int? {
         if table.isEmpty {
             for i in hashes.indices where hashes[i] == hash && prefixes[i].equals(prefix, strings: keys[i], key) { return i }
@@ -146,28 +147,13 @@ struct StringKeySet: Sendable {
             slot = (slot + 1) & mask
         }
     }
-
-    /// The position of `key` in the list the set was made from (the first, for duplicates).
-    @inline(__always) func index(of key: String, hash: UInt64) -> Int? {
-        if table.isEmpty {
-            for i in hashes.indices where hashes[i] == hash && utf8Equal(keys[i], key) { return i }
-            return nil
-        }
-        var slot = Int(truncatingIfNeeded: hash) & mask
-        while true {
-            let index = Int(table[slot])
-            if index < 0 { return nil }
-            if hashes[index] == hash, utf8Equal(keys[index], key) { return index }
-            slot = (slot + 1) & mask
-        }
-    }
 }
 
 /// An immutable string-keyed table probed with precomputed ``StringHash`` values: how evaluation
 /// finds prerequisite flags and segments without hashing their keys on every lookup.
 struct HashedTable<Value>: Sendable where Value: Sendable {
     private let keys: StringKeySet
-    /// The values, in the positions ``index(_:hash:)`` returns.
+    /// The values, in the positions ``index(_:hash:prefix:)`` returns.
     let values: [Value]
 
     init(_ dictionary: [String: Value]) {
@@ -178,13 +164,10 @@ struct HashedTable<Value>: Sendable where Value: Sendable {
 }
 
 extension HashedTable {
-    /// The value for `key`, whose ``StringHash/fnv1a(_:)`` is `hash`.
-    @inline(__always) func value(_ key: String, hash: UInt64) -> Value? {
-        keys.index(of: key, hash: hash).map { values[$0] }
+    /// The value for `key`, whose hash is `hash` and prefix `prefix`.
+    @inline(__always) func value(_ key: String, hash: UInt64, prefix: UTF8Prefix) -> Value? {
+        keys.index(of: key, hash: hash, prefix: prefix).map { values[$0] }
     }
-
-    /// The position in ``values`` of `key`, whose ``StringHash/fnv1a(_:)`` is `hash`.
-    @inline(__always) func index(_ key: String, hash: UInt64) -> Int? { keys.index(of: key, hash: hash) }
 
     /// The position in ``values`` of `key`, whose hash is `hash` and prefix `prefix`.
     @inline(__always) func index(_ key: String, hash: UInt64, prefix: UTF8Prefix) -> Int? {

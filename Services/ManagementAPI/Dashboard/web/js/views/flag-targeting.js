@@ -40,14 +40,16 @@ export function targetingEditor({ flag, targeting, readOnly, segments = [], flag
   // MARK: sections
 
   function onSection() {
+    const explanation = (on) => (on ? ' Rules and targets apply.' : ' Every context gets the off variation.');
+    const hint = h('span', { class: 'muted small' }, explanation(draft.on));
     const sw = readOnly
       ? h('span', { class: `badge ${draft.on ? 'ok' : ''}`, 'data-testid': 'targeting-state' }, draft.on ? 'On' : 'Off')
       : toggleSwitch({
         checked: draft.on, label: 'Targeting on', testid: 'targeting-on',
-        onToggle: async (next) => { draft.on = next; return true; },
+        // The hint follows the switch (it used to keep saying what the flag did before the toggle).
+        onToggle: async (next) => { draft.on = next; hint.textContent = explanation(next); return true; },
       });
-    return h('div', { class: 'targeting-on' }, h('strong', {}, 'Targeting '), sw,
-      h('span', { class: 'muted small' }, draft.on ? ' Rules and targets apply.' : ' Every context gets the off variation.'));
+    return h('div', { class: 'targeting-on' }, h('strong', {}, 'Targeting '), sw, hint);
   }
 
   function prerequisitesSection() {

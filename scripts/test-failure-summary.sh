@@ -12,6 +12,10 @@ echo
 echo "==================== test failure summary ($log) ===================="
 echo "-- failed:"
 grep -E '^✘ (Test|Suite) ' "$log" | cut -c1-300 | head -40
+if grep -qE '^FAIL [A-Za-z0-9_]+: ' "$log"; then
+    echo "-- browser scenarios that failed (Tests/Browser; screenshots in .build/ui-screenshots):"
+    grep -E '^FAIL [A-Za-z0-9_]+: ' "$log" | cut -c1-400 | sort -u | head -10
+fi
 echo "-- started but never finished (running when the process died):"
 grep -E '^◇ Test ".*" started\.$' "$log" | sed -E 's/^◇ Test "(.*)" started\.$/\1/' | sort >"$log.started"
 grep -E '^[✔✘] Test ".*" (with [0-9]+ test cases? )?(passed|failed)' "$log" | sed -E 's/^[✔✘] Test "(.*)" (with [0-9]+ test cases? )?(passed|failed).*$/\1/' | sort -u >"$log.ended"

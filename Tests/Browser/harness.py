@@ -17,6 +17,10 @@ from selenium.webdriver.common.by import By
 
 SCENARIOS = []
 
+# How long a wait lasts unless a scenario names its own limit (a latency it promises). Generous: under a full
+# `make test` Chromium shares two cores with every other suite, and a page can take seconds to render.
+WAIT_SECONDS = 25
+
 
 def scenario(fn):
     """Registers a scenario: fn(t) with t a Session."""
@@ -113,7 +117,7 @@ class Session:
     def testid(self, name):
         return f'[data-testid="{css_escape(name)}"]'
 
-    def wait(self, condition, timeout=10, message="condition"):
+    def wait(self, condition, timeout=WAIT_SECONDS, message="condition"):
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
@@ -126,16 +130,22 @@ class Session:
             time.sleep(0.05)
         raise Failure(f"timed out after {timeout} s waiting for {message} ({last or ''}) on {self.driver.current_url}")
 
-    def wait_css(self, css, timeout=10):
+    def displayed(self, css, timeout=WAIT_SECONDS):
+        """The first displayed element matching css (a plain WebElement), waiting for one."""
         def present():
             found = [e for e in self.find(css) if e.is_displayed()]
             return found[0] if found else None
         return self.wait(present, timeout, f"an element {css}")
 
-    def wait_testid(self, name, timeout=10):
+    def wait_css(self, css, timeout=WAIT_SECONDS):
+        """The first displayed element matching css, as a LiveElement: it is found again when a re-render (a live
+        update) replaced it, so scenarios need not catch StaleElementReferenceException."""
+        return LiveElement(self, css, self.displayed(css, timeout), timeout)
+
+    def wait_testid(self, name, timeout=WAIT_SECONDS):
         return self.wait_css(self.testid(name), timeout)
 
-    def gone(self, css, timeout=10):
+    def gone(self, css, timeout=WAIT_SECONDS):
         self.wait(lambda: not [e for e in self.find(css) if e.is_displayed()], timeout, f"{css} to disappear")
 
     def retrying(self, action, attempts=5):
@@ -148,15 +158,15 @@ class Session:
                     raise
                 time.sleep(0.2)
 
-    def click_testid(self, name, timeout=10):
+    def click_testid(self, name, timeout=WAIT_SECONDS):
         def act():
             element = self.wait_testid(name, timeout)
-            self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+            self.js("arguments[0].scrollIntoView({block: 'center'})", element)
             element.click()
             return element
         return self.retrying(act)
 
-    def type_testid(self, name, text, clear=True, timeout=10):
+    def type_testid(self, name, text, clear=True, timeout=WAIT_SECONDS):
         def act():
             element = self.wait_testid(name, timeout)
             if clear:
@@ -175,7 +185,7 @@ class Session:
         return self.driver.find_element(By.TAG_NAME, "body").text
 
     def js(self, script, *args):
-        return self.driver.execute_script(script, *args)
+        return self.driver.execute_script(script, *[a.unwrap() if isinstance(a, LiveElement) else a for a in args])
 
     # Evidence
 
@@ -196,6 +206,37 @@ class Session:
             raise Failure("window.pwned is defined: data was rendered as HTML")
 
 
+class LiveElement:
+    """A WebElement found by a CSS selector that is found again (the same selector) when the page re-rendered it:
+    every attribute and method of the element is available, and a stale reference is retried on the new element.
+    An action is retried only when the old element was already gone, so nothing is done twice."""
+
+    ATTEMPTS = 10
+
+    def __init__(self, session, css, element, timeout):
+        self._session, self._css, self._element, self._timeout = session, css, element, timeout
+
+    def unwrap(self):
+        """The current WebElement (for execute_script arguments)."""
+        return self._element
+
+    def _retrying(self, use):
+        for attempt in range(self.ATTEMPTS):
+            try:
+                return use(self._element)
+            except StaleElementReferenceException:
+                if attempt == self.ATTEMPTS - 1:
+                    raise
+                time.sleep(0.1)
+                self._element = self._session.displayed(self._css, self._timeout)
+
+    def __getattr__(self, name):
+        value = self._retrying(lambda element: getattr(element, name))
+        if callable(value):
+            return lambda *args, **kwargs: self._retrying(lambda element: getattr(element, name)(*args, **kwargs))
+        return value
+
+
 def css_escape(text):
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
@@ -205,7 +246,7 @@ def check(condition, message):
         raise Failure(message)
 
 
-def wait_until(condition, timeout=10, message="condition"):
+def wait_until(condition, timeout=WAIT_SECONDS, message="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
@@ -215,4 +256,4 @@ def wait_until(condition, timeout=10, message="condition"):
     raise Failure(f"timed out after {timeout} s waiting for {message}")
 
 
-__all__ = ["API", "Session", "Failure", "scenario", "check", "wait_until", "SCENARIOS", "TimeoutException"]
+__all__ = ["API", "WAIT_SECONDS", "Session", "Failure", "scenario", "check", "wait_until", "SCENARIOS", "TimeoutException"]

@@ -61,7 +61,8 @@ struct DatabaseAvailabilityTests {
         let down = try Self.availability()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await down.run() }
-            let deadline = ContinuousClock.now + .seconds(5)
+            // Generous: under a full parallel run the probe task may wait seconds for a thread of the cooperative pool.
+            let deadline = ContinuousClock.now + .seconds(30)
             while down.isReachable && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
             #expect(!down.isReachable)
             group.cancelAll()
@@ -75,7 +76,7 @@ struct DatabaseAvailabilityTests {
         up.record("pretend it was down")
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await up.run() }
-            let deadline = ContinuousClock.now + .seconds(10)
+            let deadline = ContinuousClock.now + .seconds(30)
             while !up.isReachable && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
             #expect(up.isReachable)
             group.cancelAll()

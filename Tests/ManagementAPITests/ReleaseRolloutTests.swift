@@ -98,19 +98,24 @@ struct ReleaseRolloutTests {
                 && $0["actor"]?.stringValue?.hasPrefix("token:writer") == true })
 
             // Pause and resume keep the hold that was left; a manual rollback restores the control at 100 %.
+            // An 8 s hold: long enough that the pause and the rollback below come before it ends on a loaded machine.
             let second = try await api.expect(201, "POST", "\(Self.base)/rollouts", #"""
-                {"variation":2,"steps":[{"percent":20,"holdSeconds":3},{"percent":100,"holdSeconds":0}]}
+                {"variation":2,"steps":[{"percent":20,"holdSeconds":8},{"percent":100,"holdSeconds":0}]}
                 """#)
             #expect(second["controlVariation"] == 1)
+            let firstDue = try #require(ReleaseTestSupport.milliseconds(second["nextStepAt"]))
             let paused = try await api.expect(200, "POST", "\(Self.base)/rollouts/current/pause")
             #expect(paused["status"] == "paused")
             #expect(paused["nextStepAt"] == nil)
             #expect((paused["remainingHoldSeconds"]?.numberValue ?? 0) > 2)
             try await api.expect(409, "POST", "\(Self.base)/rollouts/current/pause")
-            try await Task.sleep(for: .seconds(4))
+            try await Task.sleep(for: .seconds(3))
             #expect(try await api.expect(200, "GET", "\(Self.base)/rollouts/current")["step"] == 1)
             let resumed = try await api.expect(200, "POST", "\(Self.base)/rollouts/current/resume")
             #expect(resumed["status"] == "running")
+            // The 3 s paused do not count towards the hold: the step moved at least that much later.
+            let resumedDue = try #require(ReleaseTestSupport.milliseconds(resumed["nextStepAt"]))
+            #expect(resumedDue - firstDue >= 3000 - 5, "the next step moved \(resumedDue - firstDue) ms")
             try await api.expect(409, "POST", "\(Self.base)/rollouts/current/resume")
             let rolledBack = try await api.expect(200, "POST", "\(Self.base)/rollouts/current/rollback", token: writer)
             #expect(rolledBack["status"] == "rolled_back")
@@ -118,8 +123,11 @@ struct ReleaseRolloutTests {
             #expect(rolledBack["decision"]?["automatic"] == false)
             #expect(try await api.expect(200, "GET", Self.base)["fallthrough"] == ["variation": 1])
             try await api.expect(409, "POST", "\(Self.base)/rollouts/current/rollback")
-            try await Task.sleep(for: .seconds(1))  // its step would have been due by now
+            // Once its step would have been due, nothing has moved.
+            let wait = resumedDue + 1000 - Int(Date().timeIntervalSince1970 * 1000)
+            if wait > 0 { try await Task.sleep(for: .milliseconds(wait)) }
             #expect(try await api.expect(200, "GET", Self.base)["fallthrough"] == ["variation": 1])
+            #expect(try await api.expect(200, "GET", "\(Self.base)/rollouts/current")["status"] == "rolled_back")
 
             // A manual change of the fallthrough cancels the rollout, and the audit entry says so.
             let third = try await api.expect(201, "POST", "\(Self.base)/rollouts", #"""

@@ -62,8 +62,25 @@ struct ScheduledChangeTests {
             try await api.expect(404, "POST", "/projects/p/flags/nope/environments/production/scheduled-changes",
                                  #"{"executeAt":"\#(ReleaseTestSupport.rfc3339(Date() + 60))","patch":{"on":true}}"#)
 
-            // Far enough ahead that the creations, the cancellation and the segment deletion below all happen before it
-            // comes due, even on a loaded machine (a full `make test` runs suites in parallel).
+            // Each step that must come before a change is due gets a lead of its own, so that no step races the scheduler
+            // even on a loaded machine (a full `make test` runs suites in parallel).
+            // Cancelled: never applied (due long after the test ends).
+            let cancelled = try await api.expect(
+                201, "POST", base, #"{"executeAt":"\#(ReleaseTestSupport.rfc3339(Date() + 300))","patch":{"offVariation":0}}"#)
+            let cancelledID = try #require(cancelled["id"]?.stringValue)
+            try await api.expect(204, "DELETE", "\(base)/\(cancelledID)", token: writer)
+            try await api.expect(409, "DELETE", "\(base)/\(cancelledID)")
+            try await api.expect(404, "DELETE", "\(base)/\(UUID().uuidString)")
+
+            // Valid when created, not when it runs: the segment it names is deleted meanwhile (the next request).
+            let failing = try await api.expect(201, "POST", base, #"""
+                {"executeAt":"\#(ReleaseTestSupport.rfc3339(Date() + 20))","patch":{"rules":[{"clauses":[{"attribute":"key",
+                 "op":"segmentMatch","values":["beta"]}],"variation":1}]}}
+                """#)
+            let failingID = try #require(failing["id"]?.stringValue)
+            try await api.expect(204, "DELETE", "/projects/p/environments/production/segments/beta")
+
+            // The one whose punctuality is measured: due before the failing one, so that its version is 2.
             let due = Date() + 10
             let executeAt = ReleaseTestSupport.rfc3339(due)
             let created = try await api.expect(
@@ -73,21 +90,6 @@ struct ScheduledChangeTests {
             #expect(created["createdBy"]?.stringValue?.hasPrefix("token:writer") == true)
             #expect(ReleaseTestSupport.milliseconds(created["executeAt"]) == ReleaseTestSupport.milliseconds(.string(executeAt)))
             let id = try #require(created["id"]?.stringValue)
-
-            // Cancelled: never applied.
-            let cancelled = try await api.expect(201, "POST", base, #"{"executeAt":"\#(executeAt)","patch":{"offVariation":0}}"#)
-            let cancelledID = try #require(cancelled["id"]?.stringValue)
-            try await api.expect(204, "DELETE", "\(base)/\(cancelledID)", token: writer)
-            try await api.expect(409, "DELETE", "\(base)/\(cancelledID)")
-            try await api.expect(404, "DELETE", "\(base)/\(UUID().uuidString)")
-
-            // Valid when created, not when it runs: the segment it names is deleted meanwhile.
-            let failing = try await api.expect(201, "POST", base, #"""
-                {"executeAt":"\#(executeAt)","patch":{"rules":[{"clauses":[{"attribute":"key","op":"segmentMatch","values":["beta"]}],
-                 "variation":1}]}}
-                """#)
-            let failingID = try #require(failing["id"]?.stringValue)
-            try await api.expect(204, "DELETE", "/projects/p/environments/production/segments/beta")
 
             let listed = try await api.expect(200, "GET", base, token: reader)
             #expect(listed["items"]?.arrayValue?.compactMap { $0["status"]?.stringValue }.sorted() == ["cancelled", "pending", "pending"])
@@ -113,7 +115,7 @@ struct ScheduledChangeTests {
             #expect(targeting["rules"]?.arrayValue?.isEmpty == true)  // the failed change changed nothing
             #expect(targeting["version"] == 2)
 
-            let failed = try #require(try await ReleaseTestSupport.waitFor("the failing change to fail") {
+            let failed = try #require(try await ReleaseTestSupport.waitFor("the failing change to fail", timeout: .seconds(40)) {
                 let change = try await api.expect(200, "GET", "\(base)/\(failingID)")
                 if change["status"] == "pending" { return nil }
                 return change

@@ -96,7 +96,7 @@ public final class RawConnection: Sendable {
 
     /// Waits until the received text satisfies `condition`.
     public func waitFor(
-        _ what: String, timeout: Duration = .seconds(10), _ condition: @Sendable (String) -> Bool
+        _ what: String, timeout: Duration = .seconds(30), _ condition: @Sendable (String) -> Bool
     ) async throws {
         let deadline = ContinuousClock.now + timeout
         while !condition(text) {
@@ -108,7 +108,7 @@ public final class RawConnection: Sendable {
     }
 
     /// Waits until the server closed the connection.
-    public func waitForClose(timeout: Duration = .seconds(10)) async throws {
+    public func waitForClose(timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + timeout
         while !isClosed {
             guard ContinuousClock.now < deadline else { throw Timeout(description: "the server did not close the connection") }

@@ -10,7 +10,7 @@ import subprocess
 import time
 import uuid
 
-from harness import API, check, wait_until
+from harness import API, WAIT_SECONDS, check, wait_until
 from scenarios.core import XSS_NAME, XSS_ATTRIBUTE, new_project, boolean_flag, turn_on
 
 FEATURE_SCENARIOS = []
@@ -38,7 +38,7 @@ def millis(rfc3339):
     return int(datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp() * 1000)
 
 
-def wait_text(t, testid, text, timeout=10):
+def wait_text(t, testid, text, timeout=WAIT_SECONDS):
     return t.wait(lambda: text in t.wait_testid(testid).text, timeout, f"{text!r} in {testid}")
 
 

@@ -85,18 +85,24 @@ def main() -> int:
     print()
     print("Swift SDK (`VaneClient.boolVariation`, `stringVariation` for (c)) against the bare evaluation by key, same run:")
     print()
-    print("| case | bare ns/eval | client ns/eval | client ÷ bare (≤ 1.2) | client with events ns/eval | ÷ bare |")
+    print("| case | bare ns/eval | client ns/eval | client ÷ bare (≤ 1.2) | client with events ns/eval | ÷ bare (≤ 1.2) |")
     print("|---|---:|---:|---:|---:|---:|")
     for case in document["cases"]:
         name = case["name"]
         bare, _ = swift.get(f"evaluate by key {name}", (float("nan"), float("nan")))
         client, _ = swift.get(f"client {name}", (float("nan"), float("nan")))
         events, _ = swift.get(f"client with events {name}", (float("nan"), float("nan")))
-        ratio = client / bare
-        verdict = "met" if ratio <= 1.2 else "missed"
-        print(f"| {name} | {bare:,.0f} | {client:,.0f} | {ratio:.2f} ({verdict}) | {events:,.0f} | {events / bare:.2f} |")
+        ratio, events_ratio = client / bare, events / bare
+
+        def verdict(value):
+            return "met" if value <= 1.2 else "missed"
+
+        print(f"| {name} | {bare:,.0f} | {client:,.0f} | {ratio:.2f} ({verdict(ratio)}) | {events:,.0f} "
+              f"| {events_ratio:.2f} ({verdict(events_ratio)}) |")
         figures.add("sdk", f"{name}, VaneClient.boolVariation ÷ bare evaluation", ratio, "×", target="<=1.2",
-                    note=f"{client:,.0f} ns vs {bare:,.0f} ns; with events {events:,.0f} ns")
+                    note=f"{client:,.0f} ns vs {bare:,.0f} ns")
+        figures.add("sdk", f"{name}, VaneClient.boolVariation with events ÷ bare evaluation", events_ratio, "×",
+                    target="<=1.2", note=f"{events:,.0f} ns vs {bare:,.0f} ns")
     print()
     print("Wall-clock figures on a shared 2-core machine are indicative only; allocation counts are exact.")
     return 0

@@ -155,11 +155,53 @@ public struct EvaluationContext: Sendable, Hashable {
     /// The same contexts, unretained (`individualContexts` keeps them alive), for the evaluator: it
     /// reads them without the retain/release pair that loading a class reference costs.
     let unmanagedContexts: [Unmanaged<SingleKindContext>]
+    /// A 64-bit hash of ``fullyQualifiedKey``, computed once: an SDK that deduplicates contexts for
+    /// analytics on every evaluation compares it instead of building and hashing the key. Equal keys
+    /// have equal hashes; different keys rarely do (FNV-1a based, not for adversarial uses); its bits
+    /// are well mixed.
+    public let fullyQualifiedKeyHash: UInt64
+    /// A 64-bit hash of the set of kinds (for one kind, the kind's FNV-1a hash), computed once, so
+    /// that analytics can tell which kinds a flag was evaluated for without reading the kinds.
+    public let kindsHash: UInt64
 
     /// A single-kind context.
     public init(_ context: SingleKindContext) {
         individualContexts = [context]
         unmanagedContexts = [Unmanaged.passUnretained(context)]
+        (fullyQualifiedKeyHash, kindsHash) = Self.hashes(of: individualContexts)
+    }
+
+    /// ``fullyQualifiedKeyHash`` and ``kindsHash`` of `contexts` (sorted by kind); the key hash is
+    /// finalized (splitmix64), so that its low bits can index a table directly.
+    private static func hashes(of contexts: [SingleKindContext]) -> (key: UInt64, kinds: UInt64) {
+        if contexts.count == 1 {
+            let only = contexts[0]
+            // A user's fully-qualified key is its key; any other kind's is `kind:key`.
+            let key = only.kind == "user" ? only.keyHash : mix(mix(0xcbf2_9ce4_8422_2325, only.kindHash), only.keyHash)
+            return (finalized(key), only.kindHash)
+        }
+        var key: UInt64 = 0x84222325_cbf29ce4
+        var kinds: UInt64 = 0x84222325_cbf29ce4
+        for context in contexts {
+            key = mix(mix(key, context.kindHash), context.keyHash)
+            kinds = mix(kinds, context.kindHash)
+        }
+        return (finalized(key), kinds)
+    }
+
+    /// splitmix64's finalizer: every input bit reaches every output bit.
+    private static func finalized(_ hash: UInt64) -> UInt64 {
+        var mixed = hash ^ (hash >> 30)
+        mixed = mixed &* 0xbf58_476d_1ce4_e5b9
+        mixed ^= mixed >> 27
+        mixed = mixed &* 0x94d0_49bb_1331_11eb
+        return mixed ^ (mixed >> 31)
+    }
+
+    /// Folds `value` into `hash` (FNV-style multiply, then a rotation so that order matters).
+    private static func mix(_ hash: UInt64, _ value: UInt64) -> UInt64 {
+        let folded = (hash ^ value) &* 0x100_0000_01b3
+        return (folded << 29) | (folded >> 35)
     }
 
     public static func == (lhs: EvaluationContext, rhs: EvaluationContext) -> Bool {
@@ -179,6 +221,7 @@ public struct EvaluationContext: Sendable, Hashable {
         }
         individualContexts = sorted
         unmanagedContexts = sorted.map { Unmanaged.passUnretained($0) }
+        (fullyQualifiedKeyHash, kindsHash) = Self.hashes(of: sorted)
     }
 
     /// A user context with only a key.

@@ -32,10 +32,10 @@ public final class VaneClient: Service, Sendable {
     private let sdkKey: String
     private let configuration: VaneConfiguration
     private let logger: Logger
-    private let store = FlagStore()
+    let store: FlagStore
     private let http: HTTPClient
     private let endpoints: RelayEndpoints
-    private let events: EventPipeline?
+    let events: EventPipeline?
     private let status = Mutex<(status: Status, next: Int, waiters: [Int: AsyncStream<Void>.Continuation])>((.notStarted, 0, [:]))
     private let tasks = Mutex<[Task<Void, Never>]>([])
 
@@ -61,7 +61,10 @@ public final class VaneClient: Service, Sendable {
         httpConfiguration.decompression = .enabled(limit: .none)
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
         endpoints = RelayEndpoints(baseURL: baseURL, sdkKey: sdkKey, userAgent: configuration.userAgent)
-        if configuration.sendEvents, let eventsURL {
+        let sendsEvents = configuration.sendEvents && eventsURL != nil
+        let store = FlagStore(drainsCounters: sendsEvents)
+        self.store = store
+        if sendsEvents, let eventsURL {
             var settings = EventProcessor.Settings()
             settings.capacity = max(configuration.eventCapacity, 1)
             settings.flushAt = max(configuration.flushAt, 1)
@@ -73,7 +76,9 @@ public final class VaneClient: Service, Sendable {
             let sender = EventSender(
                 eventsURL: eventsURL, sdkKey: sdkKey, userAgent: configuration.userAgent, http: http,
                 timeout: configuration.requestTimeout, logger: logger)
-            events = EventPipeline(settings: settings, sender: sender, flushInterval: configuration.flushInterval, logger: logger)
+            events = EventPipeline(
+                settings: settings, sender: sender, flushInterval: configuration.flushInterval, logger: logger,
+                countedFlags: { [store] in store.entriesToDrain() })
         } else {
             events = nil
         }
@@ -168,22 +173,18 @@ public final class VaneClient: Service, Sendable {
 
     /// The flag's value for `context` if it is a boolean, else `defaultValue`.
     public func boolVariation(_ key: String, context: EvaluationContext, default defaultValue: Bool) -> Bool {
-        if let detail = evaluateWithoutEvents(key, context: context) {
-            guard detail.variationIndex != nil, case .bool(let value) = detail.value else { return defaultValue }
-            return value
+        typedVariation(key, context: context, default: defaultValue, JSONValue.bool) { value in
+            guard case .bool(let result) = value else { return nil }
+            return result
         }
-        let detail = evaluate(key, context: context, default: .bool(defaultValue), checkType: true, withReason: false)
-        return detail.value.boolValue ?? defaultValue
     }
 
     /// The flag's value for `context` if it is a string, else `defaultValue`.
     public func stringVariation(_ key: String, context: EvaluationContext, default defaultValue: String) -> String {
-        if let detail = evaluateWithoutEvents(key, context: context) {
-            guard detail.variationIndex != nil, case .string(let value) = detail.value else { return defaultValue }
-            return value
+        typedVariation(key, context: context, default: defaultValue, JSONValue.string) { value in
+            guard case .string(let result) = value else { return nil }
+            return result
         }
-        let detail = evaluate(key, context: context, default: .string(defaultValue), checkType: true, withReason: false)
-        return detail.value.stringValue ?? defaultValue
     }
 
     /// The flag's value for `context` if it is a number (truncated toward zero), else `defaultValue`.
@@ -195,12 +196,10 @@ public final class VaneClient: Service, Sendable {
 
     /// The flag's value for `context` if it is a number, else `defaultValue`.
     public func doubleVariation(_ key: String, context: EvaluationContext, default defaultValue: Double) -> Double {
-        if let detail = evaluateWithoutEvents(key, context: context) {
-            guard detail.variationIndex != nil, case .number(let value) = detail.value else { return defaultValue }
-            return value
+        typedVariation(key, context: context, default: defaultValue, JSONValue.number) { value in
+            guard case .number(let result) = value else { return nil }
+            return result
         }
-        let detail = evaluate(key, context: context, default: .number(defaultValue), checkType: true, withReason: false)
-        return detail.value.numberValue ?? defaultValue
     }
 
     /// The flag's value for `context`, of any JSON type, else `defaultValue`.
@@ -239,19 +238,41 @@ public final class VaneClient: Service, Sendable {
         }
     }
 
-    /// The typed variations' fast path when no events are recorded: the raw detail of a flag that
-    /// exists in an initialized snapshot, else nil (the caller takes the general path).
+    /// The typed variations: the flag's value if it has the type (`unwrap`), else the default. A
+    /// known flag of an initialized snapshot is evaluated here without building a detail for the
+    /// default (`wrap` runs only when events need it); the rest takes the general path.
     @inline(__always)
-    private func evaluateWithoutEvents(_ key: String, context: EvaluationContext) -> EvaluationDetail? {
-        if let events, events.isEnabled { return nil }
-        return store.withSnapshot { snapshot in
-            guard snapshot.initialized, let flag = snapshot.data.flag(key) else { return nil }
-            return snapshot.data.evaluate(flag, context: context)
+    private func typedVariation<Value>(
+        _ key: String, context: EvaluationContext, default defaultValue: Value, _ wrap: (Value) -> JSONValue,
+        _ unwrap: (JSONValue) -> Value?
+    ) -> Value {
+        let fast: Value?? = store.withSnapshot { snapshot in
+            guard snapshot.initialized, let entry = snapshot.entries[key] else { return nil }
+            guard let events, events.isEnabled else {
+                let detail = snapshot.data.evaluate(entry.compiled, context: context)
+                return .some(detail.variationIndex == nil ? nil : unwrap(detail.value))
+            }
+            var detail: EvaluationDetail
+            if entry.hasPrerequisites {
+                var prerequisites = PrerequisiteEvents(snapshot: snapshot, events: events, context: context)
+                detail = snapshot.data.evaluate(entry.compiled, context: context, observer: &prerequisites)
+            } else {
+                detail = snapshot.data.evaluate(entry.compiled, context: context)
+            }
+            let value = detail.variationIndex == nil ? nil : unwrap(detail.value)
+            // What the application gets is what analytics record: the default, WRONG_TYPE if the type differs.
+            if value == nil { detail = detail.applyingDefault(wrap(defaultValue), checkType: true) }
+            events.recordEvaluation(entry, detail: detail, context: context, defaultValue: wrap(defaultValue), withReason: false,
+                                    prereqOf: nil)
+            return .some(value)
         }
+        if let fast { return fast ?? defaultValue }
+        return unwrap(evaluate(key, context: context, default: wrap(defaultValue), checkType: true, withReason: false).value)
+            ?? defaultValue
     }
 
     /// The evaluation every variation method goes through: one atomic load of the snapshot, the
-    /// evaluation, and (with events on) one short critical section to record it.
+    /// evaluation, and (with events on) the lock-free counting of ``EventPipeline/recordEvaluation``.
     func evaluate(
         _ key: String, context: EvaluationContext, default defaultValue: JSONValue, checkType: Bool, withReason: Bool
     ) -> EvaluationDetail {
@@ -259,7 +280,7 @@ public final class VaneClient: Service, Sendable {
             guard snapshot.initialized else {
                 return EvaluationDetail(value: defaultValue, variationIndex: nil, reason: .error(.clientNotReady))
             }
-            guard let flag = snapshot.data.flag(key) else {
+            guard let entry = snapshot.entries[key] else {
                 let detail = EvaluationDetail(value: defaultValue, variationIndex: nil, reason: .error(.flagNotFound))
                 events?.record { processor, now in
                     processor.recordEvaluation(
@@ -268,23 +289,20 @@ public final class VaneClient: Service, Sendable {
                 }
                 return detail
             }
+            let flag = entry.compiled
             guard let events, events.isEnabled else {
                 return snapshot.data.evaluate(flag, context: context).applyingDefault(defaultValue, checkType: checkType)
             }
-            var prerequisites = PrerequisiteRecorder()
-            let detail = snapshot.data.evaluate(flag, context: context, observer: &prerequisites)
-                .applyingDefault(defaultValue, checkType: checkType)
-            events.record { processor, now in
-                var full = false
-                for (prerequisite, prerequisiteDetail, dependent) in prerequisites.evaluations {
-                    full = processor.recordEvaluation(
-                        EvaluationRecord(flagKey: prerequisite.key, flag: prerequisite, context: context, detail: prerequisiteDetail,
-                                         defaultValue: .null, withReason: false, prereqOf: dependent), now: now) || full
-                }
-                return processor.recordEvaluation(
-                    EvaluationRecord(flagKey: key, flag: flag, context: context, detail: detail, defaultValue: defaultValue,
-                                     withReason: withReason, prereqOf: nil), now: now) || full
+            var detail: EvaluationDetail
+            if entry.hasPrerequisites {
+                var prerequisites = PrerequisiteEvents(snapshot: snapshot, events: events, context: context)
+                detail = snapshot.data.evaluate(flag, context: context, observer: &prerequisites)
+            } else {
+                detail = snapshot.data.evaluate(flag, context: context)
             }
+            detail = detail.applyingDefault(defaultValue, checkType: checkType)
+            events.recordEvaluation(entry, detail: detail, context: context, defaultValue: defaultValue, withReason: withReason,
+                                    prereqOf: nil)
             return detail
         }
     }
@@ -372,11 +390,16 @@ public final class VaneClient: Service, Sendable {
     }
 }
 
-/// Collects the prerequisite evaluations of one evaluation, for their analytics events.
-struct PrerequisiteRecorder: EvaluationObserver {
-    var evaluations: [(CompiledFlag, EvaluationDetail, String)] = []
+/// Records each prerequisite evaluation of an evaluation for analytics as it happens (no list to
+/// allocate): counted in the prerequisite's entry, with `prereqOf` for its feature events.
+struct PrerequisiteEvents: EvaluationObserver {
+    let snapshot: FlagSnapshot
+    let events: EventPipeline
+    let context: EvaluationContext
 
     mutating func prerequisiteEvaluated(_ prerequisite: CompiledFlag, detail: EvaluationDetail, dependent: CompiledFlag) {
-        evaluations.append((prerequisite, detail, dependent.key))
+        // The snapshot's entry holds the same compiled prerequisite.
+        guard let entry = snapshot.entries[prerequisite.key] else { return }
+        events.recordEvaluation(entry, detail: detail, context: context, defaultValue: .null, withReason: false, prereqOf: dependent.key)
     }
 }

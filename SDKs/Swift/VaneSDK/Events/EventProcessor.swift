@@ -63,11 +63,17 @@ struct EventProcessor {
         var order: [CounterKey] = []
 
         mutating func record(key: CounterKey, value: JSONValue, context: EvaluationContext) {
-            for single in context.individualContexts where !contextKinds.contains(single.kind) {
-                contextKinds.append(single.kind)
-            }
+            for single in context.individualContexts { note(kind: single.kind) }
+            add(key: key, value: value, count: 1)
+        }
+
+        mutating func note(kind: String) {
+            if !contextKinds.contains(kind) { contextKinds.append(kind) }
+        }
+
+        mutating func add(key: CounterKey, value: JSONValue, count: Int) {
             let before = counters.count
-            counters[key, default: (value, 0)].count += 1
+            counters[key, default: (value, 0)].count += count
             if counters.count != before { order.append(key) }
         }
     }
@@ -86,6 +92,10 @@ struct EventProcessor {
     private(set) var droppedEvents = 0
     /// Index events not sent because the context was seen recently.
     private(set) var deduplicatedContexts = 0
+    /// Times the context-key cache was reset, and the forgetting last reported (see
+    /// `takeContextKeysForgotten`).
+    private var contextKeyResets = 0
+    private var reportedForgetting = 0
 
     init(settings: Settings) {
         self.settings = settings
@@ -105,6 +115,13 @@ struct EventProcessor {
         } else {
             summarize(record, flag: nil, now: now)
         }
+        return recordEvaluationEvents(record, now: now)
+    }
+
+    /// Records an evaluation counted elsewhere (a flag's ``SummaryCounters``): its index event and
+    /// its feature or debug events. True when the queue reached `flushAt`.
+    @discardableResult
+    mutating func recordEvaluationEvents(_ record: EvaluationRecord, now: Int64) -> Bool {
         noticeContext(record.context, now: now)
         guard let flag = record.flag else { return queue.count >= settings.flushAt }
         // Full events are the exception: decide before building one.
@@ -123,6 +140,30 @@ struct EventProcessor {
             enqueue(.feature(event))
         }
         return queue.count >= settings.flushAt
+    }
+
+    /// Adds what a flag's ``SummaryCounters`` counted (from `windowStart`, Unix milliseconds, to
+    /// `now`) to the summary.
+    mutating func addCounts(_ drained: SummaryCounters.Drained, of flag: CompiledFlag, windowStart: Int64, now: Int64) {
+        let variations = flag.flag.variations
+        let identity = ObjectIdentifier(flag)
+        var entry = summary[identity] ?? FlagSummary(key: flag.key, flag: flag, defaultValue: drained.defaultValue)
+        for kind in drained.contextKinds { entry.note(kind: kind) }
+        for (variation, count) in drained.counts {
+            let value = variation.map { variations[$0] } ?? drained.defaultValue
+            entry.add(key: CounterKey(variation: variation, version: flag.flag.version), value: value, count: count)
+        }
+        summary[identity] = entry
+        summaryStart = min(summaryStart ?? windowStart, windowStart)
+        summaryEnd = max(summaryEnd, now)
+    }
+
+    /// True once after the context-key cache forgot keys (evicted one, or was reset), so that a
+    /// cache in front of it (``ContextFilter``) forgets them too.
+    mutating func takeContextKeysForgotten() -> Bool {
+        let forgetting = contextKeys.evictions + contextKeyResets
+        defer { reportedForgetting = forgetting }
+        return forgetting != reportedForgetting
     }
 
     /// Records `track`; true when the queue reached `flushAt`.
@@ -178,9 +219,15 @@ struct EventProcessor {
         queue.append(output)
     }
 
-    private mutating func resetContextKeysIfDue(now: Int64) {
+    /// Forgets every context key once per `contextKeysFlushIntervalMillis` (index events are then
+    /// sent again); also called at each flush, since contexts in a ``ContextFilter`` never reach
+    /// `noticeContext`.
+    mutating func resetContextKeysIfDue(now: Int64) {
         if let resetAt = contextKeysResetAt, now < resetAt { return }
-        if contextKeysResetAt != nil { contextKeys.removeAll() }
+        if contextKeysResetAt != nil {
+            contextKeys.removeAll()
+            contextKeyResets += 1
+        }
         contextKeysResetAt = now + settings.contextKeysFlushIntervalMillis
     }
 
@@ -288,6 +335,8 @@ struct LRUKeys {
     private var uses: [(key: String, tick: Int)] = []
     private var head = 0
     private var tick = 0
+    /// Keys forgotten to keep within `capacity`.
+    private(set) var evictions = 0
 
     init(capacity: Int) { self.capacity = max(capacity, 1) }
 
@@ -302,7 +351,10 @@ struct LRUKeys {
         while lastUse.count > capacity, head < uses.count {
             let oldest = uses[head]
             head += 1
-            if lastUse[oldest.key] == oldest.tick { lastUse[oldest.key] = nil }
+            if lastUse[oldest.key] == oldest.tick {
+                lastUse[oldest.key] = nil
+                evictions += 1
+            }
         }
         if head > 1024, head * 2 > uses.count {
             uses.removeFirst(head)

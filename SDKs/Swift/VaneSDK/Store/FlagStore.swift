@@ -1,14 +1,45 @@
 import ModelsCore
 import Synchronization
 
+/// A live flag as the client holds it: compiled, with the summary counters of its evaluations.
+final class FlagEntry: SummaryCounters, @unchecked Sendable {
+    // @unchecked: SummaryCounters' reasons; the properties here are immutable.
+    let compiled: CompiledFlag
+    /// Evaluations are counted in the summary (`excludeFromSummaries` is false).
+    let countsInSummary: Bool
+    /// Every evaluation goes to the event processor: the flag is tracked, or has debug events
+    /// (whose date the processor checks).
+    let recordsEvents: Bool
+    /// An evaluation may count as an experiment (a tracked rule or fallthrough, an experiment
+    /// rollout): only then is its reason worth checking.
+    let mayBeExperiment: Bool
+    /// The flag has prerequisites, whose evaluations are recorded too (through an observer, which
+    /// costs a generic call and a few retains: only when needed).
+    let hasPrerequisites: Bool
+
+    init(_ compiled: CompiledFlag) {
+        self.compiled = compiled
+        let flag = compiled.flag
+        countsInSummary = !flag.excludeFromSummaries
+        recordsEvents = flag.trackEvents || flag.debugEventsUntilDate != nil
+        hasPrerequisites = !flag.prerequisites.isEmpty
+        mayBeExperiment = flag.trackEventsFallthrough || flag.fallthrough?.rollout?.isExperiment == true
+            || flag.rules.contains { $0.trackEvents || $0.variationOrRollout.rollout?.isExperiment == true }
+        super.init(variationCount: flag.variations.count)
+    }
+}
+
 /// One immutable state of the client's flag data: what every evaluation reads.
 final class FlagSnapshot: Sendable {
     let data: EvaluationData
+    /// Every flag of `data`, by key, with its counters (the same compiled objects).
+    let entries: [String: FlagEntry]
     /// False until the first full data arrived (evaluations then answer `CLIENT_NOT_READY`).
     let initialized: Bool
 
-    init(data: EvaluationData, initialized: Bool) {
+    init(data: EvaluationData, entries: [String: FlagEntry], initialized: Bool) {
         self.data = data
+        self.entries = entries
         self.initialized = initialized
     }
 }
@@ -22,13 +53,27 @@ final class FlagStore: Sendable {
         var flags: [String: FeatureFlag] = [:]
         var segments: [String: Segment] = [:]
         var data = EvaluationData()
+        var entries: [String: FlagEntry] = [:]
         var initialized = false
+        /// Entries replaced or removed, with the drains they still wait for: an evaluation that
+        /// loaded the previous snapshot may count on one just after it was replaced.
+        var retired: [(entry: FlagEntry, drainsLeft: Int)] = []
     }
 
-    let cell = SnapshotCell(FlagSnapshot(data: EvaluationData(), initialized: false))
+    /// Entries kept for draining at most (without events nothing drains them).
+    private static let retiredLimit = 10_000
+
+    let cell = SnapshotCell(FlagSnapshot(data: EvaluationData(), entries: [:], initialized: false))
     private let state = Mutex(State())
+    /// Whether an event pipeline takes the counters' counts (else replaced entries are not kept).
+    private let drainsCounters: Bool
     let changes = FlagChangeBroadcaster()
     private let initializedHandler = Mutex<(@Sendable () -> Void)?>(nil)
+
+    /// A store; `drainsCounters` when an event pipeline will call ``entriesToDrain()``.
+    init(drainsCounters: Bool = false) {
+        self.drainsCounters = drainsCounters
+    }
 
     /// `handler` runs after every full data set (the first one makes the client ready).
     func setInitializedHandler(_ handler: @escaping @Sendable () -> Void) {
@@ -51,7 +96,7 @@ final class FlagStore: Sendable {
             state.segments = payload.segments
             state.data = EvaluationData(payload)
             state.initialized = true
-            cell.publish(FlagSnapshot(data: state.data, initialized: true))
+            publish(&state)
             let flagKeys = Set(oldFlags.keys).union(payload.flags.keys).filter {
                 Self.liveVersion(oldFlags[$0]) != Self.liveVersion(payload.flags[$0])
             }
@@ -72,7 +117,7 @@ final class FlagStore: Sendable {
             if let held = state.flags[flag.key], held.version >= flag.version { return [] }
             state.flags[flag.key] = flag
             state.data = state.data.updating(CompiledFlag(flag))
-            cell.publish(FlagSnapshot(data: state.data, initialized: state.initialized))
+            publish(&state)
             return Self.affectedFlags(flags: [flag.key], segments: [], in: state.data)
         }
         changes.send(changed)
@@ -84,7 +129,7 @@ final class FlagStore: Sendable {
             if let held = state.segments[segment.key], held.version >= segment.version { return [] }
             state.segments[segment.key] = segment
             state.data = state.data.updating(CompiledSegment(segment))
-            cell.publish(FlagSnapshot(data: state.data, initialized: state.initialized))
+            publish(&state)
             return Self.affectedFlags(flags: [], segments: [segment.key], in: state.data)
         }
         changes.send(changed)
@@ -102,6 +147,40 @@ final class FlagStore: Sendable {
         var tombstone = Segment(key: key, version: version)
         tombstone.deleted = true
         upsert(tombstone)
+    }
+
+    /// Publishes `state.data` with its entries: unchanged flags keep theirs (and their counts),
+    /// new or changed ones get new entries, and replaced entries wait for their last drains.
+    private func publish(_ state: inout State) {
+        var entries: [String: FlagEntry] = [:]
+        entries.reserveCapacity(state.data.flags.count)
+        for (key, compiled) in state.data.flags {
+            if let held = state.entries[key], held.compiled === compiled {
+                entries[key] = held
+            } else {
+                entries[key] = FlagEntry(compiled)
+            }
+        }
+        if drainsCounters {
+            for (key, held) in state.entries where entries[key] !== held { state.retired.append((held, 2)) }
+        }
+        if state.retired.count > Self.retiredLimit { state.retired.removeFirst(state.retired.count - Self.retiredLimit) }
+        state.entries = entries
+        cell.publish(FlagSnapshot(data: state.data, entries: entries, initialized: state.initialized))
+    }
+
+    /// The entries whose counts the event pipeline takes at a flush: the current ones and the
+    /// recently replaced ones (each of those twice, then forgotten).
+    func entriesToDrain() -> [FlagEntry] {
+        state.withLock { state in
+            var result = Array(state.entries.values)
+            for index in state.retired.indices {
+                result.append(state.retired[index].entry)
+                state.retired[index].drainsLeft -= 1
+            }
+            state.retired.removeAll { $0.drainsLeft <= 0 }
+            return result
+        }
     }
 
     private static func liveVersion(_ flag: FeatureFlag?) -> Int? {

@@ -98,9 +98,9 @@ struct ReleaseRolloutTests {
                 && $0["actor"]?.stringValue?.hasPrefix("token:writer") == true })
 
             // Pause and resume keep the hold that was left; a manual rollback restores the control at 100 %.
-            // An 8 s hold: long enough that the pause and the rollback below come before it ends on a loaded machine.
+            // A 12 s hold: long enough that the pause and the rollback below come before it ends on a loaded machine.
             let second = try await api.expect(201, "POST", "\(Self.base)/rollouts", #"""
-                {"variation":2,"steps":[{"percent":20,"holdSeconds":8},{"percent":100,"holdSeconds":0}]}
+                {"variation":2,"steps":[{"percent":20,"holdSeconds":12},{"percent":100,"holdSeconds":0}]}
                 """#)
             #expect(second["controlVariation"] == 1)
             let firstDue = try #require(ReleaseTestSupport.milliseconds(second["nextStepAt"]))

@@ -57,7 +57,9 @@ ENV_ID=bench-environment
 SDK_KEY=sdk-bench-00000000-0000-0000-0000-000000000000
 SDK_HASH=$(printf '%s' "$SDK_KEY" | sha256sum | cut -d' ' -f1)
 printf '%s|%s\n' "$ENV_ID/environment/production" \
-    "{\"kind\":\"environment\",\"environmentId\":\"$ENV_ID\",\"key\":\"production\",\"version\":1,\"data\":{\"id\":\"$ENV_ID\",\"key\":\"production\",\"projectKey\":\"bench\",\"name\":\"Bench\",\"sdkKeys\":[{\"sha256\":\"$SDK_HASH\",\"expiresAt\":null}],\"mobileKeys\":[],\"clientSideId\":\"bench-client-side-id\",\"secureMode\":false}}" \
+    "{\"kind\":\"environment\",\"environmentId\":\"$ENV_ID\",\"key\":\"production\",\"version\":1,\"data\":{\"id\":\"$ENV_ID\",\
+\"key\":\"production\",\"projectKey\":\"bench\",\"name\":\"Bench\",\"sdkKeys\":[{\"sha256\":\"$SDK_HASH\",\"expiresAt\":null}],\
+\"mobileKeys\":[],\"clientSideId\":\"bench-client-side-id\",\"secureMode\":false}}" \
     | kcat -P -b "$BOOTSTRAP" -t vane.config -K '|' -X acks=all
 
 # --- events-ingest ------------------------------------------------------------------------------
@@ -102,13 +104,15 @@ run_wrk() {  # label delay_ms
     awk -v l="$label" -v n="$requests" -v s="$seconds" -v b="$BODY_BYTES" -v p50="$p50" -v p99="$p99" \
         -v cpu=$(( after_ticks - before_ticks )) -v hz="$(getconf CLK_TCK)" -v bad="$non2xx" -v sock="$socket" -v w="$written" 'BEGIN {
         printf "| %-34s | %9.0f | %10.0f | %6.1f | %7.2f | %7.2f | %5.0f%% | %s |\n", l, n/s, n*100/s, n*b/s/1e6, p50/1000, p99/1000,
-            100*cpu/hz/s, (bad + sock == 0 && w >= n) ? "all 202, all on Kafka" : sprintf("non-2xx %d, socket errors %d, written %d", bad, sock, w)
+            100*cpu/hz/s,
+            (bad + sock == 0 && w >= n) ? "all 202, all on Kafka" : sprintf("non-2xx %d, socket errors %d, written %d", bad, sock, w)
     }'
     echo "$requests $seconds" >"$WORK/last-run"
 }
 
 echo "events-ingest benchmark: $CONNECTIONS connections, batches of 100 events (~200 B each, $BODY_BYTES bytes),"
-echo "dev-kafka with $BROKERS broker(s), ${DURATION}s per run; load before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores shared by wrk, service and broker."
+echo "dev-kafka with $BROKERS broker(s), ${DURATION}s per run; load before: $(cut -d' ' -f1-3 /proc/loadavg);" \
+    "$(nproc) cores shared by wrk, service and broker."
 echo
 echo "| run                                | batches/s |   events/s |   MB/s | p50 ms  | p99 ms  | CPU    | check |"
 echo "|------------------------------------|-----------|------------|--------|---------|---------|--------|-------|"
@@ -122,15 +126,18 @@ import json, sys, time
 body, env, count, out = open(sys.argv[1], "rb").read(), sys.argv[2], int(sys.argv[3]), sys.argv[4]
 with open(out, "wb") as f:
     for i in range(count):
-        envelope = ('{"environmentId":"%s","payloadId":"bench-kcat-%08d","receivedAt":%d,"source":"server","userAgent":"wrk-bench/1","events":'
+        envelope = ('{"environmentId":"%s","payloadId":"bench-kcat-%08d","receivedAt":%d,"source":"server",'
+                    '"userAgent":"wrk-bench/1","events":'
                     % (env, i, int(time.time() * 1000))).encode()
         f.write(env.encode() + b"|" + envelope + body + b"}\n")
 PY
 start=$(date +%s.%N)
-kcat -P -b "$BOOTSTRAP" -t vane.events.raw -K '|' -X acks=all -X enable.idempotence=true -X message.max.bytes=10000000 -l "$WORK/records.txt"
+kcat -P -b "$BOOTSTRAP" -t vane.events.raw -K '|' -X acks=all -X enable.idempotence=true -X message.max.bytes=10000000 \
+    -l "$WORK/records.txt"
 end=$(date +%s.%N)
 awk -v n="$KCAT_RECORDS" -v s="$(echo "$end - $start" | bc -l)" -v b="$BODY_BYTES" 'BEGIN {
-    printf "| %-34s | %9.0f | %10.0f | %6.1f | %7s | %7s | %6s | %s |\n", "kcat -> dev-kafka (same records)", n/s, n*100/s, n*b/s/1e6, "-", "-", "-", "upper bound"
+    printf "| %-34s | %9.0f | %10.0f | %6.1f | %7s | %7s | %6s | %s |\n", "kcat -> dev-kafka (same records)", n/s, n*100/s, n*b/s/1e6,
+        "-", "-", "-", "upper bound"
 }'
 awk -v n="$SAT_REQUESTS" -v s="$SAT_SECONDS" -v k="$KCAT_RECORDS" -v ks="$(echo "$end - $start" | bc -l)" 'BEGIN {
     printf "\nevents-ingest at saturation reaches %.0f%% of the broker bound measured in this run.\n", 100 * (n/s) / (k/ks)

@@ -94,7 +94,9 @@ start_processor() {  # delay log
 }
 stop_processor() { kill -TERM "$PROC_PID"; wait "$PROC_PID" || true; PROC_PID=""; }
 committed() { sql "SELECT coalesce(sum(next_offset), 0) FROM analytics.consumer_offsets" 2>/dev/null || echo 0; }
-pending() { sql "SELECT (SELECT count(*) FROM analytics.exposures WHERE NOT is_final) + (SELECT count(*) FROM analytics.goals WHERE NOT is_final)"; }
+pending() {
+    sql "SELECT (SELECT count(*) FROM analytics.exposures WHERE NOT is_final) + (SELECT count(*) FROM analytics.goals WHERE NOT is_final)"
+}
 metric() { curl -s "http://127.0.0.1:$PROC_PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 
 # Throughput: a caught-up processor (delay 0, so correlation runs while records arrive); the
@@ -123,7 +125,8 @@ t0=$(now)
 kcat -C -b "$BOOTSTRAP" -t vane.events.raw -e -q -o beginning >/dev/null
 t1=$(now)
 KCAT_S=$(echo "$t1 - $t0" | bc -l)
-ROWS=$(sql "SELECT (SELECT count(*) FROM analytics.exposures) || ' exposure rows, ' || (SELECT count(*) FROM analytics.goals) || ' goal rows, ' || (SELECT sum(exposed_contexts) FROM analytics.experiment_exposures) || ' exposed contexts'")
+ROWS=$(sql "SELECT (SELECT count(*) FROM analytics.exposures) || ' exposure rows, ' || (SELECT count(*) FROM analytics.goals) \
+|| ' goal rows, ' || (SELECT sum(exposed_contexts) FROM analytics.experiment_exposures) || ' exposed contexts'")
 
 # Freshness with the correlation delay.
 start_processor "$DELAY" "$WORK/processor-2.log"
@@ -150,15 +153,20 @@ done
 stop_processor
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-echo "events-processor benchmark — load: $(cut -d' ' -f1-3 /proc/loadavg); $RECORDS records × $EVENTS_PER_RECORD events, $MIX mix ($((BYTES / 1048576)) MiB), $ENVIRONMENTS environments, 16 partitions"
+echo "events-processor benchmark — load: $(cut -d' ' -f1-3 /proc/loadavg); $RECORDS records × $EVENTS_PER_RECORD events," \
+    "$MIX mix ($((BYTES / 1048576)) MiB), $ENVIRONMENTS environments, 16 partitions"
 echo
 echo "| what | events | seconds | events/s |"
 echo "|---|---|---|---|"
 awk -v n="$EVENTS" -v s="$KCAT_S" 'BEGIN { printf "| baseline: kcat reads the topic | %d | %.2f | %.0f |\n", n, s, n/s }'
 awk -v n="$EVENTS" -v s="$PRODUCE_S" 'BEGIN { printf "| kcat produces the records (acks=all) | %d | %.2f | %.0f |\n", n, s, n/s }'
-awk -v n="$EVENTS" -v s="$COMMIT_S" 'BEGIN { printf "| events-processor: produced → committed (counts, pending state) | %d | %.2f | %.0f |\n", n, s, n/s }'
+awk -v n="$EVENTS" -v s="$COMMIT_S" 'BEGIN {
+    printf "| events-processor: produced → committed (counts, pending state) | %d | %.2f | %.0f |\n", n, s, n/s
+}'
 awk -v n="$EVENTS" -v s="$PROC_S" 'BEGIN { printf "| events-processor: produced → tables, correlated | %d | %.2f | %.0f |\n", n, s, n/s }'
-awk -v a="$EVENTS" -v b="$PROC_S" -v d="$KCAT_S" 'BEGIN { printf "\nratio events-processor end to end / kcat read: %.1f%%\n", 100 * (a/b) / (a/d) }'
+awk -v a="$EVENTS" -v b="$PROC_S" -v d="$KCAT_S" 'BEGIN {
+    printf "\nratio events-processor end to end / kcat read: %.1f%%\n", 100 * (a/b) / (a/d)
+}'
 echo "processor busy time: chunk commits ${CHUNK_BUSY}s, finalization ${FINALIZE_BUSY}s"
 echo "state after the run: $ROWS"
 echo

@@ -69,11 +69,15 @@ curl -sf "$BASE/readyz" >/dev/null || { echo "management-api did not start:" >&2
 api() { curl -sf -X "$1" -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' "$BASE/api/v1$2" ${3:+-d "$3"}; }
 api POST /projects '{"key":"bench","name":"Bench"}' >/dev/null
 for i in $(seq 0 $((FLAGS - 1))); do
-    api POST /projects/bench/flags "{\"key\":\"bench-$i\",\"name\":\"Bench $i\",\"variations\":[{\"value\":true},{\"value\":false}],\"tags\":[\"bench\"]}" >/dev/null
+    api POST /projects/bench/flags \
+        "{\"key\":\"bench-$i\",\"name\":\"Bench $i\",\"variations\":[{\"value\":true},{\"value\":false}],\"tags\":[\"bench\"]}" >/dev/null
     api PUT "/projects/bench/flags/bench-$i/environments/production" \
-        '{"on":true,"targets":[{"values":["alice","bob"],"variation":0}],"rules":[{"clauses":[{"contextKind":"user","attribute":"email","op":"endsWith","values":["@example.com"]}],"variation":0}],"fallthrough":{"rollout":{"variations":[{"variation":0,"weight":25000},{"variation":1,"weight":75000}]}},"offVariation":1}' >/dev/null
+        '{"on":true,"targets":[{"values":["alice","bob"],"variation":0}],'\
+'"rules":[{"clauses":[{"contextKind":"user","attribute":"email","op":"endsWith","values":["@example.com"]}],"variation":0}],'\
+'"fallthrough":{"rollout":{"variations":[{"variation":0,"weight":25000},{"variation":1,"weight":75000}]}},"offVariation":1}' >/dev/null
 done
-WRITER_TOKEN=$(api POST /tokens '{"name":"bench-writer","role":"writer"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+WRITER_TOKEN=$(api POST /tokens '{"name":"bench-writer","role":"writer"}' \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 
 run() {  # run NAME MODE [DELAY_MS]
     export BENCH_MODE=$2 BENCH_TOKEN="$WRITER_TOKEN" BENCH_FLAGS="$FLAGS" BENCH_DELAY_MS=${3:-0}

@@ -33,9 +33,11 @@ done
 # Extra service sources per target (pure files: ModelsCore is their only import).
 sources_for() {
     case "$1" in
-        json-validator) echo "$ROOT/Services/EventsIngest/Validation/EventBatchValidator.swift $ROOT/Tests/Fuzz/Targets/JSONValidator.swift" ;;
+        json-validator) echo "$ROOT/Services/EventsIngest/Validation/EventBatchValidator.swift" \
+            "$ROOT/Tests/Fuzz/Targets/JSONValidator.swift" ;;
         flag-evaluation) echo "$ROOT/Tests/Fuzz/Targets/FlagEvaluation.swift" ;;
-        ofrep-request) echo "$ROOT/Services/RelayStreamer/OFREP/OFREPContext.swift $ROOT/Services/RelayStreamer/OFREP/OFREPEvaluation.swift $ROOT/Tests/Fuzz/Targets/OFREPRequest.swift" ;;
+        ofrep-request) echo "$ROOT/Services/RelayStreamer/OFREP/OFREPContext.swift" \
+            "$ROOT/Services/RelayStreamer/OFREP/OFREPEvaluation.swift" "$ROOT/Tests/Fuzz/Targets/OFREPRequest.swift" ;;
         client-context) echo "$ROOT/Services/RelayStreamer/ClientSide/Base64URL.swift $ROOT/Tests/Fuzz/Targets/ClientContext.swift" ;;
         *) echo "unknown fuzz target: $1 (known: ${ALL_TARGETS[*]})" >&2; exit 2 ;;
     esac

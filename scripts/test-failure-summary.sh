@@ -18,7 +18,8 @@ if grep -qE '^FAIL [A-Za-z0-9_]+: ' "$log"; then
 fi
 echo "-- started but never finished (running when the process died):"
 grep -E '^◇ Test ".*" started\.$' "$log" | sed -E 's/^◇ Test "(.*)" started\.$/\1/' | sort >"$log.started"
-grep -E '^[✔✘] Test ".*" (with [0-9]+ test cases? )?(passed|failed)' "$log" | sed -E 's/^[✔✘] Test "(.*)" (with [0-9]+ test cases? )?(passed|failed).*$/\1/' | sort -u >"$log.ended"
+grep -E '^[✔✘] Test ".*" (with [0-9]+ test cases? )?(passed|failed)' "$log" \
+    | sed -E 's/^[✔✘] Test "(.*)" (with [0-9]+ test cases? )?(passed|failed).*$/\1/' | sort -u >"$log.ended"
 comm -23 "$log.started" "$log.ended" | head -20
 rm -f "$log.started" "$log.ended"
 if grep -q "crashed:" "$log"; then

@@ -21,7 +21,8 @@
 #     the TLS override merged onto docker-compose.yml (listener names the apache/kafka image
 #     accepts, PEM keystore, SCRAM user, verify-full URLs whose CA and host match the certificates
 #     the script makes); each security component rendered with the base (every *_FILE and
-#     *_LOCATION path on a mounted Secret with that key). The names are taken from the Swift sources (Services/, Shared/ServiceKit, Shared/ConfigFeed, Shared/PostgresSupport).
+#     *_LOCATION path on a mounted Secret with that key). The names are taken from the Swift sources
+#     (Services/, Shared/ServiceKit, Shared/ConfigFeed, Shared/PostgresSupport).
 # When the tools are present (on PATH, or in .build/validate-deploy-tools after --install-tools):
 #   hadolint (Dockerfile), check-jsonschema (compose-spec schema), kubernetes-validate (Kubernetes
 #   OpenAPI schemas, offline), kubectl kustomize (renders the kustomization offline), kubeconform,
@@ -939,7 +940,8 @@ for path in sorted(p for p in PARSED if p.startswith(K8S + "/") and (".example."
     extra += [(path, d) for d in PARSED[path]]
 for path, doc in documents + extra:
     check(isinstance(doc, dict) and doc.get("apiVersion") and doc.get("kind") and (doc.get("metadata") or {}).get("name"),
-          "%s: %s/%s has apiVersion, kind, metadata.name" % (path, (doc or {}).get("kind"), ((doc or {}).get("metadata") or {}).get("name")))
+          "%s: %s/%s has apiVersion, kind, metadata.name"
+          % (path, (doc or {}).get("kind"), ((doc or {}).get("metadata") or {}).get("name")))
 
 
 def by_kind(kind, docs):

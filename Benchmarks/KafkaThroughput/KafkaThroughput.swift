@@ -23,7 +23,8 @@ struct KafkaThroughput {
     static func main() async throws {
         let arguments = CommandLine.arguments
         guard arguments.count >= 4 else {
-            FileHandle.standardError.write(Data("usage: KafkaThroughput produce|produce-single|latency|consume <bootstrap> <topic> ...\n".utf8))
+            FileHandle.standardError.write(Data(
+                "usage: KafkaThroughput produce|produce-single|latency|consume <bootstrap> <topic> ...\n".utf8))
             exit(2)
         }
         var logger = Logger(label: "kafka-throughput") { StreamLogHandler.standardError(label: $0) }
@@ -133,7 +134,8 @@ struct KafkaThroughput {
         func micros(_ duration: Duration) -> Int {
             Int(duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000)
         }
-        print("count=\(count) p50_us=\(micros(samples[count / 2])) p99_us=\(micros(samples[count * 99 / 100])) max_us=\(micros(samples[count - 1]))")
+        print("count=\(count) p50_us=\(micros(samples[count / 2])) p99_us=\(micros(samples[count * 99 / 100]))"
+            + " max_us=\(micros(samples[count - 1]))")
     }
 
     static func consume(bootstrap: String, topic: String, batchSize: Int, logger: Logger) async throws {
@@ -155,7 +157,8 @@ struct KafkaThroughput {
         let elapsed = clock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         try await reader.close()
-        print("batch=\(batchSize) messages=\(count) seconds=\(seconds) msgs_per_s=\(Int(Double(count) / seconds)) mb_per_s=\(Double(bytes) / seconds / 1e6)")
+        print("batch=\(batchSize) messages=\(count) seconds=\(seconds) msgs_per_s=\(Int(Double(count) / seconds))"
+            + " mb_per_s=\(Double(bytes) / seconds / 1e6)")
     }
 }
 

@@ -53,7 +53,8 @@ enum NaiveSSEServer {
                     let (id, stream) = broadcaster.subscribe()
                     defer { broadcaster.unsubscribe(id) }
                     do {
-                        try await writer.write(ByteBuffer(string: "event: put\ndata: {\"path\":\"/\",\"data\":{\"flags\":{},\"segments\":{}}}\n\n"))
+                        try await writer.write(ByteBuffer(
+                            string: "event: put\ndata: {\"path\":\"/\",\"data\":{\"flags\":{},\"segments\":{}}}\n\n"))
                         try await request.body.consumeWithCancellationOnInboundClose { _ in
                             for await buffer in stream.cancelOnGracefulShutdown() { try await writer.write(buffer) }
                         }

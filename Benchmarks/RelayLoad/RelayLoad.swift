@@ -66,8 +66,10 @@ struct Bench {
                  "fallthrough":{"rollout":{"variations":[{"variation":0,"weight":30000},{"variation":2,"weight":70000}]}},"offVariation":0}
                 """)
         }
-        _ = try await stack.api("POST", "/projects/bench/flags", json: #"{"key":"kill","name":"Kill","variations":[{"value":true},{"value":false}]}"#)
-        _ = try await stack.api("PUT", "/projects/bench/flags/kill/environments/production", json: #"{"on":true,"fallthrough":{"variation":0},"offVariation":1}"#)
+        _ = try await stack.api("POST", "/projects/bench/flags",
+            json: #"{"key":"kill","name":"Kill","variations":[{"value":true},{"value":false}]}"#)
+        _ = try await stack.api("PUT", "/projects/bench/flags/kill/environments/production",
+            json: #"{"on":true,"fallthrough":{"variation":0},"offVariation":1}"#)
 
         let relay = try ServiceProcess("relay-streamer", environment: [
             "VANE_KAFKA_BROKERS": stack.kafkaBrokers, "VANE_CONFIG_TOPIC": stack.configTopic, "VANE_LOG_LEVEL": "warning",
@@ -109,7 +111,8 @@ struct Bench {
         print("| server | streams | RSS before | RSS with streams | per stream | connect time |")
         print("|---|---|---|---|---|---|")
         for (name, result) in relayResults.map({ ("relay-streamer", $0) }) + [("naive Hummingbird SSE (baseline)", naiveResult)] {
-            print("| \(name) | \(result.count) | \(mib(result.before)) | \(mib(result.after)) | \(kib((result.after - result.before) / result.count)) | \(String(format: "%.1f s", result.seconds)) |")
+            print("| \(name) | \(result.count) | \(mib(result.before)) | \(mib(result.after))"
+                + " | \(kib((result.after - result.before) / result.count)) | \(String(format: "%.1f s", result.seconds)) |")
         }
         let ratio = Double(relayResult.after - relayResult.before) / Double(max(1, naiveResult.after - naiveResult.before))
         Figures.add(
@@ -117,7 +120,8 @@ struct Bench {
             value: Double(relayResult.after - relayResult.before) / Double(max(1, relayResult.count)) / 1024, unit: "KiB",
             baselineName: "naive Hummingbird SSE server",
             baseline: Double(naiveResult.after - naiveResult.before) / Double(max(1, naiveResult.count)) / 1024, target: "<=8")
-        print("\nrelay / baseline bytes per stream: \(String(format: "%.2f", ratio)); at this rate 50,000 relay streams need \(mib((relayResult.after - relayResult.before) / relayResult.count * 50_000 + relayResult.before))\n")
+        print("\nrelay / baseline bytes per stream: \(String(format: "%.2f", ratio)); at this rate 50,000 relay streams need "
+            + "\(mib((relayResult.after - relayResult.before) / relayResult.count * 50_000 + relayResult.before))\n")
     }
 
     private func holdStreams(server: ServiceProcess, count: Int, headers: [String]) async throws
@@ -187,7 +191,9 @@ struct Bench {
                     area: "relay-streamer", figure: "kill switch, PATCH returned → all \(count) streams, p99", value: p99, unit: "ms",
                     baselineName: "1 stream, p99", baseline: singleStreamP99, target: count >= 10_000 ? "<=100" : nil)
             }
-            print("| \(count) | \(latencies.count) | \(missing) | \(ms(percentile(latencies, 0.5))) | \(ms(percentile(latencies, 0.9))) | \(ms(percentile(latencies, 0.99))) | \(ms(latencies.last ?? 0)) | \(ms(percentile(patchTimes, 0.5))) | \(ms(meanFanOut)) |")
+            print("| \(count) | \(latencies.count) | \(missing) | \(ms(percentile(latencies, 0.5))) | \(ms(percentile(latencies, 0.9)))"
+                + " | \(ms(percentile(latencies, 0.99))) | \(ms(latencies.last ?? 0)) | \(ms(percentile(patchTimes, 0.5)))"
+                + " | \(ms(meanFanOut)) |")
             try await Task.sleep(for: .seconds(2))
         }
         print("")
@@ -209,14 +215,16 @@ struct Bench {
         let latest = try await TestHTTP.request("GET", "\(relay.baseURL)/sdk/latest-all", headers: [("Authorization", sdkKey)])
         let ofrepBody = #"{"context":{"targetingKey":"user-7","email":"x@example.com"}}"#
         let ofrep = try await TestHTTP.request(
-            "POST", "\(relay.baseURL)/ofrep/v1/evaluate/flags", headers: [("Authorization", "Bearer \(sdkKey)"), ("Content-Type", "application/json")],
+            "POST", "\(relay.baseURL)/ofrep/v1/evaluate/flags", headers: [("Authorization", "Bearer \(sdkKey)"),
+                ("Content-Type", "application/json")],
             body: Array(ofrepBody.utf8))
         guard let latestETag = latest.header("ETag"), let ofrepETag = ofrep.header("ETag") else { throw BenchmarkError("no ETag") }
         let cases: [(String, String, [String], String?)] = [
             ("/healthz (baseline)", "/healthz", [], nil),
             ("/sdk/latest-all, full body (\(latest.body.count) bytes)", "/sdk/latest-all", ["Authorization: \(sdkKey)"], nil),
             ("/sdk/latest-all, ETag hit (304)", "/sdk/latest-all", ["Authorization: \(sdkKey)", "If-None-Match: \(latestETag)"], nil),
-            ("OFREP bulk, evaluated (\(ofrep.body.count) bytes)", "/ofrep/v1/evaluate/flags", ["Authorization: Bearer \(sdkKey)", "Content-Type: application/json"], ofrepBody),
+            ("OFREP bulk, evaluated (\(ofrep.body.count) bytes)", "/ofrep/v1/evaluate/flags",
+                ["Authorization: Bearer \(sdkKey)", "Content-Type: application/json"], ofrepBody),
             ("OFREP bulk, ETag hit (304)", "/ofrep/v1/evaluate/flags",
              ["Authorization: Bearer \(sdkKey)", "Content-Type: application/json", "If-None-Match: \(ofrepETag)"], ofrepBody),
         ]

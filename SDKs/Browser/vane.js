@@ -173,7 +173,8 @@ class Client {
     const flag = this._flags[key];
     let detail;
     if (!flag) {
-      detail = { value: defaultValue ?? null, variationIndex: null, reason: { kind: 'ERROR', errorKind: this._ready ? 'FLAG_NOT_FOUND' : 'CLIENT_NOT_READY' } };
+      detail = { value: defaultValue ?? null, variationIndex: null,
+        reason: { kind: 'ERROR', errorKind: this._ready ? 'FLAG_NOT_FOUND' : 'CLIENT_NOT_READY' } };
     } else {
       // No variation (an off flag without an off variation): the application's default.
       const value = flag.value === null || flag.value === undefined ? defaultValue ?? null : flag.value;
@@ -347,7 +348,8 @@ class Client {
     const now = Date.now();
     const summary = this._summary || (this._summary = { startDate: now, endDate: now, features: {} });
     summary.endDate = now;
-    const feature = summary.features[key] || (summary.features[key] = { default: defaultValue ?? null, contextKinds: contextKinds(this._context), counters: [] });
+    const feature = summary.features[key] || (summary.features[key] = { default: defaultValue ?? null,
+      contextKinds: contextKinds(this._context), counters: [] });
     for (const kind of contextKinds(this._context)) if (!feature.contextKinds.includes(kind)) feature.contextKinds.push(kind);
     const version = flag ? flag.flagVersion ?? flag.version : undefined;
     let counter = feature.counters.find((c) => flag ? c.version === version && (c.variation ?? null) === detail.variationIndex : c.unknown);

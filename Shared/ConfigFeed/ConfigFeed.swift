@@ -97,7 +97,8 @@ public final class ConfigFeed: Service, Sendable {
     private func follow() async throws {
         var configuration = kafka.topicReader(clientID: "vane-config-feed", topic: topic, startPosition: .earliest)
         let fetchWait = maximumFetchWait.components
-        configuration.additionalProperties["fetch.wait.max.ms"] = String(max(1, fetchWait.seconds * 1000 + fetchWait.attoseconds / 1_000_000_000_000_000))
+        configuration.additionalProperties["fetch.wait.max.ms"] = String(max(1,
+            fetchWait.seconds * 1000 + fetchWait.attoseconds / 1_000_000_000_000_000))
         let reader = try KafkaTopicReader(configuration: configuration, logger: logger)
         self.reader.withLock { $0 = reader }
         defer { self.reader.withLock { $0 = nil } }

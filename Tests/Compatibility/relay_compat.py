@@ -274,7 +274,8 @@ def repair_choice(choice: Any, n: int) -> dict:
         rollout = dict(rollout)
         if rollout.get('kind') not in (None, 'rollout', 'experiment'):
             rollout.pop('kind')
-        variations = [dict(v, variation=v['variation'] % n) for v in rollout.get('variations') or []] or [{'variation': 0, 'weight': 100000}]
+        variations = [dict(v, variation=v['variation'] % n)
+                      for v in rollout.get('variations') or []] or [{'variation': 0, 'weight': 100000}]
         total = sum(max(0, v['weight']) for v in variations)
         if total > 100000:
             for v in variations:
@@ -498,13 +499,15 @@ def scenario(args: argparse.Namespace) -> dict:
     mgmt.call('POST', base + '/flags', {'key': 'kill-switch', 'name': 'Kill switch', 'variations': [{'value': True}, {'value': False}],
                                        'clientSideAvailability': {'usingEnvironmentId': True, 'usingMobileKey': True}})
     mgmt.call('PUT', base + '/flags/kill-switch/environments/production', {'on': True, 'fallthrough': {'variation': 0}, 'offVariation': 1})
-    mgmt.call('POST', base + '/flags', {'key': 'banner', 'name': 'Banner', 'variations': [{'value': 'none'}, {'value': 'blue'}, {'value': 'red'}]})
+    mgmt.call('POST', base + '/flags',
+              {'key': 'banner', 'name': 'Banner', 'variations': [{'value': 'none'}, {'value': 'blue'}, {'value': 'red'}]})
     mgmt.call('PUT', base + '/flags/banner/environments/production', {
         'on': True, 'targets': [{'values': ['alice'], 'variation': 2}],
         'rules': [{'id': 'beta-rule', 'clauses': [{'attribute': 'segmentMatch', 'op': 'segmentMatch', 'values': ['beta']}], 'variation': 1},
                   {'clauses': [{'attribute': 'email', 'op': 'endsWith', 'values': ['@corp.com']}],
                    'rollout': {'variations': [{'variation': 0, 'weight': 40000}, {'variation': 1, 'weight': 60000}]}}],
-        'fallthrough': {'rollout': {'kind': 'experiment', 'variations': [{'variation': 0, 'weight': 50000}, {'variation': 2, 'weight': 50000}]}},
+        'fallthrough': {'rollout': {'kind': 'experiment', 'variations': [{'variation': 0, 'weight': 50000},
+            {'variation': 2, 'weight': 50000}]}},
         'offVariation': 0})
     mgmt.call('POST', base + '/flags', {'key': 'gated', 'name': 'Gated', 'variations': [{'value': 1}, {'value': 2.5}],
                                        'clientSideAvailability': {'usingEnvironmentId': False, 'usingMobileKey': False}})
@@ -683,7 +686,8 @@ def ofrep_conformance(args: argparse.Namespace) -> dict:
         report = os.path.join(folder, 'report.json')
         command = [
             os.path.join(os.path.dirname(sys.executable), 'schemathesis'), 'run', schema_path, '--url', args.relay,
-            '--header', 'X-API-Key: %s' % sdk_key, '--header', 'Authorization: Bearer %s' % sdk_key, '--checks', 'all', '--seed', str(args.seed),
+            '--header', 'X-API-Key: %s' % sdk_key, '--header', 'Authorization: Bearer %s' % sdk_key, '--checks', 'all',
+            '--seed', str(args.seed),
             '--max-examples', str(args.examples), '--phases', 'examples,coverage,fuzzing', '--workers', '1',
             '--no-color', '--report', 'ndjson', '--report-ndjson-path', report, '--suppress-health-check', 'all',
         ]

@@ -32,7 +32,8 @@ struct ConfigFeedIntegrationTests {
                 try await publish(ConfigRecord(kind: .segment, environmentID: "e2", key: "s", version: 1, data: nil))
 
                 let recorder = Recorder()
-                let feed = ConfigFeed(brokers: [kafka.bootstrapServers], topic: "vane.config", sink: recorder, metrics: ServiceMetrics(), logger: logger)
+                let feed = ConfigFeed(brokers: [kafka.bootstrapServers], topic: "vane.config", sink: recorder,
+                    metrics: ServiceMetrics(), logger: logger)
                 group.addTask { try await feed.run() }
                 try await eventually { feed.currentStatus.isCaughtUp }
                 #expect(recorder.records.withLock { $0.count } == 6)

@@ -71,7 +71,8 @@ struct DatabaseAvailabilityTests {
         let server = try PostgresServer.start()
         let url = try await server.createDatabase(prefix: "probe")
         let up = DatabaseAvailability(
-            database: try DatabaseSettings(url: url + "?sslmode=disable"), settings: .init(interval: .milliseconds(100), deadline: .seconds(2)),
+            database: try DatabaseSettings(url: url + "?sslmode=disable"),
+            settings: .init(interval: .milliseconds(100), deadline: .seconds(2)),
             logger: Self.logger)
         up.record("pretend it was down")
         try await withThrowingTaskGroup(of: Void.self) { group in

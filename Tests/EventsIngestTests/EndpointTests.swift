@@ -9,7 +9,8 @@ struct EndpointTests {
     func serverBulk() async throws {
         let stack = try currentStack()
         let environment = try await stack.createEnvironment()
-        let body = Array(#" [{"kind":"feature","creationDate":1,"key":"f","value":"é\u00e9","default":null,"context":{"kind":"user","key":"u"}},{"kind":"brand-new-kind","x":[1,2.50,3e2]}] "#.utf8)
+        let body = Array((#" [{"kind":"feature","creationDate":1,"key":"f","value":"é\u00e9","default":null,"#
+            + #""context":{"kind":"user","key":"u"}},{"kind":"brand-new-kind","x":[1,2.50,3e2]}] "#).utf8)
         let response = try await stack.post("/bulk", key: environment.sdkKey, body: body, headers: [
             ("X-LaunchDarkly-Payload-ID", "payload-server-1"), ("X-LaunchDarkly-Event-Schema", "4"), ("User-Agent", "PythonClient/9.18.2"),
         ])
@@ -38,12 +39,14 @@ struct EndpointTests {
         let environment = try await stack.createEnvironment()
         for (index, path) in ["/mobile", "/mobile/events", "/mobile/events/bulk"].enumerated() {
             let key = index == 1 ? "api_key \(environment.mobileKey)" : environment.mobileKey
-            let response = try await stack.post(path, key: key, body: sampleBatch(tag: "m\(index)"), headers: [("X-LaunchDarkly-Payload-ID", "m-\(index)")])
+            let response = try await stack.post(path, key: key, body: sampleBatch(tag: "m\(index)"),
+                headers: [("X-LaunchDarkly-Payload-ID", "m-\(index)")])
             #expect(response.status == 202, "\(path): \(response.text)")
         }
         let wrongKey = try await stack.post("/mobile/events/bulk", key: environment.sdkKey, body: sampleBatch())
         #expect(wrongKey.status == 401)
-        let diagnostic = try await stack.post("/mobile/events/diagnostic", key: environment.mobileKey, body: Array(#"{"kind":"diagnostic","id":{"diagnosticId":"d"}}"#.utf8))
+        let diagnostic = try await stack.post("/mobile/events/diagnostic", key: environment.mobileKey,
+            body: Array(#"{"kind":"diagnostic","id":{"diagnosticId":"d"}}"#.utf8))
         #expect(diagnostic.status == 202)
 
         let records = try await stack.records(environmentID: environment.id)
@@ -74,7 +77,8 @@ struct EndpointTests {
         #expect(preflight.header("Access-Control-Allow-Headers")?.lowercased().contains("x-launchdarkly-payload-id") == true)
         #expect(preflight.header("Access-Control-Max-Age") == "300")
 
-        let diagnostic = try await stack.post("/events/diagnostic/\(environment.clientSideID)", body: Array(#"{"kind":"diagnostic-init"}"#.utf8))
+        let diagnostic = try await stack.post("/events/diagnostic/\(environment.clientSideID)",
+            body: Array(#"{"kind":"diagnostic-init"}"#.utf8))
         #expect(diagnostic.status == 202)
         #expect(diagnostic.header("Access-Control-Allow-Origin") == "*")
 
@@ -98,7 +102,8 @@ struct EndpointTests {
     func serverDiagnostic() async throws {
         let stack = try currentStack()
         let environment = try await stack.createEnvironment()
-        let response = try await stack.post("/diagnostic", key: environment.sdkKey, body: Array(#"{"kind":"diagnostic-init","id":{"diagnosticId":"x","sdkKeySuffix":"abcdef"}}"#.utf8))
+        let response = try await stack.post("/diagnostic", key: environment.sdkKey,
+            body: Array(#"{"kind":"diagnostic-init","id":{"diagnosticId":"x","sdkKeySuffix":"abcdef"}}"#.utf8))
         #expect(response.status == 202)
         let records = try await stack.records(environmentID: environment.id)
         #expect(records.first?.record.events.first?["id"]?["sdkKeySuffix"] == "abcdef")
@@ -118,7 +123,8 @@ struct EndpointTests {
         #expect(records.map(\.record.payloadID) == ["gzip-1"])
         #expect(Array(records[0].value.suffix(body.count + 1)) == body + Array("}".utf8), "stored decompressed, byte for byte")
 
-        let corrupt = try await stack.post("/bulk", key: environment.sdkKey, body: Array(compressed.prefix(20)), headers: [("Content-Encoding", "gzip")])
+        let corrupt = try await stack.post("/bulk", key: environment.sdkKey, body: Array(compressed.prefix(20)),
+            headers: [("Content-Encoding", "gzip")])
         #expect(corrupt.status == 400)
         let bomb = gzip([UInt8](repeating: 0x20, count: 6 << 20))
         let tooLarge = try await stack.post("/bulk", key: environment.sdkKey, body: bomb, headers: [("Content-Encoding", "gzip")])
@@ -145,7 +151,8 @@ struct EndpointTests {
     func invalidBytes() async throws {
         let stack = try currentStack()
         let environment = try await sharedEnvironment(stack)
-        for body: [UInt8] in [Array(#"[{"a":""#.utf8) + [0xC0, 0xAF] + Array(#""}]"#.utf8), Array(#"[{"a":"x"#.utf8) + [0x01] + Array(#""}]"#.utf8)] {
+        for body: [UInt8] in [Array(#"[{"a":""#.utf8) + [0xC0, 0xAF] + Array(#""}]"#.utf8),
+            Array(#"[{"a":"x"#.utf8) + [0x01] + Array(#""}]"#.utf8)] {
             let response = try await stack.post("/bulk", key: environment.sdkKey, body: body)
             #expect(response.status == 400)
         }
@@ -193,7 +200,8 @@ struct EndpointTests {
     func oversized() async throws {
         let stack = try currentStack()
         let environment = try await sharedEnvironment(stack)
-        let big = Array(("[" + String(repeating: #"{"kind":"custom","key":"0123456789012345678901234567890123456789"},"#, count: 100_000) + "{}]").utf8)
+        let big = Array(("[" + String(repeating: #"{"kind":"custom","key":"0123456789012345678901234567890123456789"},"#,
+            count: 100_000) + "{}]").utf8)
         #expect(big.count > 5 << 20)
         let announced = try await stack.post("/bulk", key: environment.sdkKey, body: big)
         #expect(announced.status == 413)
@@ -201,7 +209,8 @@ struct EndpointTests {
         let streamed = try await stack.post("/bulk", key: environment.sdkKey, body: big, chunked: true)
         #expect(streamed.status == 413)
         // Just under the limit is fine.
-        let fits = Array(("[" + String(repeating: #"{"kind":"custom","key":"0123456789012345678901234567890123456789"},"#, count: 78_000) + "{}]").utf8)
+        let fits = Array(("[" + String(repeating: #"{"kind":"custom","key":"0123456789012345678901234567890123456789"},"#,
+            count: 78_000) + "{}]").utf8)
         #expect(fits.count < 5 << 20)
         #expect(try await stack.post("/bulk", key: environment.sdkKey, body: fits, chunked: true).status == 202)
     }

@@ -4,7 +4,8 @@ import Testing
 
 @Suite("Event batch validation")
 struct EventBatchValidatorTests {
-    private func validate(_ text: String, shape: EventBatchValidator.Shape = .batch) throws(EventBatchValidator.Failure) -> EventBatchValidator.Batch {
+    private func validate(_ text: String,
+        shape: EventBatchValidator.Shape = .batch) throws(EventBatchValidator.Failure) -> EventBatchValidator.Batch {
         try EventBatchValidator.validate(Array(text.utf8), shape: shape)
     }
 
@@ -19,7 +20,8 @@ struct EventBatchValidatorTests {
 
     @Test("an array of objects is accepted; the range leaves out whitespace and a byte order mark")
     func acceptsBatches() throws {
-        let body = " \n[{\"kind\":\"feature\",\"key\":\"f\",\"value\":true}, {\"kind\":\"custom\",\"data\":[1,-2.5e3,null,false,{\"a\":\"é\\u00e9\\ud83d\\ude00\"}]}]\t"
+        let body = " \n[{\"kind\":\"feature\",\"key\":\"f\",\"value\":true}, "
+            + "{\"kind\":\"custom\",\"data\":[1,-2.5e3,null,false,{\"a\":\"é\\u00e9\\ud83d\\ude00\"}]}]\t"
         let batch = try validate(body)
         #expect(batch.eventCount == 2)
         #expect(!batch.isSingleObject)
@@ -87,7 +89,9 @@ struct EventBatchValidatorTests {
 
     @Test("the validator agrees with JSONParser on mutated batches, and what it accepts makes a readable record")
     func agreesWithJSONParser() throws {
-        let seed = Array(#"[{"kind":"feature","creationDate":1700000000000,"key":"f-1","value":{"a":[1,2.5,-3e2]},"default":null,"version":7,"variation":1,"reason":{"kind":"FALLTHROUGH"},"context":{"kind":"user","key":"u\u00e9\"1","name":"Ann"}},{"kind":"custom","key":"buy","metricValue":9.99,"data":[true,false,"x"]}]"#.utf8)
+        let seed = Array((#"[{"kind":"feature","creationDate":1700000000000,"key":"f-1","value":{"a":[1,2.5,-3e2]},"default":null,"#
+            + #""version":7,"variation":1,"reason":{"kind":"FALLTHROUGH"},"context":{"kind":"user","key":"u\u00e9\"1","name":"Ann"}},"#
+            + #"{"kind":"custom","key":"buy","metricValue":9.99,"data":[true,false,"x"]}]"#).utf8)
         let alphabet = Array("{}[]\":,.-+eE0123456789truefalsnl \\u/\u{7f}".utf8) + [0x00, 0x0A, 0xC3, 0xA9, 0xFF]
         var generator = SplitMix64(seed: 0x5eed)
         var acceptedCount = 0

@@ -44,7 +44,8 @@ struct GzipInflaterTests {
         flipped[flipped.count / 2] ^= 0xFF
         var badChecksum = valid
         badChecksum[badChecksum.count - 6] ^= 0x01
-        for input in [Array("[{}]".utf8), Array(valid.prefix(valid.count - 3)), Array(valid.prefix(12)), flipped, badChecksum, valid + [1, 2, 3], []] {
+        for input in [Array("[{}]".utf8), Array(valid.prefix(valid.count - 3)), Array(valid.prefix(12)), flipped,
+            badChecksum, valid + [1, 2, 3], []] {
             do {
                 let output = try inflate(input)
                 Issue.record("inflated \(input.count) corrupt bytes into \(output.count)")

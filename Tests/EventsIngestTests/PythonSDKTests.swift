@@ -72,7 +72,8 @@ struct PythonSDKTests {
         try await Task.sleep(for: .milliseconds(1100))
         let posts = try await runSDK(limited, sdkKey: environment.sdkKey, scenario: "retry")
         try #require(posts.count == 2)
-        let retriedPost = try #require(posts.first { $0.statuses == [429, 202] }, "the SDK retried once after 429: \(posts.map(\.statuses))")
+        let retriedPost = try #require(posts.first { $0.statuses == [429, 202] },
+            "the SDK retried once after 429: \(posts.map(\.statuses))")
         #expect(posts.contains { $0.statuses == [202] })
 
         let records = try await stack.records(environmentID: environment.id)

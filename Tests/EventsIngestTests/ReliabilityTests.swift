@@ -71,7 +71,8 @@ struct ReliabilityTests {
                 group.addTask {
                     let id = "burst-\(index)"
                     return (id, try await stack.post(
-                        "/bulk", to: ingest, key: environment.sdkKey, body: sampleBatch(tag: id), headers: [("X-LaunchDarkly-Payload-ID", id)]))
+                        "/bulk", to: ingest, key: environment.sdkKey, body: sampleBatch(tag: id),
+                        headers: [("X-LaunchDarkly-Payload-ID", id)]))
                 }
             }
             return try await group.reduce(into: []) { $0.append($1) }

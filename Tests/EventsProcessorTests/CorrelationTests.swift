@@ -28,8 +28,10 @@ struct CorrelationTests {
         let result = totals(history)
         #expect(result.exposedContexts == [VariationCell(environmentID: env, flagKey: "f", variation: 1): 1])
         #expect(result.metrics[cell("f", 1, "early")] == MetricTally(observedContexts: 1))
-        #expect(result.metrics[cell("f", 1, "same")] == MetricTally(observedContexts: 1, convertedContexts: 1, conversionEvents: 1, valueSum: 2, valueSquares: 4))
-        #expect(result.metrics[cell("f", 1, "late")] == MetricTally(observedContexts: 1, convertedContexts: 1, conversionEvents: 1, valueSum: 3, valueSquares: 9))
+        #expect(result.metrics[cell("f", 1, "same")] == MetricTally(observedContexts: 1, convertedContexts: 1, conversionEvents: 1,
+            valueSum: 2, valueSquares: 4))
+        #expect(result.metrics[cell("f", 1, "late")] == MetricTally(observedContexts: 1, convertedContexts: 1, conversionEvents: 1,
+            valueSum: 3, valueSquares: 9))
     }
 
     @Test("the first exposure wins whatever order exposures arrive in; ties go to the lower variation")
@@ -60,6 +62,7 @@ struct CorrelationTests {
         #expect(delta.exposedContexts == [VariationCell(environmentID: env, flagKey: "f", variation: 0): -1,
                                           VariationCell(environmentID: env, flagKey: "f", variation: 1): 1])
         #expect(delta.metrics[cell("f", 0, "m")] == MetricTally(observedContexts: -1))
-        #expect(delta.metrics[cell("f", 1, "m")] == MetricTally(observedContexts: 1, convertedContexts: 1, conversionEvents: 1, valueSum: 1, valueSquares: 1))
+        #expect(delta.metrics[cell("f", 1, "m")] == MetricTally(observedContexts: 1, convertedContexts: 1, conversionEvents: 1,
+            valueSum: 1, valueSquares: 1))
     }
 }

@@ -30,9 +30,11 @@ struct EventExtractionTests {
         let hour = UnixMilliseconds(t - 5000).hourStart
         #expect(contribution.evaluations[EvaluationCell(environmentID: "env", flagKey: "f", variation: 1, hour: hour)]?.evaluations == 3)
         #expect(contribution.evaluations[EvaluationCell(environmentID: "env", flagKey: "f", variation: -1, hour: hour)]?.evaluations == 2)
-        #expect(contribution.evaluations[EvaluationCell(environmentID: "env", flagKey: "f", variation: 1, hour: hour)]?.lastEvaluatedAt == UnixMilliseconds(t + 5))
+        #expect(contribution.evaluations[EvaluationCell(environmentID: "env", flagKey: "f", variation: 1,
+            hour: hour)]?.lastEvaluatedAt == UnixMilliseconds(t + 5))
         let trackedHour = UnixMilliseconds(t).hourStart
-        #expect(contribution.evaluations[EvaluationCell(environmentID: "env", flagKey: "tracked-only", variation: 0, hour: trackedHour)]?.evaluations == 1)
+        #expect(contribution.evaluations[EvaluationCell(environmentID: "env", flagKey: "tracked-only", variation: 0,
+            hour: trackedHour)]?.evaluations == 1)
         #expect(contribution.exposures.count == 2)
         #expect(statistics.events == 3 && statistics.featureEvents == 2 && statistics.summaryEvents == 1 && statistics.malformedEvents == 0)
     }
@@ -54,7 +56,8 @@ struct EventExtractionTests {
                                  ContextIdentity(kind: "device", key: "d1")])
         let u1 = GoalCell(context: EnvironmentContext(environmentID: "env", context: ContextIdentity(kind: "user", key: "u1")),
                           metricKey: "buy", occurredAt: UnixMilliseconds(t))
-        #expect(contribution.goals[u1] == GoalTally(events: 1, valueSum: Decimal(string: "9.99")!, valueSquares: Decimal(string: "99.8001")!))
+        #expect(contribution.goals[u1] == GoalTally(events: 1, valueSum: Decimal(string: "9.99")!,
+            valueSquares: Decimal(string: "99.8001")!))
         #expect(Set(contribution.exposures.keys.map(\.context.context.key)) == ["legacy", "schema3"])
     }
 
@@ -122,7 +125,8 @@ struct EventExtractionTests {
         #expect(Decimal.exact(0.1) + Decimal.exact(0.2) == Decimal(string: "0.3")!)
         #expect(Decimal.exact(1e-5) == Decimal(string: "0.00001")!)
         #expect(Decimal(string: "123.456")!.numericText == "123.456")
-        #expect(GoalTally.event(value: -2.5) == GoalTally(events: 1, valueSum: Decimal(string: "-2.5")!, valueSquares: Decimal(string: "6.25")!))
+        #expect(GoalTally.event(value: -2.5) == GoalTally(events: 1, valueSum: Decimal(string: "-2.5")!,
+            valueSquares: Decimal(string: "6.25")!))
     }
 
     @Test("hours are UTC hour starts")
@@ -153,7 +157,8 @@ struct ProcessorSettingsTests {
             _ = try ProcessorSettings(environment: broken)
             Issue.record("invalid settings were accepted")
         } catch let problems as ServiceEnvironment.Problems {
-            #expect(Set(problems.problems.map(\.variable)) == ["VANE_DATABASE_URL", "VANE_CORRELATION_DELAY_SECONDS", "VANE_FINALIZE_INTERVAL_SECONDS"])
+            #expect(Set(problems.problems.map(\.variable)) == ["VANE_DATABASE_URL", "VANE_CORRELATION_DELAY_SECONDS",
+                "VANE_FINALIZE_INTERVAL_SECONDS"])
         }
     }
 }

@@ -37,7 +37,8 @@ struct GeneratedEvent {
         }
         switch kind {
         case .exposure(let flag, let variation):
-            return #"{"kind":"feature","creationDate":\#(createdAt),"key":"\#(flag)","version":3,"variation":\#(variation),"value":\#(variation),"default":0,"context":\#(context)}"#
+            return #"{"kind":"feature","creationDate":\#(createdAt),"key":"\#(flag)","version":3,"variation":\#(variation),"#
+                + #""value":\#(variation),"default":0,"context":\#(context)}"#
         case .goal(let metric, let cents):
             let value = cents.map { #","metricValue":\#(Self.decimalText(cents: $0))"# } ?? ""
             return #"{"kind":"custom","creationDate":\#(createdAt),"key":"\#(metric)","context":\#(context)\#(value)}"#
@@ -70,7 +71,8 @@ struct GeneratedBatch {
                 }
                 return #""\#(flag)":{"default":0,"contextKinds":["user"],"counters":[\#(counters.joined(separator: ","))]}"#
             }
-            parts.append(#"{"kind":"summary","startDate":\#(summaryStart),"endDate":\#(summaryStart + 4000),"features":{\#(features.joined(separator: ","))}}"#)
+            parts.append(#"{"kind":"summary","startDate":\#(summaryStart),"endDate":\#(summaryStart + 4000),"#
+                + #""features":{\#(features.joined(separator: ","))}}"#)
         }
         let raw = Array("[\(parts.joined(separator: ","))]".utf8)
         return EventsRecord.encode(
@@ -129,7 +131,8 @@ struct ExpectedTables: Equatable, CustomStringConvertible {
                 for (variation, count) in counters where count > 0 {
                     let hour = batch.summaryStart - batch.summaryStart % 3_600_000
                     evaluations["\(batch.environmentID)|\(flag)|\(variation ?? -1)|\(hour)", default: 0] += Int64(count)
-                    lastEvaluated["\(batch.environmentID)|\(flag)"] = max(lastEvaluated["\(batch.environmentID)|\(flag)"] ?? 0, batch.summaryStart + 4000)
+                    lastEvaluated["\(batch.environmentID)|\(flag)"] = max(lastEvaluated["\(batch.environmentID)|\(flag)"] ?? 0,
+                        batch.summaryStart + 4000)
                 }
             }
             for event in batch.events {
@@ -138,7 +141,8 @@ struct ExpectedTables: Equatable, CustomStringConvertible {
                     if batch.summary[flag] == nil {
                         let hour = event.createdAt - event.createdAt % 3_600_000
                         evaluations["\(event.environmentID)|\(flag)|\(variation)|\(hour)", default: 0] += 1
-                        lastEvaluated["\(event.environmentID)|\(flag)"] = max(lastEvaluated["\(event.environmentID)|\(flag)"] ?? 0, event.createdAt)
+                        lastEvaluated["\(event.environmentID)|\(flag)"] = max(lastEvaluated["\(event.environmentID)|\(flag)"] ?? 0,
+                            event.createdAt)
                     }
                     for (kind, key) in event.contexts {
                         let id = "\(event.environmentID)|\(flag)|\(kind)|\(key)"

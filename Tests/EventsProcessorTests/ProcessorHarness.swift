@@ -29,7 +29,8 @@ struct ProcessorHarness: Sendable {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await postgres.run() }
                 defer { group.cancelAll() }
-                try await body(ProcessorHarness(databaseURL: databaseURL, kafka: kafka, producer: producer, postgres: postgres, logger: logger))
+                try await body(ProcessorHarness(databaseURL: databaseURL, kafka: kafka, producer: producer,
+                    postgres: postgres, logger: logger))
             }
         }
     }
@@ -58,7 +59,8 @@ struct ProcessorHarness: Sendable {
         for (key, value) in environment { variables[key] = value }
         variables.merge(settings) { _, new in new }
         variables["VANE_CORRELATION_DELAY_SECONDS"] = "1"
-        return try await ChildProcess.run(RepositoryPaths.executable("events-processor"), ["replay", "--from", time], environment: variables)
+        return try await ChildProcess.run(RepositoryPaths.executable("events-processor"),
+            ["replay", "--from", time], environment: variables)
     }
 
     /// Sends batches as events-ingest would (keyed by environment id, received now unless given).
@@ -93,7 +95,8 @@ struct ProcessorHarness: Sendable {
             in results.decode((String, String, Int32, String, Int64, Int64, Int64, String, String).self)
         {
             tables.results["\(env)|\(flag)|\(variation)|\(metric)"] = ExpectedTables.ResultRow(
-                exposed: exposed, converted: converted, events: events, valueSum: Decimal(string: sum)!, valueSquares: Decimal(string: squares)!)
+                exposed: exposed, converted: converted, events: events, valueSum: Decimal(string: sum)!,
+                valueSquares: Decimal(string: squares)!)
         }
         let evaluations = try await postgres.query(
             """

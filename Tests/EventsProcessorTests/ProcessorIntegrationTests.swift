@@ -49,8 +49,10 @@ struct ProcessorIntegrationTests {
             // "A bug counted every evaluation twice": the raw state and the tables agree with each
             // other and are wrong. Replaying everything (from the hour the stream started, with the
             // processor running) recounts it.
-            try await harness.postgres.query("UPDATE analytics.evaluations_by_receipt SET evaluations = evaluations * 2", logger: harness.logger)
-            try await harness.postgres.query("UPDATE analytics.evaluations_hourly SET evaluations = evaluations * 2", logger: harness.logger)
+            try await harness.postgres.query("UPDATE analytics.evaluations_by_receipt SET evaluations = evaluations * 2",
+                logger: harness.logger)
+            try await harness.postgres.query("UPDATE analytics.evaluations_hourly SET evaluations = evaluations * 2",
+                logger: harness.logger)
             #expect(try await harness.tables() != expected)
             let replay = try await harness.replay(from: AnalyticsTime.format(now - 3_600_000))
             #expect(replay.status == 0, "\(replay.standardError)")
@@ -76,7 +78,8 @@ struct ProcessorIntegrationTests {
                 GeneratedBatch(environmentID: "env", payloadID: id, events: events, summary: [:], summaryStart: now)
             }
             func exposure(_ key: String, at: Int64, variation: Int) -> GeneratedEvent {
-                GeneratedEvent(environmentID: "env", contexts: [("user", key)], createdAt: at, kind: .exposure(flag: "f", variation: variation))
+                GeneratedEvent(environmentID: "env", contexts: [("user", key)], createdAt: at,
+                    kind: .exposure(flag: "f", variation: variation))
             }
             func goal(_ key: String, at: Int64, cents: Int) -> GeneratedEvent {
                 GeneratedEvent(environmentID: "env", contexts: [("user", key)], createdAt: at, kind: .goal(metric: "buy", cents: cents))
@@ -233,9 +236,11 @@ struct ProcessorIntegrationTests {
                 try await Task.sleep(for: .milliseconds(200))
             }
             #expect(try await harness.count("SELECT count(*) FROM analytics.processed_payloads") == 1)
-            #expect(try await harness.count("SELECT count(*) FROM analytics.evaluations_by_receipt WHERE received_hour < now() - interval '2 hours'") == 0)
+            #expect(try await harness.count(
+                "SELECT count(*) FROM analytics.evaluations_by_receipt WHERE received_hour < now() - interval '2 hours'") == 0)
             #expect(try await harness.count("SELECT count(*) FROM analytics.exposures WHERE context_key LIKE 'u_'") == 7)
-            #expect(try await harness.count("SELECT count(*) FROM analytics.goals WHERE metric_key = 'buy' AND occurred_at < \(now - 2 * 3_600_000)") == 6)
+            #expect(try await harness.count(
+                "SELECT count(*) FROM analytics.goals WHERE metric_key = 'buy' AND occurred_at < \(now - 2 * 3_600_000)") == 6)
             #expect(try await harness.tables() == expected)
 
             // New events for pruned contexts still correlate exactly.
@@ -261,7 +266,8 @@ struct ProcessorIntegrationTests {
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             let good = GeneratedBatch(
                 environmentID: "env", payloadID: "ok",
-                events: [GeneratedEvent(environmentID: "env", contexts: [("user", "u")], createdAt: now, kind: .exposure(flag: "f", variation: 0))],
+                events: [GeneratedEvent(environmentID: "env", contexts: [("user", "u")], createdAt: now,
+                    kind: .exposure(flag: "f", variation: 0))],
                 summary: [:], summaryStart: now)
             let weirdEvents = EventsRecord.encode(
                 environmentID: "env", payloadID: "weird", receivedAt: Int(now), source: .client, userAgent: "x",

@@ -181,9 +181,11 @@ struct ValueTypeTests {
         #expect(try early.get() == KafkaDeliveryReport(topic: "t", partition: 1, offset: 42))
 
         let batch = tracker.registerBatch([KafkaRecord(topic: "a", key: nil, value: "1"), KafkaRecord(topic: "b", key: nil, value: "2")])!
-        tracker.deliver([.init(opaque: DeliveryTracker.opaque(batch: batch, index: 1), error: KafkaError(code: .messageTimedOut), partition: 0, offset: -1, timestamp: nil)])
+        tracker.deliver([.init(opaque: DeliveryTracker.opaque(batch: batch, index: 1), error: KafkaError(code: .messageTimedOut),
+            partition: 0, offset: -1, timestamp: nil)])
         async let results = tracker.awaitBatch(batch)
-        tracker.deliver([.init(opaque: DeliveryTracker.opaque(batch: batch, index: 0), error: nil, partition: 3, offset: 7, timestamp: nil)])
+        tracker.deliver([.init(opaque: DeliveryTracker.opaque(batch: batch, index: 0), error: nil, partition: 3,
+            offset: 7, timestamp: nil)])
         let outcomes = await results
         #expect(try outcomes[0].get() == KafkaDeliveryReport(topic: "a", partition: 3, offset: 7))
         #expect(throws: KafkaError.self) { try outcomes[1].get() }

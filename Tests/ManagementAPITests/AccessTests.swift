@@ -24,12 +24,14 @@ struct AccessTests {
                          "/audit"] {
                 try await api.expect(200, "GET", path, token: reader)
             }
-            let forbidden = try await api.expect(403, "POST", "/projects/p/flags", #"{"key":"f","name":"F","variations":[{"value":true},{"value":false}]}"#, token: reader)
+            let forbidden = try await api.expect(403, "POST", "/projects/p/flags",
+                #"{"key":"f","name":"F","variations":[{"value":true},{"value":false}]}"#, token: reader)
             #expect(forbidden["code"] == "forbidden")
             try await api.expect(403, "GET", "/tokens", token: reader)
 
             // Writer: flags, targeting and segments, but not projects, environments, keys or tokens.
-            try await api.expect(201, "POST", "/projects/p/flags", #"{"key":"f","name":"F","variations":[{"value":true},{"value":false}]}"#, token: writer)
+            try await api.expect(201, "POST", "/projects/p/flags", #"{"key":"f","name":"F","variations":[{"value":true},{"value":false}]}"#,
+                token: writer)
             try await api.expect(200, "PATCH", "/projects/p/flags/f/environments/production", #"{"on":true}"#, token: writer)
             try await api.expect(201, "PUT", "/projects/p/environments/production/segments/s", #"{"included":["u"]}"#, token: writer)
             try await api.expect(403, "POST", "/projects", #"{"key":"q","name":"Q"}"#, token: writer)

@@ -79,12 +79,15 @@ struct ConsistencyTests {
     func dataMatchesTopic() async throws {
         try await withHarness { api in
             try await api.expect(201, "POST", "/projects", #"{"key":"p","name":"P"}"#)
-            try await api.expect(201, "PUT", "/projects/p/environments/production/segments/s", #"{"included":["u"],"rules":[{"clauses":[{"attribute":"a","op":"in","values":[1]}]}]}"#)
+            try await api.expect(201, "PUT", "/projects/p/environments/production/segments/s",
+                #"{"included":["u"],"rules":[{"clauses":[{"attribute":"a","op":"in","values":[1]}]}]}"#)
             for key in ["a", "b", "c"] {
-                try await api.expect(201, "POST", "/projects/p/flags", #"{"key":"\#(key)","name":"\#(key)","variations":[{"value":"x"},{"value":"y"}]}"#)
+                try await api.expect(201, "POST", "/projects/p/flags",
+                    #"{"key":"\#(key)","name":"\#(key)","variations":[{"value":"x"},{"value":"y"}]}"#)
             }
             try await api.expect(200, "PATCH", "/projects/p/flags/b/environments/production",
-                                 #"{"on":true,"rules":[{"clauses":[{"attribute":"","op":"segmentMatch","values":["s"]}],"variation":1}],"prerequisites":[{"key":"a","variation":0}]}"#)
+                                 #"{"on":true,"rules":[{"clauses":[{"attribute":"","op":"segmentMatch","values":["s"]}],"variation":1}],"#
+                                     + #""prerequisites":[{"key":"a","variation":0}]}"#)
             try await api.expect(204, "DELETE", "/projects/p/flags/c")
             let environmentID = try #require(try await api.expect(200, "GET", "/projects/p/environments/production")["id"]?.stringValue)
             let data = try PollingPayload(json: try await api.expect(200, "GET", "/projects/p/environments/production/data"))

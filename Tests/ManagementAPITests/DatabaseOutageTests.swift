@@ -105,7 +105,8 @@ struct DatabaseOutageTests {
         let (firstResponse, firstElapsed) = try await first
         let (secondResponse, secondElapsed) = try await second
         Self.expectUnavailable(firstResponse, firstElapsed, "a request in flight with PostgreSQL frozen", log: running.api.logTail())
-        Self.expectUnavailable(secondResponse, secondElapsed, "an audit request in flight with PostgreSQL frozen", log: running.api.logTail())
+        Self.expectUnavailable(secondResponse, secondElapsed, "an audit request in flight with PostgreSQL frozen",
+            log: running.api.logTail())
         let (response, elapsed) = try await running.get()
         Self.expectUnavailable(response, elapsed, "request after the breaker opened", log: running.api.logTail())
 

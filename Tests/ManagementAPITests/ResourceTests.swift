@@ -20,20 +20,23 @@ struct ResourceTests {
                 #expect(environment["secureMode"] == false)
             }
             try await api.expect(409, "POST", "/projects", #"{"key":"shop","name":"Again"}"#)
-            let custom = try await api.expect(201, "POST", "/projects", #"{"key":"c","name":"C","environments":[{"key":"dev","name":"Dev"}]}"#)
+            let custom = try await api.expect(201, "POST", "/projects",
+                #"{"key":"c","name":"C","environments":[{"key":"dev","name":"Dev"}]}"#)
             #expect(custom["environments"]?.arrayValue?.count == 1)
             try await api.expect(200, "PATCH", "/projects/shop", #"{"name":"Shop 2"}"#)
             #expect(try await api.expect(200, "GET", "/projects/shop")["name"] == "Shop 2")
             #expect(try await api.expect(200, "GET", "/projects")["items"]?.arrayValue?.count == 2)
 
-            let staging = try await api.expect(201, "POST", "/projects/shop/environments", #"{"key":"staging","name":"Staging","secureMode":true}"#)
+            let staging = try await api.expect(201, "POST", "/projects/shop/environments",
+                #"{"key":"staging","name":"Staging","secureMode":true}"#)
             #expect(staging["secureMode"] == true)
             try await api.expect(200, "PATCH", "/projects/shop/environments/staging", #"{"name":"Stage","secureMode":false}"#)
             #expect(try await api.expect(200, "GET", "/projects/shop/environments/staging")["name"] == "Stage")
             try await api.expect(422, "PATCH", "/projects/shop/environments/staging", #"{"sdkKey":"sdk-mine"}"#)
 
             let oldKey = try #require(staging["sdkKey"]?.stringValue)
-            let rotated = try await api.expect(200, "POST", "/projects/shop/environments/staging/keys/sdk/rotate", #"{"expireOldAfterSeconds":3600}"#)
+            let rotated = try await api.expect(200, "POST", "/projects/shop/environments/staging/keys/sdk/rotate",
+                #"{"expireOldAfterSeconds":3600}"#)
             #expect(rotated["sdkKey"]?.stringValue != oldKey)
             #expect(rotated["retiredKeys"]?.arrayValue?.first?["key"]?.stringValue == oldKey)
             try await api.expect(404, "POST", "/projects/shop/environments/staging/keys/admin/rotate", "{}")
@@ -73,7 +76,8 @@ struct ResourceTests {
                 #expect(targeting["fallthrough"]?["variation"] == 1)
                 #expect(targeting["version"] == 1)
             }
-            try await api.expect(201, "POST", "/projects/p/flags", #"{"key":"plain","name":"Plain","variations":[{"value":true},{"value":false}]}"#)
+            try await api.expect(201, "POST", "/projects/p/flags",
+                #"{"key":"plain","name":"Plain","variations":[{"value":true},{"value":false}]}"#)
             #expect(try await api.expect(200, "GET", "/projects/p/flags?tag=beta")["items"]?.arrayValue?.count == 1)
             #expect(try await api.expect(200, "GET", "/projects/p/flags?q=CHECK")["items"]?.arrayValue?.count == 1)
             #expect(try await api.expect(200, "GET", "/projects/p/flags")["items"]?.arrayValue?.count == 2)
@@ -84,7 +88,8 @@ struct ResourceTests {
             #expect(sdkFlag["clientSide"] == true)
             #expect(data["segments"] == [:])
 
-            let patched = try await api.expect(200, "PATCH", "/projects/p/flags/checkout", #"{"name":"Renamed","variations":[{"value":"a"},{"value":"b"},{"value":"c"},{"value":"d"}]}"#)
+            let patched = try await api.expect(200, "PATCH", "/projects/p/flags/checkout",
+                #"{"name":"Renamed","variations":[{"value":"a"},{"value":"b"},{"value":"c"},{"value":"d"}]}"#)
             #expect(patched["name"] == "Renamed")
             #expect(patched["environments"]?["production"]?["version"] == 2, "new variations are published: version +1")
             try await api.expect(422, "PATCH", "/projects/p/flags/checkout", #"{"variations":[{"value":"a"}]}"#)
@@ -111,7 +116,8 @@ struct ResourceTests {
             let response = try await api.call("GET", path)
             #expect(response.header("etag") == "\"2\"")
 
-            let patched = try await api.expect(200, "PATCH", path + "?comment=incident%20123", #"{"on":false}"#, headers: [("If-Match", "\"2\"")])
+            let patched = try await api.expect(200, "PATCH", path + "?comment=incident%20123", #"{"on":false}"#,
+                headers: [("If-Match", "\"2\"")])
             #expect(patched["on"] == false)
             #expect(patched["targets"]?[0]?["values"] == ["alice"], "a merge patch keeps the other fields")
             #expect(patched["version"] == 3)
@@ -121,7 +127,8 @@ struct ResourceTests {
             #expect(cleared["targets"] == [])
 
             // fallthrough is a one-of: setting a rollout drops the variation; nested objects merge.
-            let rollout = try await api.expect(200, "PATCH", path, #"{"fallthrough":{"rollout":{"variations":[{"variation":0,"weight":100000}]}}}"#)
+            let rollout = try await api.expect(200, "PATCH", path,
+                #"{"fallthrough":{"rollout":{"variations":[{"variation":0,"weight":100000}]}}}"#)
             #expect(rollout["fallthrough"]?["variation"] == nil)
             let bucketed = try await api.expect(200, "PATCH", path, #"{"fallthrough":{"rollout":{"bucketBy":"email"}}}"#)
             #expect(bucketed["fallthrough"]?["rollout"]?["bucketBy"] == "email")

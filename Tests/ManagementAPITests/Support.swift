@@ -19,7 +19,8 @@ struct ManagementHarness {
     func call(_ method: String, _ path: String, _ json: String? = nil, token: String? = nil, headers: [(String, String)] = [])
         async throws -> TestHTTP.Response
     {
-        try await TestHTTP.json(method, "\(stack.managementAPI.baseURL)/api/v1\(path)", token: token ?? stack.adminToken, json: json, headers: headers)
+        try await TestHTTP.json(method, "\(stack.managementAPI.baseURL)/api/v1\(path)", token: token ?? stack.adminToken,
+            json: json, headers: headers)
     }
 
     /// Calls the API and requires `status`, returning the parsed body (or null).
@@ -54,7 +55,8 @@ struct ManagementHarness {
             let records = try await publishedRecords()
             if predicate(records) { return records }
             if ContinuousClock.now > deadline {
-                Issue.record("the expected records were not published within \(timeout); management-api log:\n\(stack.managementAPI.logTail())")
+                Issue.record(
+                    "the expected records were not published within \(timeout); management-api log:\n\(stack.managementAPI.logTail())")
                 return records
             }
             try await Task.sleep(for: .milliseconds(200))
@@ -84,7 +86,8 @@ func withHarness(_ body: (ManagementHarness) async throws -> Void) async throws 
 
 /// Every record currently on a config topic, in topic order per partition.
 func readConfigTopic(brokers: String, topic: String = "vane.config") async throws -> [ConfigRecord] {
-    let reader = try KafkaTopicReader(configuration: .init(bootstrapServers: [brokers], topic: topic), logger: TestLogger.make("config-reader"))
+    let reader = try KafkaTopicReader(configuration: .init(bootstrapServers: [brokers], topic: topic),
+        logger: TestLogger.make("config-reader"))
     var tracker = try await reader.start()
     var records: [ConfigRecord] = []
     if !tracker.isCaughtUp {

@@ -11,22 +11,39 @@ struct ValidationTests {
         ("no fallthrough (LaunchDarkly would call the flag malformed)", #"{"fallthrough":null}"#, "fallthrough"),
         ("negative fallthrough variation", #"{"fallthrough":{"variation":-1}}"#, "fallthrough.variation"),
         ("target variation out of range", #"{"targets":[{"values":["a"],"variation":7}]}"#, "targets[0].variation"),
-        ("rule variation out of range", #"{"rules":[{"clauses":[{"attribute":"a","op":"in","values":[1]}],"variation":5}]}"#, "rules[0].variation"),
-        ("rollout variation out of range", #"{"fallthrough":{"rollout":{"variations":[{"variation":3,"weight":100000}]}}}"#, "fallthrough.rollout.variations[0].variation"),
-        ("rollout weight above 100000", #"{"fallthrough":{"rollout":{"variations":[{"variation":0,"weight":100001}]}}}"#, "fallthrough.rollout.variations[0].weight"),
-        ("negative rollout weight", #"{"fallthrough":{"rollout":{"variations":[{"variation":0,"weight":-5},{"variation":1,"weight":100000}]}}}"#, "fallthrough.rollout.variations[0].weight"),
-        ("weights adding up above 100000", #"{"fallthrough":{"rollout":{"variations":[{"variation":0,"weight":60000},{"variation":1,"weight":60000}]}}}"#, "fallthrough.rollout.variations"),
+        ("rule variation out of range", #"{"rules":[{"clauses":[{"attribute":"a","op":"in","values":[1]}],"variation":5}]}"#,
+            "rules[0].variation"),
+        ("rollout variation out of range", #"{"fallthrough":{"rollout":{"variations":[{"variation":3,"weight":100000}]}}}"#,
+            "fallthrough.rollout.variations[0].variation"),
+        ("rollout weight above 100000", #"{"fallthrough":{"rollout":{"variations":[{"variation":0,"weight":100001}]}}}"#,
+            "fallthrough.rollout.variations[0].weight"),
+        ("negative rollout weight",
+            #"{"fallthrough":{"rollout":{"variations":[{"variation":0,"weight":-5},{"variation":1,"weight":100000}]}}}"#,
+            "fallthrough.rollout.variations[0].weight"),
+        ("weights adding up above 100000",
+            #"{"fallthrough":{"rollout":{"variations":[{"variation":0,"weight":60000},{"variation":1,"weight":60000}]}}}"#,
+            "fallthrough.rollout.variations"),
         ("empty rollout", #"{"rules":[{"clauses":[],"rollout":{"variations":[]}}]}"#, "rules[0].rollout.variations"),
         ("rule with neither variation nor rollout", #"{"rules":[{"clauses":[]}]}"#, "rules[0]"),
-        ("unknown operator", #"{"rules":[{"clauses":[{"attribute":"a","op":"isOneOf","values":[1]}],"variation":0}]}"#, "rules[0].clauses[0].op"),
-        ("regex that does not compile", #"{"rules":[{"clauses":[{"attribute":"a","op":"matches","values":["a("]}],"variation":0}]}"#, "rules[0].clauses[0].values[0]"),
-        ("regex RE2 cannot run", #"{"rules":[{"clauses":[{"attribute":"a","op":"matches","values":["(a)\\1"]}],"variation":0}]}"#, "rules[0].clauses[0].values[0]"),
-        ("invalid attribute reference", #"{"rules":[{"clauses":[{"contextKind":"user","attribute":"/a//b","op":"in","values":[1]}],"variation":0}]}"#, "rules[0].clauses[0].attribute"),
+        ("unknown operator", #"{"rules":[{"clauses":[{"attribute":"a","op":"isOneOf","values":[1]}],"variation":0}]}"#,
+            "rules[0].clauses[0].op"),
+        ("regex that does not compile", #"{"rules":[{"clauses":[{"attribute":"a","op":"matches","values":["a("]}],"variation":0}]}"#,
+            "rules[0].clauses[0].values[0]"),
+        ("regex RE2 cannot run", #"{"rules":[{"clauses":[{"attribute":"a","op":"matches","values":["(a)\\1"]}],"variation":0}]}"#,
+            "rules[0].clauses[0].values[0]"),
+        ("invalid attribute reference",
+            #"{"rules":[{"clauses":[{"contextKind":"user","attribute":"/a//b","op":"in","values":[1]}],"variation":0}]}"#,
+            "rules[0].clauses[0].attribute"),
         ("missing attribute", #"{"rules":[{"clauses":[{"op":"in","values":[1]}],"variation":0}]}"#, "rules[0].clauses[0].attribute"),
-        ("invalid context kind", #"{"rules":[{"clauses":[{"contextKind":"multi","attribute":"a","op":"in","values":[1]}],"variation":0}]}"#, "rules[0].clauses[0].contextKind"),
-        ("invalid target context kind", #"{"contextTargets":[{"contextKind":"a b","values":["x"],"variation":0}]}"#, "contextTargets[0].contextKind"),
-        ("invalid bucketBy", #"{"fallthrough":{"rollout":{"contextKind":"user","bucketBy":"/~x","variations":[{"variation":0,"weight":100000}]}}}"#, "fallthrough.rollout.bucketBy"),
-        ("unknown segment", #"{"rules":[{"clauses":[{"attribute":"","op":"segmentMatch","values":["nope"]}],"variation":0}]}"#, "rules[0].clauses[0].values[0]"),
+        ("invalid context kind", #"{"rules":[{"clauses":[{"contextKind":"multi","attribute":"a","op":"in","values":[1]}],"variation":0}]}"#,
+            "rules[0].clauses[0].contextKind"),
+        ("invalid target context kind", #"{"contextTargets":[{"contextKind":"a b","values":["x"],"variation":0}]}"#,
+            "contextTargets[0].contextKind"),
+        ("invalid bucketBy",
+            #"{"fallthrough":{"rollout":{"contextKind":"user","bucketBy":"/~x","variations":[{"variation":0,"weight":100000}]}}}"#,
+            "fallthrough.rollout.bucketBy"),
+        ("unknown segment", #"{"rules":[{"clauses":[{"attribute":"","op":"segmentMatch","values":["nope"]}],"variation":0}]}"#,
+            "rules[0].clauses[0].values[0]"),
         ("unknown prerequisite", #"{"prerequisites":[{"key":"nope","variation":0}]}"#, "prerequisites[0].key"),
         ("prerequisite variation out of range", #"{"prerequisites":[{"key":"other","variation":9}]}"#, "prerequisites[0].variation"),
         ("prerequisite of itself", #"{"prerequisites":[{"key":"f","variation":0}]}"#, "prerequisites[0].key"),
@@ -53,7 +70,8 @@ struct ValidationTests {
             let empty = try await api.expect(422, "PUT", path, #"{"fallthrough":{}}"#)
             #expect(empty["details"]?[0]?["path"] == "fallthrough")
             // A cycle through another flag.
-            try await api.expect(200, "PATCH", "/projects/p/flags/other/environments/production", #"{"prerequisites":[{"key":"f","variation":0}]}"#)
+            try await api.expect(200, "PATCH", "/projects/p/flags/other/environments/production",
+                #"{"prerequisites":[{"key":"f","variation":0}]}"#)
             let cycle = try await api.expect(422, "PATCH", path, #"{"prerequisites":[{"key":"other","variation":0}]}"#)
             #expect(cycle["details"]?[0]?["message"]?.stringValue?.contains("cycle") == true)
             // Nothing invalid was stored: only the initial version (and the other flag's change) exist.
@@ -68,7 +86,8 @@ struct ValidationTests {
                 ("/projects", #"{"key":"bad key","name":"x"}"#, "key", "project key"),
                 ("/projects", #"{"name":"x"}"#, "key", "missing key"),
                 ("/projects", #"{"key":"ok","name":""}"#, "name", "empty name"),
-                ("/projects", #"{"key":"ok","name":"x","environments":[{"key":"a"},{"key":"a","name":"A"}]}"#, "environments[1].key", "duplicate env"),
+                ("/projects", #"{"key":"ok","name":"x","environments":[{"key":"a"},{"key":"a","name":"A"}]}"#,
+                    "environments[1].key", "duplicate env"),
             ]
             for (path, body, field, what) in cases {
                 let error = try await api.expect(422, "POST", path, body)

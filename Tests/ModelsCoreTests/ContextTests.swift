@@ -48,11 +48,15 @@ struct ContextTests {
 
     @Test("kinds as Go reads them: an empty member name or inner kind means user; an inner kind wins")
     func kindQuirks() throws {
-        #expect(try EvaluationContext(json: json(#"{"kind":"multi","":{"key":"u"},"org":{"key":"o"}}"#)).individualContext(kind: "user")?.key == "u")
-        #expect(try EvaluationContext(json: json(#"{"kind":"multi","org":{"key":"o","kind":"device"},"user":{"key":"u"}}"#)).individualContexts.map(\.kind) == ["device", "user"])
+        #expect(try EvaluationContext(json: json(#"{"kind":"multi","":{"key":"u"},"org":{"key":"o"}}"#))
+            .individualContext(kind: "user")?.key == "u")
+        #expect(try EvaluationContext(json: json(#"{"kind":"multi","org":{"key":"o","kind":"device"},"user":{"key":"u"}}"#))
+            .individualContexts.map(\.kind) == ["device", "user"])
         #expect(try EvaluationContext(json: json(#"{"kind":"org","key":"o","":1}"#)).individualContexts[0].attributes.isEmpty,
                 "an attribute named \"\" is ignored")
-        #expect(throws: ContextError.self) { try EvaluationContext(json: json(#"{"kind":"multi","org":{"key":"o","kind":"user"},"user":{"key":"u"}}"#)) }
+        #expect(throws: ContextError.self) {
+            try EvaluationContext(json: json(#"{"kind":"multi","org":{"key":"o","kind":"user"},"user":{"key":"u"}}"#))
+        }
     }
 
     @Test("invalid contexts are rejected", arguments: [

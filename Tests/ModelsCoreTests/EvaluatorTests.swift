@@ -5,7 +5,8 @@ import Testing
 @Suite("Evaluator")
 struct EvaluatorTests {
     private func flag(_ key: String, _ body: String) -> String {
-        #"{"key":"\#(key)","on":true,"variations":["off","on","other"],"offVariation":0,"fallthrough":{"variation":1}\#(body.isEmpty ? "" : ",")\#(body)}"#
+        #"{"key":"\#(key)","on":true,"variations":["off","on","other"],"offVariation":0,"fallthrough":{"variation":1}"#
+            + #"\#(body.isEmpty ? "" : ",")\#(body)}"#
     }
 
     @Test("an off flag serves its off variation, or no value when it has none")
@@ -29,13 +30,17 @@ struct EvaluatorTests {
         #"{"key":"f","on":false,"variations":[1],"offVariation":5}"#,
         #"{"key":"f","on":true,"variations":[1],"fallthrough":{"variation":-1}}"#,
         #"{"key":"f","on":true,"variations":[1],"targets":[{"values":["u"],"variation":3}],"fallthrough":{"variation":0}}"#,
-        #"{"key":"f","on":true,"variations":[1],"fallthrough":{"variation":0},"rules":[{"variation":2,"clauses":[{"attribute":"key","op":"in","values":["u"]}]}]}"#,
+        #"{"key":"f","on":true,"variations":[1],"fallthrough":{"variation":0},"#
+            + #""rules":[{"variation":2,"clauses":[{"attribute":"key","op":"in","values":["u"]}]}]}"#,
         #"{"key":"f","on":true,"variations":[1],"fallthrough":{"rollout":{"variations":[{"variation":4,"weight":100000}]}}}"#,
         #"{"key":"f","on":true,"variations":[1]}"#,
         #"{"key":"f","on":true,"variations":[1],"fallthrough":{"rollout":{"variations":[]}}}"#,
-        #"{"key":"f","on":true,"variations":[1],"fallthrough":{"variation":0},"rules":[{"clauses":[{"attribute":"/a//b","contextKind":"user","op":"in","values":["u"]}],"variation":0}]}"#,
-        #"{"key":"f","on":true,"variations":[1],"fallthrough":{"variation":0},"rules":[{"clauses":[{"attribute":"","op":"in","values":["u"]}],"variation":0}]}"#,
-        #"{"key":"f","on":true,"variations":[1],"fallthrough":{"rollout":{"contextKind":"user","bucketBy":"/~x","variations":[{"variation":0,"weight":100000}]}}}"#,
+        #"{"key":"f","on":true,"variations":[1],"fallthrough":{"variation":0},"#
+            + #""rules":[{"clauses":[{"attribute":"/a//b","contextKind":"user","op":"in","values":["u"]}],"variation":0}]}"#,
+        #"{"key":"f","on":true,"variations":[1],"fallthrough":{"variation":0},"#
+            + #""rules":[{"clauses":[{"attribute":"","op":"in","values":["u"]}],"variation":0}]}"#,
+        #"{"key":"f","on":true,"variations":[1],"#
+            + #""fallthrough":{"rollout":{"contextKind":"user","bucketBy":"/~x","variations":[{"variation":0,"weight":100000}]}}}"#,
     ])
     func malformed(_ text: String) {
         let detail = evaluationData(flags: [text]).evaluate(flagKey: "f", context: .user("u"))
@@ -132,9 +137,11 @@ struct EvaluatorTests {
                 "targets":[{"values":["u1"],"variation":0}],
                 "contextTargets":[{"contextKind":"other","values":["o1"],"variation":2},{"contextKind":"user","values":[],"variation":0}]
                 """#),
-            flag("offTargets", #""targets":[{"values":["a"],"variation":2}]"#).replacingOccurrences(of: #""on":true"#, with: #""on":false"#),
+            flag("offTargets", #""targets":[{"values":["a"],"variation":2}]"#).replacingOccurrences(of: #""on":true"#,
+                with: #""on":false"#),
         ])
-        #expect(data.evaluate(flagKey: "legacy", context: .user("b")) == EvaluationDetail(value: "other", variationIndex: 2, reason: .targetMatch))
+        #expect(data.evaluate(flagKey: "legacy", context: .user("b")) == EvaluationDetail(value: "other",
+            variationIndex: 2, reason: .targetMatch))
         #expect(data.evaluate(flagKey: "legacy", context: .user("c")).reason == .fallthrough())
         #expect(data.evaluate(flagKey: "legacy", context: context(#"{"kind":"org","key":"a"}"#)).reason == .fallthrough())
         let both = context(#"{"kind":"multi","user":{"key":"u1"},"other":{"key":"o1"}}"#)
@@ -147,7 +154,8 @@ struct EvaluatorTests {
     func targetsWithKinds() {
         let data = evaluationData(flags: [
             flag("legacyOrg", #""targets":[{"contextKind":"org","values":["o"],"variation":2}]"#),
-            flag("viaPlaceholder", #""targets":[{"contextKind":"org","values":["o"],"variation":2}],"contextTargets":[{"values":[],"variation":2}]"#),
+            flag("viaPlaceholder",
+                #""targets":[{"contextKind":"org","values":["o"],"variation":2}],"contextTargets":[{"values":[],"variation":2}]"#),
         ])
         #expect(data.evaluate(flagKey: "legacyOrg", context: context(#"{"kind":"org","key":"o"}"#)).variationIndex == 2)
         #expect(data.evaluate(flagKey: "legacyOrg", context: .user("o")).variationIndex == 1)
@@ -187,7 +195,8 @@ struct EvaluatorTests {
         #expect(data.evaluate(flagKey: "f", context: .user("u")).reason == .fallthrough())
         #expect(data.evaluate(flagKey: "f", context: context(#"{"kind":"org","key":"o"}"#)).reason == .fallthrough())
         #expect(data.evaluate(flagKey: "f", context: context(#"{"kind":"org","key":"o","tier":"y"}"#)).variationIndex == 2)
-        #expect(data.evaluate(flagKey: "f", context: context(#"{"kind":"multi","user":{"key":"u"},"org":{"key":"o","tier":"y"}}"#)).variationIndex == 2)
+        #expect(data.evaluate(flagKey: "f",
+            context: context(#"{"kind":"multi","user":{"key":"u"},"org":{"key":"o","tier":"y"}}"#)).variationIndex == 2)
     }
 
     @Test("the kind attribute matches any individual kind and ignores the clause's context kind")
@@ -197,14 +206,16 @@ struct EvaluatorTests {
             """#)])
         #expect(data.evaluate(flagKey: "f", context: context(#"{"kind":"org","key":"o"}"#)).variationIndex == 2)
         #expect(data.evaluate(flagKey: "f", context: context(#"{"kind":"device","key":"d"}"#)).variationIndex == 1)
-        #expect(data.evaluate(flagKey: "f", context: context(#"{"kind":"multi","device":{"key":"d"},"user":{"key":"u"}}"#)).variationIndex == 2)
+        #expect(data.evaluate(flagKey: "f",
+            context: context(#"{"kind":"multi","device":{"key":"d"},"user":{"key":"u"}}"#)).variationIndex == 2)
     }
 
     @Test("clause attributes are literal without a context kind and paths with one")
     func attributePaths() {
         let data = evaluationData(flags: [
             flag("literal", #""rules":[{"id":"r","variation":2,"clauses":[{"attribute":"/a/b","op":"in","values":[1]}]}]"#),
-            flag("path", #""rules":[{"id":"r","variation":2,"clauses":[{"contextKind":"user","attribute":"/a/b","op":"in","values":[1]}]}]"#),
+            flag("path",
+                 #""rules":[{"id":"r","variation":2,"clauses":[{"contextKind":"user","attribute":"/a/b","op":"in","values":[1]}]}]"#),
         ])
         let nested = context(#"{"kind":"user","key":"k","a":{"b":1}}"#)
         let literal = context(#"{"kind":"user","key":"k","/a/b":1}"#)
@@ -214,7 +225,8 @@ struct EvaluatorTests {
         #expect(data.evaluate(flagKey: "path", context: literal).variationIndex == 1)
     }
 
-    private let segmentFlag = #"{"key":"f","on":true,"variations":[false,true],"fallthrough":{"variation":0},"rules":[{"id":"r","variation":1,"clauses":[{"attribute":"","op":"segmentMatch","values":["s"]}]}]}"#
+    private let segmentFlag = #"{"key":"f","on":true,"variations":[false,true],"fallthrough":{"variation":0},"#
+        + #""rules":[{"id":"r","variation":1,"clauses":[{"attribute":"","op":"segmentMatch","values":["s"]}]}]}"#
 
     private func inSegment(_ segment: String, _ contextText: String, extraSegments: [String] = []) -> EvaluationDetail {
         evaluationData(flags: [segmentFlag], segments: [segment] + extraSegments).evaluate(flagKey: "f", context: context(contextText))
@@ -222,7 +234,10 @@ struct EvaluatorTests {
 
     @Test("segments: included before excluded, per-kind lists, user lists only for users")
     func segmentTargets() {
-        let s = #"{"key":"s","included":["in","both"],"excluded":["out","both"],"includedContexts":[{"contextKind":"org","values":["o-in","o-both"]}],"excludedContexts":[{"contextKind":"org","values":["o-both","o-out"]}],"rules":[{"clauses":[{"attribute":"key","op":"startsWith","values":["o-"],"contextKind":"org"}]}]}"#
+        let s = #"{"key":"s","included":["in","both"],"excluded":["out","both"],"#
+            + #""includedContexts":[{"contextKind":"org","values":["o-in","o-both"]}],"#
+            + #""excludedContexts":[{"contextKind":"org","values":["o-both","o-out"]}],"#
+            + #""rules":[{"clauses":[{"attribute":"key","op":"startsWith","values":["o-"],"contextKind":"org"}]}]}"#
         #expect(inSegment(s, #"{"kind":"user","key":"in"}"#).variationIndex == 1)
         #expect(inSegment(s, #"{"kind":"user","key":"both"}"#).variationIndex == 1)
         #expect(inSegment(s, #"{"kind":"user","key":"out"}"#).variationIndex == 0)
@@ -242,7 +257,8 @@ struct EvaluatorTests {
 
     @Test("weighted segment rules bucket by segment key and salt; a missing rollout kind never matches")
     func weightedSegmentRules() {
-        let s = #"{"key":"segment3","salt":"salty","rules":[{"clauses":[{"attribute":"key","op":"in","values":["user-key","unmatching-key"]}],"weight":14955}]}"#
+        let s = #"{"key":"segment3","salt":"salty","#
+            + #""rules":[{"clauses":[{"attribute":"key","op":"in","values":["user-key","unmatching-key"]}],"weight":14955}]}"#
         let flag = segmentFlag.replacingOccurrences(of: #"["s"]"#, with: #"["segment3"]"#)
         let data = evaluationData(flags: [flag], segments: [s])
         #expect(data.evaluate(flagKey: "f", context: .user("user-key")).variationIndex == 1)
@@ -266,7 +282,8 @@ struct EvaluatorTests {
 
     @Test("big segments have no store here: rules only, and the reason says NOT_CONFIGURED")
     func bigSegments() {
-        let big = #"{"key":"s","unbounded":true,"generation":2,"included":["u"],"rules":[{"clauses":[{"attribute":"key","op":"in","values":["r"]}]}]}"#
+        let big = #"{"key":"s","unbounded":true,"generation":2,"included":["u"],"#
+            + #""rules":[{"clauses":[{"attribute":"key","op":"in","values":["r"]}]}]}"#
         let u = inSegment(big, #"{"kind":"user","key":"u"}"#)
         #expect(u.variationIndex == 0)
         #expect(u.reason.jsonValue == json(#"{"kind":"FALLTHROUGH","bigSegmentsStatus":"NOT_CONFIGURED"}"#))
@@ -275,7 +292,8 @@ struct EvaluatorTests {
 
     @Test("experiment detection for analytics")
     func isExperiment() throws {
-        let data = evaluationData(flags: [#"{"key":"f","on":true,"variations":[1],"trackEventsFallthrough":true,"fallthrough":{"variation":0},"rules":[{"variation":0,"trackEvents":true,"clauses":[]},{"variation":0,"clauses":[]}]}"#])
+        let data = evaluationData(flags: [#"{"key":"f","on":true,"variations":[1],"trackEventsFallthrough":true,"#
+            + #""fallthrough":{"variation":0},"rules":[{"variation":0,"trackEvents":true,"clauses":[]},{"variation":0,"clauses":[]}]}"#])
         let f = try #require(data.flag("f"))
         #expect(f.isExperiment(.fallthrough()))
         #expect(f.isExperiment(.ruleMatch(index: 0, id: nil)))

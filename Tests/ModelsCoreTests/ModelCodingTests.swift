@@ -30,9 +30,11 @@ struct ModelCodingTests {
 
     @Test("encoding always writes the arrays and fields the SDKs require, with integers as integers")
     func requiredFields() throws {
-        let minimal = try FeatureFlag(json: json(#"{"key":"f","version":2.0,"rules":[{"clauses":[{"op":"segmentMatch","values":["s"]}],"variation":0}]}"#))
+        let minimal = try FeatureFlag(
+            json: json(#"{"key":"f","version":2.0,"rules":[{"clauses":[{"op":"segmentMatch","values":["s"]}],"variation":0}]}"#))
         let written = try JSONParser.parse(minimal.jsonBytes)
-        for key in ["key", "on", "prerequisites", "targets", "contextTargets", "rules", "fallthrough", "offVariation", "variations", "clientSide", "salt", "trackEvents", "trackEventsFallthrough", "debugEventsUntilDate", "version", "deleted"] {
+        for key in ["key", "on", "prerequisites", "targets", "contextTargets", "rules", "fallthrough", "offVariation", "variations",
+            "clientSide", "salt", "trackEvents", "trackEventsFallthrough", "debugEventsUntilDate", "version", "deleted"] {
             #expect(written[key] != nil, "\(key)")
         }
         let text = String(decoding: minimal.jsonBytes, as: UTF8.self)
@@ -51,7 +53,8 @@ struct ModelCodingTests {
         (#"{"key":"f","version":1.5}"#, "version"),
         (#"{"key":"f","rules":[{"clauses":[{"op":"in","values":"x"}]}]}"#, "rules[0].clauses[0].values"),
         (#"{"key":"f","prerequisites":[{"key":"p"}]}"#, "prerequisites[0].variation"),
-        (#"{"key":"f","fallthrough":{"rollout":{"variations":[{"variation":0,"weight":"1"}]}}}"#, "fallthrough.rollout.variations[0].weight"),
+        (#"{"key":"f","fallthrough":{"rollout":{"variations":[{"variation":0,"weight":"1"}]}}}"#,
+            "fallthrough.rollout.variations[0].weight"),
         (#"{"key":"f","targets":[{"values":[1],"variation":0}]}"#, "targets[0].values[0]"),
     ])
     func typeErrors(text: String, path: String) {
@@ -65,7 +68,10 @@ struct ModelCodingTests {
 
     @Test("segments round-trip")
     func segments() throws {
-        let text = #"{"key":"s","version":3,"included":["a"],"excluded":["b"],"includedContexts":[{"contextKind":"org","values":["o"]}],"excludedContexts":[],"salt":"x","rules":[{"id":"r","clauses":[],"weight":5000,"bucketBy":"email","rolloutContextKind":"user"}],"unbounded":true,"generation":4}"#
+        let text = #"{"key":"s","version":3,"included":["a"],"excluded":["b"],"includedContexts":[{"contextKind":"org","values":["o"]}],"#
+            + #""excludedContexts":[],"salt":"x","#
+            + #""rules":[{"id":"r","clauses":[],"weight":5000,"bucketBy":"email","rolloutContextKind":"user"}],"#
+            + #""unbounded":true,"generation":4}"#
         let segment = try Segment(json: json(text))
         #expect(try Segment(json: JSONParser.parse(segment.jsonBytes)) == segment)
         #expect(segment.rules[0].weight == 5000)

@@ -42,7 +42,8 @@ struct VanectlEvalTests {
             let result = try await ChildProcess.run(
                 RepositoryPaths.executable("vanectl"),
                 ["eval", "--data", dataFile.path, "--contexts", contextsFile.path, "--flag", key])
-            #expect(result.standardOutput == #"{"context":0,"flag":"\#(key)","value":null,"variationIndex":null,"reason":{"kind":"ERROR","errorKind":"FLAG_NOT_FOUND"}}"# + "\n")
+            #expect(result.standardOutput == #"{"context":0,"flag":"\#(key)","value":null,"variationIndex":null,"#
+                + #""reason":{"kind":"ERROR","errorKind":"FLAG_NOT_FOUND"}}"# + "\n")
         }
     }
 

@@ -27,7 +27,10 @@ struct EndToEndTests {
                 "--vanectl", RepositoryPaths.executable("vanectl").path,
             ] + arguments)
         guard result.status == 0 else {
-            Issue.record("relay_compat.py \(command) failed:\n\(result.standardOutput)\n\(result.standardError.suffix(3000))\nrelay log:\n\(relay.logTail())")
+            Issue.record("""
+                relay_compat.py \(command) failed:\n\(result.standardOutput)\n\(result.standardError.suffix(3000))\n\
+                relay log:\n\(relay.logTail())
+                """)
             return nil
         }
         let summary = result.standardOutput.split(separator: "\n").last.map(String.init) ?? ""
@@ -68,7 +71,8 @@ struct EndToEndTests {
             try await relay.waitUntilReady()
             let seed = Int(ProcessInfo.processInfo.environment["VANE_RELAY_DIFFERENTIAL_SEED"] ?? "") ?? 7
             let flags = Int(ProcessInfo.processInfo.environment["VANE_RELAY_DIFFERENTIAL_FLAGS"] ?? "") ?? 60
-            _ = try await compat("differential", stack, relay: relay, arguments: ["--seed", "\(seed)", "--flags", "\(flags)", "--contexts", "40"])
+            _ = try await compat("differential", stack, relay: relay, arguments: ["--seed", "\(seed)", "--flags",
+                "\(flags)", "--contexts", "40"])
         }
     }
 
@@ -81,8 +85,10 @@ struct EndToEndTests {
         let project = try await stack.api("POST", "/projects", json: #"{"key":"resilience","name":"Resilience"}"#)
         let environment = try #require(try JSONParser.parse(project.body)["environments"]?.arrayValue?.first { $0["key"] == "production" })
         let sdkKey = try #require(environment["sdkKey"]?.stringValue)
-        _ = try await stack.api("POST", "/projects/resilience/flags", json: #"{"key":"f","name":"F","variations":[{"value":true},{"value":false}]}"#)
-        _ = try await stack.api("PUT", "/projects/resilience/flags/f/environments/production", json: #"{"on":true,"fallthrough":{"variation":0}}"#)
+        _ = try await stack.api("POST", "/projects/resilience/flags",
+            json: #"{"key":"f","name":"F","variations":[{"value":true},{"value":false}]}"#)
+        _ = try await stack.api("PUT", "/projects/resilience/flags/f/environments/production",
+            json: #"{"on":true,"fallthrough":{"variation":0}}"#)
 
         let relay = try startRelay(stack)
         defer { relay.stopBlocking() }

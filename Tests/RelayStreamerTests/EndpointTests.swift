@@ -34,7 +34,8 @@ struct EndpointTests {
             #expect(cached.status == 304)
             #expect(cached.body.isEmpty)
             relay.apply(Fixtures.flag("browser", version: 3))
-            let changed = try await TestHTTP.request("GET", url, headers: [("Authorization", "api_key \(Fixtures.sdkKey)"), ("If-None-Match", etag)])
+            let changed = try await TestHTTP.request("GET", url, headers: [("Authorization", "api_key \(Fixtures.sdkKey)"),
+                ("If-None-Match", etag)])
             #expect(changed.status == 200)
             #expect(changed.header("ETag") != etag)
             #expect(try await TestHTTP.request("GET", url, headers: [("Authorization", "sdk-nope")]).status == 401)
@@ -121,7 +122,8 @@ struct EndpointTests {
             // Bodies that are not JSON objects: OFREP's PARSE_ERROR, in each route's own shape.
             for text in ["{", "null", "[]", "\"context\"", "42"] {
                 let single = try await TestHTTP.request(
-                    "POST", "\(relay.baseURL)/ofrep/v1/evaluate/flags/browser", headers: [("X-API-Key", Fixtures.sdkKey)], body: Array(text.utf8))
+                    "POST", "\(relay.baseURL)/ofrep/v1/evaluate/flags/browser",
+                    headers: [("X-API-Key", Fixtures.sdkKey)], body: Array(text.utf8))
                 #expect(single.status == 400, "\(text)")
                 #expect(try json(single)["errorCode"] == "PARSE_ERROR", "\(text)")
                 #expect(try json(single)["key"] == "browser", "\(text)")
@@ -138,14 +140,16 @@ struct EndpointTests {
             #expect(bulk.status == 200)
             #expect(try json(bulk)["flags"]?.arrayValue?.count == 2)
             let etag = try #require(bulk.header("ETag"))
-            let cached = try await TestHTTP.request("POST", url, headers: [("X-API-Key", Fixtures.sdkKey), ("If-None-Match", etag)], body: body)
+            let cached = try await TestHTTP.request("POST", url, headers: [("X-API-Key", Fixtures.sdkKey), ("If-None-Match", etag)],
+                body: body)
             #expect(cached.status == 304)
             let otherContext = try await TestHTTP.request(
                 "POST", url, headers: [("X-API-Key", Fixtures.sdkKey), ("If-None-Match", etag)],
                 body: Array(#"{"context":{"targetingKey":"bob"}}"#.utf8))
             #expect(otherContext.status == 200)
             relay.apply(Fixtures.flag("browser", version: 9, on: false))
-            let afterChange = try await TestHTTP.request("POST", url, headers: [("X-API-Key", Fixtures.sdkKey), ("If-None-Match", etag)], body: body)
+            let afterChange = try await TestHTTP.request("POST", url, headers: [("X-API-Key", Fixtures.sdkKey), ("If-None-Match", etag)],
+                body: body)
             #expect(afterChange.status == 200)
             let flags = try json(afterChange)["flags"]?.arrayValue ?? []
             #expect(flags.first { $0["key"] == "browser" }?["reason"] == "DISABLED")

@@ -19,7 +19,8 @@ struct EvaluationEndpointTests {
         }
         add("off") { $0.on = false }
         add("fixed") { $0.trackEvents = true }
-        add("split") { $0.fallthrough = .init(rollout: Rollout(variations: [.init(variation: 0, weight: 50_000), .init(variation: 1, weight: 50_000)])) }
+        add("split") { $0.fallthrough = .init(rollout: Rollout(variations: [.init(variation: 0, weight: 50_000),
+            .init(variation: 1, weight: 50_000)])) }
         add("targeted") {
             $0.targets = [Target(values: ["alice"], variation: 1)]
             $0.fallthrough = .init(rollout: Rollout(kind: "experiment", variations: [.init(variation: 0, weight: 100_000)]))

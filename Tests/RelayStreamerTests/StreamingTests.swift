@@ -14,7 +14,8 @@ struct StreamingTests {
 
     @Test("/all sends the put first, then patch and delete events and heartbeats")
     func serverStream() async throws {
-        try await InProcessRelay.with(settings: ["VANE_RELAY_HEARTBEAT_SECONDS": "0.2"], records: [Fixtures.environment(), Fixtures.flag("f", version: 1)]) { relay in
+        try await InProcessRelay.with(settings: ["VANE_RELAY_HEARTBEAT_SECONDS": "0.2"],
+            records: [Fixtures.environment(), Fixtures.flag("f", version: 1)]) { relay in
             let connection = try await RawConnection.connect(port: relay.port)
             try await connection.get("/all", headers: [Self.auth])
             try await connection.waitFor("the put") { $0.contains("event: put\n") }
@@ -125,7 +126,8 @@ struct StreamingTests {
                 relay.apply(Fixtures.flag("big", version: version) { $0.variations = [.string(padding), .string("\(version)")] })
             }
             // The fast client is not held back by the slow one.
-            try await fast.waitFor("the last patch") { $0.contains(#"{"path":"/flags/big","data":{"key":"big""#) && $0.contains(#""version":300"#) }
+            try await fast.waitFor("the last patch") { $0.contains(#"{"path":"/flags/big","data":{"key":"big""#)
+                && $0.contains(#""version":300"#) }
             #expect(relay.metric("vane_relay_stream_events_dropped_total") > 0, "the slow client's events were dropped")
             try await slow.setReading(true)
             try await slow.waitFor("a resync put with the latest version") { text in
@@ -139,7 +141,8 @@ struct StreamingTests {
 
     @Test("a deleted environment ends its streams; graceful shutdown ends the others cleanly")
     func endings() async throws {
-        let other = Fixtures.environment(id: "env-2", sdkKeys: [("sdk-other", nil)], mobileKey: "mob-other", clientSideID: "other-client-id")
+        let other = Fixtures.environment(id: "env-2", sdkKeys: [("sdk-other", nil)], mobileKey: "mob-other",
+            clientSideID: "other-client-id")
         let survivor = try await InProcessRelay.with(records: [Fixtures.environment(), other]) { relay in
             let doomed = try await RawConnection.connect(port: relay.port)
             try await doomed.get("/all", headers: [Self.auth])
@@ -188,7 +191,8 @@ struct StreamingTests {
 
     @Test("a key removed outright (rotation without a grace period) or whose expiry is moved earlier ends its streams at once")
     func keyRevoked() async throws {
-        let other = Fixtures.environment(id: "env-2", sdkKeys: [("sdk-other", nil)], mobileKey: "mob-other", clientSideID: "other-client-id")
+        let other = Fixtures.environment(id: "env-2", sdkKeys: [("sdk-other", nil)], mobileKey: "mob-other",
+            clientSideID: "other-client-id")
         try await InProcessRelay.with(records: [Fixtures.environment(), other]) { relay in
             let revoked = try await RawConnection.connect(port: relay.port)
             try await revoked.get("/all", headers: [Self.auth])
@@ -228,7 +232,8 @@ struct StreamingTests {
             #expect(unsigned.text.hasPrefix("HTTP/1.1 400"))
             #expect(unsigned.text.contains("context hash does not match"))
             let mobile = try await RawConnection.connect(port: relay.port)
-            try await mobile.send("REPORT /meval HTTP/1.1\r\nHost: relay\r\nAuthorization: \(Fixtures.mobileKey)\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"key\":\"alice\"}")
+            try await mobile.send("REPORT /meval HTTP/1.1\r\nHost: relay\r\nAuthorization: \(Fixtures.mobileKey)\r\n"
+                + "Content-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"key\":\"alice\"}")
             try await mobile.waitFor("the first ping") { $0.contains("event: ping") }
             relay.apply(Fixtures.flag("f", version: 2))
             try await browser.waitFor("a ping for the change") { $0.occurrences(of: "event: ping") == 2 }

@@ -48,14 +48,17 @@ struct LocalStackTests {
             for (name, port) in ports { environment[name] = "\(port)" }
             process = try Subprocess(
                 "/bin/bash", [RepositoryPaths.root.appendingPathComponent("scripts/run-stack.sh").path],
-                environment: environment, standardInput: .null, standardOutput: .file(output.path, append: true), standardError: .file(output.path, append: true))
+                environment: environment, standardInput: .null, standardOutput: .file(output.path, append: true),
+                standardError: .file(output.path, append: true))
             let deadline = ContinuousClock.now + .seconds(300)
             while !FileManager.default.fileExists(atPath: ready.path) {
                 if !process.isRunning {
-                    throw ChildProcess.LaunchError(description: "run-stack.sh exited before the stack was ready:\n\(Self.text(output))\n\(Self.logs(data))")
+                    throw ChildProcess.LaunchError(
+                        description: "run-stack.sh exited before the stack was ready:\n\(Self.text(output))\n\(Self.logs(data))")
                 }
                 guard ContinuousClock.now < deadline else {
-                    throw ChildProcess.LaunchError(description: "the stack was not ready within 300 s:\n\(Self.text(output))\n\(Self.logs(data))")
+                    throw ChildProcess.LaunchError(
+                        description: "the stack was not ready within 300 s:\n\(Self.text(output))\n\(Self.logs(data))")
                 }
                 try await Task.sleep(for: .milliseconds(200))
             }
@@ -168,18 +171,22 @@ struct LocalStackTests {
         var converted = ""
         while ContinuousClock.now < deadline {
             converted = try await stack.query(
-                "SELECT coalesce(sum(converted_contexts),0) || '/' || coalesce(sum(conversion_events),0) || '/' || coalesce(sum(value_sum),0)"
+                "SELECT coalesce(sum(converted_contexts),0) || '/' || coalesce(sum(conversion_events),0) || '/'"
+                    + " || coalesce(sum(value_sum),0)"
                     + " FROM analytics.experiment_metrics WHERE flag_key = '\(flag)' AND metric_key = 'e2e-purchase'")
             if converted == "\(users)/\(users)/\((0..<users).reduce(0, +))" { break }
             try await Task.sleep(for: .milliseconds(500))
         }
         #expect(converted == "\(users)/\(users)/\((0..<users).reduce(0, +))", "\(stack.logs())")
         // Every user and the probe context were exposed once; the evaluations were counted.
-        #expect(try await stack.query("SELECT sum(exposed_contexts) FROM analytics.experiment_exposures WHERE flag_key = '\(flag)'") == "\(users + 1)")
+        #expect(try await stack.query(
+            "SELECT sum(exposed_contexts) FROM analytics.experiment_exposures WHERE flag_key = '\(flag)'") == "\(users + 1)")
         let exposedByVariation = try await stack.query(
-            "SELECT string_agg(variation || ':' || exposed_contexts, ',' ORDER BY variation) FROM analytics.experiment_exposures WHERE flag_key = '\(flag)'")
+            "SELECT string_agg(variation || ':' || exposed_contexts, ',' ORDER BY variation)"
+                + " FROM analytics.experiment_exposures WHERE flag_key = '\(flag)'")
         #expect(exposedByVariation.split(separator: ",").count == 2)
-        let evaluations = Int(try await stack.query("SELECT coalesce(sum(evaluations),0) FROM analytics.evaluations_hourly WHERE flag_key = '\(flag)'")) ?? 0
+        let evaluations = Int(try await stack.query(
+            "SELECT coalesce(sum(evaluations),0) FROM analytics.evaluations_hourly WHERE flag_key = '\(flag)'")) ?? 0
         #expect(evaluations >= users + 2)
         #expect(try await stack.query("SELECT count(*) FROM analytics.flag_last_evaluated WHERE flag_key = '\(flag)'") == "1")
 
@@ -215,7 +222,8 @@ struct LocalStackTests {
         #expect(again.token == stack.token && again.sdkKey == stack.sdkKey)
         var republished = ""
         for _ in 0..<50 {
-            republished = try await TestHTTP.request("GET", "\(again.relay)/sdk/latest-all", headers: [("Authorization", again.sdkKey)]).text
+            republished = try await TestHTTP.request("GET", "\(again.relay)/sdk/latest-all",
+                headers: [("Authorization", again.sdkKey)]).text
             if republished.contains(flag) { break }
             try await Task.sleep(for: .milliseconds(200))
         }

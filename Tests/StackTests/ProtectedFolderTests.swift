@@ -20,7 +20,8 @@ struct ProtectedFolderTests {
         try FileManager.default.createDirectory(at: clone, withIntermediateDirectories: true)
         chmod(parent.path, 0o700)
         defer { try? FileManager.default.removeItem(at: parent) }
-        try FileManager.default.copyItem(at: RepositoryPaths.root.appendingPathComponent("scripts"), to: clone.appendingPathComponent("scripts"))
+        try FileManager.default.copyItem(at: RepositoryPaths.root.appendingPathComponent("scripts"),
+            to: clone.appendingPathComponent("scripts"))
 
         var ports: [String: Int] = [:]
         for name in ["VANE_PG_PORT", "VANE_API_PORT", "VANE_RELAY_PORT", "VANE_EVENTS_PORT", "VANE_PROCESSOR_PORT"] {
@@ -66,14 +67,16 @@ struct ProtectedFolderTests {
             try await Task.sleep(for: .milliseconds(200))
         }
         try await Task.sleep(for: .milliseconds(100))
-        let summary = (try JSONSerialization.jsonObject(with: Data(contentsOf: ready)) as? [String: Any] ?? [:]).compactMapValues { $0 as? String }
+        let summary = (try JSONSerialization.jsonObject(with: Data(contentsOf: ready)) as? [String: Any] ?? [:])
+            .compactMapValues { $0 as? String }
         let token = try #require(summary["adminToken"])
         let flags = try await TestHTTP.json("GET", "http://127.0.0.1:\(ports["VANE_API_PORT"]!)/api/v1/projects/demo/flags", token: token)
         #expect(flags.status == 200, "\(flags.text)")
 
         // Where the data lives is printed; as root it is outside the folder `postgres` cannot enter.
         let home = try #require(
-            text().split(separator: "\n").first { $0.hasPrefix("PostgreSQL    ") }.map { $0.split(separator: " ", omittingEmptySubsequences: true)[1] },
+            text().split(separator: "\n").first { $0.hasPrefix("PostgreSQL    ") }.map { $0.split(separator: " ",
+                omittingEmptySubsequences: true)[1] },
             "\(text())")
         if getuid() == 0 {
             #expect(home.hasPrefix("/var/tmp/vane-pg-"), "\(text())")

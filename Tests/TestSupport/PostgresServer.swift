@@ -93,7 +93,8 @@ public final class PostgresServer: Sendable {
         guard let control else { throw ChildProcess.LaunchError(description: "not a private server") }
         if control.asRoot {
             return try await ChildProcess.run(
-                URL(fileURLWithPath: "/usr/sbin/runuser"), ["-u", "postgres", "--", Self.binary("pg_ctl").path, "-D", control.data.path] + arguments,
+                URL(fileURLWithPath: "/usr/sbin/runuser"), ["-u", "postgres", "--", Self.binary("pg_ctl").path, "-D",
+                    control.data.path] + arguments,
                 in: URL(fileURLWithPath: "/"))
         }
         return try await ChildProcess.run(Self.binary("pg_ctl"), ["-D", control.data.path] + arguments)
@@ -149,7 +150,9 @@ public final class PostgresServer: Sendable {
         let options = "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1,127.0.0.2 -c fsync=off -c synchronous_commit=off"
             + " -c full_page_writes=off -c max_connections=300 \(tlsOptions)"
         let start = try run("pg_ctl", ["-D", data.path, "-o", options, "-l", data.appendingPathComponent("server.log").path, "-w", "start"])
-        guard start.status == 0 else { throw ChildProcess.LaunchError(description: "pg_ctl start failed: \(start.standardError)\(start.standardOutput)") }
+        guard start.status == 0 else {
+            throw ChildProcess.LaunchError(description: "pg_ctl start failed: \(start.standardError)\(start.standardOutput)")
+        }
         try startWatchdog(data: data, directory: directory, asRoot: asRoot)
         return PostgresServer(host: "127.0.0.1", port: port, user: "postgres", tls: tls,
                               control: Control(data: data, options: options, asRoot: asRoot))
@@ -160,7 +163,8 @@ public final class PostgresServer: Sendable {
     private static func serverFolderBase(asRoot: Bool) throws -> URL {
         let temporary = FileManager.default.temporaryDirectory
         guard asRoot else { return temporary }
-        let check = try ChildProcess.run(URL(fileURLWithPath: "/usr/sbin/runuser"), ["-u", "postgres", "--", "/usr/bin/test", "-x", temporary.path])
+        let check = try ChildProcess.run(URL(fileURLWithPath: "/usr/sbin/runuser"),
+            ["-u", "postgres", "--", "/usr/bin/test", "-x", temporary.path])
         return check.status == 0 ? temporary : URL(fileURLWithPath: "/var/tmp")
     }
 

@@ -94,7 +94,8 @@ public enum TestHTTP {
         request.method = .init(rawValue: method)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
-        let response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000))
+        let response = try await HTTPClient.shared.execute(request,
+            timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000))
         let collected = try await response.body.collect(upTo: 64 << 20)
         return Response(
             status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
@@ -102,7 +103,8 @@ public enum TestHTTP {
     }
 
     /// A JSON request with `Authorization: Bearer <token>`.
-    public static func json(_ method: String, _ url: String, token: String? = nil, json: String? = nil, headers: [(String, String)] = []) async throws -> Response {
+    public static func json(_ method: String, _ url: String, token: String? = nil, json: String? = nil,
+        headers: [(String, String)] = []) async throws -> Response {
         var all = headers
         if let token { all.append(("Authorization", "Bearer \(token)")) }
         if json != nil { all.append(("Content-Type", "application/json")) }

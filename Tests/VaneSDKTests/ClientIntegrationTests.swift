@@ -18,7 +18,8 @@ struct ClientIntegrationTests {
     }
 
     private func createBooleanFlag(_ stack: SDKStack, project: String, key: String, trackEvents: Bool = false) async throws {
-        try await stack.api("POST", "/projects/\(project)/flags", json: #"{"key":"\#(key)","name":"\#(key)","variations":[{"value":true},{"value":false}]}"#)
+        try await stack.api("POST", "/projects/\(project)/flags",
+            json: #"{"key":"\#(key)","name":"\#(key)","variations":[{"value":true},{"value":false}]}"#)
         try await stack.api(
             "PUT", "/projects/\(project)/flags/\(key)/environments/production",
             json: #"{"on":true,"fallthrough":{"variation":0},"offVariation":1,"trackEvents":\#(trackEvents)}"#)

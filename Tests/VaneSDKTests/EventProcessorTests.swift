@@ -61,10 +61,13 @@ struct EventProcessorTests {
     @Test("tracked flags and experiments give feature events (with reasons when asked or experimenting); debug events until their date")
     func featureEvents() throws {
         var processor = EventProcessor(settings: .init())
-        let tracked = try compiled(#"{"key":"t","version":2,"on":true,"trackEvents":true,"variations":["a","b"],"fallthrough":{"variation":0}}"#)
+        let tracked = try compiled(
+            #"{"key":"t","version":2,"on":true,"trackEvents":true,"variations":["a","b"],"fallthrough":{"variation":0}}"#)
         let experiment = try compiled(
-            #"{"key":"x","version":3,"on":true,"variations":[1,2],"fallthrough":{"rollout":{"kind":"experiment","variations":[{"variation":0,"weight":100000}]}}}"#)
-        let debug = try compiled(#"{"key":"d","version":1,"on":false,"offVariation":0,"variations":[true],"debugEventsUntilDate":1800000000000}"#)
+            #"{"key":"x","version":3,"on":true,"variations":[1,2],"#
+                + #""fallthrough":{"rollout":{"kind":"experiment","variations":[{"variation":0,"weight":100000}]}}}"#)
+        let debug = try compiled(
+            #"{"key":"d","version":1,"on":false,"offVariation":0,"variations":[true],"debugEventsUntilDate":1800000000000}"#)
         let context = try EvaluationContext(json: #"{"kind":"user","key":"u","email":"u@x","anonymous":true}"#)
         processor.recordEvaluation(record(tracked, key: "t", context: context, default: "z"), now: now)
         processor.recordEvaluation(record(tracked, key: "t", context: context, withReason: true, default: "z"), now: now)
@@ -109,7 +112,8 @@ struct EventProcessorTests {
             {"kind":"user","key":"k","name":"N","email":"e","address":{"street":"s","city":"c"},"plan":"p",
              "_meta":{"privateAttributes":["plan"]}}
             """#)
-        let formatter = EventContextFormatter(privateAttributes: ["email", "/address/street", "key"].map { AttributeReference(reference: $0) })
+        let formatter = EventContextFormatter(privateAttributes: ["email", "/address/street",
+            "key"].map { AttributeReference(reference: $0) })
         #expect(formatter.jsonValue(context, redactAnonymous: true) == [
             "kind": "user", "key": "k", "name": "N", "address": ["city": "c"],
             "_meta": ["redactedAttributes": ["email", "/address/street", "plan"]],

@@ -16,9 +16,11 @@ struct ExamplePackageTests {
     func example() async throws {
         try await SDKStack.with { stack in
             let environment = try await stack.createProject("example")
-            try await stack.api("POST", "/projects/example/flags", json: #"{"key":"example-flag","name":"E","variations":[{"value":true},{"value":false}]}"#)
+            try await stack.api("POST", "/projects/example/flags",
+                json: #"{"key":"example-flag","name":"E","variations":[{"value":true},{"value":false}]}"#)
             try await stack.api(
-                "PUT", "/projects/example/flags/example-flag/environments/production", json: #"{"on":true,"fallthrough":{"variation":0},"offVariation":1}"#)
+                "PUT", "/projects/example/flags/example-flag/environments/production",
+                json: #"{"on":true,"fallthrough":{"variation":0},"offVariation":1}"#)
             try await stack.waitForRelay(environment.sdkKey, containing: #""on":true"#)
 
             let output = FileManager.default.temporaryDirectory

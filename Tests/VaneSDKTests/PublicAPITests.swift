@@ -6,7 +6,8 @@ import VaneSDK  // only the SDK: everything below must come through its re-expor
 struct PublicAPITests {
     @Test("contexts from JSON text and from the builder are the same; invalid ones throw ContextError")
     func contexts() throws {
-        let parsed = try EvaluationContext(json: #"{"kind":"user","key":"u1","name":"Ann","plan":"gold","_meta":{"privateAttributes":["plan"]}}"#)
+        let parsed = try EvaluationContext(
+            json: #"{"kind":"user","key":"u1","name":"Ann","plan":"gold","_meta":{"privateAttributes":["plan"]}}"#)
         let built = try EvaluationContext.builder("u1").name("Ann").set("plan", "gold").privateAttributes("plan").build()
         #expect(parsed == built)
         let org = try ContextBuilder(key: "acme", kind: "org").set("tier", 3).build()
@@ -26,7 +27,8 @@ struct PublicAPITests {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let text = String(decoding: try encoder.encode(detail), as: UTF8.self)
-        #expect(text == #"{"reason":{"bigSegmentsStatus":"NOT_CONFIGURED","inExperiment":true,"kind":"RULE_MATCH","ruleId":"r-1","ruleIndex":2},"value":{"a":[1,2.5,"x",null]},"variationIndex":1}"#)
+        #expect(text == #"{"reason":{"bigSegmentsStatus":"NOT_CONFIGURED","inExperiment":true,"kind":"RULE_MATCH","ruleId":"r-1","#
+            + #""ruleIndex":2},"value":{"a":[1,2.5,"x",null]},"variationIndex":1}"#)
         let failed = String(decoding: try encoder.encode(EvaluationReason.prerequisiteFailed("p")), as: UTF8.self)
         #expect(failed == #"{"kind":"PREREQUISITE_FAILED","prerequisiteKey":"p"}"#)
         #expect(String(decoding: try encoder.encode(EvaluationReason.off), as: UTF8.self) == #"{"kind":"OFF"}"#)

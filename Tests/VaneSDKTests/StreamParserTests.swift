@@ -41,7 +41,8 @@ struct StreamParserTests {
     func messages() throws {
         let put = try StreamMessage.decode(.init(
             name: "put",
-            data: #"{"path":"/","data":{"flags":{"f":{"key":"f","version":3,"on":true,"variations":[true,false],"fallthrough":{"variation":0}}},"segments":{}}}"#))
+            data: #"{"path":"/","data":{"flags":{"f":{"key":"f","version":3,"on":true,"variations":[true,false],"#
+                + #""fallthrough":{"variation":0}}},"segments":{}}}"#))
         guard case .put(let payload)? = put else { Issue.record("not a put: \(String(describing: put))"); return }
         #expect(payload.flags["f"]?.version == 3)
 

@@ -198,7 +198,8 @@ final class EventIntake: Sendable {
         } catch {
             switch error {
             case .tooLarge: return .failure(.tooLarge(limit: maximumBodyBytes))
-            case .corrupt(let reason): return .failure(.badRequest("the gzip body could not be decompressed: \(reason)", code: "invalid_encoding"))
+            case .corrupt(let reason): return .failure(.badRequest("the gzip body could not be decompressed: \(reason)",
+                code: "invalid_encoding"))
             }
         }
     }
@@ -216,7 +217,8 @@ final class EventIntake: Sendable {
         switch contentEncoding.lowercased().filter({ $0 != " " }) {
         case "", "identity": return false
         case "gzip", "x-gzip": return true
-        default: throw .badRequest("unsupported Content-Encoding \"\(contentEncoding.prefix(64))\"; use gzip or none", code: "unsupported_encoding")
+        default: throw .badRequest("unsupported Content-Encoding \"\(contentEncoding.prefix(64))\"; use gzip or none",
+            code: "unsupported_encoding")
         }
     }
 

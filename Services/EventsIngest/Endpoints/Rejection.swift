@@ -46,6 +46,7 @@ struct Rejection: Error, Sendable {
     }
 
     static func kafkaUnavailable(_ message: String) -> Rejection {
-        Rejection(reason: .kafkaUnavailable, error: .serviceUnavailable("\(message); nothing was accepted, retry later", retryAfterSeconds: 5))
+        Rejection(reason: .kafkaUnavailable,
+            error: .serviceUnavailable("\(message); nothing was accepted, retry later", retryAfterSeconds: 5))
     }
 }

@@ -29,7 +29,8 @@ struct ConsumedRecord: Sendable {
         bytes = message.value?.count ?? 0
         statistics = EventExtraction.Statistics()
         if let value = message.value, let json = try? JSONParser.parse(value), let record = try? EventsRecord(json: json) {
-            envelope = Envelope(environmentID: record.environmentID, payloadID: record.payloadID, receivedAt: UnixMilliseconds(record.receivedAt))
+            envelope = Envelope(environmentID: record.environmentID, payloadID: record.payloadID,
+                receivedAt: UnixMilliseconds(record.receivedAt))
             contribution = extraction.extract(record, statistics: &statistics)
         } else {
             envelope = nil

@@ -126,7 +126,8 @@ struct EventExtraction: Sendable {
                 let variation = properties["variation"]?.integerValue.flatMap { $0 >= 0 ? $0 : nil }
                 let at = UnixMilliseconds(createdAt)
                 if !summarizedFlags.contains(flagKey) {
-                    let cell = EvaluationCell(environmentID: environmentID, flagKey: flagKey, variation: variation ?? -1, hour: at.hourStart)
+                    let cell = EvaluationCell(environmentID: environmentID, flagKey: flagKey,
+                        variation: variation ?? -1, hour: at.hourStart)
                     contribution.evaluations[cell, default: EvaluationTally(evaluations: 0, lastEvaluatedAt: at)]
                         .add(EvaluationTally(evaluations: 1, lastEvaluatedAt: at))
                 }
@@ -182,7 +183,8 @@ struct EventExtraction: Sendable {
 
     /// Adds a summary event's counters and returns the flags it covers; nil if it is malformed
     /// (nothing is added then).
-    private func addSummary(_ properties: [String: JSONValue], environmentID: String, to contribution: inout RecordContribution) -> Dictionary<String, JSONValue>.Keys? {
+    private func addSummary(_ properties: [String: JSONValue], environmentID: String,
+        to contribution: inout RecordContribution) -> Dictionary<String, JSONValue>.Keys? {
         guard let startDate = properties["startDate"]?.integerValue, let features = properties["features"]?.objectValue else {
             return nil
         }
@@ -194,7 +196,8 @@ struct EventExtraction: Sendable {
             for counter in counters {
                 guard let count = counter["count"]?.integerValue, count >= 0 else { return nil }
                 let variation = counter["variation"]?.integerValue.flatMap { $0 >= 0 ? $0 : nil } ?? -1
-                cells.append((EvaluationCell(environmentID: environmentID, flagKey: flagKey, variation: variation, hour: hour), Int64(count)))
+                cells.append((EvaluationCell(environmentID: environmentID, flagKey: flagKey, variation: variation,
+                    hour: hour), Int64(count)))
             }
         }
         for (cell, count) in cells where count > 0 {
@@ -213,7 +216,8 @@ struct EventExtraction: Sendable {
             guard case .object(let members) = keys else { return nil }
             var result: [ContextIdentity] = []
             for (kind, key) in members {
-                guard let key = key.stringValue, !key.isEmpty, isStorable(key), let kind = try? EvaluationContext.validateKind(kind) else { return nil }
+                guard let key = key.stringValue, !key.isEmpty, isStorable(key),
+                    let kind = try? EvaluationContext.validateKind(kind) else { return nil }
                 result.append(ContextIdentity(kind: kind, key: key))
             }
             return result

@@ -30,7 +30,8 @@ struct ProcessorMetrics: Sendable {
         eventsWithoutContext = metrics.counter(
             "processor_events_without_context", help: "Feature and custom events without a usable context (not correlated).")
         lateEvents = metrics.counter(
-            "processor_late_events", help: "Feature and custom events created longer than the raw retention before receipt (not correlated).")
+            "processor_late_events",
+            help: "Feature and custom events created longer than the raw retention before receipt (not correlated).")
         chunkDuration = metrics.durationHistogram(
             "processor_chunk_duration", help: "Parsing and committing one chunk.",
             buckets: [.milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),

@@ -104,7 +104,8 @@ struct AnalyticsStore: Sendable {
                 outcome.malformedRecords += 1
                 continue
             }
-            if let until = position?.replayUntil, let from = position?.replayReceivedFrom, consumed.offset < until, record.receivedAt < from {
+            if let until = position?.replayUntil, let from = position?.replayReceivedFrom, consumed.offset < until,
+                record.receivedAt < from {
                 outcome.replaySkipped += 1
                 continue
             }
@@ -270,7 +271,9 @@ struct AnalyticsStore: Sendable {
     /// Adds a change to the experiment tables and removes cells that became empty.
     private func apply(_ delta: ExperimentTotals, on connection: PostgresConnection) async throws {
         if !delta.exposedContexts.isEmpty {
-            let cells = delta.exposedContexts.sorted { ($0.key.environmentID, $0.key.flagKey, $0.key.variation) < ($1.key.environmentID, $1.key.flagKey, $1.key.variation) }
+            let cells = delta.exposedContexts.sorted {
+                ($0.key.environmentID, $0.key.flagKey, $0.key.variation) < ($1.key.environmentID, $1.key.flagKey, $1.key.variation)
+            }
             try await connection.query(
                 """
                 INSERT INTO analytics.experiment_exposures AS x (environment_id, flag_key, variation, exposed_contexts)
@@ -382,7 +385,8 @@ struct AnalyticsStore: Sendable {
             let context = EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key))
             let tally = GoalTally(events: events, valueSum: Decimal(string: sum) ?? 0, valueSquares: Decimal(string: squares) ?? 0)
             histories[context, default: HistoryRows()].rows.append(
-                HistoryRow(isFinal: isFinal, receivedHour: receivedHour, payload: .goal(metricKey: metricKey, occurredAt: occurredAt, tally)))
+                HistoryRow(isFinal: isFinal, receivedHour: receivedHour,
+                    payload: .goal(metricKey: metricKey, occurredAt: occurredAt, tally)))
         }
         return histories
     }

@@ -27,7 +27,8 @@ struct ChunkAggregate: Sendable {
         let receivedHour = receivedAt.hourStart
         let dueAt = receivedAt + delay
         for (cell, tally) in contribution.evaluations {
-            evaluations[Receipt(cell: cell, receivedHour: receivedHour), default: EvaluationTally(evaluations: 0, lastEvaluatedAt: tally.lastEvaluatedAt)]
+            evaluations[Receipt(cell: cell, receivedHour: receivedHour), default: EvaluationTally(evaluations: 0,
+                lastEvaluatedAt: tally.lastEvaluatedAt)]
                 .add(tally)
         }
         for (cell, exposure) in contribution.exposures {
@@ -85,7 +86,8 @@ struct ChunkAggregate: Sendable {
             latest[flag] = max(latest[flag] ?? tally.lastEvaluatedAt, tally.lastEvaluatedAt)
         }
         let cells = hourly.sorted {
-            ($0.key.environmentID, $0.key.flagKey, $0.key.variation, $0.key.hour) < ($1.key.environmentID, $1.key.flagKey, $1.key.variation, $1.key.hour)
+            ($0.key.environmentID, $0.key.flagKey, $0.key.variation, $0.key.hour)
+                < ($1.key.environmentID, $1.key.flagKey, $1.key.variation, $1.key.hour)
         }
         try await connection.query(
             """

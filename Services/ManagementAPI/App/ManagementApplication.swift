@@ -26,7 +26,8 @@ struct ManagementApplication {
     func makeParts() throws -> Parts {
         let metrics = ServiceMetrics()
         let postgres = PostgresClient(
-            configuration: settings.database.clientConfiguration(maximumConnections: settings.databaseMaxConnections, minimumConnections: 2),
+            configuration: settings.database.clientConfiguration(maximumConnections: settings.databaseMaxConnections,
+                minimumConnections: 2),
             backgroundLogger: logger)
         let store = ManagementStore(client: postgres, logger: logger)
         var producerConfiguration = settings.kafka.producer(clientID: "vane-management-api")

@@ -164,7 +164,8 @@ final class OutboxPublisher: Service, Sendable {
                     if state.isEmpty && !republishedSinceEmpty {
                         let count = try await republish()
                         republishedSinceEmpty = true
-                        logger.notice("config topic is empty (a new broker?); republished the current state", metadata: ["records": "\(count)"])
+                        logger.notice("config topic is empty (a new broker?); republished the current state",
+                            metadata: ["records": "\(count)"])
                     } else if !state.isEmpty {
                         republishedSinceEmpty = false
                     }
@@ -221,7 +222,8 @@ final class OutboxPublisher: Service, Sendable {
             if let firstError {
                 failures.increment()
                 try await updatePendingGauge()
-                logger.warning("publishing to Kafka failed; will retry", metadata: ["error": "\(firstError)", "pending": "\(records.count - sent.count)"])
+                logger.warning("publishing to Kafka failed; will retry",
+                    metadata: ["error": "\(firstError)", "pending": "\(records.count - sent.count)"])
                 return publishedAny
             }
         }

@@ -20,7 +20,8 @@ struct ManagementContext: RequestContext {
     func require(_ role: Role) throws -> Identity {
         guard let identity else { throw APIError.unauthorized() }
         guard identity.role >= role else {
-            throw APIError.forbidden("this requires the \(role.rawValue) role; the token \"\(identity.name)\" is a \(identity.role.rawValue)")
+            throw APIError.forbidden(
+                "this requires the \(role.rawValue) role; the token \"\(identity.name)\" is a \(identity.role.rawValue)")
         }
         return identity
     }

@@ -83,14 +83,16 @@ struct ManagementRoutes {
             let key = try context.parameters.require("project")
             let project = try await store.project(key)
             guard case .object(var object) = project.json else { return Self.json(project.json) }
-            object["environments"] = .array(try await store.environments(projectKey: key).map { $0.json(revealKeys: identity.role >= .writer) })
+            object["environments"] = .array(try await store.environments(projectKey: key)
+                .map { $0.json(revealKeys: identity.role >= .writer) })
             return Self.json(.object(object))
         }
         api.patch("projects/:project") { request, context in
             let actor = try context.require(.admin)
             let properties = try await body(request).requireObject()
             var problems = Problems()
-            if let key = properties["key"], key != .string(try context.parameters.require("project")) { problems.add("key", "is immutable") }
+            if let key = properties["key"],
+                key != .string(try context.parameters.require("project")) { problems.add("key", "is immutable") }
             let name = Self.name(properties["name"], at: "name", into: &problems)
             try problems.check()
             return Self.json(try await store.updateProject(key: try context.parameters.require("project"), name: name, actor: actor).json)
@@ -132,7 +134,8 @@ struct ManagementRoutes {
             let actor = try context.require(.admin)
             let properties = try await body(request).requireObject()
             var problems = Problems()
-            if let key = properties["key"], key != .string(try context.parameters.require("environment")) { problems.add("key", "is immutable") }
+            if let key = properties["key"],
+                key != .string(try context.parameters.require("environment")) { problems.add("key", "is immutable") }
             let name = properties["name"].flatMap { $0.isNull ? nil : Self.name($0, at: "name", into: &problems) }
             let secureMode = Self.optionalBool(properties["secureMode"], at: "secureMode", into: &problems)
             for forbidden in ["sdkKey", "mobileKey", "clientSideId"] where properties[forbidden] != nil {
@@ -226,7 +229,8 @@ struct ManagementRoutes {
         }
         api.get("projects/:project/flags/:flag") { _, context in
             _ = try context.require(.reader)
-            return Self.json(try await store.flagJSON(projectKey: try context.parameters.require("project"), key: try context.parameters.require("flag")))
+            return Self.json(try await store.flagJSON(projectKey: try context.parameters.require("project"),
+                key: try context.parameters.require("flag")))
         }
         api.patch("projects/:project/flags/:flag") { request, context in
             let actor = try context.require(.writer)
@@ -237,7 +241,8 @@ struct ManagementRoutes {
         }
         api.delete("projects/:project/flags/:flag") { _, context in
             let actor = try context.require(.writer)
-            try await store.deleteFlag(projectKey: try context.parameters.require("project"), key: try context.parameters.require("flag"), actor: actor)
+            try await store.deleteFlag(projectKey: try context.parameters.require("project"),
+                key: try context.parameters.require("flag"), actor: actor)
             return Response(status: .noContent)
         }
         api.get("projects/:project/flags/:flag/environments/:environment") { _, context in
@@ -316,7 +321,8 @@ struct ManagementRoutes {
             }
             var limit = 50
             if let text = request.typedQuery("limit") {
-                if let value = Int(text), (1...500).contains(value) { limit = value } else { problems.add("limit", "must be an integer within 1...500") }
+                if let value = Int(text),
+                    (1...500).contains(value) { limit = value } else { problems.add("limit", "must be an integer within 1...500") }
             }
             var cursor: Int64?
             if let text = request.typedQuery("cursor") {

@@ -110,7 +110,8 @@ extension ManagementStore {
                 VALUES (\(flagID), \(id), \(JSONWriter.string(Targeting.json(targeting)))::jsonb, 1)
                 """, logger: logger)
             try await connection.enqueue(
-                flagRecord(environmentID: id, key: flagKey, settings: settings, salt: salt, targeting: targeting, version: 1), logger: logger)
+                flagRecord(environmentID: id, key: flagKey, settings: settings, salt: salt, targeting: targeting,
+                    version: 1), logger: logger)
         }
         try await connection.audit(
             actor: actor, action: "environment.create", resource: environment.resource, before: nil,
@@ -173,17 +174,20 @@ extension ManagementStore {
         for try await (key, version) in segments.decode((String, Int).self) {
             tombstones.append(ConfigRecord(kind: .segment, environmentID: environmentID, key: key, version: version + 1, data: nil))
         }
-        tombstones.append(ConfigRecord(kind: .environment, environmentID: environmentID, key: environment.key, version: environment.version + 1, data: nil))
+        tombstones.append(ConfigRecord(kind: .environment, environmentID: environmentID, key: environment.key,
+            version: environment.version + 1, data: nil))
         for record in tombstones { try await connection.enqueue(record, logger: logger) }
     }
 
     /// Replaces the SDK or mobile key; the old one keeps working for `expireOldAfterSeconds`.
-    func rotateKey(projectKey: String, environmentKey: String, kind: String, expireOldAfterSeconds: Int, actor: Identity) async throws -> Environment {
+    func rotateKey(projectKey: String, environmentKey: String, kind: String, expireOldAfterSeconds: Int,
+        actor: Identity) async throws -> Environment {
         try await transaction { connection in
             let before = try await environmentRow(projectKey: projectKey, key: environmentKey, lock: true, connection: connection)
             let oldKey = kind == "sdk" ? before.sdkKey : before.mobileKey
             let newKey = kind == "sdk" ? Identifiers.sdkKey() : Identifiers.mobileKey()
-            try await connection.query("DELETE FROM retired_keys WHERE environment_id = \(before.id) AND expires_at <= now()", logger: logger)
+            try await connection.query("DELETE FROM retired_keys WHERE environment_id = \(before.id) AND expires_at <= now()",
+                logger: logger)
             if expireOldAfterSeconds > 0 {
                 try await connection.query(
                     """
@@ -193,14 +197,18 @@ extension ManagementStore {
             }
             let column = kind == "sdk" ? "sdk_key" : "mobile_key"
             try await connection.query(
-                "UPDATE environments SET \(unescaped: column) = \(newKey), version = version + 1, updated_at = now() WHERE id = \(before.id)",
+                """
+                UPDATE environments SET \(unescaped: column) = \(newKey), version = version + 1, updated_at = now() \
+                WHERE id = \(before.id)
+                """,
                 logger: logger)
             let after = try await environmentRow(projectKey: projectKey, key: environmentKey, lock: false, connection: connection)
             try await connection.enqueue(after.configRecord(now: currentMillis()), logger: logger)
             try await connection.audit(
                 actor: actor, action: "environment.key.rotate", resource: after.resource,
                 before: ["kind": .string(kind), "key": .string(Environment.mask(oldKey))],
-                after: ["kind": .string(kind), "key": .string(Environment.mask(newKey)), "expireOldAfterSeconds": .number(Double(expireOldAfterSeconds))],
+                after: ["kind": .string(kind), "key": .string(Environment.mask(newKey)),
+                    "expireOldAfterSeconds": .number(Double(expireOldAfterSeconds))],
                 comment: nil, logger: logger)
             return after
         }

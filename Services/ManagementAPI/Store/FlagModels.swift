@@ -111,11 +111,14 @@ struct FlagSettings: Sendable, Hashable {
         switch properties["clientSideAvailability"] {
         case nil, .null?: break
         case .object(let a)?:
-            for (key, path) in [("usingEnvironmentId", "clientSideAvailability.usingEnvironmentId"), ("usingMobileKey", "clientSideAvailability.usingMobileKey")] {
+            for (key, path) in [("usingEnvironmentId", "clientSideAvailability.usingEnvironmentId"),
+                ("usingMobileKey", "clientSideAvailability.usingMobileKey")] {
                 switch a[key] {
                 case nil, .null?: break
                 case .bool(let b)?:
-                    if key == "usingEnvironmentId" { clientSideAvailability.usingEnvironmentID = b } else { clientSideAvailability.usingMobileKey = b }
+                    if key == "usingEnvironmentId" { clientSideAvailability.usingEnvironmentID = b } else {
+                        clientSideAvailability.usingMobileKey = b
+                    }
                 case let other?: problems.add(path, "expected a boolean, found \(other.typeName)")
                 }
             }

@@ -44,7 +44,8 @@ struct TargetingRow: Sendable {
 }
 
 /// The `vane.config` record of a flag in an environment.
-func flagRecord(environmentID: UUID, key: String, settings: FlagSettings, salt: String, targeting: FeatureFlag, version: Int) -> ConfigRecord {
+func flagRecord(environmentID: UUID, key: String, settings: FlagSettings, salt: String, targeting: FeatureFlag,
+    version: Int) -> ConfigRecord {
     let flag = Targeting.sdkFlag(key: key, settings: settings, salt: salt, targeting: targeting, version: version)
     let data = (try? JSONParser.parse(flag.jsonBytes)) ?? .null
     return ConfigRecord(kind: .flag, environmentID: environmentID.uuidString.lowercased(), key: key, version: version, data: data)
@@ -144,7 +145,8 @@ extension ManagementStore {
             let projects = try await connection.query("SELECT 1 FROM projects WHERE key = \(projectKey)", logger: logger)
             var projectExists = false
             for try await _ in projects { projectExists = true }
-            throw APIError.notFound(projectExists ? "flag \"\(key)\" does not exist in project \"\(projectKey)\"" : "project \"\(projectKey)\" does not exist")
+            throw APIError.notFound(projectExists ? "flag \"\(key)\" does not exist in project \"\(projectKey)\""
+                : "project \"\(projectKey)\" does not exist")
         }
         return flag
     }
@@ -189,12 +191,14 @@ extension ManagementStore {
                     VALUES (\(id), \(environmentID), \(JSONWriter.string(Targeting.json(targeting)))::jsonb, \(version))
                     """, logger: logger)
                 try await connection.enqueue(
-                    flagRecord(environmentID: environmentID, key: key, settings: settings, salt: salt, targeting: targeting, version: version),
+                    flagRecord(environmentID: environmentID, key: key, settings: settings, salt: salt,
+                        targeting: targeting, version: version),
                     logger: logger)
             }
             let flag = try await flag(projectKey: projectKey, key: key, connection: connection)
             let json = flagJSON(flag, targeting: try await targetingRows(flagID: id, lock: false, connection: connection))
-            try await connection.audit(actor: actor, action: "flag.create", resource: flag.resource, before: nil, after: json, comment: nil, logger: logger)
+            try await connection.audit(actor: actor, action: "flag.create", resource: flag.resource, before: nil, after: json,
+                comment: nil, logger: logger)
             return json
         }
     }
@@ -239,28 +243,35 @@ extension ManagementStore {
                 WHERE f.project_id = (SELECT project_id FROM flags WHERE id = \(before.id)) AND p->>'key' = \(key)
                 """, logger: logger)
             for try await (dependent, environmentKey, variation) in dependents.decode((String, String, Int).self) where variation >= count {
-                problems.add("variations", "flag \"\(dependent)\" requires variation \(variation) of this flag in environment \"\(environmentKey)\"")
+                problems.add("variations",
+                    "flag \"\(dependent)\" requires variation \(variation) of this flag in environment \"\(environmentKey)\"")
             }
             try problems.check()
 
             try await connection.query(
-                "UPDATE flags SET settings = \(JSONWriter.string(settings.json))::jsonb, updated_at = now() WHERE id = \(before.id)", logger: logger)
+                "UPDATE flags SET settings = \(JSONWriter.string(settings.json))::jsonb, updated_at = now() WHERE id = \(before.id)",
+                logger: logger)
             let sdkVisibleChange = settings.variations.map(\.value) != before.settings.variations.map(\.value)
                 || settings.clientSideAvailability != before.settings.clientSideAvailability
             if sdkVisibleChange {
                 for row in targeting {
                     try await connection.query(
-                        "UPDATE flag_targeting SET version = version + 1, updated_at = now() WHERE flag_id = \(before.id) AND environment_id = \(row.environmentID)",
+                        """
+                        UPDATE flag_targeting SET version = version + 1, updated_at = now() \
+                        WHERE flag_id = \(before.id) AND environment_id = \(row.environmentID)
+                        """,
                         logger: logger)
                     try await connection.enqueue(
-                        flagRecord(environmentID: row.environmentID, key: key, settings: settings, salt: before.salt, targeting: row.targeting, version: row.version + 1),
+                        flagRecord(environmentID: row.environmentID, key: key, settings: settings, salt: before.salt,
+                            targeting: row.targeting, version: row.version + 1),
                         logger: logger)
                 }
             }
             let after = try await flag(projectKey: projectKey, key: key, connection: connection)
             let json = flagJSON(after, targeting: try await targetingRows(flagID: before.id, lock: false, connection: connection))
             try await connection.audit(
-                actor: actor, action: "flag.update", resource: after.resource, before: before.json, after: after.json, comment: nil, logger: logger)
+                actor: actor, action: "flag.update", resource: after.resource, before: before.json, after: after.json,
+                comment: nil, logger: logger)
             return json
         }
     }
@@ -279,14 +290,17 @@ extension ManagementStore {
             var users: [String] = []
             for try await dependent in dependents.decode(String.self) { users.append(dependent) }
             if !users.isEmpty {
-                throw APIError.conflict("flag \"\(key)\" is a prerequisite of \(users.map { "\"\($0)\"" }.joined(separator: ", ")); remove those first")
+                throw APIError.conflict(
+                    "flag \"\(key)\" is a prerequisite of \(users.map { "\"\($0)\"" }.joined(separator: ", ")); remove those first")
             }
             let targeting = try await targetingRows(flagID: flag.id, lock: true, connection: connection)
             for row in targeting {
                 let version = row.version + 1
-                try await connection.recordTombstone(environmentID: row.environmentID, kind: .flag, key: key, version: version, logger: logger)
+                try await connection.recordTombstone(environmentID: row.environmentID, kind: .flag, key: key,
+                    version: version, logger: logger)
                 try await connection.enqueue(
-                    ConfigRecord(kind: .flag, environmentID: row.environmentID.uuidString.lowercased(), key: key, version: version, data: nil),
+                    ConfigRecord(kind: .flag, environmentID: row.environmentID.uuidString.lowercased(), key: key,
+                        version: version, data: nil),
                     logger: logger)
             }
             try await connection.query("DELETE FROM flags WHERE id = \(flag.id)", logger: logger)
@@ -301,7 +315,8 @@ extension ManagementStore {
     func targeting(projectKey: String, flagKey: String, environmentKey: String) async throws -> JSONValue {
         try await client.withConnection { connection in
             let flag = try await flag(projectKey: projectKey, key: flagKey, connection: connection)
-            guard let row = try await targetingRows(flagID: flag.id, lock: false, connection: connection).first(where: { $0.environmentKey == environmentKey }) else {
+            guard let row = try await targetingRows(flagID: flag.id, lock: false,
+                connection: connection).first(where: { $0.environmentKey == environmentKey }) else {
                 _ = try await environmentRow(projectKey: projectKey, key: environmentKey, lock: false, connection: connection)
                 throw APIError.notFound("flag \"\(flagKey)\" has no targeting in environment \"\(environmentKey)\"")
             }
@@ -405,7 +420,8 @@ extension ManagementStore {
             }
         }
         try await connection.audit(
-            actorName: origin.actorName, action: "flag.targeting.update", resource: "proj/\(projectKey):env/\(environmentKey):flag/\(flag.key)",
+            actorName: origin.actorName, action: "flag.targeting.update",
+            resource: "proj/\(projectKey):env/\(environmentKey):flag/\(flag.key)",
             before: change.locked.json, after: stored, comment: auditComment,
             publishing: flagRecord(
                 environmentID: environmentID, key: flag.key, settings: flag.settings, salt: flag.salt, targeting: change.targeting,
@@ -445,7 +461,8 @@ extension ManagementStore {
 
     /// What validating a flag's targeting needs to know about its environment. Referenced segments
     /// and prerequisite flags are share-locked so that they cannot be deleted or changed meanwhile.
-    private func targetingValidator(flag: Flag, environmentID: UUID, targeting: FeatureFlag, connection: PostgresConnection) async throws -> TargetingValidator {
+    private func targetingValidator(flag: Flag, environmentID: UUID, targeting: FeatureFlag,
+        connection: PostgresConnection) async throws -> TargetingValidator {
         var projectFlags: [String: Int] = [:]
         let prerequisiteKeys = targeting.prerequisites.map(\.key)
         if !prerequisiteKeys.isEmpty {

@@ -72,7 +72,8 @@ struct Environment: Sendable {
             id: id.uuidString.lowercased(), key: key, projectKey: projectKey, name: name,
             sdkKeys: [EnvironmentRecord.Credential(sha256: Credentials.hash(sdkKey), secureModeKey: HMACKeyState(key: sdkKey))]
                 + retiredSDK.map {
-                    EnvironmentRecord.Credential(sha256: Credentials.hash($0.key), expiresAt: $0.expiresAtMillis, secureModeKey: HMACKeyState(key: $0.key))
+                    EnvironmentRecord.Credential(sha256: Credentials.hash($0.key), expiresAt: $0.expiresAtMillis,
+                        secureModeKey: HMACKeyState(key: $0.key))
                 },
             mobileKeys: [EnvironmentRecord.Credential(sha256: Credentials.hash(mobileKey))]
                 + retiredMobile.map { EnvironmentRecord.Credential(sha256: Credentials.hash($0.key), expiresAt: $0.expiresAtMillis) },
@@ -88,7 +89,8 @@ extension ManagementStore {
     private static let projectColumns = "id, key, name, \(SQL.timestamp("created_at")), \(SQL.timestamp("updated_at"))"
 
     func projects() async throws -> [Project] {
-        try await projectRows(client.query(PostgresQuery(unsafeSQL: "SELECT \(Self.projectColumns) FROM projects ORDER BY key"), logger: logger))
+        try await projectRows(client.query(PostgresQuery(unsafeSQL: "SELECT \(Self.projectColumns) FROM projects ORDER BY key"),
+            logger: logger))
     }
 
     func project(_ key: String) async throws -> Project {
@@ -107,7 +109,8 @@ extension ManagementStore {
     }
 
     /// Creates a project and its environments (default `production` and `test`).
-    func createProject(key: String, name: String, environments: [(key: String, name: String)], actor: Identity) async throws -> (Project, [Environment]) {
+    func createProject(key: String, name: String, environments: [(key: String, name: String)],
+        actor: Identity) async throws -> (Project, [Environment]) {
         try await transaction { connection in
             let id = UUID()
             do {
@@ -118,7 +121,8 @@ extension ManagementStore {
             // The project's entry comes first so that the audit log reads in causal order.
             let project = try await projectRow(id: id, connection: connection)
             try await connection.audit(
-                actor: actor, action: "project.create", resource: project.resource, before: nil, after: project.json, comment: nil, logger: logger)
+                actor: actor, action: "project.create", resource: project.resource, before: nil, after: project.json,
+                comment: nil, logger: logger)
             var created: [Environment] = []
             for environment in environments {
                 created.append(try await insertEnvironment(
@@ -135,7 +139,8 @@ extension ManagementStore {
             try await connection.query("UPDATE projects SET name = \(name), updated_at = now() WHERE id = \(before.id)", logger: logger)
             let after = try await projectRow(id: before.id, connection: connection)
             try await connection.audit(
-                actor: actor, action: "project.update", resource: after.resource, before: before.json, after: after.json, comment: nil, logger: logger)
+                actor: actor, action: "project.update", resource: after.resource, before: before.json, after: after.json,
+                comment: nil, logger: logger)
             return after
         }
     }
@@ -149,7 +154,8 @@ extension ManagementStore {
             }
             try await connection.query("DELETE FROM projects WHERE id = \(project.id)", logger: logger)
             try await connection.audit(
-                actor: actor, action: "project.delete", resource: project.resource, before: project.json, after: nil, comment: nil, logger: logger)
+                actor: actor, action: "project.delete", resource: project.resource, before: project.json, after: nil,
+                comment: nil, logger: logger)
         }
     }
 

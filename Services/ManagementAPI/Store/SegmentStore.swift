@@ -65,7 +65,8 @@ struct SegmentDefinition: Sendable {
 
     /// The stored representation (and the API's, without key and version).
     var json: JSONValue {
-        var object: [String: JSONValue] = ["name": .string(name), "description": .string(description), "tags": .array(tags.map(JSONValue.string))]
+        var object: [String: JSONValue] = ["name": .string(name), "description": .string(description),
+            "tags": .array(tags.map(JSONValue.string))]
         if case .object(let fields) = (try? JSONParser.parse(segment.jsonBytes)) ?? .null {
             for (key, value) in fields where Self.fields.contains(key) { object[key] = value }
         }
@@ -108,7 +109,8 @@ struct SegmentDefinition: Sendable {
                 for (k, value) in clause.values.enumerated() {
                     guard case .string(let target) = value else { continue }
                     if Self.reaches(from: target, to: segment.key, graph: graph) {
-                        problems.add("rules[\(i)].clauses[\(j)].values[\(k)]", "segment \"\(target)\" leads back to \"\(segment.key)\": a segment cycle")
+                        problems.add("rules[\(i)].clauses[\(j)].values[\(k)]",
+                            "segment \"\(target)\" leads back to \"\(segment.key)\": a segment cycle")
                     }
                 }
             }
@@ -118,7 +120,8 @@ struct SegmentDefinition: Sendable {
 
     /// Segment keys this segment's rules refer to.
     var referencedSegments: [String] {
-        segment.rules.flatMap(\.clauses).filter { $0.op == ClauseOperator.segmentMatch.rawValue }.flatMap { $0.values.compactMap(\.stringValue) }
+        segment.rules.flatMap(\.clauses).filter { $0.op == ClauseOperator.segmentMatch.rawValue }
+            .flatMap { $0.values.compactMap(\.stringValue) }
     }
 
     private static func reaches(from start: String, to goal: String, graph: [String: [String]]) -> Bool {
@@ -149,7 +152,8 @@ extension ManagementStore {
         return result
     }
 
-    private func segmentJSON(_ row: (key: String, definition: SegmentDefinition, version: Int, createdAt: String, updatedAt: String)) -> JSONValue {
+    private func segmentJSON(_ row: (key: String, definition: SegmentDefinition, version: Int, createdAt: String,
+        updatedAt: String)) -> JSONValue {
         guard case .object(var object) = row.definition.json else { return [:] }
         object["key"] = .string(row.key)
         object["version"] = .number(Double(row.version))
@@ -176,7 +180,8 @@ extension ManagementStore {
     }
 
     /// Creates or replaces a segment (PUT); returns the segment and whether it was created.
-    func putSegment(projectKey: String, environmentKey: String, key: String, body: JSONValue, comment: String?, actor: Identity) async throws -> (JSONValue, Bool) {
+    func putSegment(projectKey: String, environmentKey: String, key: String, body: JSONValue, comment: String?,
+        actor: Identity) async throws -> (JSONValue, Bool) {
         try await transaction { connection in
             let environment = try await environmentRow(projectKey: projectKey, key: environmentKey, lock: false, connection: connection)
             try await connection.lockEnvironment(environment.id, logger: logger)
@@ -185,7 +190,8 @@ extension ManagementStore {
 
             var references: [String: [String]] = [:]
             var keys = Set<String>()
-            for row in try await segmentRows(environmentID: environment.id, key: nil, lock: false, connection: connection) where row.key != key {
+            for row in try await segmentRows(environmentID: environment.id, key: nil, lock: false,
+                connection: connection) where row.key != key {
                 keys.insert(row.key)
                 references[row.key] = row.definition.referencedSegments
             }
@@ -229,7 +235,8 @@ extension ManagementStore {
         try await transaction { connection in
             let environment = try await environmentRow(projectKey: projectKey, key: environmentKey, lock: false, connection: connection)
             try await connection.lockEnvironment(environment.id, logger: logger)
-            guard let existing = try await segmentRows(environmentID: environment.id, key: key, lock: true, connection: connection).first else {
+            guard let existing = try await segmentRows(environmentID: environment.id, key: key, lock: true,
+                connection: connection).first else {
                 throw APIError.notFound("segment \"\(key)\" does not exist in environment \"\(environmentKey)\"")
             }
             let users = try await connection.query(
@@ -247,7 +254,8 @@ extension ManagementStore {
             var referrers: [String] = []
             for try await referrer in users.decode(String.self) { referrers.append(referrer) }
             if !referrers.isEmpty {
-                throw APIError.conflict("segment \"\(key)\" is used by \(referrers.sorted().joined(separator: ", ")); remove those references first")
+                throw APIError.conflict(
+                    "segment \"\(key)\" is used by \(referrers.sorted().joined(separator: ", ")); remove those references first")
             }
             let version = existing.version + 1
             try await connection.query("DELETE FROM segments WHERE environment_id = \(environment.id) AND key = \(key)", logger: logger)

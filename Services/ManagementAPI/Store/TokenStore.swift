@@ -96,7 +96,8 @@ extension ManagementStore {
     func audit(_ query: AuditQuery) async throws -> ([JSONValue], Int64?) {
         let prefix = query.resource.flatMap { $0.hasSuffix("*") ? String($0.dropLast()) : nil }
         let exact = query.resource.flatMap { $0.hasSuffix("*") ? nil : $0 }
-        let likePattern = prefix.map { $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%" }
+        let likePattern = prefix.map { $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+            .replacingOccurrences(of: "_", with: "\\_") + "%" }
         let rows = try await client.query(
             """
             SELECT id, \(unescaped: SQL.timestamp("at")), actor, action, resource, before::text, after::text, comment FROM audit_log

@@ -27,7 +27,8 @@ extension JSONValue {
     /// The properties of an object, or a 422 naming `path`.
     func requireObject(at path: String = "") throws(APIError) -> [String: JSONValue] {
         guard case .object(let properties) = self else {
-            throw APIError.validationFailed([APIError.Detail(path: path.isEmpty ? nil : path, message: "expected a JSON object, found \(typeName)")])
+            throw APIError.validationFailed([APIError.Detail(path: path.isEmpty ? nil : path,
+                message: "expected a JSON object, found \(typeName)")])
         }
         return properties
     }

@@ -84,7 +84,8 @@ struct ClientSideRoutes {
         let cors = CORS.headers(origin: request.headers[.origin], methods: "GET, REPORT, OPTIONS")
         return try await RelayHeaders.adding(cors) {
             let admitted = try access.clientSide(environmentID: environmentID)
-            return try await RelayHeaders.adding(RelayHeaders.fields(environmentID: admitted.environment.id, revision: admitted.data.revision)) {
+            return try await RelayHeaders.adding(RelayHeaders.fields(environmentID: admitted.environment.id,
+                revision: admitted.data.revision)) {
                 let evaluationContext = try decode()
                 try ClientContext.checkSecureMode(
                     evaluationContext, hash: request.query("h"), environment: admitted.environment,
@@ -101,12 +102,14 @@ struct ClientSideRoutes {
         let admitted = client == .mobile
             ? try access.mobile(authorization: authorization, now: now)
             : try access.serverSide(authorization: authorization, now: now)
-        return try await RelayHeaders.adding(RelayHeaders.fields(environmentID: admitted.environment.id, revision: admitted.data.revision)) {
+        return try await RelayHeaders.adding(RelayHeaders.fields(environmentID: admitted.environment.id,
+            revision: admitted.data.revision)) {
             try evaluate(request, admitted: admitted, context: try decode(), client: client)
         }
     }
 
-    private func evaluate(_ request: Request, admitted: EnvironmentAccess, context: EvaluationContext, client: ClientKind) throws -> Response {
+    private func evaluate(_ request: Request, admitted: EnvironmentAccess, context: EvaluationContext,
+        client: ClientKind) throws -> Response {
         let snapshot = admitted.data.snapshot()
         let withReasons = request.query("withReasons") == "true"
         guard let body = gate.run({

@@ -7,8 +7,9 @@ import ModelsCore
 /// RULE_MATCH → `TARGETING_MATCH` (or `SPLIT` through a rollout), FALLTHROUGH → `STATIC` (or `SPLIT`
 /// through a rollout), PREREQUISITE_FAILED → `UNKNOWN`. When no variation applies (an off flag
 /// without an off variation), `value` is left out, meaning "use the code default", and `variant`
-/// is empty; a variation whose value is JSON null also leaves `value` out (OFREP has no null type). `metadata` carries the exact LaunchDarkly reason (`reasonKind`, `ruleIndex`, `ruleId`,
-/// `prerequisiteKey`, `inExperiment`, `errorKind`), `variationIndex` and `flagVersion`.
+/// is empty; a variation whose value is JSON null also leaves `value` out (OFREP has no null type). `metadata` carries the exact
+/// LaunchDarkly reason (`reasonKind`, `ruleIndex`, `ruleId`, `prerequisiteKey`, `inExperiment`, `errorKind`), `variationIndex`
+/// and `flagVersion`.
 ///
 /// Failure: `{"key", "errorCode", "errorDetails", "metadata"?}` — `FLAG_NOT_FOUND` (HTTP 404) or, for
 /// a malformed flag, `GENERAL` (400).
@@ -36,7 +37,8 @@ enum OFREPEvaluation {
         let detail = evaluation.evaluate(flag, context: context)
         if detail.reason.kind == .error {
             writeFailure(
-                key: flag.key, code: "GENERAL", details: "the flag could not be evaluated (\(detail.reason.errorKind?.rawValue ?? "ERROR"))",
+                key: flag.key, code: "GENERAL",
+                details: "the flag could not be evaluated (\(detail.reason.errorKind?.rawValue ?? "ERROR"))",
                 metadata: (flag, detail), to: &writer)
             return 400
         }

@@ -30,7 +30,8 @@ struct OFREPRoutes {
         router.post("ofrep/v1/evaluate/flags/:key") { request, context in
             let key = try context.parameters.require("key")
             let admitted = try authenticate(request)
-            return try await RelayHeaders.adding(RelayHeaders.fields(environmentID: admitted.environment.id, revision: admitted.data.revision)) {
+            return try await RelayHeaders.adding(RelayHeaders.fields(environmentID: admitted.environment.id,
+                revision: admitted.data.revision)) {
                 let evaluationContext: EvaluationContext
                 switch try await requestContext(request, flagKey: key) {
                 case .invalid(let failure): return failure
@@ -39,13 +40,15 @@ struct OFREPRoutes {
                 let snapshot = admitted.data.snapshot()
                 let outcome = OFREPEvaluation.evaluate(key: key, in: snapshot.evaluation, context: evaluationContext)
                 var response = Self.json(outcome.json, status: HTTPResponse.Status(code: outcome.status))
-                response.headers.append(contentsOf: RelayHeaders.fields(environmentID: admitted.environment.id, revision: snapshot.revision))
+                response.headers.append(contentsOf: RelayHeaders.fields(environmentID: admitted.environment.id,
+                    revision: snapshot.revision))
                 return response
             }
         }
         router.post("ofrep/v1/evaluate/flags") { request, _ in
             let admitted = try authenticate(request)
-            return try await RelayHeaders.adding(RelayHeaders.fields(environmentID: admitted.environment.id, revision: admitted.data.revision)) {
+            return try await RelayHeaders.adding(RelayHeaders.fields(environmentID: admitted.environment.id,
+                revision: admitted.data.revision)) {
                 if let problem = Self.refetchMetadataProblem(request.uri.queryParameters.get("flagConfigLastModified")) {
                     var writer = JSONWriter(capacity: 128)
                     OFREPEvaluation.writeFailure(key: nil, code: "PARSE_ERROR", details: problem, metadata: nil, to: &writer)
@@ -74,7 +77,8 @@ struct OFREPRoutes {
     }
 
     private func authenticate(_ request: Request) throws(APIError) -> EnvironmentAccess {
-        try access.serverSide(authorization: request.headers[.authorization] ?? request.headers[Self.apiKey], now: WallClock.nowMilliseconds())
+        try access.serverSide(authorization: request.headers[.authorization] ?? request.headers[Self.apiKey],
+            now: WallClock.nowMilliseconds())
     }
 
     /// What the request's body says about the evaluation context.

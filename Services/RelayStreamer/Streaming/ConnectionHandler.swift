@@ -310,7 +310,8 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         head += request.version == .http1_0 ? "Connection: close\r\n" : "Transfer-Encoding: chunked\r\nConnection: keep-alive\r\n"
         head += "\(RelayHeaders.environmentID): \(environmentID)\r\n"
         head += "\(RelayHeaders.dataVersion): \(revision)\r\n"
-        let cors = request.kind == .server ? ["Access-Control-Allow-Origin": "*"] : CORS.headers(origin: request.origin, methods: "GET, REPORT").dictionary
+        let cors = request.kind == .server
+            ? ["Access-Control-Allow-Origin": "*"] : CORS.headers(origin: request.origin, methods: "GET, REPORT").dictionary
         for (name, value) in cors.sorted(by: { $0.key < $1.key }) { head += "\(name): \(value)\r\n" }
         return head + "\r\n"
     }

@@ -45,7 +45,8 @@ final class StreamBroadcaster: ConfigChangeObserver, Service {
         self.serviceMetrics = serviceMetrics
         self.logger = logger
         metrics = StreamMetrics(
-            eventsSent: serviceMetrics.counter("relay_stream_events_sent", help: "SSE events (put, patch, delete, ping) written to streams."),
+            eventsSent: serviceMetrics.counter("relay_stream_events_sent",
+                help: "SSE events (put, patch, delete, ping) written to streams."),
             eventsDropped: serviceMetrics.counter(
                 "relay_stream_events_dropped", help: "Events not written because the client was behind (replaced by a resync)."),
             resyncs: serviceMetrics.counter("relay_stream_resyncs", help: "Fresh put/ping events sent to streams that had dropped events."),

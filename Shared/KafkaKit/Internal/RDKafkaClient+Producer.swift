@@ -66,7 +66,8 @@ enum RDKafkaProducerSupport {
             let underlying = rd_kafka_fatal_error(rk, &buffer, buffer.count)
             error = KafkaError(
                 code: .fatal,
-                message: "producer stopped by fatal error \(RDKafkaErrorTable.name(of: underlying.rawValue)): \(String(nulTerminated: buffer))",
+                message: "producer stopped by fatal error \(RDKafkaErrorTable.name(of: underlying.rawValue)): "
+                    + "\(String(nulTerminated: buffer))",
                 isRetriable: false, isFatal: true)
         default:
             let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "?"

@@ -67,7 +67,8 @@ struct Instant: Sendable, Hashable, Comparable {
         let hyphen = UInt8(ascii: "-"), colon = UInt8(ascii: ":")
         guard let (year, _) = scanner.field(until: { $0 == hyphen }, eofOK: false, length: 4...4, range: 0...9999),
             let (month, _) = scanner.field(until: { $0 == hyphen }, eofOK: false, length: 2...2, range: 1...12),
-            let (day, _) = scanner.field(until: { $0 == UInt8(ascii: "T") || $0 == UInt8(ascii: "t") }, eofOK: false, length: 2...2, range: 1...31),
+            let (day, _) = scanner.field(until: { $0 == UInt8(ascii: "T") || $0 == UInt8(ascii: "t") }, eofOK: false,
+                length: 2...2, range: 1...31),
             let (hour, _) = scanner.field(until: { $0 == colon }, eofOK: false, length: 1...2, range: 0...23),
             let (minute, _) = scanner.field(until: { $0 == colon }, eofOK: false, length: 2...2, range: 0...59),
             let (second, secondsEnd) = scanner.field(until: Self.endOfSeconds, eofOK: false, length: 2...2, range: 0...60)
@@ -75,7 +76,8 @@ struct Instant: Sendable, Hashable, Comparable {
         var terminator = secondsEnd
         var nanos = 0
         if terminator == UInt8(ascii: ".") {
-            let (fraction, end) = scanner.read(until: { $0 == UInt8(ascii: "Z") || $0 == UInt8(ascii: "z") || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") })
+            let (fraction, end) = scanner.read(until: { $0 == UInt8(ascii: "Z") || $0 == UInt8(ascii: "z") || $0 == UInt8(ascii: "+")
+                || $0 == UInt8(ascii: "-") })
             guard let end, fraction.count <= 9, let n = ASCIIScanner.number(fraction) else { return nil }
             nanos = n
             for _ in fraction.count..<9 { nanos *= 10 }
@@ -131,7 +133,8 @@ private struct ASCIIScanner {
         return (bytes[start..<position], nil)
     }
 
-    mutating func field(until isTerminator: (UInt8) -> Bool, eofOK: Bool, length: ClosedRange<Int>, range: ClosedRange<Int>) -> (Int, UInt8?)? {
+    mutating func field(until isTerminator: (UInt8) -> Bool, eofOK: Bool, length: ClosedRange<Int>,
+        range: ClosedRange<Int>) -> (Int, UInt8?)? {
         let (text, terminator) = read(until: isTerminator)
         guard !text.isEmpty, eofOK || terminator != nil, length.contains(text.count), let n = Self.number(text),
             range.contains(n)

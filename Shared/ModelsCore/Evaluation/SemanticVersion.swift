@@ -76,7 +76,8 @@ struct SemanticVersion: Sendable, Hashable {
     private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 
     private static func isIdentifier(_ s: Substring) -> Bool {
-        !s.isEmpty && s.utf8.allSatisfy { isDigit($0) || ($0 | 0x20 >= UInt8(ascii: "a") && $0 | 0x20 <= UInt8(ascii: "z")) || $0 == UInt8(ascii: "-") }
+        !s.isEmpty && s.utf8.allSatisfy { isDigit($0) || ($0 | 0x20 >= UInt8(ascii: "a") && $0 | 0x20 <= UInt8(ascii: "z"))
+            || $0 == UInt8(ascii: "-") }
     }
 
     /// A non-negative decimal without leading zeros. Arithmetic wraps like Go's `int` so that huge

@@ -59,7 +59,8 @@ public struct ServiceEnvironment: Sendable {
     public mutating func integer(_ name: String, default defaultValue: Int, range: ClosedRange<Int> = Int.min...Int.max) -> Int {
         guard let text = optionalString(name) else { return defaultValue }
         guard let value = Int(text), range.contains(value) else {
-            problems.append(Problem(variable: name, message: "must be an integer in \(range.lowerBound)...\(range.upperBound), got \"\(text)\""))
+            problems.append(Problem(variable: name,
+                message: "must be an integer in \(range.lowerBound)...\(range.upperBound), got \"\(text)\""))
             return defaultValue
         }
         return value
@@ -188,7 +189,8 @@ public struct HTTPSettings: Sendable, CustomStringConvertible {
     public init(from environment: inout ServiceEnvironment, defaultPort: Int) {
         host = environment.string("VANE_HTTP_HOST", default: "0.0.0.0")
         port = environment.integer("VANE_HTTP_PORT", default: defaultPort, range: 0...65535)
-        requestTimeout = max(.milliseconds(100), environment.seconds("VANE_HTTP_REQUEST_TIMEOUT_SECONDS", default: Self.defaultRequestTimeout))
+        requestTimeout = max(.milliseconds(100), environment.seconds("VANE_HTTP_REQUEST_TIMEOUT_SECONDS",
+            default: Self.defaultRequestTimeout))
     }
 
     public var description: String { "\(host):\(port)" }

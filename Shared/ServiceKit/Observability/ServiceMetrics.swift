@@ -14,7 +14,8 @@ public struct ServiceMetrics: Sendable {
         requestErrors = registry.makeCounter(
             descriptor: Self.name("http_request_errors", unit: "total", help: "HTTP requests answered with a status of 500 or more."))
         requestDuration = registry.makeDurationHistogram(
-            descriptor: Self.name("http_request_duration", unit: "seconds", help: "HTTP request latency (streams: until the head is sent)."),
+            descriptor: Self.name("http_request_duration", unit: "seconds",
+                help: "HTTP request latency (streams: until the head is sent)."),
             buckets: [.microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
                       .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(5)])
     }
@@ -35,7 +36,8 @@ public struct ServiceMetrics: Sendable {
     }
 
     /// A duration histogram named `vane_<metric>_seconds`.
-    public func durationHistogram(_ metric: String, help: String, buckets: [Duration], labels: [(String, String)] = []) -> DurationHistogram {
+    public func durationHistogram(_ metric: String, help: String, buckets: [Duration],
+        labels: [(String, String)] = []) -> DurationHistogram {
         registry.makeDurationHistogram(descriptor: Self.name(metric, unit: "seconds", help: help), labels: labels, buckets: buckets)
     }
 

@@ -80,7 +80,8 @@ def create_flag_and_edit_targeting(t):
     check(stored["on"] is True, "on")
     check(len(stored["rules"]) == 2, f"two rules: {stored['rules']}")
     segment_rule, rule = stored["rules"]
-    check(segment_rule["clauses"][0]["op"] == "segmentMatch" and segment_rule["clauses"][0]["values"] == ["beta"], f"segment rule first: {segment_rule}")
+    check(segment_rule["clauses"][0]["op"] == "segmentMatch" and segment_rule["clauses"][0]["values"] == ["beta"],
+          f"segment rule first: {segment_rule}")
     check(segment_rule.get("variation") == 1, "segment rule serves 1")
     clauses = rule["clauses"]
     check(len(clauses) == 2, f"two clauses: {clauses}")
@@ -92,7 +93,8 @@ def create_flag_and_edit_targeting(t):
     check(weights == {0: 30000, 1: 70000}, f"a 30/70 rollout: {rule['rollout']}")
     check("variation" not in rule, "a rollout rule has no variation")
     check(stored["targets"] == [{"values": ["alice", "bob"], "variation": 0}], f"targets: {stored['targets']}")
-    check([c for c in stored["contextTargets"] if c["contextKind"] == "org"] == [{"contextKind": "org", "values": ["acme"], "variation": 1}],
+    check([c for c in stored["contextTargets"] if c["contextKind"] == "org"]
+          == [{"contextKind": "org", "values": ["acme"], "variation": 1}],
           f"context targets: {stored['contextTargets']}")
     check(stored["fallthrough"] == {"variation": 1} and stored["offVariation"] == 1, f"fallthrough/off: {stored}")
     audit = t.admin.get(f"/audit?resource=proj/{project}:env/production:flag/checkout-v2")["items"]
@@ -115,14 +117,16 @@ def conflict_412_is_readable(t):
     t.wait(lambda: "changed elsewhere" in t.wait_testid("targeting-status").text, 5, "a warning that it changed elsewhere")
     t.allowed_console.append("412")
     save_targeting(t)
-    status = t.wait(lambda: "Someone else changed this" in t.wait_testid("targeting-status").text and t.wait_testid("targeting-status"), 10, "a readable 412")
+    status = t.wait(lambda: "Someone else changed this" in t.wait_testid("targeting-status").text and t.wait_testid("targeting-status"),
+                    10, "a readable 412")
     t.screenshot("flag-conflict")
     check(t.admin.get(f"/projects/{project}/flags/contested/environments/production")["offVariation"] == 1, "nothing was overwritten")
     t.click_testid("reload-targeting")
     t.wait(lambda: t.wait_testid("targeting-on").get_attribute("aria-checked") == "true", 5, "their version loaded")
     select(t, "off-variation", "0")
     save_targeting(t)
-    wait_until(lambda: t.admin.get(f"/projects/{project}/flags/contested/environments/production")["offVariation"] == 0, 5, "my change saved after reloading")
+    wait_until(lambda: t.admin.get(f"/projects/{project}/flags/contested/environments/production")["offVariation"] == 0,
+               5, "my change saved after reloading")
     del status
 
 
@@ -147,7 +151,8 @@ def settings_and_variations(t):
     t.click_testid("confirm")
     wait_until(lambda: t.admin.get(f"/projects/{project}/flags/layout")["name"] == "Page layout", 5, "settings saved")
     flag = t.admin.get(f"/projects/{project}/flags/layout")
-    check([v["value"] for v in flag["variations"]] == [{"columns": 1}, {"columns": 2, "sidebar": True}, {"columns": 3}], f"variations: {flag['variations']}")
+    check([v["value"] for v in flag["variations"]] == [{"columns": 1}, {"columns": 2, "sidebar": True}, {"columns": 3}],
+          f"variations: {flag['variations']}")
     t.screenshot("flag-settings")
     t.click_testid("delete-flag")
     t.click_testid("confirm")

@@ -13,15 +13,18 @@ test('evaluate: the builder makes a context, typed attribute values, and back', 
   assert.equal(attributeValue('pro'), 'pro');
   assert.equal(attributeValue('<script>x</script>'), '<script>x</script>');
   assert.equal(attributeValue('[not json'), '[not json');
-  const context = buildContext({ kind: 'org', key: 'acme', name: 'Acme', attributes: [{ name: 'seats', value: '12' }, { name: '', value: 'x' }, { name: 'key', value: 'no' }] });
+  const context = buildContext({ kind: 'org', key: 'acme', name: 'Acme', attributes: [{ name: 'seats', value: '12' },
+    { name: '', value: 'x' }, { name: 'key', value: 'no' }] });
   assert.deepEqual(context, { kind: 'org', key: 'acme', name: 'Acme', seats: 12 });
-  assert.deepEqual(builderFrom(context), { kind: 'org', key: 'acme', name: 'Acme', anonymous: false, attributes: [{ name: 'seats', value: '12' }] });
+  assert.deepEqual(builderFrom(context), { kind: 'org', key: 'acme', name: 'Acme', anonymous: false,
+    attributes: [{ name: 'seats', value: '12' }] });
   assert.equal(builderFrom({ kind: 'multi', user: { key: 'a' } }), null);
   assert.match(parseContext('{').error, /not valid JSON/);
   assert.match(parseContext('[1]').error, /JSON object/);
   assert.deepEqual(parseContext('{"key":"a"}').context, { key: 'a' });
   assert.deepEqual(contextRows({ kind: 'multi', user: { key: 'u', plan: 'pro' }, org: { key: 'o', n: 3 } }),
-    [{ kind: 'user', name: 'key', value: 'u' }, { kind: 'user', name: 'plan', value: 'pro' }, { kind: 'org', name: 'key', value: 'o' }, { kind: 'org', name: 'n', value: '3' }]);
+    [{ kind: 'user', name: 'key', value: 'u' }, { kind: 'user', name: 'plan', value: 'pro' }, { kind: 'org', name: 'key', value: 'o' },
+      { kind: 'org', name: 'n', value: '3' }]);
   assert.equal(reasonText({ kind: 'RULE_MATCH', ruleIndex: 1, ruleId: 'r' }), 'Rule 2 matched (r)');
   assert.equal(reasonText({ kind: 'PREREQUISITE_FAILED', prerequisiteKey: 'p' }), 'Prerequisite "p" not met');
 });
@@ -48,13 +51,15 @@ test('segments: paste-in of many keys, newline or comma separated, deduplicated'
 });
 
 test('experiments: views, SRM threshold, formatting, verdicts and the chart domain', async () => {
-  const { statsFor, hasSRM, percent, share, pValueText, meanText, ciText, verdict, liftDomain, parseMetrics } = await load('experimentmodel.js');
+  const { statsFor, hasSRM, percent, share, pValueText, meanText, ciText, verdict, liftDomain,
+    parseMetrics } = await load('experimentmodel.js');
   const v = { variation: 1, n: 1010, mean: 0.1287, relativeLift: 0.287,
     frequentist: { pValue: 0.075, ci: [-0.029, 0.603] }, sequential: { pValue: 0.61, ci: [-0.217, 0.791] },
     bayesian: { chanceToWin: 0.96, ci: [-0.029, 0.603], risk: [0.29, 0.0024] } };
   assert.deepEqual(statsFor(v, 'sequential'), { ci: [-0.217, 0.791], pValue: 0.61, chanceToWin: 0.96, risk: null });
   assert.equal(statsFor(v, 'bayesian').pValue, null);
-  assert.deepEqual(statsFor({ variation: 1, frequentist: null, bayesian: null }, 'frequentist'), { ci: null, pValue: null, chanceToWin: null, risk: null });
+  assert.deepEqual(statsFor({ variation: 1, frequentist: null, bayesian: null }, 'frequentist'),
+    { ci: null, pValue: null, chanceToWin: null, risk: null });
   assert.equal(hasSRM({ srmPValue: 0.0009 }), true);
   assert.equal(hasSRM({ srmPValue: 0.001 }), false);
   assert.equal(hasSRM({ srmPValue: null }), false);
@@ -78,7 +83,8 @@ test('experiments: views, SRM threshold, formatting, verdicts and the chart doma
   assert.ok(lo <= -0.791 && hi >= 0.791 && Math.abs(lo + hi) < 1e-12);
   assert.deepEqual(liftDomain([{ relativeLift: null }], 'frequentist').map((x) => Math.round(x * 1000)), [-55, 55]);
   assert.deepEqual(parseMetrics('purchase proportion\nrevenue mean\nerrors proportion lower').metrics,
-    [{ key: 'purchase', type: 'proportion', higherIsBetter: true }, { key: 'revenue', type: 'mean', higherIsBetter: true }, { key: 'errors', type: 'proportion', higherIsBetter: false }]);
+    [{ key: 'purchase', type: 'proportion', higherIsBetter: true }, { key: 'revenue', type: 'mean', higherIsBetter: true },
+      { key: 'errors', type: 'proportion', higherIsBetter: false }]);
   assert.equal(parseMetrics('x median').problems.length, 1);
   assert.equal(parseMetrics('').problems.length, 1);
 });
@@ -92,7 +98,8 @@ test('releases: steps as text, durations, the timeline and scheduled change patc
   assert.equal(durationText(5400), '1h 30m');
   assert.equal(durationText(0), '0s');
   assert.equal(durationText(90061), '1d 1h');
-  assert.deepEqual(parseSteps('10 1h, 50 2h\n100'), { steps: [{ percent: 10, holdSeconds: 3600 }, { percent: 50, holdSeconds: 7200 }, { percent: 100, holdSeconds: 0 }], problems: [] });
+  assert.deepEqual(parseSteps('10 1h, 50 2h\n100'), { steps: [{ percent: 10, holdSeconds: 3600 }, { percent: 50, holdSeconds: 7200 },
+    { percent: 100, holdSeconds: 0 }], problems: [] });
   assert.deepEqual(parseSteps('10% 30m, 100').steps[0], { percent: 10, holdSeconds: 1800 });
   assert.match(parseSteps('50 1h, 10 1h, 100').problems.join(), /increase/);
   assert.match(parseSteps('10 1h, 50').problems.join(), /last step must be 100/);

@@ -28,7 +28,8 @@ test('api: path encodes each value as one segment; errors are readable; 412 expl
   const responses = [
     new Response(JSON.stringify({ on: false, version: 8 }), { status: 200, headers: { ETag: '"8"' } }),
     new Response(JSON.stringify({ code: 'precondition_failed', message: 'the targeting is at version 9, not 7' }), { status: 412 }),
-    new Response(JSON.stringify({ code: 'validation_failed', message: 'the request has 1 problem', details: [{ path: 'rules[0].clauses[0].op', message: 'unknown operator' }] }), { status: 422 }),
+    new Response(JSON.stringify({ code: 'validation_failed', message: 'the request has 1 problem',
+      details: [{ path: 'rules[0].clauses[0].op', message: 'unknown operator' }] }), { status: 422 }),
     new Response('', { status: 401 }),
   ];
   let unauthorized = 0;
@@ -42,7 +43,8 @@ test('api: path encodes each value as one segment; errors are readable; 412 expl
   assert.equal(calls[0][0], '/api/v1/projects/p/flags/f/environments/e?comment=INC-1%20kill%2Bswitch');
   assert.equal(calls[0][1].headers['If-Match'], '"7"');
   assert.equal(calls[0][1].headers.Authorization, 'Bearer secret');
-  await assert.rejects(api.patch('/x', {}, { ifMatch: 7 }), (e) => e instanceof ApiError && e.status === 412 && /Someone else changed this/.test(e.message));
+  await assert.rejects(api.patch('/x', {}, { ifMatch: 7 }), (e) => e instanceof ApiError && e.status === 412
+    && /Someone else changed this/.test(e.message));
   await assert.rejects(api.put('/x', {}), (e) => e.status === 422 && e.readable.includes('rules[0].clauses[0].op: unknown operator'));
   await assert.rejects(api.get('/x'), (e) => e.status === 401);
   assert.equal(unauthorized, 1);
@@ -98,7 +100,8 @@ test('flag filters: search, tag, on/off and stale', async () => {
 test('diff: one line per changed leaf with its JSON path', async () => {
   const { diffJSON, flatten } = await load('components/diff.js');
   assert.deepEqual([...flatten({ a: [1, { b: 2 }], 'x y': {} })], [['a[0]', 1], ['a[1].b', 2], ['["x y"]', {}]]);
-  const changes = diffJSON({ on: true, rules: [{ id: 'r', variation: 0 }], updatedAt: 1 }, { on: false, rules: [], updatedAt: 2 }, { ignore: ['updatedAt'] });
+  const changes = diffJSON({ on: true, rules: [{ id: 'r', variation: 0 }], updatedAt: 1 }, { on: false, rules: [], updatedAt: 2 },
+    { ignore: ['updatedAt'] });
   assert.deepEqual(changes, [
     { path: 'on', kind: 'changed', before: true, after: false },
     { path: 'rules', kind: 'added', after: [] },

@@ -95,13 +95,15 @@ final class IngestStack: Sendable {
         var sdkKeys = [EnvironmentRecord.Credential(
             sha256: Credentials.hash(environment.sdkKey), secureModeKey: HMACKeyState(key: environment.sdkKey))]
         if let retired = retiredSDKKey {
-            sdkKeys.append(.init(sha256: Credentials.hash(retired.key), expiresAt: retired.expiresAt, secureModeKey: HMACKeyState(key: retired.key)))
+            sdkKeys.append(.init(sha256: Credentials.hash(retired.key), expiresAt: retired.expiresAt,
+                secureModeKey: HMACKeyState(key: retired.key)))
         }
         let data = EnvironmentRecord(
             id: environment.id, key: "production", projectKey: "p", name: "Production", sdkKeys: sdkKeys,
             mobileKeys: [.init(sha256: Credentials.hash(environment.mobileKey))], clientSideID: environment.clientSideID,
             secureMode: false)
-        let record = ConfigRecord(kind: .environment, environmentID: environment.id, key: "production", version: version, data: data.jsonValue)
+        let record = ConfigRecord(kind: .environment, environmentID: environment.id, key: "production",
+            version: version, data: data.jsonValue)
         try await producer.send(KafkaRecord(
             topic: configTopic, partition: ConfigRecord.partition(environmentID: environment.id, partitionCount: configPartitions),
             key: Array(record.recordKey.utf8), value: record.jsonBytes))
@@ -252,7 +254,8 @@ extension Array where Element: Sendable {
 /// A batch of `count` small custom events, as an SDK would send it.
 func sampleBatch(count: Int = 3, tag: String = "t") -> [UInt8] {
     let events = (0..<count).map { i in
-        #"{"kind":"custom","creationDate":1700000000000,"key":"\#(tag)-\#(i)","context":{"kind":"user","key":"u\#(i)"},"metricValue":\#(i).5}"#
+        #"{"kind":"custom","creationDate":1700000000000,"key":"\#(tag)-\#(i)","#
+            + #""context":{"kind":"user","key":"u\#(i)"},"metricValue":\#(i).5}"#
     }
     return Array(("[" + events.joined(separator: ",") + "]").utf8)
 }

@@ -34,7 +34,8 @@ enum Fixtures {
             key: key, version: version, on: on, variations: [true, false], offVariation: 1,
             fallthrough: VariationOrRollout(variation: 0), salt: "salt-\(key)", clientSideAvailability: availability)
         configure(&flag)
-        return ConfigRecord(kind: .flag, environmentID: environmentID, key: key, version: version, data: try? JSONParser.parse(flag.jsonBytes))
+        return ConfigRecord(kind: .flag, environmentID: environmentID, key: key, version: version,
+            data: try? JSONParser.parse(flag.jsonBytes))
     }
 
     static func flagTombstone(_ key: String, version: Int, environmentID: String = environmentID) -> ConfigRecord {
@@ -43,6 +44,7 @@ enum Fixtures {
 
     static func segment(_ key: String, version: Int, included: [String], environmentID: String = environmentID) -> ConfigRecord {
         let segment = Segment(key: key, version: version, included: included, salt: "salt-\(key)")
-        return ConfigRecord(kind: .segment, environmentID: environmentID, key: key, version: version, data: try? JSONParser.parse(segment.jsonBytes))
+        return ConfigRecord(kind: .segment, environmentID: environmentID, key: key, version: version,
+            data: try? JSONParser.parse(segment.jsonBytes))
     }
 }

@@ -52,7 +52,8 @@ function renderSignIn() {
   const status = h('div', { 'aria-live': 'polite' }, signInMessage ? errorBox(signInMessage) : null);
   const form = h('form', { class: 'signin card', 'aria-labelledby': 'signin-title' },
     h('h1', { id: 'signin-title' }, 'Sign in to Vane'),
-    h('p', { class: 'muted' }, 'Paste an API token. It stays in this browser tab only (sessionStorage) and is forgotten when the tab closes.'),
+    h('p', { class: 'muted' },
+      'Paste an API token. It stays in this browser tab only (sessionStorage) and is forgotten when the tab closes.'),
     h('div', { class: 'field' }, h('label', { for: 'token' }, 'API token'), input),
     h('button', { type: 'submit', class: 'primary', 'data-testid': 'sign-in' }, 'Sign in'),
     status);
@@ -157,7 +158,8 @@ async function onRoute(route) {
     /** Changes query parameters; re-renders the view only with {render: true}. */
     setQuery: (changes, { render = false } = {}) => {
       const q = new URLSearchParams(window.location.search);
-      for (const [k, v] of Object.entries(changes)) { if (v === null || v === undefined || v === '') q.delete(k); else q.set(k, String(v)); }
+      for (const [k, v] of Object.entries(changes)) { if (v === null || v === undefined || v === '') q.delete(k);
+        else q.set(k, String(v)); }
       const qs = q.toString();
       const url = window.location.pathname + (qs ? `?${qs}` : '');
       if (render) router.navigate(url);
@@ -172,7 +174,8 @@ async function onRoute(route) {
   // A view may fetch its data while the project loads (the flag list of ?env=): `prefetch` returns a promise.
   const requestedEnv = route.query.get('env');
   if (route.view.prefetch && requestedEnv) {
-    ctx.prefetched = { env: requestedEnv, promise: route.view.prefetch({ api, path, params: route.params, env: requestedEnv, signal: controller.signal }) };
+    ctx.prefetched = { env: requestedEnv, promise: route.view.prefetch({ api, path, params: route.params, env: requestedEnv,
+      signal: controller.signal }) };
     ctx.prefetched.promise.catch(() => {});
   }
   try {

@@ -42,7 +42,8 @@ export function builderFrom(context) {
 export function parseContext(text) {
   let value;
   try { value = JSON.parse(text); } catch (e) { return { error: `The context is not valid JSON: ${e.message}` }; }
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return { error: 'A context is a JSON object, e.g. {"kind": "user", "key": "user-1"}' };
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return {
+    error: 'A context is a JSON object, e.g. {"kind": "user", "key": "user-1"}' };
   return { context: value };
 }
 

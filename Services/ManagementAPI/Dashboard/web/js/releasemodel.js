@@ -36,7 +36,8 @@ export function parseSteps(text) {
     const holdSeconds = parseDuration(holdText);
     if (!Number.isFinite(percent) || percent <= 0 || percent > 100) problems.push(`step ${i + 1}: the percent must be within (0, 100]`);
     else if (Math.round(percent * 1000) !== percent * 1000) problems.push(`step ${i + 1}: at most three decimals`);
-    if (!Number.isFinite(holdSeconds) || holdSeconds < 0 || holdSeconds > 2592000) problems.push(`step ${i + 1}: the hold must be a duration up to 30 days (e.g. 30m, 2h, 1d)`);
+    if (!Number.isFinite(holdSeconds) || holdSeconds < 0
+      || holdSeconds > 2592000) problems.push(`step ${i + 1}: the hold must be a duration up to 30 days (e.g. 30m, 2h, 1d)`);
     if (steps.length && percent <= steps[steps.length - 1].percent) problems.push(`step ${i + 1}: percents must increase`);
     steps.push({ percent, holdSeconds });
   });
@@ -47,7 +48,8 @@ export function parseSteps(text) {
 }
 
 export function stepsText(steps) {
-  return steps.map((s, i) => (i === steps.length - 1 && s.holdSeconds === 0 ? `${s.percent}` : `${s.percent} ${durationText(s.holdSeconds).replace(' ', '')}`)).join(', ');
+  return steps.map((s, i) => (i === steps.length - 1 && s.holdSeconds === 0
+    ? `${s.percent}` : `${s.percent} ${durationText(s.holdSeconds).replace(' ', '')}`)).join(', ');
 }
 
 export const STEP_PRESETS = [
@@ -81,7 +83,8 @@ export function changePatch({ action, variation, json }) {
     case 'json': {
       try {
         const patch = JSON.parse(json);
-        if (!patch || typeof patch !== 'object' || Array.isArray(patch) || !Object.keys(patch).length) return { error: 'The patch must be a non-empty JSON object' };
+        if (!patch || typeof patch !== 'object' || Array.isArray(patch) || !Object.keys(patch).length)
+          return { error: 'The patch must be a non-empty JSON object' };
         return { patch };
       } catch (e) { return { error: `The patch is not valid JSON: ${e.message}` }; }
     }
@@ -93,6 +96,7 @@ export function changePatch({ action, variation, json }) {
 export function patchText(patch, label = (i) => String(i)) {
   const keys = Object.keys(patch || {});
   if (keys.length === 1 && keys[0] === 'on') return patch.on ? 'turn targeting on' : 'turn targeting off';
-  if (keys.length === 1 && keys[0] === 'fallthrough' && typeof patch.fallthrough?.variation === 'number') return `serve ${label(patch.fallthrough.variation)} by default`;
+  if (keys.length === 1 && keys[0] === 'fallthrough'
+    && typeof patch.fallthrough?.variation === 'number') return `serve ${label(patch.fallthrough.variation)} by default`;
   return JSON.stringify(patch);
 }

@@ -36,9 +36,11 @@ export function stackedBars({ categories, series, title, height = 220, width = 7
       base += v;
     }
     const every = Math.ceil(categories.length / 8);
-    if (i % every === 0) children.push(s('text', { x: x + barW / 2, y: height - pad.bottom + 16, 'text-anchor': 'middle', class: 'axis' }, String(cat).slice(5)));
+    if (i % every === 0) children.push(s('text', { x: x + barW / 2, y: height - pad.bottom + 16, 'text-anchor': 'middle',
+      class: 'axis' }, String(cat).slice(5)));
   });
   const svg = s('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img', 'aria-label': title || 'chart' }, children);
-  const legend = h('ul', { class: 'legend' }, series.map((se) => h('li', {}, h('span', { class: 'swatch', style: { background: se.color } }), se.name)));
+  const legend = h('ul', { class: 'legend' },
+    series.map((se) => h('li', {}, h('span', { class: 'swatch', style: { background: se.color } }), se.name)));
   return h('figure', { class: 'chart-figure' }, svg, legend);
 }

@@ -25,7 +25,8 @@ export function clauseList({ clauses, readOnly = false, prefix, label, segments 
     const summary = h('p', { class: 'small muted', 'aria-live': 'polite' }, clauseText(clause));
     const update = () => { summary.textContent = clauseText(clause); };
     const kind = h('input', {
-      type: 'text', size: '8', value: clause.contextKind || 'user', disabled: readOnly, 'data-testid': `${id}-kind`, 'aria-label': `${name} context kind`,
+      type: 'text', size: '8', value: clause.contextKind || 'user', disabled: readOnly, 'data-testid': `${id}-kind`,
+      'aria-label': `${name} context kind`,
       oninput: () => { clause.contextKind = kind.value.trim() || 'user'; update(); },
     });
     const attribute = h('input', {
@@ -35,7 +36,8 @@ export function clauseList({ clauses, readOnly = false, prefix, label, segments 
     });
     const op = h('select', {
       disabled: readOnly, 'data-testid': `${id}-op`, 'aria-label': `${name} operator`,
-      onchange: () => { clause.op = op.value; if (clause.op === 'segmentMatch') clause.attribute = ''; clause.values = parseClauseValues(clause.op, values.value); render(); },
+      onchange: () => { clause.op = op.value; if (clause.op === 'segmentMatch') clause.attribute = '';
+        clause.values = parseClauseValues(clause.op, values.value); render(); },
     }, OPERATORS.map(([k, t]) => h('option', { value: k, selected: k === clause.op }, t)));
     const negate = h('input', {
       type: 'checkbox', checked: Boolean(clause.negate), disabled: readOnly, 'data-testid': `${id}-negate`,

@@ -41,7 +41,8 @@ export function infoDialog({ title, body, closeLabel = 'Close' }) {
     const previous = document.activeElement;
     const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'dialog-title' },
       h('h2', { id: 'dialog-title' }, title), body,
-      h('div', { class: 'actions' }, h('button', { type: 'button', class: 'primary', 'data-testid': 'close', onclick: () => dialog.close() }, closeLabel)));
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', class: 'primary', 'data-testid': 'close', onclick: () => dialog.close() }, closeLabel)));
     dialog.addEventListener('close', () => { dialog.remove(); if (previous && previous.focus) previous.focus(); resolve(); });
     document.body.appendChild(dialog);
     dialog.showModal();

@@ -44,7 +44,8 @@ export function diffView(before, after, options = {}) {
   const changes = diffJSON(before, after, options);
   if (!changes.length) return h('p', { class: 'muted', 'data-testid': 'diff' }, 'No changes.');
   return h('table', { class: 'diff', 'data-testid': 'diff' },
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Field'), h('th', { scope: 'col' }, 'Before'), h('th', { scope: 'col' }, 'After'))),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Field'), h('th', { scope: 'col' }, 'Before'),
+      h('th', { scope: 'col' }, 'After'))),
     h('tbody', {}, changes.map((c) => h('tr', { class: c.kind },
       h('td', { class: 'mono' }, c.path),
       h('td', { class: 'mono before' }, c.kind === 'added' ? '—' : show(c.before)),

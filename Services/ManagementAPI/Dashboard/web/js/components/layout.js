@@ -8,7 +8,8 @@ import { envPicker } from './widgets.js';
  */
 export function pageHeader(ctx, { title, subtitle, actions = [], env = false }) {
   const picker = env && ctx.project && ctx.project.environments.length
-    ? h('label', { class: 'env-label' }, 'Environment ', envPicker(ctx.project.environments, ctx.env, (key) => ctx.setQuery({ env: key }, { render: true })))
+    ? h('label', { class: 'env-label' }, 'Environment ', envPicker(ctx.project.environments, ctx.env,
+      (key) => ctx.setQuery({ env: key }, { render: true })))
     : null;
   return h('div', { class: 'page-header' },
     h('div', {}, h('h1', { tabindex: '-1', 'data-testid': 'page-title' }, title), subtitle ? h('p', { class: 'muted' }, subtitle) : null),

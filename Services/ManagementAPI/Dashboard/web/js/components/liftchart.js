@@ -36,6 +36,8 @@ export function liftChart({ variations, view, label, higherIsBetter = true, titl
     }
   });
   return h('figure', { class: 'chart-figure lift-chart' },
-    s('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img', 'aria-label': title, 'data-testid': 'lift-chart' }, children),
-    h('figcaption', { class: 'small muted' }, 'Relative lift against the control, with its interval. Green: better; red: worse; grey: not clear yet.'));
+    s('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img', 'aria-label': title, 'data-testid': 'lift-chart' },
+      children),
+    h('figcaption', { class: 'small muted' },
+      'Relative lift against the control, with its interval. Green: better; red: worse; grey: not clear yet.'));
 }

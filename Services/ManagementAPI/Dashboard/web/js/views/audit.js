@@ -38,7 +38,8 @@ async function render(ctx) {
     [['', 'everything in the project'], ['project', 'the project itself'], ['flags', 'flag settings'],
       ['targeting', 'environments, targeting, segments'], ['experiments', 'experiments']]
       .map(([v, t]) => h('option', { value: v, selected: v === (ctx.query.get('kind') || '') }, t)));
-  const resource = h('input', { type: 'text', value: ctx.query.get('resource') || '', 'data-testid': 'audit-resource', placeholder: 'flag/new-checkout or env/production:flag/*', autocomplete: 'off' });
+  const resource = h('input', { type: 'text', value: ctx.query.get('resource') || '', 'data-testid': 'audit-resource',
+    placeholder: 'flag/new-checkout or env/production:flag/*', autocomplete: 'off' });
   const since = h('input', { type: 'datetime-local', value: ctx.query.get('since') || '', 'data-testid': 'audit-since' });
   const until = h('input', { type: 'datetime-local', value: ctx.query.get('until') || '', 'data-testid': 'audit-until' });
   const list = h('div', { 'data-testid': 'audit-entries' });

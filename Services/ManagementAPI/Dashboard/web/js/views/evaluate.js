@@ -43,12 +43,15 @@ async function render(ctx) {
 
   function renderAttributes() {
     replace(attrList, state.attributes.map((a, i) => {
-      const n = h('input', { type: 'text', value: a.name, 'aria-label': `Attribute ${i + 1} name`, 'data-testid': `attr-${i}-name`, placeholder: 'e.g. plan', autocomplete: 'off' });
-      const v = h('input', { type: 'text', value: a.value, 'aria-label': `Attribute ${i + 1} value`, 'data-testid': `attr-${i}-value`, placeholder: 'pro, 42, true or JSON', autocomplete: 'off' });
+      const n = h('input', { type: 'text', value: a.name, 'aria-label': `Attribute ${i + 1} name`, 'data-testid': `attr-${i}-name`,
+        placeholder: 'e.g. plan', autocomplete: 'off' });
+      const v = h('input', { type: 'text', value: a.value, 'aria-label': `Attribute ${i + 1} value`, 'data-testid': `attr-${i}-value`,
+        placeholder: 'pro, 42, true or JSON', autocomplete: 'off' });
       n.addEventListener('input', () => { a.name = n.value; syncJSON(); });
       v.addEventListener('input', () => { a.value = v.value; syncJSON(); });
       return h('div', { class: 'row' }, n, ' = ', v,
-        h('button', { type: 'button', class: 'small', 'data-testid': `attr-${i}-delete`, onclick: () => { state.attributes.splice(i, 1); renderAttributes(); syncJSON(); } }, 'Remove'));
+        h('button', { type: 'button', class: 'small', 'data-testid': `attr-${i}-delete`, onclick: () => { state.attributes.splice(i, 1);
+          renderAttributes(); syncJSON(); } }, 'Remove'));
     }), h('button', {
       type: 'button', class: 'small', 'data-testid': 'add-attribute',
       onclick: () => { state.attributes.push({ name: '', value: '' }); renderAttributes(); },
@@ -101,8 +104,10 @@ async function render(ctx) {
   function showResults(data) {
     replace(contextView, section('Context as evaluated',
       h('table', { class: 'table', 'data-testid': 'eval-context' },
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Kind'), h('th', { scope: 'col' }, 'Attribute'), h('th', { scope: 'col' }, 'Value'))),
-        h('tbody', {}, contextRows(data.context).map((r) => h('tr', {}, h('td', {}, r.kind), h('td', { class: 'mono' }, r.name), h('td', { class: 'mono' }, r.value)))))));
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Kind'), h('th', { scope: 'col' }, 'Attribute'),
+          h('th', { scope: 'col' }, 'Value'))),
+        h('tbody', {}, contextRows(data.context).map((r) => h('tr', {}, h('td', {}, r.kind), h('td', { class: 'mono' }, r.name),
+          h('td', { class: 'mono' }, r.value)))))));
     if (!data.items.length) { replace(results, empty('This environment has no flags yet.')); return; }
     replace(results, h('table', { class: 'table eval-table' },
       h('caption', { class: 'sr-only' }, `Every flag of ${ctx.env} for this context`),
@@ -112,7 +117,8 @@ async function render(ctx) {
         const href = ctx.href('/projects/:project/flags/:flag', { project: projectKey, flag: item.key }, { env: ctx.env });
         return h('tr', { 'data-testid': `eval-${item.key}` },
           h('td', {}, h('a', { href }, flag.name || item.key), h('div', { class: 'small muted mono' }, item.key)),
-          h('td', { class: 'mono', 'data-testid': `eval-${item.key}-value` }, item.variation === null ? 'SDK default' : JSON.stringify(item.value)),
+          h('td', { class: 'mono', 'data-testid': `eval-${item.key}-value` },
+            item.variation === null ? 'SDK default' : JSON.stringify(item.value)),
           h('td', {}, item.variation === null ? '—' : `${item.variation}: ${variationLabel(flag, item.variation)}`),
           h('td', { 'data-testid': `eval-${item.key}-reason` },
             badge(item.reason.kind, item.reason.kind === 'ERROR' ? 'danger' : item.reason.kind === 'OFF' ? '' : 'ok'),
@@ -123,7 +129,8 @@ async function render(ctx) {
   const form = h('form', { class: 'stack-form', 'data-testid': 'eval-form', novalidate: true },
     h('div', { class: 'inline-form' }, field('Context kind', kind), field('Key', key), field('Name (optional)', name)),
     h('h3', {}, 'Attributes'), attrList,
-    field('Context JSON (edit or paste; a multi-kind context too)', json, 'LaunchDarkly context format: {"kind": "user", "key": "…", "plan": "pro"}'),
+    field('Context JSON (edit or paste; a multi-kind context too)', json,
+      'LaunchDarkly context format: {"kind": "user", "key": "…", "plan": "pro"}'),
     jsonNote,
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', 'data-testid': 'evaluate' }, 'Evaluate')));
   form.addEventListener('submit', (event) => { event.preventDefault(); evaluate(); });
@@ -131,7 +138,8 @@ async function render(ctx) {
   renderAttributes();
   syncJSON();
   replace(ctx.main,
-    pageHeader(ctx, { title: 'Evaluate as a context', subtitle: 'Every flag of this environment, evaluated on the server for one context.', env: true }),
+    pageHeader(ctx, { title: 'Evaluate as a context', subtitle: 'Every flag of this environment, evaluated on the server for one context.',
+      env: true }),
     section('Context', form), contextView, section(`Flags in ${ctx.env}`, results));
   // Live updates: evaluate again with the same context when anything changed.
   ctx.onChange(async () => { if (lastContext) { flagsByKey = new Map(); await evaluate(); } });

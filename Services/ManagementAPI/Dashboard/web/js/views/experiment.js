@@ -36,12 +36,15 @@ async function render(ctx) {
 
   function renderTabs() {
     replace(tabs, VIEWS.map(([v, label]) => h('button', {
-      type: 'button', role: 'tab', 'aria-selected': v === view ? 'true' : 'false', 'data-testid': `view-${v}`, tabindex: v === view ? '0' : '-1',
+      type: 'button', role: 'tab', 'aria-selected': v === view ? 'true' : 'false', 'data-testid': `view-${v}`,
+      tabindex: v === view ? '0' : '-1',
       onclick: () => { view = v; ctx.setQuery({ view: v }); renderTabs(); if (lastResults) showResults(lastResults); },
       onkeydown: (event) => {
         const i = VIEWS.findIndex(([x]) => x === view);
-        const next = event.key === 'ArrowRight' ? (i + 1) % VIEWS.length : event.key === 'ArrowLeft' ? (i + VIEWS.length - 1) % VIEWS.length : -1;
-        if (next >= 0) { view = VIEWS[next][0]; ctx.setQuery({ view }); renderTabs(); if (lastResults) showResults(lastResults); tabs.querySelector('[aria-selected="true"]').focus(); }
+        const next = event.key === 'ArrowRight' ? (i + 1) % VIEWS.length : event.key === 'ArrowLeft'
+          ? (i + VIEWS.length - 1) % VIEWS.length : -1;
+        if (next >= 0) { view = VIEWS[next][0]; ctx.setQuery({ view }); renderTabs(); if (lastResults) showResults(lastResults);
+          tabs.querySelector('[aria-selected="true"]').focus(); }
       },
     }, label)));
   }
@@ -53,7 +56,8 @@ async function render(ctx) {
     const higher = experiment.metrics.find((m) => m.key === metric.key)?.higherIsBetter !== false;
     const srm = hasSRM(metric)
       ? h('div', { class: 'error-box', role: 'alert', 'data-testid': 'srm-warning' },
-        `Sample ratio mismatch (p ${pValueText(metric.srmPValue).startsWith('<') ? '' : '= '}${pValueText(metric.srmPValue)}): contexts are not split over the variations as the traffic weights say. `
+        `Sample ratio mismatch (p ${pValueText(metric.srmPValue).startsWith('<') ? '' : '= '}${pValueText(metric.srmPValue)}): `
+        + 'contexts are not split over the variations as the traffic weights say. '
         + 'Assignment or event collection is broken somewhere; do not trust these results until it is fixed.')
       : null;
     const pHeader = view === 'bayesian' ? 'Risk (control / variation)' : 'p-value';
@@ -76,10 +80,12 @@ async function render(ctx) {
       h('h2', {}, metric.key, ' ', h('span', { class: 'small muted' }, `${metric.type}${higher ? '' : ', lower is better'}`)),
       srm,
       h('table', { class: 'table results' },
-        h('thead', {}, h('tr', {}, ['Variation', 'n', 'Mean', 'Lift', `${view === 'bayesian' ? 'Credible' : 'Confidence'} interval`, pHeader, 'Chance to win', '']
+        h('thead', {}, h('tr', {}, ['Variation', 'n', 'Mean', 'Lift', `${view === 'bayesian' ? 'Credible' : 'Confidence'} interval`,
+          pHeader, 'Chance to win', '']
           .map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, rows)),
-      treatments.length ? liftChart({ variations: treatments, view, label, higherIsBetter: higher, title: `${metric.key}: relative lift (${view})` }) : null);
+      treatments.length ? liftChart({ variations: treatments, view, label, higherIsBetter: higher,
+        title: `${metric.key}: relative lift (${view})` }) : null);
   }
 
   function showResults(data) {
@@ -87,9 +93,14 @@ async function render(ctx) {
     replace(results,
       h('p', { class: 'muted small' }, `Iteration ${data.iteration.number}: `, timeEl(data.iteration.start), ' to ',
         data.iteration.stop ? timeEl(data.iteration.stop) : 'now (running)', ' · computed ', timeEl(data.updatedAt)),
-      view === 'sequential' ? h('p', { class: 'small muted' }, 'Sequential: valid however often you look; stop as soon as p < 0.05.') : null,
-      view === 'frequentist' ? h('p', { class: 'small muted' }, 'Frequentist (Welch): valid once, at a sample size fixed in advance. Peeking inflates false positives: use the sequential view to decide early.') : null,
-      view === 'bayesian' ? h('p', { class: 'small muted' }, 'Bayesian: chance to win is the probability that the variation beats the control; risk is the expected loss of choosing it.') : null,
+      view === 'sequential' ? h('p', { class: 'small muted' }, 'Sequential: valid however often you look; stop as soon as p < 0.05.')
+        : null,
+      view === 'frequentist' ? h('p', { class: 'small muted' },
+        'Frequentist (Welch): valid once, at a sample size fixed in advance. '
+        + 'Peeking inflates false positives: use the sequential view to decide early.') : null,
+      view === 'bayesian' ? h('p', { class: 'small muted' },
+        'Bayesian: chance to win is the probability that the variation beats the control; risk is the expected loss of choosing it.')
+          : null,
       data.metrics.map(metricSection));
   }
 
@@ -111,7 +122,8 @@ async function render(ctx) {
     const starting = which === 'start';
     const answer = await confirmDialog({
       title: `${starting ? 'Start' : 'Stop'} ${experiment.name}?`,
-      message: starting ? 'A new iteration opens now; contexts exposed from now on count in it.' : 'The running iteration closes now; its results stay readable.',
+      message: starting ? 'A new iteration opens now; contexts exposed from now on count in it.'
+        : 'The running iteration closes now; its results stay readable.',
       confirmLabel: starting ? 'Start' : 'Stop', danger: !starting,
     });
     if (!answer) return;
@@ -131,11 +143,15 @@ async function render(ctx) {
       ctx.api.get(`${url}/iterations`, { signal: ctx.signal }).then((r) => r.data.items || r.data, () => []),
     ]);
     experiment = data;
-    try { ({ data: flag } = await ctx.api.get(ctx.path`/projects/${ctx.project.key}/flags/${experiment.flagKey}`, { signal: ctx.signal })); } catch { flag = { variations: [] }; }
+    try {
+      ({ data: flag } = await ctx.api.get(ctx.path`/projects/${ctx.project.key}/flags/${experiment.flagKey}`, { signal: ctx.signal }));
+    } catch { flag = { variations: [] }; }
     const actions = [];
     if (ctx.canWrite) {
-      if (experiment.status === 'running') actions.push(h('button', { type: 'button', class: 'danger', 'data-testid': 'experiment-stop', onclick: () => action('stop') }, 'Stop'));
-      else actions.push(h('button', { type: 'button', class: 'primary', 'data-testid': 'experiment-start', onclick: () => action('start') }, experiment.iteration ? 'Start a new iteration' : 'Start'));
+      if (experiment.status === 'running') actions.push(h('button', { type: 'button', class: 'danger', 'data-testid': 'experiment-stop',
+        onclick: () => action('stop') }, 'Stop'));
+      else actions.push(h('button', { type: 'button', class: 'primary', 'data-testid': 'experiment-start', onclick: () => action('start') },
+        experiment.iteration ? 'Start a new iteration' : 'Start'));
     }
     const picker = Array.isArray(iterations) && iterations.length > 1
       ? field('Iteration', h('select', {
@@ -146,7 +162,9 @@ async function render(ctx) {
       }, `#${it.number}${it.stop ? '' : ' (running)'}`))))
       : null;
     replace(header, pageHeader(ctx, { title: experiment.name, subtitle: `Experiment ${experiment.key}`, actions }),
-      h('p', {}, statusBadge(experiment.status), ' Flag ', h('a', { href: ctx.href('/projects/:project/flags/:flag', { project: ctx.project.key, flag: experiment.flagKey }, { env: experiment.environmentKey }) }, experiment.flagKey),
+      h('p', {}, statusBadge(experiment.status), ' Flag ',
+        h('a', { href: ctx.href('/projects/:project/flags/:flag', { project: ctx.project.key, flag: experiment.flagKey },
+          { env: experiment.environmentKey }) }, experiment.flagKey),
         ` in ${experiment.environmentKey}, control ${experiment.controlVariation}: ${variationLabel(flag, experiment.controlVariation)}`),
       experiment.description ? h('p', { class: 'muted' }, experiment.description) : null, picker);
     await loadResults();

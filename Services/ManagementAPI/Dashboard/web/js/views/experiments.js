@@ -29,7 +29,8 @@ async function render(ctx) {
       const { data } = await ctx.api.get(ctx.path`/projects/${ctx.project.key}/experiments`, { signal: ctx.signal });
       if (!data.items.length) { replace(listArea, empty('No experiments yet.')); return; }
       replace(listArea, h('table', { class: 'table' },
-        h('thead', {}, h('tr', {}, ['Experiment', 'Status', 'Flag', 'Environment', 'Metrics', 'Iteration'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('thead', {}, h('tr', {}, ['Experiment', 'Status', 'Flag', 'Environment', 'Metrics',
+          'Iteration'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, data.items.map((x) => h('tr', { 'data-testid': `experiment-${x.key}` },
           h('td', {}, h('a', { href: href(x.key) }, x.name), h('div', { class: 'small muted mono' }, x.key)),
           h('td', {}, statusBadge(x.status)),
@@ -44,18 +45,24 @@ async function render(ctx) {
   let create = null;
   if (ctx.canWrite) {
     let flags = [];
-    try { ({ data: { items: flags } } = await ctx.api.get(ctx.path`/projects/${ctx.project.key}/flags`, { signal: ctx.signal })); } catch { flags = []; }
+    try {
+      ({ data: { items: flags } } = await ctx.api.get(ctx.path`/projects/${ctx.project.key}/flags`, { signal: ctx.signal }));
+    } catch { flags = []; }
     flags = flags.filter((f) => (f.variations || []).length >= 2);
-    const key = h('input', { type: 'text', required: true, 'data-testid': 'new-experiment-key', autocomplete: 'off', placeholder: 'checkout-test' });
-    const name = h('input', { type: 'text', required: true, 'data-testid': 'new-experiment-name', autocomplete: 'off', placeholder: 'New checkout' });
+    const key = h('input', { type: 'text', required: true, 'data-testid': 'new-experiment-key', autocomplete: 'off',
+      placeholder: 'checkout-test' });
+    const name = h('input', { type: 'text', required: true, 'data-testid': 'new-experiment-name', autocomplete: 'off',
+      placeholder: 'New checkout' });
     const description = h('input', { type: 'text', 'data-testid': 'new-experiment-description', autocomplete: 'off' });
     const flag = h('select', { 'data-testid': 'new-experiment-flag', required: true },
       flags.map((f) => h('option', { value: f.key }, `${f.name} (${f.key})`)));
     const env = h('select', { 'data-testid': 'new-experiment-env' },
       ctx.project.environments.map((e) => h('option', { value: e.key, selected: e.key === ctx.env }, `${e.name} (${e.key})`)));
     const control = h('select', { 'data-testid': 'new-experiment-control' });
-    const metrics = h('textarea', { rows: '3', 'data-testid': 'new-experiment-metrics', spellcheck: 'false', placeholder: 'purchase proportion\nrevenue mean\nsupport-ticket proportion lower' });
-    const weights = h('input', { type: 'text', 'data-testid': 'new-experiment-weights', autocomplete: 'off', placeholder: 'equal (e.g. 50, 50)' });
+    const metrics = h('textarea', { rows: '3', 'data-testid': 'new-experiment-metrics', spellcheck: 'false',
+      placeholder: 'purchase proportion\nrevenue mean\nsupport-ticket proportion lower' });
+    const weights = h('input', { type: 'text', 'data-testid': 'new-experiment-weights', autocomplete: 'off',
+      placeholder: 'equal (e.g. 50, 50)' });
     const problem = h('div', {});
     const fillControl = () => {
       const f = flags.find((x) => x.key === flag.value);
@@ -68,7 +75,8 @@ async function render(ctx) {
       h('div', { class: 'inline-form' }, field('Flag', flag), field('Environment', env), field('Control variation', control)),
       field('Metrics (one per line: event key, proportion or mean, and "lower" when lower is better)', metrics),
       field('Traffic weights (optional)', weights, 'the expected split per variation, for the sample ratio check'),
-      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', 'data-testid': 'create-experiment' }, 'Create experiment')), problem);
+      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', 'data-testid': 'create-experiment' },
+        'Create experiment')), problem);
     create.addEventListener('submit', async (event) => {
       event.preventDefault();
       replace(problem);

@@ -22,7 +22,8 @@ export function targetingEditor({ flag, targeting, readOnly, segments = [], flag
   const segmentList = h('datalist', { id: uid('segments') }, segments.map((s) => h('option', { value: s })));
 
   function variationOptions(selected, { allowNone = false, noneLabel = 'none: the SDK\'s default value' } = {}) {
-    const options = flag.variations.map((_, i) => h('option', { value: String(i), selected: selected === i }, `${i}: ${variationLabel(flag, i)}`));
+    const options = flag.variations.map((_, i) => h('option', { value: String(i), selected: selected === i },
+      `${i}: ${variationLabel(flag, i)}`));
     if (allowNone) options.unshift(h('option', { value: '', selected: selected === null || selected === undefined }, noneLabel));
     return options;
   }
@@ -66,9 +67,11 @@ export function targetingEditor({ flag, targeting, readOnly, segments = [], flag
         const variationSelect = h('select', {
           'data-testid': `prereq-${i}-variation`, 'aria-label': `Prerequisite ${i + 1} variation`,
           onchange: () => { p.variation = Number(variationSelect.value); },
-        }, (prereqFlag?.variations || [{ value: p.variation }]).map((v, j) => h('option', { value: String(j), selected: j === p.variation }, `${j}: ${v.name || JSON.stringify(v.value)}`)));
+        }, (prereqFlag?.variations || [{ value: p.variation }]).map((v, j) => h('option', { value: String(j), selected: j === p.variation },
+          `${j}: ${v.name || JSON.stringify(v.value)}`)));
         return h('div', { class: 'row' }, flagSelect, ' must serve ', variationSelect,
-          readOnly ? null : h('button', { type: 'button', class: 'small', 'data-testid': `prereq-${i}-delete`, onclick: () => { draft.prerequisites.splice(i, 1); rerender(); } }, 'Remove'));
+          readOnly ? null : h('button', { type: 'button', class: 'small', 'data-testid': `prereq-${i}-delete`,
+            onclick: () => { draft.prerequisites.splice(i, 1); rerender(); } }, 'Remove'));
       }),
       readOnly || !others.length ? null : h('button', {
         type: 'button', class: 'small', 'data-testid': 'add-prerequisite',
@@ -81,7 +84,8 @@ export function targetingEditor({ flag, targeting, readOnly, segments = [], flag
       h('p', { class: 'muted small' }, 'Context keys that always get a variation, per context kind (one key per line or comma-separated).'),
       draft.groups.map((g, i) => {
         const kind = h('input', {
-          type: 'text', value: g.contextKind, 'data-testid': `target-${i}-kind`, 'aria-label': `Target group ${i + 1} context kind`, size: '10',
+          type: 'text', value: g.contextKind, 'data-testid': `target-${i}-kind`,
+          'aria-label': `Target group ${i + 1} context kind`, size: '10',
           oninput: () => { g.contextKind = kind.value.trim() || 'user'; },
         });
         const variation = h('select', {
@@ -96,7 +100,8 @@ export function targetingEditor({ flag, targeting, readOnly, segments = [], flag
         return h('div', { class: 'target-group' },
           h('div', { class: 'row' }, h('label', {}, 'Kind ', kind), h('label', {}, ' serve ', variation),
             h('span', { class: 'muted small' }, ` ${g.values.length} key${g.values.length === 1 ? '' : 's'}`),
-            readOnly ? null : h('button', { type: 'button', class: 'small', 'data-testid': `target-${i}-delete`, onclick: () => { draft.groups.splice(i, 1); rerender(); } }, 'Remove')),
+            readOnly ? null : h('button', { type: 'button', class: 'small', 'data-testid': `target-${i}-delete`,
+              onclick: () => { draft.groups.splice(i, 1); rerender(); } }, 'Remove')),
           values);
       }),
       readOnly ? null : h('button', {
@@ -119,9 +124,11 @@ export function targetingEditor({ flag, targeting, readOnly, segments = [], flag
         }
         rerender();
       },
-    }, flag.variations.map((_, i) => h('option', { value: String(i), selected: serveKind(owner) === 'variation' && owner.variation === i }, `${i}: ${variationLabel(flag, i)}`)),
+    }, flag.variations.map((_, i) => h('option', { value: String(i), selected: serveKind(owner) === 'variation' && owner.variation === i },
+      `${i}: ${variationLabel(flag, i)}`)),
     h('option', { value: 'rollout', selected: serveKind(owner) === 'rollout' }, 'a percentage rollout'));
-    return h('div', { class: 'serve' }, h('label', {}, 'Serve ', kindSelect), serveKind(owner) === 'rollout' ? rolloutEditor(owner, prefix, label) : null);
+    return h('div', { class: 'serve' }, h('label', {}, 'Serve ', kindSelect), serveKind(owner) === 'rollout'
+      ? rolloutEditor(owner, prefix, label) : null);
   }
 
   function rolloutEditor(owner, prefix, label) {
@@ -143,7 +150,8 @@ export function targetingEditor({ flag, targeting, readOnly, segments = [], flag
         'aria-label': `${label}: percentage for variation ${i} (${variationLabel(flag, i)})`, class: 'percent',
       });
       const slider = h('input', {
-        type: 'range', min: '0', max: String(FULL), step: '1000', 'aria-label': `${label}: slider for variation ${i}`, 'data-testid': `${prefix}-slider-${i}`,
+        type: 'range', min: '0', max: String(FULL), step: '1000', 'aria-label': `${label}: slider for variation ${i}`,
+        'data-testid': `${prefix}-slider-${i}`,
       });
       input.addEventListener('input', () => {
         const w = parsePercent(input.value);
@@ -153,7 +161,8 @@ export function targetingEditor({ flag, targeting, readOnly, segments = [], flag
       slider.addEventListener('input', () => setWeights(rebalance(weights(), i, Number(slider.value))));
       inputs.push(input);
       sliders.push(slider);
-      return h('div', { class: 'weight-row' }, h('span', { class: 'weight-label' }, `${i}: ${variationLabel(flag, i)}`), slider, input, '%');
+      return h('div', { class: 'weight-row' }, h('span', { class: 'weight-label' }, `${i}: ${variationLabel(flag, i)}`), slider, input,
+        '%');
     });
     const bucketBy = h('input', {
       type: 'text', value: owner.rollout.bucketBy || '', placeholder: 'key', size: '12', 'data-testid': `${prefix}-bucket-by`,
@@ -161,7 +170,8 @@ export function targetingEditor({ flag, targeting, readOnly, segments = [], flag
     });
     const contextKind = h('input', {
       type: 'text', value: owner.rollout.contextKind || '', placeholder: 'user', size: '10', 'data-testid': `${prefix}-rollout-kind`,
-      oninput: () => { if (contextKind.value.trim()) owner.rollout.contextKind = contextKind.value.trim(); else delete owner.rollout.contextKind; },
+      oninput: () => { if (contextKind.value.trim()) owner.rollout.contextKind = contextKind.value.trim();
+        else delete owner.rollout.contextKind; },
     });
     const element = h('div', { class: 'rollout' }, rows, total,
       h('div', { class: 'row small' }, h('label', {}, 'Bucket by attribute ', bucketBy), h('label', {}, ' of context kind ', contextKind)));
@@ -177,12 +187,14 @@ export function targetingEditor({ flag, targeting, readOnly, segments = [], flag
     const prefix = `rule-${ruleIndex}-clause-${j}`;
     const isSegment = clause.op === 'segmentMatch';
     const kind = h('input', {
-      type: 'text', value: clause.contextKind || 'user', size: '8', 'data-testid': `${prefix}-kind`, 'aria-label': `Rule ${ruleIndex + 1} clause ${j + 1} context kind`,
+      type: 'text', value: clause.contextKind || 'user', size: '8', 'data-testid': `${prefix}-kind`,
+      'aria-label': `Rule ${ruleIndex + 1} clause ${j + 1} context kind`,
       oninput: () => { clause.contextKind = kind.value.trim() || 'user'; summary(); },
     });
     const attribute = h('input', {
       type: 'text', value: clause.attribute || '', size: '14', placeholder: 'email', 'data-testid': `${prefix}-attribute`,
-      'aria-label': `Rule ${ruleIndex + 1} clause ${j + 1} attribute`, oninput: () => { clause.attribute = attribute.value.trim(); summary(); },
+      'aria-label': `Rule ${ruleIndex + 1} clause ${j + 1} attribute`,
+      oninput: () => { clause.attribute = attribute.value.trim(); summary(); },
     });
     const op = h('select', {
       'data-testid': `${prefix}-op`, 'aria-label': `Rule ${ruleIndex + 1} clause ${j + 1} operator`,
@@ -199,10 +211,12 @@ export function targetingEditor({ flag, targeting, readOnly, segments = [], flag
     });
     values.value = clauseValuesText(clause.values);
     const segmentPicker = isSegment && segments.length ? h('input', {
-      type: 'text', list: segmentList.id, placeholder: 'add a segment', size: '14', 'aria-label': 'Add a segment', 'data-testid': `${prefix}-segment`,
+      type: 'text', list: segmentList.id, placeholder: 'add a segment', size: '14', 'aria-label': 'Add a segment',
+      'data-testid': `${prefix}-segment`,
       onchange: (event) => {
         const key = event.target.value.trim();
-        if (key && !clause.values.includes(key)) { clause.values = [...clause.values, key]; values.value = clauseValuesText(clause.values); summary(); }
+        if (key && !clause.values.includes(key)) { clause.values = [...clause.values, key];
+          values.value = clauseValuesText(clause.values); summary(); }
         event.target.value = '';
       },
     }) : null;
@@ -236,14 +250,18 @@ export function targetingEditor({ flag, targeting, readOnly, segments = [], flag
         update();
         const description = h('input', {
           type: 'text', value: rule.description || '', placeholder: 'description (optional)', 'data-testid': `rule-${i}-description`,
-          'aria-label': `Rule ${i + 1} description`, oninput: () => { if (description.value.trim()) rule.description = description.value; else delete rule.description; },
+          'aria-label': `Rule ${i + 1} description`, oninput: () => { if (description.value.trim()) rule.description = description.value;
+            else delete rule.description; },
         });
         return h('article', { class: 'rule', 'data-testid': `rule-${i}` },
           h('header', { class: 'row' }, h('strong', {}, `Rule ${i + 1}`), description,
             readOnly ? null : [
-              h('button', { type: 'button', class: 'small', 'data-testid': `rule-${i}-up`, disabled: i === 0, 'aria-label': `Move rule ${i + 1} up`, onclick: () => { draft.rules = move(draft.rules, i, i - 1); rerender(); } }, '↑'),
-              h('button', { type: 'button', class: 'small', 'data-testid': `rule-${i}-down`, disabled: i === draft.rules.length - 1, 'aria-label': `Move rule ${i + 1} down`, onclick: () => { draft.rules = move(draft.rules, i, i + 1); rerender(); } }, '↓'),
-              h('button', { type: 'button', class: 'small danger', 'data-testid': `rule-${i}-delete`, onclick: () => { draft.rules.splice(i, 1); rerender(); } }, 'Delete rule'),
+              h('button', { type: 'button', class: 'small', 'data-testid': `rule-${i}-up`, disabled: i === 0,
+                'aria-label': `Move rule ${i + 1} up`, onclick: () => { draft.rules = move(draft.rules, i, i - 1); rerender(); } }, '↑'),
+              h('button', { type: 'button', class: 'small', 'data-testid': `rule-${i}-down`, disabled: i === draft.rules.length - 1,
+                'aria-label': `Move rule ${i + 1} down`, onclick: () => { draft.rules = move(draft.rules, i, i + 1); rerender(); } }, '↓'),
+              h('button', { type: 'button', class: 'small danger', 'data-testid': `rule-${i}-delete`,
+                onclick: () => { draft.rules.splice(i, 1); rerender(); } }, 'Delete rule'),
             ]),
           title,
           rule.clauses.map((c, j) => clauseEditor(rule, i, c, j)),

@@ -23,7 +23,8 @@ async function render(ctx) {
   const [flagResult, targetingResult, segmentsResult, flagsResult] = await Promise.all([
     ctx.api.get(flagURL, { signal: ctx.signal }),
     ctx.api.get(targetingURL, { signal: ctx.signal }),
-    ctx.api.get(ctx.path`/projects/${ctx.project.key}/environments/${ctx.env}/segments`, { signal: ctx.signal }).catch(() => ({ data: { items: [] } })),
+    ctx.api.get(ctx.path`/projects/${ctx.project.key}/environments/${ctx.env}/segments`,
+      { signal: ctx.signal }).catch(() => ({ data: { items: [] } })),
     ctx.api.get(ctx.path`/projects/${ctx.project.key}/flags`, { signal: ctx.signal }).catch(() => ({ data: { items: [] } })),
   ]);
   let flag = flagResult.data;
@@ -85,7 +86,8 @@ async function render(ctx) {
   }
 
   const actions = ctx.canWrite ? h('div', { class: 'actions' },
-    h('button', { type: 'button', 'data-testid': 'discard-targeting', onclick: () => { mountEditor(); replace(status); } }, 'Discard changes'),
+    h('button', { type: 'button', 'data-testid': 'discard-targeting', onclick: () => { mountEditor(); replace(status); } },
+      'Discard changes'),
     h('button', { type: 'button', class: 'primary', 'data-testid': 'save-targeting', onclick: save }, 'Review and save')) : null;
 
   replace(ctx.main,
@@ -124,31 +126,37 @@ function serveText(flag, t) {
   if (!t.on) return `off → ${variationLabel(flag, t.offVariation)}`;
   const ft = t.fallthrough || {};
   if (serveKind(ft) === 'rollout') {
-    return `rollout ${weightsOf(ft.rollout, flag.variations.length).map((w, i) => `${percentText(w)} ${variationLabel(flag, i)}`).join(' / ')}`;
+    return `rollout ${weightsOf(ft.rollout, flag.variations.length)
+      .map((w, i) => `${percentText(w)} ${variationLabel(flag, i)}`).join(' / ')}`;
   }
   return variationLabel(flag, ft.variation);
 }
 
 function compareView(ctx, flag) {
   const envs = ctx.project.environments;
-  const row = (label, fn) => h('tr', {}, h('th', { scope: 'row' }, label), envs.map((e) => h('td', {}, fn(flag.environments?.[e.key] || null))));
+  const row = (label, fn) => h('tr', {}, h('th', { scope: 'row' }, label),
+    envs.map((e) => h('td', {}, fn(flag.environments?.[e.key] || null))));
   const count = (t, f) => (t ? String(f(t)) : '—');
   return h('div', { class: 'scroll' }, h('table', { class: 'table compare', 'data-testid': 'compare' },
     h('thead', {}, h('tr', {}, h('th', {}, ''), envs.map((e) => h('th', { scope: 'col' },
-      h('a', { href: ctx.href('/projects/:project/flags/:flag', { project: ctx.project.key, flag: flag.key }, { env: e.key }) }, e.name))))),
+      h('a', { href: ctx.href('/projects/:project/flags/:flag', { project: ctx.project.key, flag: flag.key }, { env: e.key }) },
+        e.name))))),
     h('tbody', {},
       row('State', (t) => (t ? badge(t.on ? 'On' : 'Off', t.on ? 'ok' : '') : '—')),
       row('Serving', (t) => serveText(flag, t)),
       row('Off variation', (t) => (t ? variationLabel(flag, t.offVariation) : '—')),
       row('Rules', (t) => count(t, (x) => (x.rules || []).length)),
-      row('Targeted keys', (t) => count(t, (x) => [...(x.targets || []), ...(x.contextTargets || [])].reduce((n, g) => n + (g.values || []).length, 0))),
-      row('Prerequisites', (t) => (t && (t.prerequisites || []).length ? t.prerequisites.map((p) => `${p.key} = ${p.variation}`).join(', ') : 'none')),
+      row('Targeted keys',
+        (t) => count(t, (x) => [...(x.targets || []), ...(x.contextTargets || [])].reduce((n, g) => n + (g.values || []).length, 0))),
+      row('Prerequisites',
+        (t) => (t && (t.prerequisites || []).length ? t.prerequisites.map((p) => `${p.key} = ${p.variation}`).join(', ') : 'none')),
       row('Version', (t) => (t ? String(t.version) : '—')))));
 }
 
 async function loadChart(ctx, flag, area) {
   try {
-    const { data } = await ctx.api.get(ctx.path`/projects/${ctx.project.key}/flags/${flag.key}/insights`, { query: { environment: ctx.env, days: 30 }, signal: ctx.signal });
+    const { data } = await ctx.api.get(ctx.path`/projects/${ctx.project.key}/flags/${flag.key}/insights`,
+      { query: { environment: ctx.env, days: 30 }, signal: ctx.signal });
     const indexes = new Set();
     for (const day of data.daily) for (const v of day.variations) indexes.add(v.variation);
     const series = [...indexes].sort((a, b) => a - b).map((i) => ({
@@ -156,7 +164,8 @@ async function loadChart(ctx, flag, area) {
       values: data.daily.map((d) => d.variations.find((v) => v.variation === i)?.evaluations || 0),
     }));
     const total = data.daily.reduce((n, d) => n + d.total, 0);
-    replace(area, h('p', { class: 'muted small', 'data-testid': 'last-evaluated' }, 'Last evaluated: ', timeEl(data.lastEvaluatedAt), ` · ${total} evaluations in ${data.days} days`),
+    replace(area, h('p', { class: 'muted small', 'data-testid': 'last-evaluated' }, 'Last evaluated: ', timeEl(data.lastEvaluatedAt),
+      ` · ${total} evaluations in ${data.days} days`),
       total ? stackedBars({ categories: data.daily.map((d) => d.date), series, title: `Evaluations of ${flag.key} per day and variation` })
         : h('p', { class: 'muted' }, 'No evaluations reported by SDKs in this period.'));
   } catch (e) {
@@ -200,13 +209,19 @@ function settingsView(ctx, flag, flagURL) {
   function renderRows() {
     replace(list, rows.map((r, i) => {
       const value = type === 'json'
-        ? h('textarea', { rows: '3', 'data-testid': `variation-${i}-value`, 'aria-label': `Variation ${i} value (JSON)`, oninput: (e) => { r.value = e.target.value; } })
-        : h('input', { type: 'text', 'data-testid': `variation-${i}-value`, 'aria-label': `Variation ${i} value (${type})`, oninput: (e) => { r.value = e.target.value; } });
+        ? h('textarea', { rows: '3', 'data-testid': `variation-${i}-value`, 'aria-label': `Variation ${i} value (JSON)`,
+          oninput: (e) => { r.value = e.target.value; } })
+        : h('input', { type: 'text', 'data-testid': `variation-${i}-value`, 'aria-label': `Variation ${i} value (${type})`,
+          oninput: (e) => { r.value = e.target.value; } });
       value.value = r.value;
       return h('div', { class: 'variation-row', 'data-testid': `variation-${i}` }, h('span', { class: 'mono' }, `${i}`), value,
-        h('input', { type: 'text', value: r.name, placeholder: 'name', 'aria-label': `Variation ${i} name`, 'data-testid': `variation-${i}-name`, oninput: (e) => { r.name = e.target.value; } }),
-        h('input', { type: 'text', value: r.description, placeholder: 'description', 'aria-label': `Variation ${i} description`, oninput: (e) => { r.description = e.target.value; } }),
-        readOnly || type === 'boolean' || rows.length < 2 ? null : h('button', { type: 'button', class: 'small', 'data-testid': `variation-${i}-delete`, onclick: () => { rows.splice(i, 1); renderRows(); } }, 'Remove'));
+        h('input', { type: 'text', value: r.name, placeholder: 'name', 'aria-label': `Variation ${i} name`,
+          'data-testid': `variation-${i}-name`, oninput: (e) => { r.name = e.target.value; } }),
+        h('input', { type: 'text', value: r.description, placeholder: 'description', 'aria-label': `Variation ${i} description`,
+          oninput: (e) => { r.description = e.target.value; } }),
+        readOnly || type === 'boolean' || rows.length < 2 ? null : h('button',
+          { type: 'button', class: 'small', 'data-testid': `variation-${i}-delete`, onclick: () => { rows.splice(i, 1); renderRows(); } },
+          'Remove'));
     }));
   }
   renderRows();
@@ -214,10 +229,12 @@ function settingsView(ctx, flag, flagURL) {
     h('div', { class: 'inline-form' }, field('Name', name), field('Description', description), field('Tags', tags, 'Comma-separated')),
     h('label', { class: 'checkbox' }, temporary, ' Temporary'),
     h('h3', {}, `Variations (${type})`), list,
-    readOnly || type === 'boolean' ? null : h('button', { type: 'button', class: 'small', 'data-testid': 'add-variation', onclick: () => { rows.push({ value: type === 'json' ? '{}' : '', name: '', description: '' }); renderRows(); } }, 'Add variation'),
+    readOnly || type === 'boolean' ? null : h('button', { type: 'button', class: 'small', 'data-testid': 'add-variation',
+      onclick: () => { rows.push({ value: type === 'json' ? '{}' : '', name: '', description: '' }); renderRows(); } }, 'Add variation'),
     status,
     readOnly ? null : h('div', { class: 'actions' },
-      h('button', { type: 'button', class: 'danger', 'data-testid': 'delete-flag', onclick: () => deleteFlag(ctx, flag, flagURL) }, 'Delete flag'),
+      h('button', { type: 'button', class: 'danger', 'data-testid': 'delete-flag', onclick: () => deleteFlag(ctx, flag, flagURL) },
+        'Delete flag'),
       h('button', { type: 'button', class: 'primary', 'data-testid': 'save-settings', onclick: save }, 'Review and save')));
 
   async function save() {
@@ -236,9 +253,11 @@ function settingsView(ctx, flag, flagURL) {
       name: name.value.trim(), description: description.value.trim(), temporary: temporary.checked,
       tags: tags.value.split(',').map((t) => t.trim()).filter(Boolean), variations,
     };
-    const before = { name: flag.name, description: flag.description || '', temporary: Boolean(flag.temporary), tags: flag.tags || [], variations: flag.variations };
+    const before = { name: flag.name, description: flag.description || '', temporary: Boolean(flag.temporary), tags: flag.tags || [],
+      variations: flag.variations };
     const answer = await confirmDialog({
-      title: `Save the settings of ${flag.name}?`, details: h('div', { class: 'preview', 'data-testid': 'diff-preview' }, diffView(before, patch)),
+      title: `Save the settings of ${flag.name}?`, details: h('div', { class: 'preview', 'data-testid': 'diff-preview' },
+        diffView(before, patch)),
       confirmLabel: 'Save',
     });
     if (!answer) return;
@@ -246,7 +265,8 @@ function settingsView(ctx, flag, flagURL) {
       // Flag settings have no version: refuse if the flag changed since this page loaded it.
       const { data: current } = await ctx.api.get(flagURL);
       if (current.updatedAt !== flag.updatedAt) {
-        replace(status, errorBox('Someone else changed this flag\'s settings while you were editing, so nothing was saved. Reload the page to see their change, then make yours again.'));
+        replace(status, errorBox('Someone else changed this flag\'s settings while you were editing, so nothing was saved. '
+          + 'Reload the page to see their change, then make yours again.'));
         return;
       }
       await ctx.api.patch(flagURL, patch);

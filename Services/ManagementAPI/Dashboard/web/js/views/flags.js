@@ -29,12 +29,14 @@ async function render(ctx) {
   const count = h('p', { class: 'muted', 'aria-live': 'polite', 'data-testid': 'flag-count' });
   const errorArea = h('div', {});
 
-  const search = h('input', { type: 'search', value: filters.q, 'data-testid': 'search', placeholder: 'key, name or description', autocomplete: 'off' });
+  const search = h('input', { type: 'search', value: filters.q, 'data-testid': 'search',
+    placeholder: 'key, name or description', autocomplete: 'off' });
   const tagSelect = h('select', { 'data-testid': 'filter-tag' });
   const stateSelect = h('select', { 'data-testid': 'filter-state' },
     [['', 'on and off'], ['on', 'on'], ['off', 'off']].map(([v, t]) => h('option', { value: v, selected: v === filters.state }, t)));
   const staleSelect = h('select', { 'data-testid': 'filter-stale' },
-    [['', 'all'], ['stale', 'stale only'], ['fresh', 'not stale']].map(([v, t]) => h('option', { value: v, selected: v === filters.stale }, t)));
+    [['', 'all'], ['stale', 'stale only'], ['fresh', 'not stale']].map(([v, t]) => h('option',
+      { value: v, selected: v === filters.stale }, t)));
 
   function applyFilters() {
     let shown = 0;
@@ -52,11 +54,14 @@ async function render(ctx) {
     searchTimer = setTimeout(() => { filters.q = search.value.trim(); ctx.setQuery({ q: filters.q }); applyFilters(); }, 80);
   });
   tagSelect.addEventListener('change', () => { filters.tag = tagSelect.value; ctx.setQuery({ tag: filters.tag }); applyFilters(); });
-  stateSelect.addEventListener('change', () => { filters.state = stateSelect.value; ctx.setQuery({ state: filters.state }); applyFilters(); });
-  staleSelect.addEventListener('change', () => { filters.stale = staleSelect.value; ctx.setQuery({ stale: filters.stale }); applyFilters(); });
+  stateSelect.addEventListener('change', () => { filters.state = stateSelect.value;
+    ctx.setQuery({ state: filters.state }); applyFilters(); });
+  staleSelect.addEventListener('change', () => { filters.stale = staleSelect.value;
+    ctx.setQuery({ stale: filters.stale }); applyFilters(); });
 
   const newButton = ctx.canWrite
-    ? h('button', { type: 'button', class: 'primary', 'data-testid': 'new-flag', onclick: () => { createArea.hidden = !createArea.hidden; if (!createArea.hidden) createArea.querySelector('input').focus(); } }, 'New flag')
+    ? h('button', { type: 'button', class: 'primary', 'data-testid': 'new-flag', onclick: () => { createArea.hidden = !createArea.hidden;
+      if (!createArea.hidden) createArea.querySelector('input').focus(); } }, 'New flag')
     : null;
   const createArea = ctx.canWrite ? createFlagForm(ctx) : h('div', {});
   createArea.hidden = true;
@@ -113,7 +118,8 @@ async function render(ctx) {
     const evaluation = evaluations.get(key);
     replace(entry.cells.evaluation,
       evaluation ? timeEl(evaluation.lastEvaluatedAt) : h('span', { class: 'muted' }, '…'),
-      evaluation && evaluation.stale ? [' ', badge('stale', 'warn', STALE_REASONS[evaluation.stale.reason] || evaluation.stale.reason)] : null);
+      evaluation && evaluation.stale ? [' ', badge('stale', 'warn', STALE_REASONS[evaluation.stale.reason] || evaluation.stale.reason)]
+        : null);
   }
 
   function entryFor(flag) {
@@ -147,7 +153,8 @@ async function render(ctx) {
       }
     }
     if (!entries.size) {
-      replace(tbody, h('tr', {}, h('td', { colspan: '5' }, empty(ctx.canWrite ? 'No flags yet: create the first one with "New flag".' : 'No flags yet.'))));
+      replace(tbody, h('tr', {},
+        h('td', { colspan: '5' }, empty(ctx.canWrite ? 'No flags yet: create the first one with "New flag".' : 'No flags yet.'))));
     } else if (fresh.length === entries.size) {
       replace(tbody, fragment(fresh));
     } else if (fresh.length) {
@@ -169,7 +176,8 @@ async function render(ctx) {
   async function loadFlags() {
     let request = null;
     if (ctx.prefetched && ctx.prefetched.env === env) { request = ctx.prefetched.promise; ctx.prefetched = null; }
-    const { data } = await (request || ctx.api.get(ctx.path`/projects/${ctx.project.key}/environments/${env}/flags`, { signal: ctx.signal }));
+    const { data } = await (request || ctx.api.get(ctx.path`/projects/${ctx.project.key}/environments/${env}/flags`,
+      { signal: ctx.signal }));
     const text = JSON.stringify(data.items);
     if (text === shownFlags) return;
     shownFlags = text;
@@ -179,7 +187,8 @@ async function render(ctx) {
   let shownEvaluations = null;
   async function loadEvaluations() {
     try {
-      const { data } = await ctx.api.get(ctx.path`/projects/${ctx.project.key}/environments/${env}/flag-evaluations`, { signal: ctx.signal });
+      const { data } = await ctx.api.get(ctx.path`/projects/${ctx.project.key}/environments/${env}/flag-evaluations`,
+        { signal: ctx.signal });
       const text = JSON.stringify(data.items);
       if (text === shownEvaluations) return;
       shownEvaluations = text;
@@ -204,7 +213,8 @@ async function toggleFlag(ctx, flag, env, next) {
   const envName = ctx.project.environments.find((e) => e.key === env)?.name || env;
   const answer = await confirmDialog({
     title: `Turn ${flag.name} ${next ? 'on' : 'off'} in ${envName}?`,
-    message: next ? 'Contexts get the targeting\'s result again within a second.' : `Every context gets the off variation (${variationLabel(flag, flag.environments?.[env]?.offVariation)}) within a second.`,
+    message: next ? 'Contexts get the targeting\'s result again within a second.'
+      : `Every context gets the off variation (${variationLabel(flag, flag.environments?.[env]?.offVariation)}) within a second.`,
     confirmLabel: next ? 'Turn on' : 'Turn off', danger: !next, withComment: true,
   });
   if (!answer) return false;
@@ -223,11 +233,13 @@ async function toggleFlag(ctx, flag, env, next) {
 }
 
 function createFlagForm(ctx) {
-  const key = h('input', { type: 'text', required: true, 'data-testid': 'flag-key', autocomplete: 'off', pattern: '[A-Za-z0-9._\\-]{1,256}' });
+  const key = h('input', { type: 'text', required: true, 'data-testid': 'flag-key', autocomplete: 'off',
+    pattern: '[A-Za-z0-9._\\-]{1,256}' });
   const name = h('input', { type: 'text', required: true, 'data-testid': 'flag-name', autocomplete: 'off' });
   const description = h('input', { type: 'text', 'data-testid': 'flag-description', autocomplete: 'off' });
   const kind = h('select', { 'data-testid': 'flag-type' },
-    [['boolean', 'Boolean (true / false)'], ['string', 'String'], ['number', 'Number'], ['json', 'JSON']].map(([v, t]) => h('option', { value: v }, t)));
+    [['boolean', 'Boolean (true / false)'], ['string', 'String'], ['number', 'Number'],
+      ['json', 'JSON']].map(([v, t]) => h('option', { value: v }, t)));
   const values = h('textarea', { rows: '3', 'data-testid': 'flag-variations', placeholder: 'one value per line' });
   const valuesField = field('Variations', values, 'One value per line (JSON for the JSON type)');
   valuesField.hidden = true;

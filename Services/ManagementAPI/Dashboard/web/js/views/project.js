@@ -127,7 +127,8 @@ function environmentCard(ctx, environment, reload) {
 }
 
 function environmentActions(ctx, environment, reload) {
-  const name = h('input', { type: 'text', value: environment.name, 'aria-label': `Name of ${environment.key}`, 'data-testid': `env-name-${environment.key}` });
+  const name = h('input', { type: 'text', value: environment.name, 'aria-label': `Name of ${environment.key}`,
+    'data-testid': `env-name-${environment.key}` });
   return h('div', { class: 'env-actions' }, name,
     h('button', {
       type: 'button', class: 'small', 'data-testid': `rename-env-${environment.key}`,
@@ -170,7 +171,8 @@ function newEnvironment(ctx, reload) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     try {
-      await ctx.api.post(ctx.path`/projects/${ctx.project.key}/environments`, { key: key.value.trim(), name: name.value.trim(), secureMode: secure.checked });
+      await ctx.api.post(ctx.path`/projects/${ctx.project.key}/environments`, { key: key.value.trim(), name: name.value.trim(),
+        secureMode: secure.checked });
       ctx.invalidateProject();
       notify('Environment created; every flag starts off in it');
       form.reset();

@@ -19,9 +19,12 @@ export default {
       if (text === shown) return;
       shown = text;
       const items = data.items;
-      if (!items.length) { replace(list, empty(ctx.isAdmin ? 'No projects yet. Create the first one below.' : 'No projects yet.')); return; }
+      if (!items.length) {
+        replace(list, empty(ctx.isAdmin ? 'No projects yet. Create the first one below.' : 'No projects yet.')); return;
+      }
       replace(list, h('table', { class: 'table', 'data-testid': 'projects' },
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Project'), h('th', { scope: 'col' }, 'Key'), h('th', { scope: 'col' }, 'Created'), h('th', { scope: 'col' }, ''))),
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Project'), h('th', { scope: 'col' }, 'Key'),
+          h('th', { scope: 'col' }, 'Created'), h('th', { scope: 'col' }, ''))),
         h('tbody', {}, items.map((p) => h('tr', { 'data-testid': `project-${p.key}` },
           h('td', {}, h('a', { href: ctx.href('/projects/:project/flags', { project: p.key }) }, p.name)),
           h('td', { class: 'mono' }, p.key),
@@ -34,7 +37,8 @@ export default {
 };
 
 function createProjectForm(ctx) {
-  const key = h('input', { type: 'text', required: true, pattern: '[A-Za-z0-9._\\-]{1,256}', 'data-testid': 'project-key', autocomplete: 'off' });
+  const key = h('input', { type: 'text', required: true, pattern: '[A-Za-z0-9._\\-]{1,256}',
+    'data-testid': 'project-key', autocomplete: 'off' });
   const name = h('input', { type: 'text', required: true, 'data-testid': 'project-name', autocomplete: 'off' });
   const envs = h('input', { type: 'text', value: 'production, test', 'data-testid': 'project-envs', autocomplete: 'off' });
   const status = h('div', {});

@@ -22,7 +22,8 @@ export default {
   render,
 };
 
-const STATUS_KIND = { running: 'ok', paused: 'warn', completed: 'ok', rolled_back: 'danger', cancelled: '', pending: 'warn', applied: 'ok', failed: 'danger' };
+const STATUS_KIND = { running: 'ok', paused: 'warn', completed: 'ok', rolled_back: 'danger', cancelled: '', pending: 'warn',
+  applied: 'ok', failed: 'danger' };
 
 function number(x, digits = 4) { return typeof x === 'number' && Number.isFinite(x) ? String(Number(x.toPrecision(digits))) : '—'; }
 
@@ -47,13 +48,16 @@ async function render(ctx) {
     const arm = (name, a) => h('tr', {}, h('th', { scope: 'row' }, name), h('td', { class: 'num' }, a ? String(a.n) : '—'),
       h('td', { class: 'num' }, a ? number(a.sum) : '—'), h('td', { class: 'num' }, a ? number(a.mean) : '—'));
     return h('div', { class: 'card sub', 'data-testid': 'guard' },
-      h('h3', {}, 'Guard ', d ? badge(d.action, d.action === 'rollback' ? 'danger' : d.action === 'proceed' ? 'ok' : 'warn', undefined, 'guard-action') : badge('no look yet', '')),
-      h('p', { class: 'small' }, `Metric ${g.metric} (${g.type}, ${g.higherIsBetter === false ? 'lower' : 'higher'} is better), alpha ${g.alpha ?? 0.05}, `
+      h('h3', {}, 'Guard ', d ? badge(d.action, d.action === 'rollback' ? 'danger' : d.action === 'proceed' ? 'ok' : 'warn', undefined,
+        'guard-action') : badge('no look yet', '')),
+      h('p', { class: 'small' },
+        `Metric ${g.metric} (${g.type}, ${g.higherIsBetter === false ? 'lower' : 'higher'} is better), alpha ${g.alpha ?? 0.05}, `
         + `at least ${g.minContexts ?? 100} contexts per arm. Rolls back when the new variation is significantly worse.`),
       d ? [
         h('table', { class: 'table compact' },
           h('thead', {}, h('tr', {}, ['Arm', 'Contexts', 'Sum', 'Mean'].map((t) => h('th', { scope: 'col' }, t)))),
-          h('tbody', {}, arm(`control ${label(rollout.controlVariation)}`, d.control), arm(`new ${label(rollout.variation)}`, d.treatment))),
+          h('tbody', {}, arm(`control ${label(rollout.controlVariation)}`, d.control),
+            arm(`new ${label(rollout.variation)}`, d.treatment))),
         h('p', { class: 'small', 'data-testid': 'guard-numbers' },
           `Difference ${number(d.difference)}`, d.ci ? ` [${number(d.ci[0])}, ${number(d.ci[1])}]` : '',
           ` · relative lift ${percent(d.relativeLift)} · p-value ${pValueText(d.pValue)} · looked `, timeEl(d.evaluatedAt)),
@@ -62,17 +66,20 @@ async function render(ctx) {
   }
 
   function timelineView(rollout) {
-    return h('ol', { class: 'timeline', 'data-testid': 'rollout-timeline' }, timeline(rollout).map((s) => h('li', { class: `step ${s.state}`, 'data-testid': `rollout-step-${s.n}`, 'data-state': s.state },
+    return h('ol', { class: 'timeline', 'data-testid': 'rollout-timeline' },
+      timeline(rollout).map((s) => h('li', { class: `step ${s.state}`, 'data-testid': `rollout-step-${s.n}`, 'data-state': s.state },
       h('strong', {}, `${s.percent} %`),
       h('span', { class: 'small muted' }, s.n === rollout.steps.length ? 'final' : `hold ${durationText(s.holdSeconds)}`),
-      h('span', { class: 'small' }, { done: 'done', current: 'now', pending: 'next', skipped: 'skipped', stopped: 'stopped here' }[s.state]))));
+      h('span', { class: 'small' }, { done: 'done', current: 'now', pending: 'next', skipped: 'skipped',
+        stopped: 'stopped here' }[s.state]))));
   }
 
   async function command(which) {
     const rollback = which === 'rollback';
     const answer = await confirmDialog({
       title: { pause: 'Pause the rollout?', resume: 'Resume the rollout?', rollback: 'Roll back?' }[which],
-      message: rollback && currentRollout ? `The default rule serves ${label(currentRollout.controlVariation)} to every context again; the rollout ends.` : null,
+      message: rollback && currentRollout
+        ? `The default rule serves ${label(currentRollout.controlVariation)} to every context again; the rollout ends.` : null,
       confirmLabel: { pause: 'Pause', resume: 'Resume', rollback: 'Roll back' }[which], danger: rollback,
     });
     if (!answer) return;
@@ -92,17 +99,20 @@ async function render(ctx) {
       rollout.status === 'running'
         ? h('button', { type: 'button', 'data-testid': 'rollout-pause', onclick: () => command('pause') }, 'Pause')
         : h('button', { type: 'button', class: 'primary', 'data-testid': 'rollout-resume', onclick: () => command('resume') }, 'Resume'),
-      h('button', { type: 'button', class: 'danger', 'data-testid': 'rollout-rollback', onclick: () => command('rollback') }, 'Roll back')) : null;
+      h('button', { type: 'button', class: 'danger', 'data-testid': 'rollout-rollback', onclick: () => command('rollback') }, 'Roll back'))
+        : null;
     return h('div', {},
       h('p', {}, badge(rollout.status.replace('_', ' '), STATUS_KIND[rollout.status], undefined, 'rollout-status'), ' ',
         h('strong', { class: 'big', 'data-testid': 'rollout-percent' }, `${rollout.percent} %`),
         ` of the default rule serve ${label(rollout.variation)} instead of ${label(rollout.controlVariation)}.`),
-      h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(rollout.percent), 'aria-label': 'Rollout percentage' },
+      h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100',
+        'aria-valuenow': String(rollout.percent), 'aria-label': 'Rollout percentage' },
         h('div', { class: 'progress-bar', style: { width: `${rollout.percent}%` } })),
       timelineView(rollout),
       h('p', { class: 'small muted' }, `Step ${rollout.step} of ${rollout.steps.length}, started `, timeEl(rollout.startedAt),
         rollout.nextStepAt ? [' · next step ', timeEl(rollout.nextStepAt)] : null,
-        typeof rollout.remainingHoldSeconds === 'number' ? ` · ${durationText(rollout.remainingHoldSeconds)} of hold left when resumed` : null,
+        typeof rollout.remainingHoldSeconds === 'number'
+          ? ` · ${durationText(rollout.remainingHoldSeconds)} of hold left when resumed` : null,
         rollout.endedAt ? [' · ended ', timeEl(rollout.endedAt)] : null),
       rollout.endReason ? h('p', { class: 'small', 'data-testid': 'rollout-end-reason' }, rollout.endReason) : null,
       guardPanel(rollout), controls);
@@ -110,24 +120,30 @@ async function render(ctx) {
 
   function startForm(current) {
     if (!ctx.canWrite || isActive(current)) return null;
-    const variation = h('select', { 'data-testid': 'rollout-variation' }, flag.variations.map((_, i) => h('option', { value: String(i), selected: i === 1 }, label(i))));
+    const variation = h('select', { 'data-testid': 'rollout-variation' },
+      flag.variations.map((_, i) => h('option', { value: String(i), selected: i === 1 }, label(i))));
     const steps = h('input', { type: 'text', value: STEP_PRESETS[0][1], 'data-testid': 'rollout-steps', autocomplete: 'off', size: '40' });
     const preset = h('select', { 'aria-label': 'Step presets', onchange: () => { if (preset.value) steps.value = preset.value; } },
       h('option', { value: '' }, 'presets…'), STEP_PRESETS.map(([t, v]) => h('option', { value: v }, t)));
     const guardOn = h('input', { type: 'checkbox', 'data-testid': 'rollout-guard' });
     const metric = h('input', { type: 'text', 'data-testid': 'guard-metric', placeholder: 'checkout-error', autocomplete: 'off' });
-    const type = h('select', { 'data-testid': 'guard-type' }, h('option', { value: 'proportion' }, 'proportion'), h('option', { value: 'mean' }, 'mean'));
-    const direction = h('select', { 'data-testid': 'guard-direction' }, h('option', { value: 'lower' }, 'lower is better (errors, latency)'), h('option', { value: 'higher' }, 'higher is better'));
+    const type = h('select', { 'data-testid': 'guard-type' }, h('option', { value: 'proportion' }, 'proportion'),
+      h('option', { value: 'mean' }, 'mean'));
+    const direction = h('select', { 'data-testid': 'guard-direction' },
+      h('option', { value: 'lower' }, 'lower is better (errors, latency)'), h('option', { value: 'higher' }, 'higher is better'));
     const alpha = h('input', { type: 'number', step: 'any', min: '0.001', max: '0.5', value: '0.05', 'data-testid': 'guard-alpha' });
     const minContexts = h('input', { type: 'number', min: '1', value: '100', 'data-testid': 'guard-min' });
-    const guardFields = h('div', { class: 'inline-form', hidden: true }, field('Metric (custom event key)', metric), field('Type', type), field('Direction', direction), field('Alpha', alpha), field('Min contexts per arm', minContexts));
+    const guardFields = h('div', { class: 'inline-form', hidden: true }, field('Metric (custom event key)', metric), field('Type', type),
+      field('Direction', direction), field('Alpha', alpha), field('Min contexts per arm', minContexts));
     guardOn.addEventListener('change', () => { guardFields.hidden = !guardOn.checked; });
     const problem = h('div', {});
     const form = h('form', { class: 'stack-form', 'data-testid': 'rollout-form', novalidate: true },
       h('div', { class: 'inline-form' }, field('Roll out variation', variation),
         field('Steps: percent and hold', steps, 'e.g. 10 1h, 50 2h, 100 (holds in s, m, h or d)'), field('Presets', preset)),
-      h('label', { class: 'checkbox' }, guardOn, ' Guard it with a metric (roll back automatically when the new variation is worse)'), guardFields,
-      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', 'data-testid': 'rollout-start' }, 'Start rollout')), problem);
+      h('label', { class: 'checkbox' }, guardOn, ' Guard it with a metric (roll back automatically when the new variation is worse)'),
+      guardFields,
+      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', 'data-testid': 'rollout-start' }, 'Start rollout')),
+      problem);
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       replace(problem);
@@ -136,8 +152,10 @@ async function render(ctx) {
       const body = { variation: Number(variation.value), steps: parsed.steps };
       if (guardOn.checked) {
         if (!metric.value.trim()) { replace(problem, errorBox(new Error('The guard needs a metric.'))); return; }
-        if (!(Number(alpha.value) > 0 && Number(alpha.value) <= 0.5)) { replace(problem, errorBox(new Error('Alpha must be within (0, 0.5].'))); return; }
-        body.guard = { metric: metric.value.trim(), type: type.value, higherIsBetter: direction.value === 'higher', alpha: Number(alpha.value), minContexts: Number(minContexts.value) };
+        if (!(Number(alpha.value) > 0 && Number(alpha.value) <= 0.5)) { replace(problem,
+          errorBox(new Error('Alpha must be within (0, 0.5].'))); return; }
+        body.guard = { metric: metric.value.trim(), type: type.value, higherIsBetter: direction.value === 'higher',
+          alpha: Number(alpha.value), minContexts: Number(minContexts.value) };
       }
       const answer = await confirmDialog({
         title: `Start rolling out ${label(body.variation)} in ${ctx.env}?`, confirmLabel: 'Start',
@@ -165,7 +183,8 @@ async function render(ctx) {
   }
 
   async function cancelChange(change) {
-    const answer = await confirmDialog({ title: 'Cancel this scheduled change?', message: patchText(change.patch, label), confirmLabel: 'Cancel the change', danger: true });
+    const answer = await confirmDialog({ title: 'Cancel this scheduled change?', message: patchText(change.patch, label),
+      confirmLabel: 'Cancel the change', danger: true });
     if (!answer) return;
     try {
       await ctx.api.del(`${base}/scheduled-changes/${encodeURIComponent(change.id)}`);
@@ -183,10 +202,13 @@ async function render(ctx) {
     soon.setSeconds(0, 0);
     when.value = new Date(soon.getTime() - soon.getTimezoneOffset() * 60e3).toISOString().slice(0, 16);
     const action = h('select', { 'data-testid': 'change-action' },
-      [['on', 'Turn targeting on'], ['off', 'Turn targeting off'], ['fallthrough', 'Serve a variation by default'], ['json', 'Any targeting patch (JSON)']]
+      [['on', 'Turn targeting on'], ['off', 'Turn targeting off'], ['fallthrough', 'Serve a variation by default'],
+        ['json', 'Any targeting patch (JSON)']]
         .map(([v, t]) => h('option', { value: v }, t)));
-    const variation = h('select', { 'data-testid': 'change-variation', 'aria-label': 'Default variation' }, flag.variations.map((_, i) => h('option', { value: String(i) }, label(i))));
-    const json = h('textarea', { rows: '3', class: 'mono', 'data-testid': 'change-json', placeholder: '{"offVariation": 1}', spellcheck: 'false' });
+    const variation = h('select', { 'data-testid': 'change-variation', 'aria-label': 'Default variation' },
+      flag.variations.map((_, i) => h('option', { value: String(i) }, label(i))));
+    const json = h('textarea', { rows: '3', class: 'mono', 'data-testid': 'change-json',
+      placeholder: '{"offVariation": 1}', spellcheck: 'false' });
     const variationField = field('Variation', variation);
     const jsonField = field('Patch (JSON merge patch of the targeting)', json);
     const comment = h('input', { type: 'text', maxlength: '1000', 'data-testid': 'change-comment', placeholder: 'launch' });
@@ -195,8 +217,10 @@ async function render(ctx) {
     action.addEventListener('change', sync);
     sync();
     const form = h('form', { class: 'stack-form', 'data-testid': 'change-form' },
-      h('div', { class: 'inline-form' }, field('When (your local time)', when), field('Change', action), variationField, field('Comment', comment)), jsonField,
-      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', 'data-testid': 'change-create' }, 'Schedule')), problem);
+      h('div', { class: 'inline-form' }, field('When (your local time)', when), field('Change', action), variationField,
+        field('Comment', comment)), jsonField,
+      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', 'data-testid': 'change-create' }, 'Schedule')),
+      problem);
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       replace(problem);
@@ -229,7 +253,8 @@ async function render(ctx) {
             c.outcome?.late ? h('div', { class: 'small muted' }, `${c.outcome.lateSeconds} s late`) : null),
           h('td', { class: 'small' }, c.createdBy),
           h('td', {}, ctx.canWrite && c.status === 'pending'
-            ? h('button', { type: 'button', class: 'small danger', 'data-testid': `change-cancel-${c.id}`, onclick: () => cancelChange(c) }, 'Cancel') : null)))))
+            ? h('button', { type: 'button', class: 'small danger', 'data-testid': `change-cancel-${c.id}`, onclick: () => cancelChange(c) },
+              'Cancel') : null)))))
         : empty('No scheduled changes.'));
     } catch (error) {
       if (error.name !== 'AbortError') replace(changesArea, errorBox(error));
@@ -260,7 +285,8 @@ async function render(ctx) {
 
   replace(ctx.main,
     pageHeader(ctx, { title: `Releases of ${flag.name || flag.key}`, subtitle: `Flag ${flag.key}`, env: true }),
-    h('p', {}, h('a', { href: ctx.href('/projects/:project/flags/:flag', { project: ctx.project.key, flag: flag.key }, { env: ctx.env }) }, 'Targeting of this flag'),
+    h('p', {}, h('a', { href: ctx.href('/projects/:project/flags/:flag', { project: ctx.project.key, flag: flag.key }, { env: ctx.env }) },
+      'Targeting of this flag'),
       ' · ', h('a', { href: ctx.href('/projects/:project/releases', { project: ctx.project.key }, { env: ctx.env }) }, 'All releases')),
     status, section('Rollout', currentArea), startArea, historyArea,
     section('Scheduled changes', changeForm(), changesArea));

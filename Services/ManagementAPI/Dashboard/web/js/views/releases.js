@@ -21,12 +21,14 @@ async function render(ctx) {
     const q = search.value.trim().toLowerCase();
     const shown = flags.filter((f) => !q || f.key.toLowerCase().includes(q) || (f.name || '').toLowerCase().includes(q)).slice(0, 200);
     replace(list, shown.map((f) => h('li', {},
-      h('a', { href: ctx.href('/projects/:project/releases/:flag', { project: ctx.project.key, flag: f.key }, { env: ctx.env }), 'data-testid': `release-flag-${f.key}` }, f.name || f.key),
+      h('a', { href: ctx.href('/projects/:project/releases/:flag', { project: ctx.project.key, flag: f.key }, { env: ctx.env }),
+        'data-testid': `release-flag-${f.key}` }, f.name || f.key),
       ' ', h('span', { class: 'small muted mono' }, f.key))));
   };
   search.addEventListener('input', show);
   show();
   replace(ctx.main,
-    pageHeader(ctx, { title: 'Releases', subtitle: 'Progressive and guarded rollouts, and scheduled changes, per flag and environment.', env: true }),
+    pageHeader(ctx, { title: 'Releases', subtitle: 'Progressive and guarded rollouts, and scheduled changes, per flag and environment.',
+      env: true }),
     flags.length ? section('Choose a flag', field('Search', search), list) : empty('No flags yet.'));
 }

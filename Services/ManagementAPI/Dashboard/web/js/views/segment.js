@@ -27,7 +27,8 @@ async function render(ctx) {
   } catch (error) {
     if (error.status === 404) {
       replace(ctx.main, pageHeader(ctx, { title: ctx.params.segment, env: true }),
-        errorBox(new Error(`There is no segment "${ctx.params.segment}" in ${ctx.env}.`)), h('p', {}, h('a', { href: listHref }, 'All segments')));
+        errorBox(new Error(`There is no segment "${ctx.params.segment}" in ${ctx.env}.`)),
+        h('p', {}, h('a', { href: listHref }, 'All segments')));
       return;
     }
     throw error;
@@ -60,7 +61,8 @@ async function render(ctx) {
     renderList();
     let paste = null;
     if (!readOnly) {
-      const text = h('textarea', { rows: '3', 'data-testid': `${which}-paste`, placeholder: 'user-1\nuser-2, user-3', spellcheck: 'false' });
+      const text = h('textarea', { rows: '3', 'data-testid': `${which}-paste`,
+        placeholder: 'user-1\nuser-2, user-3', spellcheck: 'false' });
       const add = h('button', {
         type: 'button', class: 'small', 'data-testid': `${which}-add`,
         onclick: () => {
@@ -86,8 +88,10 @@ async function render(ctx) {
           oninput: () => { const w = parseWeight(weight.value); rule.weight = Number.isNaN(w) ? rule.weight : w; },
         });
         return h('div', { class: 'rule', 'data-testid': `segment-rule-${i}` },
-          h('header', { class: 'row' }, h('strong', {}, `Rule ${i + 1}`), h('span', { class: 'small muted' }, rule.clauses.map(clauseText).join(' and ')),
-            readOnly ? null : h('button', { type: 'button', class: 'small', 'data-testid': `segment-rule-${i}-delete`, onclick: () => { draft.rules.splice(i, 1); renderRules(); } }, 'Remove rule')),
+          h('header', { class: 'row' }, h('strong', {}, `Rule ${i + 1}`),
+            h('span', { class: 'small muted' }, rule.clauses.map(clauseText).join(' and ')),
+            readOnly ? null : h('button', { type: 'button', class: 'small', 'data-testid': `segment-rule-${i}-delete`,
+              onclick: () => { draft.rules.splice(i, 1); renderRules(); } }, 'Remove rule')),
           clauseList({ clauses: rule.clauses, readOnly, prefix: `segment-rule-${i}`, label: `Rule ${i + 1}`, segments: segmentKeys }),
           h('div', { class: 'row' }, h('label', {}, 'Include ', weight, ' % of the matching contexts')));
       }), readOnly ? null : h('button', {
@@ -101,14 +105,17 @@ async function render(ctx) {
   }
 
   function renderEditor() {
-    const name = h('input', { type: 'text', value: draft.name, disabled: readOnly, 'data-testid': 'segment-name', oninput: () => { draft.name = name.value; } });
-    const description = h('textarea', { rows: '2', disabled: readOnly, 'data-testid': 'segment-description', oninput: () => { draft.description = description.value; } });
+    const name = h('input', { type: 'text', value: draft.name, disabled: readOnly, 'data-testid': 'segment-name',
+      oninput: () => { draft.name = name.value; } });
+    const description = h('textarea', { rows: '2', disabled: readOnly, 'data-testid': 'segment-description',
+      oninput: () => { draft.description = description.value; } });
     description.value = draft.description;
     const kinds = [...(draft.includedContexts || []), ...(draft.excludedContexts || [])];
     replace(editor,
       section('About', field('Name', name), field('Description', description)),
       h('div', { class: 'two-col' }, keyList('included', 'Included'), keyList('excluded', 'Excluded')),
-      kinds.length ? section('Other context kinds', h('ul', {}, kinds.map((c) => h('li', {}, `${c.contextKind}: ${c.values.join(', ')}`)))) : null,
+      kinds.length ? section('Other context kinds', h('ul', {}, kinds.map((c) => h('li', {}, `${c.contextKind}: ${c.values.join(', ')}`))))
+        : null,
       rulesSection());
   }
 
@@ -143,7 +150,8 @@ async function render(ctx) {
   }
 
   async function remove() {
-    const answer = await confirmDialog({ title: `Delete segment ${segment.key} from ${ctx.env}?`, confirmLabel: 'Delete', danger: true, withComment: true,
+    const answer = await confirmDialog({ title: `Delete segment ${segment.key} from ${ctx.env}?`, confirmLabel: 'Delete',
+      danger: true, withComment: true,
       message: 'Flags that target it must stop first (the server refuses otherwise).' });
     if (!answer) return;
     try {
@@ -161,7 +169,8 @@ async function render(ctx) {
   ];
   const headerHost = h('div', {});
   const renderHeader = () => replace(headerHost,
-    pageHeader(ctx, { title: segment.name || segment.key, subtitle: `Segment ${segment.key} · version ${segment.version}`, env: true, actions }));
+    pageHeader(ctx, { title: segment.name || segment.key, subtitle: `Segment ${segment.key} · version ${segment.version}`, env: true,
+      actions }));
   renderHeader();
   renderEditor();
   replace(ctx.main, headerHost, h('p', {}, h('a', { href: listHref }, '← All segments')), status, editor);
@@ -172,7 +181,8 @@ async function render(ctx) {
       if (JSON.stringify(segmentBody(draft)) === JSON.stringify(segmentBody(segmentDraft(segment)))) {
         segment = data; baseVersion = data.version; draft = segmentDraft(data); renderHeader(); renderEditor();
       } else {
-        replace(status, h('div', { class: 'notice-inline', role: 'status' }, `Someone else changed this segment (now version ${data.version}); your unsaved edit is kept. Reload to see theirs.`));
+        replace(status, h('div', { class: 'notice-inline', role: 'status' },
+          `Someone else changed this segment (now version ${data.version}); your unsaved edit is kept. Reload to see theirs.`));
       }
     } catch { /* transient; the next change retries */ }
   });

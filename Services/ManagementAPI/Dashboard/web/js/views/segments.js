@@ -16,7 +16,8 @@ export default {
 async function render(ctx) {
   useFeatureStyles();
   const listArea = h('div', { 'data-testid': 'segment-list' });
-  const segmentHref = (key) => ctx.href('/projects/:project/segments/:segment', { project: ctx.project.key, segment: key }, { env: ctx.env });
+  const segmentHref = (key) => ctx.href('/projects/:project/segments/:segment',
+    { project: ctx.project.key, segment: key }, { env: ctx.env });
 
   async function load() {
     try {
@@ -39,7 +40,8 @@ async function render(ctx) {
 
   let create = null;
   if (ctx.canWrite) {
-    const key = h('input', { type: 'text', required: true, pattern: '[A-Za-z0-9._\\-]{1,256}', 'data-testid': 'new-segment-key', autocomplete: 'off', placeholder: 'beta-testers' });
+    const key = h('input', { type: 'text', required: true, pattern: '[A-Za-z0-9._\\-]{1,256}', 'data-testid': 'new-segment-key',
+      autocomplete: 'off', placeholder: 'beta-testers' });
     const name = h('input', { type: 'text', 'data-testid': 'new-segment-name', autocomplete: 'off', placeholder: 'Beta testers' });
     const problem = h('div', {});
     create = h('form', { class: 'inline-form', 'data-testid': 'new-segment' },
@@ -63,7 +65,8 @@ async function render(ctx) {
     });
   }
 
-  replace(ctx.main, pageHeader(ctx, { title: 'Segments', subtitle: 'Groups of contexts that flag rules target, per environment.', env: true }),
+  replace(ctx.main, pageHeader(ctx,
+    { title: 'Segments', subtitle: 'Groups of contexts that flag rules target, per environment.', env: true }),
     create ? section('New segment', create) : null, section(`Segments in ${ctx.env}`, listArea));
   await load();
   ctx.onChange(load);

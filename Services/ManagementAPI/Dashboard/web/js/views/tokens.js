@@ -31,10 +31,13 @@ export default {
             type: 'button', class: 'small danger', 'data-testid': `revoke-${t.name}`,
             onclick: async () => {
               const ok = await confirmDialog({
-                title: `Revoke the token ${t.name}?`, message: 'Everything using it gets 401 within 2 seconds.', confirmLabel: 'Revoke', danger: true,
+                title: `Revoke the token ${t.name}?`, message: 'Everything using it gets 401 within 2 seconds.',
+                confirmLabel: 'Revoke', danger: true,
               });
               if (!ok) return;
-              try { await ctx.api.del(ctx.path`/tokens/${t.id}`); notify('Token revoked'); await load(); } catch (e) { notify(e.readable || e.message, 'error'); }
+              try {
+                await ctx.api.del(ctx.path`/tokens/${t.id}`); notify('Token revoked'); await load();
+              } catch (e) { notify(e.readable || e.message, 'error'); }
             },
           }, 'Revoke')))))));
     }
@@ -58,7 +61,8 @@ function createForm(ctx, reload) {
       await infoDialog({
         title: `Token ${data.name} (${data.role})`,
         body: h('div', {}, h('p', {}, 'Copy the secret now: it is shown only this once.'),
-          h('code', { class: 'mono secret', 'data-testid': 'token-secret' }, data.token), ' ', copyButton(data.token, 'Copy the secret', 'copy-secret')),
+          h('code', { class: 'mono secret', 'data-testid': 'token-secret' }, data.token), ' ',
+          copyButton(data.token, 'Copy the secret', 'copy-secret')),
       });
       await reload();
     } catch (e) { replace(status, errorBox(e)); }

@@ -108,7 +108,8 @@ struct ResourceTests {
             let path = "/projects/p/flags/f/environments/production"
             let put = try await api.expect(200, "PUT", path, #"""
                 {"on":true,"targets":[{"values":["alice"],"variation":0}],
-                 "rules":[{"clauses":[{"contextKind":"user","attribute":"/address/city","op":"in","values":["Oslo"]}],"rollout":{"variations":[{"variation":0,"weight":60000},{"variation":1,"weight":40000}]}}],
+                 "rules":[{"clauses":[{"contextKind":"user","attribute":"/address/city","op":"in","values":["Oslo"]}],
+                           "rollout":{"variations":[{"variation":0,"weight":60000},{"variation":1,"weight":40000}]}}],
                  "fallthrough":{"variation":1},"offVariation":1}
                 """#)
             #expect(put["version"] == 2)

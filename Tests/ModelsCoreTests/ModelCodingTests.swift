@@ -14,7 +14,8 @@ struct ModelCodingTests {
                   {"id":"b31c","trackEvents":true,"clauses":[{"attribute":"","op":"segmentMatch","values":["beta"],"negate":false}],
                    "rollout":{"kind":"experiment","contextKind":"user","seed":61,
                               "variations":[{"variation":0,"weight":50000},{"variation":1,"weight":50000,"untracked":true}]}}],
-         "fallthrough":{"rollout":{"contextKind":"user","bucketBy":"key","variations":[{"variation":0,"weight":90000},{"variation":1,"weight":10000}]}},
+         "fallthrough":{"rollout":{"contextKind":"user","bucketBy":"key",
+                                   "variations":[{"variation":0,"weight":90000},{"variation":1,"weight":10000}]}},
          "clientSide":false,"clientSideAvailability":{"usingMobileKey":true,"usingEnvironmentId":false},
          "trackEvents":false,"trackEventsFallthrough":false,"debugEventsUntilDate":null,"samplingRatio":3,"unknownField":{"x":1}}
         """#

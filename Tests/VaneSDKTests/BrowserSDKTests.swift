@@ -22,7 +22,8 @@ struct BrowserSDKTests {
             let environment = try await stack.createProject("browser")
             let browserFlag = #"{"usingEnvironmentId":true,"usingMobileKey":true}"#
             try await stack.api("POST", "/projects/browser/flags", json: #"""
-                {"key":"banner","name":"Banner","variations":[{"value":"hello from vane"},{"value":"bye"}],"clientSideAvailability":\#(browserFlag)}
+                {"key":"banner","name":"Banner","variations":[{"value":"hello from vane"},{"value":"bye"}],
+                 "clientSideAvailability":\#(browserFlag)}
                 """#)
             try await stack.api("POST", "/projects/browser/flags", json: #"""
                 {"key":"kill-switch","name":"Kill","variations":[{"value":true},{"value":false}],"clientSideAvailability":\#(browserFlag)}

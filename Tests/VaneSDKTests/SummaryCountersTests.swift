@@ -42,7 +42,9 @@ struct SummaryCountersTests {
         await withTaskGroup(of: Void.self) { group in
             for task in 0..<8 {
                 group.addTask {
-                    for i in 0..<10_000 { counters.record(variation: (task + i) % 3, context: contexts[i % contexts.count], defaultValue: 0) }
+                    for i in 0..<10_000 {
+                        counters.record(variation: (task + i) % 3, context: contexts[i % contexts.count], defaultValue: 0)
+                    }
                 }
             }
         }
@@ -150,8 +152,8 @@ struct ClientAnalyticsTests {
         // Events go nowhere (port 9) unless flushed: the test takes the payload itself.
         var configuration = VaneConfiguration(dataSource: .file(file))
         configuration.flushInterval = .seconds(3600)
-        let client = VaneClient(sdkKey: "sdk-test", baseURL: URL(string: "http://127.0.0.1:9")!, eventsURL: URL(string: "http://127.0.0.1:9")!,
-                                configuration: configuration)
+        let nowhere = URL(string: "http://127.0.0.1:9")!
+        let client = VaneClient(sdkKey: "sdk-test", baseURL: nowhere, eventsURL: nowhere, configuration: configuration)
         try await client.start(timeout: .seconds(5))
         return (client, file)
     }
@@ -189,7 +191,8 @@ struct ClientAnalyticsTests {
 
         // A new version of `plain` arrives; evaluations counted against the old one before it are not lost.
         #expect(client.intVariation("plain", context: org, default: 7) == 1)
-        var updated = try FeatureFlag(json: try JSONParser.parse(#"{"key":"plain","version":2,"on":true,"variations":[1,2],"fallthrough":{"variation":1},"salt":"s"}"#))
+        var updated = try FeatureFlag(json: try JSONParser.parse(
+            #"{"key":"plain","version":2,"on":true,"variations":[1,2],"fallthrough":{"variation":1},"salt":"s"}"#))
         updated.offVariation = 0
         client.store.upsert(updated)
         #expect(client.intVariation("plain", context: org, default: 7) == 2)

@@ -279,7 +279,8 @@ struct AnalyticsStore: Sendable {
                 INSERT INTO analytics.experiment_exposures AS x (environment_id, flag_key, variation, exposed_contexts)
                 SELECT e, f, v, n FROM unnest(\(cells.map(\.key.environmentID)), \(cells.map(\.key.flagKey)),
                     \(cells.map { Int32(clamping: $0.key.variation) }), \(cells.map(\.value))) AS t(e, f, v, n)
-                ON CONFLICT (environment_id, flag_key, variation) DO UPDATE SET exposed_contexts = x.exposed_contexts + EXCLUDED.exposed_contexts
+                ON CONFLICT (environment_id, flag_key, variation) DO UPDATE
+                SET exposed_contexts = x.exposed_contexts + EXCLUDED.exposed_contexts
                 """, logger: logger)
             try await connection.query("DELETE FROM analytics.experiment_exposures WHERE exposed_contexts = 0", logger: logger)
         }
@@ -296,7 +297,8 @@ struct AnalyticsStore: Sendable {
                 FROM unnest(\(cells.map(\.key.variation.environmentID)), \(cells.map(\.key.variation.flagKey)),
                     \(cells.map { Int32(clamping: $0.key.variation.variation) }), \(cells.map(\.key.metricKey)),
                     \(cells.map(\.value.observedContexts)), \(cells.map(\.value.convertedContexts)), \(cells.map(\.value.conversionEvents)),
-                    \(cells.map(\.value.valueSum.numericText)), \(cells.map(\.value.valueSquares.numericText))) AS t(e, f, v, m, o, c, n, s, q)
+                    \(cells.map(\.value.valueSum.numericText)), \(cells.map(\.value.valueSquares.numericText)))
+                    AS t(e, f, v, m, o, c, n, s, q)
                 ON CONFLICT (environment_id, flag_key, variation, metric_key) DO UPDATE SET
                     observed_contexts = x.observed_contexts + EXCLUDED.observed_contexts,
                     converted_contexts = x.converted_contexts + EXCLUDED.converted_contexts,

@@ -103,7 +103,8 @@ struct ChunkAggregate: Sendable {
             INSERT INTO analytics.flag_last_evaluated AS x (environment_id, flag_key, last_evaluated_at)
             SELECT e, f, to_timestamp(l / 1000.0) FROM unnest(\(flags.map(\.key.environmentID)), \(flags.map(\.key.flagKey)),
                 \(flags.map(\.value))) AS t(e, f, l)
-            ON CONFLICT (environment_id, flag_key) DO UPDATE SET last_evaluated_at = greatest(x.last_evaluated_at, EXCLUDED.last_evaluated_at)
+            ON CONFLICT (environment_id, flag_key) DO UPDATE
+            SET last_evaluated_at = greatest(x.last_evaluated_at, EXCLUDED.last_evaluated_at)
             """, logger: logger)
     }
 

@@ -7,11 +7,10 @@ import ServiceKit
 /// The client-side evaluation endpoints of LaunchDarkly's Relay: every flag the client may see,
 /// evaluated for one context.
 ///
-/// | path | credential | flags |
-/// |---|---|---|
-/// | `GET /sdk/evalx/{clientSideId}/contexts/{ctx}`, `REPORT /sdk/evalx/{clientSideId}/context` | client-side id (404 if unknown), secure-mode hash `h` if required | `usingEnvironmentId` |
-/// | `GET /msdk/evalx/contexts/{ctx}`, `REPORT /msdk/evalx/context` | mobile key (401) | `usingMobileKey` |
-/// | `GET /sdk/evalx/contexts/{ctx}`, `REPORT /sdk/evalx/context` | SDK key (401) | all |
+/// - `GET /sdk/evalx/{clientSideId}/contexts/{ctx}`, `REPORT /sdk/evalx/{clientSideId}/context`: the client-side id
+///   (404 if unknown) and the secure-mode hash `h` if required; flags with `usingEnvironmentId`.
+/// - `GET /msdk/evalx/contexts/{ctx}`, `REPORT /msdk/evalx/context`: a mobile key (401); flags with `usingMobileKey`.
+/// - `GET /sdk/evalx/contexts/{ctx}`, `REPORT /sdk/evalx/context`: an SDK key (401); all flags.
 ///
 /// The older `users`/`user` spellings are served too. Browser routes answer `OPTIONS` and carry
 /// CORS headers; `?withReasons=true` adds each result's reason.

@@ -138,7 +138,9 @@ struct ProcessorIntegrationTests {
             try await harness.postgres.query(
                 "INSERT INTO experiment_iterations VALUES (\(experimentID), 1, to_timestamp(\(start) / 1000.0), NULL)",
                 logger: harness.logger)
-            let processor = try await harness.startProcessor(delaySeconds: 3)
+            // The delay is the time the test has to add the late iteration after the batch is counted and before it is
+            // finalized: generous, since a full `make test` can keep this task waiting for seconds.
+            let processor = try await harness.startProcessor(delaySeconds: 10)
             defer { processor.stopBlocking() }
             func exposure(_ key: String, at: Int64, variation: Int) -> GeneratedEvent {
                 GeneratedEvent(
@@ -171,7 +173,7 @@ struct ProcessorIntegrationTests {
             }
             // Iteration 1: "a" with its first exposure inside (not its earlier one before start), and "c"; iteration 2: "c".
             let expected = ["0 a 1000 1", "0 c 6000 2", "5000 c 6000 2"]
-            let deadline = ContinuousClock.now + .seconds(20)
+            let deadline = ContinuousClock.now + .seconds(40)
             while try await rows() != expected, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
             #expect(try await rows() == expected, "\(processor.logTail())")
 

@@ -141,12 +141,14 @@ struct ContractTests {
     func hugeIterationNumber() throws {
         typealias Controller = ExperimentsController<PostgresExperimentRepository>
         #expect(try Controller.iterationNumber("2147483647") == 2_147_483_647)
-        #expect(throws: APIError.self) { try Controller.iterationNumber("29174903569677") }
+        #expect(throws: RepositoryError.notFound("iteration 29174903569677 does not exist")) {
+            try Controller.iterationNumber("29174903569677")
+        }
         do {
             _ = try Controller.iterationNumber("2147483648")
             Issue.record("accepted 2147483648")
         } catch {
-            #expect(error.status == .notFound)
+            #expect((error as? RepositoryError)?.code == .notFound)
         }
     }
 }

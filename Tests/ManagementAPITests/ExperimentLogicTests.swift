@@ -16,9 +16,8 @@ struct ExperimentLogicTests {
         do {
             try body()
             return []
-        } catch let error as APIError {
-            #expect(error.status.code == 422, "\(error)")
-            return error.details.compactMap(\.path)
+        } catch let error as ValidationError {
+            return error.problems.compactMap(\.path)
         } catch {
             Issue.record("unexpected error \(error)")
             return []
@@ -62,7 +61,7 @@ struct ExperimentLogicTests {
         #expect(Self.problemPaths { _ = try ExperimentDraft(json: try Self.parse(#"{"metrics":[]}"#)) }.contains("metrics"))
         let zeroWeights = Self.problemPaths { _ = try ExperimentDraft(json: try Self.parse(#"{"trafficWeights":[0,0]}"#)) }
         #expect(zeroWeights.contains("trafficWeights"))
-        #expect(throws: APIError.self) { _ = try ExperimentDraft(json: try Self.parse("[1]")) }
+        #expect(throws: ValidationError.self) { _ = try ExperimentDraft(json: try Self.parse("[1]")) }
         let tooMany = (0...ExperimentLimits.metrics).map { #"{"key":"m\#($0)","type":"mean"}"# }.joined(separator: ",")
         #expect(Self.problemPaths { _ = try ExperimentDraft(json: try Self.parse(#"{"metrics":[\#(tooMany)]}"#)) }.contains("metrics"))
     }

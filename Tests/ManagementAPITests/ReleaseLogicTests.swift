@@ -16,8 +16,8 @@ struct ReleaseLogicTests {
         do {
             try body()
             return []
-        } catch let error as APIError {
-            return error.details.compactMap(\.path)
+        } catch let error as ValidationError {
+            return error.problems.compactMap(\.path)
         } catch {
             return ["unexpected \(error)"]
         }

@@ -15,32 +15,17 @@ import Testing
 /// SQL's: AccessTests.)
 @Suite("tokens: controller and validation (in memory)")
 struct TokensControllerTests {
-    /// Stands in for the token middleware: the caller is `identity`.
-    struct CallerMiddleware: RouterMiddleware {
-        typealias Context = ManagementContext
-        let identity: Identity
-        func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-            var context = context
-            context.identity = identity
-            return try await next(request, context)
-        }
-    }
-
     final class Revocations: Sendable {
         let count = Mutex(0)
     }
 
     static func app(role: Role, repository: InMemoryTokenRepository, revocations: Revocations = Revocations()) -> some ApplicationProtocol {
-        let router = Router(context: ManagementContext.self)
-        router.add(middleware: JSONErrorMiddleware(metrics: ServiceMetrics()))
-        let api = router.group("api/v1")
-            .add(middleware: CallerMiddleware(identity: Identity(tokenID: "t", name: "tester", role: role)))
-            .add(middleware: RequestInputMiddleware())
-        TokensController(repository: repository, revoked: { revocations.count.withLock { $0 += 1 } }).addRoutes(to: api)
-        return Application(router: router)
+        RouterHarness.app(role: role) { api in
+            TokensController(repository: repository, revoked: { revocations.count.withLock { $0 += 1 } }).addRoutes(to: api)
+        }
     }
 
-    static func json(_ buffer: ByteBuffer) -> JSONValue { (try? JSONParser.parse(Array(buffer.readableBytesView))) ?? .null }
+    static func json(_ buffer: ByteBuffer) -> JSONValue { RouterHarness.json(buffer) }
 
     @Test("create answers 201 with the secret once; the list never shows it; delete revokes (204, then 404)")
     func lifecycle() async throws {

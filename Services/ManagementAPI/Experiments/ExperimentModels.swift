@@ -104,7 +104,7 @@ struct ExperimentDraft: Sendable, Equatable {
     var trafficWeights: [Double]?
 
     /// Reads a request body; every problem is reported with the path of its field in one 422.
-    init(json: JSONValue) throws(APIError) {
+    init(json: JSONValue) throws(ValidationError) {
         let properties = try json.requireObject()
         var problems = Problems()
         key = ExperimentFields.key(properties["key"], at: "key", into: &problems)
@@ -119,7 +119,7 @@ struct ExperimentDraft: Sendable, Equatable {
     }
 
     /// The checks against the flag and the environment: `variationCount` is nil when the flag does not exist.
-    func validate(variationCount: Int?, environmentExists: Bool) throws(APIError) {
+    func validate(variationCount: Int?, environmentExists: Bool) throws(ValidationError) {
         var problems = Problems()
         if !environmentExists { problems.add("environmentKey", "environment \"\(environmentKey)\" does not exist in this project") }
         if let variationCount {
@@ -142,7 +142,7 @@ struct ExperimentPatch: Sendable, Equatable {
     /// Whether the patch changes what an analysis counts (refused while an iteration runs).
     var changesAnalysis: Bool { metrics != nil || trafficWeights != nil }
 
-    init(json: JSONValue, key: String) throws(APIError) {
+    init(json: JSONValue, key: String) throws(ValidationError) {
         let properties = try json.requireObject()
         var problems = Problems()
         if let name = properties["name"] { self.name = ExperimentFields.name(name, at: "name", into: &problems) }

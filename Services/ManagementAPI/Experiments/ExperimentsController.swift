@@ -84,13 +84,13 @@ struct ExperimentsController<Repository: ExperimentRepository>: Sendable {
     }
 
     /// `?iteration=N`: a positive integer, or absent for the current or last iteration.
-    static func iterationNumber(_ text: String?) throws(APIError) -> Int? {
+    static func iterationNumber(_ text: String?) throws -> Int? {
         guard let text else { return nil }
         guard let number = Int(text), number >= 1 else {
-            throw APIError.validationFailed([APIError.Detail(path: "iteration", message: "must be an iteration number (an integer ≥ 1)")])
+            throw ValidationError(path: "iteration", "must be an iteration number (an integer ≥ 1)")
         }
         // Iteration numbers are PostgreSQL integers: a larger one cannot exist (and must not reach the query: 500).
-        guard number <= Int(Int32.max) else { throw APIError.notFound("iteration \(number) does not exist") }
+        guard number <= Int(Int32.max) else { throw RepositoryError.notFound("iteration \(number) does not exist") }
         return number
     }
 

@@ -253,7 +253,7 @@ struct FlagInsightsRoutes: Sendable {
     }
 
     /// `stale=true|false` on the flag list; nil when absent.
-    static func staleFilter(_ request: Request) throws(APIError) -> (stale: Bool, environment: String)? {
+    static func staleFilter(_ request: Request) throws(ValidationError) -> (stale: Bool, environment: String)? {
         guard let text = request.typedQuery("stale") else { return nil }
         var problems = Problems()
         let stale: Bool

@@ -88,7 +88,7 @@ struct RolloutDraft: Sendable, Equatable {
 
     /// Parses and checks what does not depend on the flag: percents strictly increasing, in (0, 100], at most three
     /// decimals (LaunchDarkly weights are thousandths of a percent), the last one 100; holds within 0…30 days.
-    init(json: JSONValue) throws(APIError) {
+    init(json: JSONValue) throws(ValidationError) {
         let properties = try json.requireObject()
         var problems = Problems()
         variation = 0
@@ -286,7 +286,7 @@ struct ScheduledChangeDraft: Sendable {
 
     /// Parses the body; `now` (Unix milliseconds) bounds `executeAt` (not more than a minute in the past, at most 366
     /// days ahead). Whether the patch applies is checked against the flag by the store.
-    init(json: JSONValue, nowMilliseconds: Int) throws(APIError) {
+    init(json: JSONValue, nowMilliseconds: Int) throws(ValidationError) {
         let properties = try json.requireObject()
         var problems = Problems()
         executeAt = properties["executeAt"]?.stringValue ?? ""

@@ -293,7 +293,9 @@ struct PostgresReleaseRepository: ReleaseRepository {
                 let locked = try await store.lockTargeting(
                     projectKey: keys.project, flagKey: keys.flag, environmentKey: keys.environment, connection: connection)
                 change = try await store.prepareTargetingChange(locked, body: patch, merge: true, connection: connection)
-            } catch let error as APIError {
+            } catch let refusal where APIError(refusal) != nil {
+                // The reason is worded as the API would have answered the same patch.
+                guard let error = APIError(refusal) else { throw refusal }
                 let details = error.details.map { ($0.path.map { "\($0): " } ?? "") + $0.message }
                 let reason = ([error.message] + details).joined(separator: "; ")
                 try await connection.query(

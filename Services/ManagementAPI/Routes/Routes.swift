@@ -11,9 +11,7 @@ struct ManagementRoutes {
     var staleDays = 7
 
     func add(to router: Router<ManagementContext>) {
-        let api = router.group("api/v1")
-            .add(middleware: TokenMiddleware(authenticator: authenticator))
-            .add(middleware: RequestInputMiddleware())
+        let api = Self.apiGroup(of: router, authentication: TokenMiddleware(authenticator: authenticator))
         addProjects(api)
         addEnvironments(api)
         addFlags(api)
@@ -26,6 +24,17 @@ struct ManagementRoutes {
         FlagInsightsRoutes(store: store, staleDays: staleDays).addRoutes(to: api)
         ReleasesController(repository: PostgresReleaseRepository(store: store)).addRoutes(to: api)
         DashboardAPIRoutes(store: store, staleDays: staleDays).addRoutes(to: api)
+    }
+
+    /// `/api/v1` behind `authentication`, the request checks and the domain errors' HTTP answers: the same group for
+    /// the service and for the router tests with in-memory repositories.
+    static func apiGroup(
+        of router: Router<ManagementContext>, authentication: some RouterMiddleware<ManagementContext>
+    ) -> RouterGroup<ManagementContext> {
+        router.group("api/v1")
+            .add(middleware: authentication)
+            .add(middleware: RequestInputMiddleware())
+            .add(middleware: DomainErrorMiddleware())
     }
 
     private func body(_ request: Request) async throws -> JSONValue {
@@ -204,16 +213,14 @@ struct ManagementRoutes {
             case .string(let s)?: salt = s
             case let other?: problems.add("salt", "expected a string, found \(other.typeName)")
             }
-            var settingsProblems: [APIError.Detail] = []
             var settings: FlagSettings?
             do {
                 settings = try FlagSettings(json: .object(properties))
-            } catch let error as APIError {
-                settingsProblems = error.details
+            } catch let error as ValidationError {
+                problems.add(error)
             }
-            for detail in settingsProblems { problems.add(detail.path ?? "", detail.message) }
             try problems.check()
-            guard let settings else { throw APIError.validationFailed(settingsProblems) }
+            guard let settings else { throw ValidationError(problems.problems) }
             let flag = try await store.createFlag(
                 projectKey: try context.parameters.require("project"), key: key, settings: settings, salt: salt, actor: actor)
             return Self.json(flag, status: .created)

@@ -41,7 +41,7 @@ extension ManagementStore {
         guard let environment = try await decodeEnvironments(rows, connection: connection).first else {
             // Distinguish a missing project from a missing environment for a precise 404.
             _ = try await projectRowForKey(projectKey, connection: connection)
-            throw APIError.notFound("environment \"\(key)\" does not exist in project \"\(projectKey)\"")
+            throw RepositoryError.notFound("environment \"\(key)\" does not exist in project \"\(projectKey)\"")
         }
         return environment
     }
@@ -49,7 +49,7 @@ extension ManagementStore {
     private func projectRowForKey(_ key: String, connection: PostgresConnection) async throws -> UUID {
         let rows = try await connection.query("SELECT id FROM projects WHERE key = \(key)", logger: logger)
         for try await id in rows.decode(UUID.self) { return id }
-        throw APIError.notFound("project \"\(key)\" does not exist")
+        throw RepositoryError.notFound("project \"\(key)\" does not exist")
     }
 
     private func decodeEnvironments(_ rows: PostgresRowSequence, connection: PostgresConnection) async throws -> [Environment] {
@@ -90,7 +90,7 @@ extension ManagementStore {
                         \(Identifiers.clientSideID()), \(secureMode))
                 """, logger: logger)
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-            throw APIError.conflict("environment \"\(key)\" already exists in project \"\(projectKey)\"")
+            throw RepositoryError.conflict("environment \"\(key)\" already exists in project \"\(projectKey)\"")
         }
         let environment = try await environmentRow(projectKey: projectKey, key: key, lock: false, connection: connection)
         try await connection.enqueue(environment.configRecord(now: currentMillis()), logger: logger)

@@ -41,7 +41,7 @@ struct FlagSettings: Sendable, Hashable {
 
     /// Decodes and validates settings from API JSON (POST body, or stored settings merged with a
     /// PATCH). Every problem is reported with its path.
-    init(json: JSONValue) throws(APIError) {
+    init(json: JSONValue) throws(ValidationError) {
         var problems = Problems()
         let properties = try json.requireObject()
         func string(_ key: String, required: Bool = false) -> String? {
@@ -183,7 +183,7 @@ enum Targeting {
     /// missing lists are empty, a missing (or null) `offVariation` serves the application's default
     /// value when the flag is off. A missing `fallthrough` is left missing, for the validator to
     /// refuse: LaunchDarkly would report such a flag as malformed.
-    static func decode(_ json: JSONValue) throws(APIError) -> FeatureFlag {
+    static func decode(_ json: JSONValue) throws(ValidationError) -> FeatureFlag {
         let properties = try json.requireObject()
         var targeting: FeatureFlag
         do {
@@ -243,7 +243,7 @@ struct TargetingValidator {
     /// Prerequisite keys of the environment's other flags.
     let prerequisitesOf: [String: [String]]
 
-    func validate(_ targeting: FeatureFlag) throws(APIError) {
+    func validate(_ targeting: FeatureFlag) throws(ValidationError) {
         var problems = Problems()
         checkIndexes(targeting, into: &problems)
         checkReferences(targeting, into: &problems)
@@ -251,7 +251,7 @@ struct TargetingValidator {
     }
 
     /// Only the variation indexes and the shape of results (for a change of the variation list).
-    func validateIndexes(_ targeting: FeatureFlag) throws(APIError) {
+    func validateIndexes(_ targeting: FeatureFlag) throws(ValidationError) {
         var problems = Problems()
         checkIndexes(targeting, into: &problems)
         try problems.check()

@@ -145,7 +145,7 @@ extension ManagementStore {
             let projects = try await connection.query("SELECT 1 FROM projects WHERE key = \(projectKey)", logger: logger)
             var projectExists = false
             for try await _ in projects { projectExists = true }
-            throw APIError.notFound(projectExists ? "flag \"\(key)\" does not exist in project \"\(projectKey)\""
+            throw RepositoryError.notFound(projectExists ? "flag \"\(key)\" does not exist in project \"\(projectKey)\""
                 : "project \"\(projectKey)\" does not exist")
         }
         return flag
@@ -160,7 +160,7 @@ extension ManagementStore {
         if let flag = flags.first { return flag }
         return try await client.withConnection { connection in
             _ = try await flag(projectKey: projectKey, key: key, connection: connection)  // throws the precise 404
-            throw APIError.notFound("flag \"\(key)\" does not exist")
+            throw RepositoryError.notFound("flag \"\(key)\" does not exist")
         }
     }
 
@@ -177,7 +177,7 @@ extension ManagementStore {
                     VALUES (\(id), \(project), \(key), \(JSONWriter.string(settings.json))::jsonb, \(salt))
                     """, logger: logger)
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-                throw APIError.conflict("flag \"\(key)\" already exists in project \"\(projectKey)\"")
+                throw RepositoryError.conflict("flag \"\(key)\" already exists in project \"\(projectKey)\"")
             }
             let environments = try await connection.query("SELECT id FROM environments WHERE project_id = \(project)", logger: logger)
             var environmentIDs: [UUID] = []
@@ -206,7 +206,7 @@ extension ManagementStore {
     private func lockedProjectShared(_ key: String, connection: PostgresConnection) async throws -> UUID {
         let rows = try await connection.query("SELECT id FROM projects WHERE key = \(key) FOR SHARE", logger: logger)
         for try await id in rows.decode(UUID.self) { return id }
-        throw APIError.notFound("project \"\(key)\" does not exist")
+        throw RepositoryError.notFound("project \"\(key)\" does not exist")
     }
 
     /// Applies a JSON merge patch to a flag's project-wide settings. SDK-visible changes
@@ -231,8 +231,8 @@ extension ManagementStore {
                     flagKey: key, variationCount: count, projectFlags: [:], segments: [], prerequisitesOf: [:])
                 do {
                     try validator.validateIndexes(row.targeting)
-                } catch let error as APIError {
-                    for detail in error.details { problems.add("environments.\(row.environmentKey).\(detail.path ?? "")", detail.message) }
+                } catch let error as ValidationError {
+                    problems.add(error, prefix: "environments.\(row.environmentKey)")
                 }
             }
             let dependents = try await connection.query(
@@ -290,7 +290,7 @@ extension ManagementStore {
             var users: [String] = []
             for try await dependent in dependents.decode(String.self) { users.append(dependent) }
             if !users.isEmpty {
-                throw APIError.conflict(
+                throw RepositoryError.conflict(
                     "flag \"\(key)\" is a prerequisite of \(users.map { "\"\($0)\"" }.joined(separator: ", ")); remove those first")
             }
             let targeting = try await targetingRows(flagID: flag.id, lock: true, connection: connection)
@@ -318,7 +318,7 @@ extension ManagementStore {
             guard let row = try await targetingRows(flagID: flag.id, lock: false,
                 connection: connection).first(where: { $0.environmentKey == environmentKey }) else {
                 _ = try await environmentRow(projectKey: projectKey, key: environmentKey, lock: false, connection: connection)
-                throw APIError.notFound("flag \"\(flagKey)\" has no targeting in environment \"\(environmentKey)\"")
+                throw RepositoryError.notFound("flag \"\(flagKey)\" has no targeting in environment \"\(environmentKey)\"")
             }
             return row.json(salt: flag.salt)
         }
@@ -346,7 +346,7 @@ extension ManagementStore {
             let locked = try await lockTargeting(
                 projectKey: projectKey, flagKey: flagKey, environmentKey: environmentKey, connection: connection)
             if let ifMatch, ifMatch != locked.version {
-                throw APIError.preconditionFailed("the targeting is at version \(locked.version), not \(ifMatch)")
+                throw RepositoryError.versionMismatch("the targeting is at version \(locked.version), not \(ifMatch)")
             }
             let change = try await prepareTargetingChange(locked, body: body, merge: merge, connection: connection)
             return try await writeTargetingChange(
@@ -456,7 +456,7 @@ extension ManagementStore {
         }
         _ = try await environmentRow(projectKey: projectKey, key: environmentKey, lock: false, connection: connection)
         _ = try await flag(projectKey: projectKey, key: flagKey, connection: connection)
-        throw APIError.notFound("flag \"\(flagKey)\" has no targeting in environment \"\(environmentKey)\"")
+        throw RepositoryError.notFound("flag \"\(flagKey)\" has no targeting in environment \"\(environmentKey)\"")
     }
 
     /// What validating a flag's targeting needs to know about its environment. Referenced segments

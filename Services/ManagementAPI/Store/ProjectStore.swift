@@ -96,7 +96,7 @@ extension ManagementStore {
     func project(_ key: String) async throws -> Project {
         let rows = try await client.query(
             "SELECT \(unescaped: Self.projectColumns) FROM projects WHERE key = \(key)", logger: logger)
-        guard let project = try await projectRows(rows).first else { throw APIError.notFound("project \"\(key)\" does not exist") }
+        guard let project = try await projectRows(rows).first else { throw RepositoryError.notFound("project \"\(key)\" does not exist") }
         return project
     }
 
@@ -116,7 +116,7 @@ extension ManagementStore {
             do {
                 try await connection.query("INSERT INTO projects (id, key, name) VALUES (\(id), \(key), \(name))", logger: logger)
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-                throw APIError.conflict("project \"\(key)\" already exists")
+                throw RepositoryError.conflict("project \"\(key)\" already exists")
             }
             // The project's entry comes first so that the audit log reads in causal order.
             let project = try await projectRow(id: id, connection: connection)
@@ -162,13 +162,13 @@ extension ManagementStore {
     func lockedProject(_ key: String, connection: PostgresConnection) async throws -> Project {
         let rows = try await connection.query(
             "SELECT \(unescaped: Self.projectColumns) FROM projects WHERE key = \(key) FOR UPDATE", logger: logger)
-        guard let project = try await projectRows(rows).first else { throw APIError.notFound("project \"\(key)\" does not exist") }
+        guard let project = try await projectRows(rows).first else { throw RepositoryError.notFound("project \"\(key)\" does not exist") }
         return project
     }
 
     private func projectRow(id: UUID, connection: PostgresConnection) async throws -> Project {
         let rows = try await connection.query("SELECT \(unescaped: Self.projectColumns) FROM projects WHERE id = \(id)", logger: logger)
-        guard let project = try await projectRows(rows).first else { throw APIError.notFound("project not found") }
+        guard let project = try await projectRows(rows).first else { throw RepositoryError.notFound("project not found") }
         return project
     }
 }

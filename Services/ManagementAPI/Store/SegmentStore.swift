@@ -18,7 +18,7 @@ struct SegmentDefinition: Sendable {
     ]
 
     /// Decodes a PUT body; rule ids are generated when absent, the salt is kept (or generated).
-    init(json: JSONValue, key: String, existingSalt: String?) throws(APIError) {
+    init(json: JSONValue, key: String, existingSalt: String?) throws(ValidationError) {
         let properties = try json.requireObject()
         var problems = Problems()
         if let bodyKey = properties["key"], bodyKey != .string(key) { problems.add("key", "must match the key in the path (\"\(key)\")") }
@@ -79,7 +79,7 @@ struct SegmentDefinition: Sendable {
 
     /// Segment rules' and targets' validity; `segments` are the environment's other segment keys
     /// and `references` their segmentMatch references (to refuse cycles).
-    func validate(segments: Set<String>, references: [String: [String]]) throws(APIError) {
+    func validate(segments: Set<String>, references: [String: [String]]) throws(ValidationError) {
         var problems = Problems()
         for (name, list) in [("includedContexts", segment.includedContexts), ("excludedContexts", segment.excludedContexts)] {
             for (i, target) in list.enumerated() {
@@ -173,7 +173,7 @@ extension ManagementStore {
         try await client.withConnection { connection in
             let environment = try await environmentRow(projectKey: projectKey, key: environmentKey, lock: false, connection: connection)
             guard let row = try await segmentRows(environmentID: environment.id, key: key, lock: false, connection: connection).first else {
-                throw APIError.notFound("segment \"\(key)\" does not exist in environment \"\(environmentKey)\"")
+                throw RepositoryError.notFound("segment \"\(key)\" does not exist in environment \"\(environmentKey)\"")
             }
             return segmentJSON(row)
         }
@@ -219,7 +219,7 @@ extension ManagementStore {
                 ConfigRecord(kind: .segment, environmentID: environment.id.uuidString.lowercased(), key: key, version: version,
                              data: try JSONParser.parse(published.jsonBytes)), logger: logger)
             guard let row = try await segmentRows(environmentID: environment.id, key: key, lock: false, connection: connection).first else {
-                throw APIError.notFound("segment vanished")
+                throw RepositoryError.notFound("segment vanished")
             }
             let json = segmentJSON(row)
             try await connection.audit(
@@ -237,7 +237,7 @@ extension ManagementStore {
             try await connection.lockEnvironment(environment.id, logger: logger)
             guard let existing = try await segmentRows(environmentID: environment.id, key: key, lock: true,
                 connection: connection).first else {
-                throw APIError.notFound("segment \"\(key)\" does not exist in environment \"\(environmentKey)\"")
+                throw RepositoryError.notFound("segment \"\(key)\" does not exist in environment \"\(environmentKey)\"")
             }
             let users = try await connection.query(
                 """
@@ -254,7 +254,7 @@ extension ManagementStore {
             var referrers: [String] = []
             for try await referrer in users.decode(String.self) { referrers.append(referrer) }
             if !referrers.isEmpty {
-                throw APIError.conflict(
+                throw RepositoryError.conflict(
                     "segment \"\(key)\" is used by \(referrers.sorted().joined(separator: ", ")); remove those references first")
             }
             let version = existing.version + 1

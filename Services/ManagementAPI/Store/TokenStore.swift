@@ -71,7 +71,7 @@ extension ManagementStore {
         for try await (name, role, createdBy, created) in rows.decode((String, String, String, String).self) {
             return Self.tokenJSON(id: id, name: name, role: role, createdBy: createdBy, createdAt: created)
         }
-        throw APIError.notFound("token \(id.uuidString.lowercased()) does not exist")
+        throw RepositoryError.notFound("token \(id.uuidString.lowercased()) does not exist")
     }
 
     private static func tokenJSON(id: UUID, name: String, role: String, createdBy: String, createdAt: String) -> JSONValue {

@@ -20,7 +20,7 @@ struct PostgresTokenRepository: TokenRepository {
     func delete(id: UUID, actor: Identity) async throws {
         do {
             try await store.deleteToken(id: id, actor: actor)
-        } catch let error as APIError where error.status == .notFound {
+        } catch let error as RepositoryError where error.code == .notFound {
             throw TokenRepositoryError.notFound(id)
         }
     }

@@ -38,7 +38,7 @@ struct TokenDraft: Sendable, Equatable {
         self.role = role
     }
 
-    init(json: JSONValue) throws(APIError) {
+    init(json: JSONValue) throws(ValidationError) {
         let properties = try json.requireObject()
         var problems = Problems()
         name = ""

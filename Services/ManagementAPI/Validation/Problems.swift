@@ -1,34 +1,65 @@
 import ModelsCore
 import ServiceKit
 
-/// Collects validation problems, each with the JSON path of the offending field, for one 422.
-struct Problems {
-    private(set) var details: [APIError.Detail] = []
+/// One invalid field: the JSON path of the offending value (nil for the whole body) and what is wrong with it.
+struct Problem: Sendable, Hashable {
+    var path: String?
+    var message: String
 
-    var isEmpty: Bool { details.isEmpty }
+    init(path: String? = nil, message: String) {
+        self.path = path
+        self.message = message
+    }
+}
+
+/// A request or model that failed validation, with every problem found. Pure: the HTTP layer answers it with one
+/// 422 (``APIError/init(_:)-validation``).
+struct ValidationError: Error, Sendable, Hashable, CustomStringConvertible {
+    var problems: [Problem]
+
+    init(_ problems: [Problem]) { self.problems = problems }
+    init(path: String? = nil, _ message: String) { self.problems = [Problem(path: path, message: message)] }
+
+    var description: String {
+        problems.map { ($0.path.map { "\($0): " } ?? "") + $0.message }.joined(separator: "; ")
+    }
+}
+
+/// Collects validation problems, each with the JSON path of the offending field, for one ``ValidationError``.
+struct Problems {
+    private(set) var problems: [Problem] = []
+
+    var isEmpty: Bool { problems.isEmpty }
 
     mutating func add(_ path: String, _ message: String) {
-        details.append(APIError.Detail(path: path, message: message))
+        problems.append(Problem(path: path, message: message))
     }
 
-    /// Throws a 422 listing every problem, if there are any.
-    func check() throws(APIError) {
-        if !details.isEmpty { throw APIError.validationFailed(details) }
+    /// Adds every problem of `error`, with `prefix` before each path (`environments.production.rules[0]…`).
+    mutating func add(_ error: ValidationError, prefix: String = "") {
+        for problem in error.problems {
+            let path = prefix.isEmpty ? problem.path : (problem.path.map { $0.isEmpty ? prefix : "\(prefix).\($0)" } ?? prefix)
+            problems.append(Problem(path: path, message: problem.message))
+        }
     }
 
-    /// A 422 for a model that could not even be decoded.
-    static func decoding(_ error: ModelDecodingError, prefix: String = "") -> APIError {
+    /// Throws every problem at once, if there are any.
+    func check() throws(ValidationError) {
+        if !problems.isEmpty { throw ValidationError(problems) }
+    }
+
+    /// The error for a model that could not even be decoded.
+    static func decoding(_ error: ModelDecodingError, prefix: String = "") -> ValidationError {
         let path = prefix.isEmpty ? error.path : (error.path.isEmpty ? prefix : "\(prefix).\(error.path)")
-        return APIError.validationFailed([APIError.Detail(path: path.isEmpty ? nil : path, message: error.message)])
+        return ValidationError(path: path.isEmpty ? nil : path, error.message)
     }
 }
 
 extension JSONValue {
-    /// The properties of an object, or a 422 naming `path`.
-    func requireObject(at path: String = "") throws(APIError) -> [String: JSONValue] {
+    /// The properties of an object, or a ``ValidationError`` naming `path`.
+    func requireObject(at path: String = "") throws(ValidationError) -> [String: JSONValue] {
         guard case .object(let properties) = self else {
-            throw APIError.validationFailed([APIError.Detail(path: path.isEmpty ? nil : path,
-                message: "expected a JSON object, found \(typeName)")])
+            throw ValidationError(path: path.isEmpty ? nil : path, "expected a JSON object, found \(typeName)")
         }
         return properties
     }

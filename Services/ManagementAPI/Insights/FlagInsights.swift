@@ -251,36 +251,4 @@ struct FlagInsightsRoutes: Sendable {
         }
         return days
     }
-
-    /// `stale=true|false` on the flag list; nil when absent.
-    static func staleFilter(_ request: Request) throws(ValidationError) -> (stale: Bool, environment: String)? {
-        guard let text = request.typedQuery("stale") else { return nil }
-        var problems = Problems()
-        let stale: Bool
-        switch text {
-        case "true": stale = true
-        case "false": stale = false
-        default:
-            stale = false
-            problems.add("stale", "must be true or false")
-        }
-        let environment = request.query("environment")
-        if environment == nil { problems.add("environment", "is required with stale (an environment key)") }
-        try problems.check()
-        return (stale, environment ?? "")
-    }
-
-    /// The flag list filtered by staleness in one environment; stale flags carry `stale: {reason, …}`.
-    func filter(_ flags: [JSONValue], projectKey: String, stale: Bool, environment: String) async throws -> [JSONValue] {
-        let staleness = try await store.staleness(projectKey: projectKey, environmentKey: environment, staleDays: staleDays)
-        var result: [JSONValue] = []
-        for flag in flags {
-            guard case .object(var object) = flag, let key = object["key"]?.stringValue else { continue }
-            let entry = staleness[key]
-            guard (entry != nil) == stale else { continue }
-            if let entry { object["stale"] = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(entry)) }
-            result.append(.object(object))
-        }
-        return result
-    }
 }

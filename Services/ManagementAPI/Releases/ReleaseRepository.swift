@@ -325,7 +325,7 @@ struct PostgresReleaseRepository: ReleaseRepository {
                 """
                 UPDATE scheduled_changes SET status = 'applied', updated_at = clock_timestamp(),
                     outcome = jsonb_build_object('appliedAt', \(unescaped: SQL.timestamp("clock_timestamp()")),
-                        'version', \(targeting["version"]?.integerValue ?? 0)::int, 'lateSeconds', \(lag)::float8, 'late', \(late)::boolean)
+                        'version', \(targeting.version)::int, 'lateSeconds', \(lag)::float8, 'late', \(late)::boolean)
                 WHERE id = \(id)
                 """, logger: logger)
             return Applied(lagSeconds: lag, applied: true)

@@ -14,7 +14,7 @@ struct ManagementRoutes {
         let api = Self.apiGroup(of: router, authentication: TokenMiddleware(authenticator: authenticator))
         addProjects(api)
         addEnvironments(api)
-        addFlags(api)
+        FlagsController(repository: PostgresFlagRepository(store: store, staleDays: staleDays)).addRoutes(to: api)
         addSegments(api)
         TokensController(repository: PostgresTokenRepository(store: store), revoked: { [authenticator] in authenticator.invalidate() })
             .addRoutes(to: api)
@@ -196,89 +196,6 @@ struct ManagementRoutes {
                 projectKey: try context.parameters.require("project"), environmentKey: try context.parameters.require("environment"))
             return JSONBody.response(payload.jsonBytes)
         }
-    }
-
-    // MARK: Flags and targeting
-
-    private func addFlags(_ api: RouterGroup<ManagementContext>) {
-        api.post("projects/:project/flags") { request, context in
-            let actor = try context.require(.writer)
-            let properties = try await body(request).requireObject()
-            var problems = Problems()
-            let key = Self.key(properties["key"], at: "key", into: &problems)
-            var salt: String?
-            switch properties["salt"] {
-            case nil, .null?: break
-            // Kept exactly, even "": a migrated flag must bucket every context as it did before.
-            case .string(let s)?: salt = s
-            case let other?: problems.add("salt", "expected a string, found \(other.typeName)")
-            }
-            var settings: FlagSettings?
-            do {
-                settings = try FlagSettings(json: .object(properties))
-            } catch let error as ValidationError {
-                problems.add(error)
-            }
-            try problems.check()
-            guard let settings else { throw ValidationError(problems.problems) }
-            let flag = try await store.createFlag(
-                projectKey: try context.parameters.require("project"), key: key, settings: settings, salt: salt, actor: actor)
-            return Self.json(flag, status: .created)
-        }
-        api.get("projects/:project/flags") { [staleDays] request, context in
-            _ = try context.require(.reader)
-            let staleFilter = try FlagInsightsRoutes.staleFilter(request)
-            let projectKey = try context.parameters.require("project")
-            let flags = try await store.flags(projectKey: projectKey, tag: request.query("tag"), query: request.query("q"))
-            guard let staleFilter else { return Self.items(flags) }
-            return Self.items(try await FlagInsightsRoutes(store: store, staleDays: staleDays).filter(
-                flags, projectKey: projectKey, stale: staleFilter.stale, environment: staleFilter.environment))
-        }
-        api.get("projects/:project/flags/:flag") { _, context in
-            _ = try context.require(.reader)
-            return Self.json(try await store.flagJSON(projectKey: try context.parameters.require("project"),
-                key: try context.parameters.require("flag")))
-        }
-        api.patch("projects/:project/flags/:flag") { request, context in
-            let actor = try context.require(.writer)
-            let flag = try await store.updateFlag(
-                projectKey: try context.parameters.require("project"), key: try context.parameters.require("flag"),
-                patch: try await body(request), actor: actor)
-            return Self.json(flag)
-        }
-        api.delete("projects/:project/flags/:flag") { _, context in
-            let actor = try context.require(.writer)
-            try await store.deleteFlag(projectKey: try context.parameters.require("project"),
-                key: try context.parameters.require("flag"), actor: actor)
-            return Response(status: .noContent)
-        }
-        api.get("projects/:project/flags/:flag/environments/:environment") { _, context in
-            _ = try context.require(.reader)
-            let targeting = try await store.targeting(
-                projectKey: try context.parameters.require("project"), flagKey: try context.parameters.require("flag"),
-                environmentKey: try context.parameters.require("environment"))
-            return Self.json(targeting, headers: Self.etag(targeting))
-        }
-        for merge in [false, true] {
-            let handler: @Sendable (Request, ManagementContext) async throws -> Response = { request, context in
-                let actor = try context.require(.writer)
-                let targeting = try await store.changeTargeting(
-                    projectKey: try context.parameters.require("project"), flagKey: try context.parameters.require("flag"),
-                    environmentKey: try context.parameters.require("environment"), body: try await body(request), merge: merge,
-                    ifMatch: try request.ifMatchVersion(), comment: request.query("comment"), actor: actor)
-                return Self.json(targeting, headers: Self.etag(targeting))
-            }
-            if merge {
-                api.patch("projects/:project/flags/:flag/environments/:environment", use: handler)
-            } else {
-                api.put("projects/:project/flags/:flag/environments/:environment", use: handler)
-            }
-        }
-    }
-
-    private static func etag(_ targeting: JSONValue) -> HTTPFields {
-        guard let version = targeting["version"]?.integerValue else { return [:] }
-        return [.eTag: "\"\(version)\""]
     }
 
     // MARK: Segments

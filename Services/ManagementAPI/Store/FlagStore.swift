@@ -16,15 +16,15 @@ struct Flag: Sendable {
 
     var resource: String { "proj/\(projectKey):flag/\(key)" }
 
-    /// The project-wide part of the API representation.
-    var json: JSONValue {
-        guard case .object(var object) = settings.json else { return settings.json }
-        object["key"] = .string(key)
-        object["salt"] = .string(salt)
-        object["createdAt"] = .string(createdAt)
-        object["updatedAt"] = .string(updatedAt)
-        return .object(object)
+    /// The flag as the API shows it, with its targeting rows.
+    func resource(targeting: [TargetingRow]) -> FlagResource {
+        FlagResource(
+            key: key, settings: settings, salt: salt, createdAt: createdAt, updatedAt: updatedAt,
+            environments: Dictionary(uniqueKeysWithValues: targeting.map { ($0.environmentKey, $0.targeting(salt: salt)) }))
     }
+
+    /// The project-wide part of the API representation.
+    var json: JSONValue { resource(targeting: []).settingsJSON }
 }
 
 /// A flag's targeting in one environment.
@@ -35,11 +35,8 @@ struct TargetingRow: Sendable {
     var version: Int
 
     /// The API representation: LaunchDarkly's targeting fields plus the server-managed salt and version.
-    func json(salt: String) -> JSONValue {
-        guard case .object(var object) = Targeting.json(targeting) else { return [:] }
-        object["salt"] = .string(salt)
-        object["version"] = .number(Double(version))
-        return .object(object)
+    func targeting(salt: String) -> FlagTargeting {
+        FlagTargeting(targeting: targeting, salt: salt, version: version)
     }
 }
 
@@ -84,11 +81,9 @@ extension ManagementStore {
         return result
     }
 
-    /// A flag with its targeting in every environment, as the API returns it.
+    /// A flag with its targeting in every environment, as the API returns it (and the audit log records it).
     func flagJSON(_ flag: Flag, targeting: [TargetingRow]) -> JSONValue {
-        guard case .object(var object) = flag.json else { return flag.json }
-        object["environments"] = .object(Dictionary(uniqueKeysWithValues: targeting.map { ($0.environmentKey, $0.json(salt: flag.salt)) }))
-        return .object(object)
+        flag.resource(targeting: targeting).json
     }
 
     /// Each environment's targeting of the flag `f` as one JSON column (one query per request, not
@@ -99,8 +94,8 @@ extension ManagementStore {
         """
 
     /// Rows of `flagColumns` followed by `targetingColumn`, as the API shows flags.
-    private func flagsWithTargeting(_ rows: PostgresRowSequence) async throws -> [JSONValue] {
-        var result: [JSONValue] = []
+    private func flagsWithTargeting(_ rows: PostgresRowSequence) async throws -> [FlagResource] {
+        var result: [FlagResource] = []
         for try await (id, projectKey, key, settings, salt, created, updated, targetingText)
             in rows.decode((UUID, String, String, String, String, String, String, String).self)
         {
@@ -116,12 +111,13 @@ extension ManagementStore {
                     environmentID: environmentID, environmentKey: environmentKey, targeting: try FeatureFlag(json: entry[2] ?? [:]),
                     version: version))
             }
-            result.append(flagJSON(flag, targeting: targeting))
+            result.append(flag.resource(targeting: targeting))
         }
         return result
     }
 
-    func flags(projectKey: String, tag: String?, query: String?) async throws -> [JSONValue] {
+    /// The project's flags by key, with their targeting; `tag` and `query` (a substring of the key or name) filter.
+    func flags(projectKey: String, tag: String?, query: String?) async throws -> [FlagResource] {
         let project = try await project(projectKey)
         let pattern = query.map { "%\($0.lowercased())%" }
         return try await flagsWithTargeting(client.query(
@@ -145,13 +141,13 @@ extension ManagementStore {
             let projects = try await connection.query("SELECT 1 FROM projects WHERE key = \(projectKey)", logger: logger)
             var projectExists = false
             for try await _ in projects { projectExists = true }
-            throw RepositoryError.notFound(projectExists ? "flag \"\(key)\" does not exist in project \"\(projectKey)\""
-                : "project \"\(projectKey)\" does not exist")
+            throw projectExists ? FlagRefusal.flagMissing(key, project: projectKey) : FlagRefusal.projectMissing(projectKey)
         }
         return flag
     }
 
-    func flagJSON(projectKey: String, key: String) async throws -> JSONValue {
+    /// One flag with its targeting everywhere.
+    func flagResource(projectKey: String, key: String) async throws -> FlagResource {
         let flags = try await flagsWithTargeting(client.query(
             """
             SELECT \(unescaped: Self.flagColumns), \(unescaped: Self.targetingColumn)
@@ -165,7 +161,7 @@ extension ManagementStore {
     }
 
     /// Creates a flag in every environment of the project: off, serving its default off variation.
-    func createFlag(projectKey: String, key: String, settings: FlagSettings, salt: String?, actor: Identity) async throws -> JSONValue {
+    func createFlag(projectKey: String, key: String, settings: FlagSettings, salt: String?, actor: Identity) async throws -> FlagResource {
         try await transaction { connection in
             let project = try await lockedProjectShared(projectKey, connection: connection)
             let id = UUID()
@@ -177,7 +173,7 @@ extension ManagementStore {
                     VALUES (\(id), \(project), \(key), \(JSONWriter.string(settings.json))::jsonb, \(salt))
                     """, logger: logger)
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-                throw RepositoryError.conflict("flag \"\(key)\" already exists in project \"\(projectKey)\"")
+                throw FlagRefusal.duplicate(key, project: projectKey)
             }
             let environments = try await connection.query("SELECT id FROM environments WHERE project_id = \(project)", logger: logger)
             var environmentIDs: [UUID] = []
@@ -196,45 +192,27 @@ extension ManagementStore {
                     logger: logger)
             }
             let flag = try await flag(projectKey: projectKey, key: key, connection: connection)
-            let json = flagJSON(flag, targeting: try await targetingRows(flagID: id, lock: false, connection: connection))
-            try await connection.audit(actor: actor, action: "flag.create", resource: flag.resource, before: nil, after: json,
+            let created = flag.resource(targeting: try await targetingRows(flagID: id, lock: false, connection: connection))
+            try await connection.audit(actor: actor, action: "flag.create", resource: flag.resource, before: nil, after: created.json,
                 comment: nil, logger: logger)
-            return json
+            return created
         }
     }
 
     private func lockedProjectShared(_ key: String, connection: PostgresConnection) async throws -> UUID {
         let rows = try await connection.query("SELECT id FROM projects WHERE key = \(key) FOR SHARE", logger: logger)
         for try await id in rows.decode(UUID.self) { return id }
-        throw RepositoryError.notFound("project \"\(key)\" does not exist")
+        throw FlagRefusal.projectMissing(key)
     }
 
     /// Applies a JSON merge patch to a flag's project-wide settings. SDK-visible changes
     /// (variations, client-side availability) are published to every environment.
-    func updateFlag(projectKey: String, key: String, patch: JSONValue, actor: Identity) async throws -> JSONValue {
+    func updateFlag(projectKey: String, key: String, patch: FlagSettingsPatch, actor: Identity) async throws -> FlagResource {
         try await transaction { connection in
             let before = try await flag(projectKey: projectKey, key: key, connection: connection, lock: "FOR UPDATE OF f")
-            let patchObject = try patch.requireObject()
-            var problems = Problems()
-            if let newKey = patchObject["key"], newKey != .string(before.key) { problems.add("key", "is immutable") }
-            if let newSalt = patchObject["salt"], newSalt != .string(before.salt) { problems.add("salt", "is immutable") }
-            try problems.check()
-            let settingsPatch = JSONValue.object(patchObject.filter { $0.key != "key" && $0.key != "salt" && $0.key != "environments" })
-            let settings = try FlagSettings(json: MergePatch.apply(settingsPatch, to: before.settings.json))
             let targeting = try await targetingRows(flagID: before.id, lock: true, connection: connection)
-
             // The new variation list must still fit every environment's targeting, and every
             // prerequisite that other flags place on this one.
-            let count = settings.variations.count
-            for row in targeting {
-                let validator = TargetingValidator(
-                    flagKey: key, variationCount: count, projectFlags: [:], segments: [], prerequisitesOf: [:])
-                do {
-                    try validator.validateIndexes(row.targeting)
-                } catch let error as ValidationError {
-                    problems.add(error, prefix: "environments.\(row.environmentKey)")
-                }
-            }
             let dependents = try await connection.query(
                 """
                 SELECT f.key, e.key, (p->>'variation')::int FROM flag_targeting t
@@ -242,18 +220,18 @@ extension ManagementStore {
                 CROSS JOIN LATERAL jsonb_array_elements(t.targeting->'prerequisites') p
                 WHERE f.project_id = (SELECT project_id FROM flags WHERE id = \(before.id)) AND p->>'key' = \(key)
                 """, logger: logger)
-            for try await (dependent, environmentKey, variation) in dependents.decode((String, String, Int).self) where variation >= count {
-                problems.add("variations",
-                    "flag \"\(dependent)\" requires variation \(variation) of this flag in environment \"\(environmentKey)\"")
+            var uses: [FlagSettingsPatch.PrerequisiteUse] = []
+            for try await (dependent, environmentKey, variation) in dependents.decode((String, String, Int).self) {
+                uses.append(.init(flagKey: dependent, environmentKey: environmentKey, variation: variation))
             }
-            try problems.check()
+            let settings = try patch.apply(
+                to: before.resource(targeting: targeting), targeting: targeting.map { ($0.environmentKey, $0.targeting) },
+                dependents: uses)
 
             try await connection.query(
                 "UPDATE flags SET settings = \(JSONWriter.string(settings.json))::jsonb, updated_at = now() WHERE id = \(before.id)",
                 logger: logger)
-            let sdkVisibleChange = settings.variations.map(\.value) != before.settings.variations.map(\.value)
-                || settings.clientSideAvailability != before.settings.clientSideAvailability
-            if sdkVisibleChange {
+            if FlagSettingsPatch.isVisibleToSDKs(from: before.settings, to: settings) {
                 for row in targeting {
                     try await connection.query(
                         """
@@ -268,11 +246,11 @@ extension ManagementStore {
                 }
             }
             let after = try await flag(projectKey: projectKey, key: key, connection: connection)
-            let json = flagJSON(after, targeting: try await targetingRows(flagID: before.id, lock: false, connection: connection))
+            let updated = after.resource(targeting: try await targetingRows(flagID: before.id, lock: false, connection: connection))
             try await connection.audit(
                 actor: actor, action: "flag.update", resource: after.resource, before: before.json, after: after.json,
                 comment: nil, logger: logger)
-            return json
+            return updated
         }
     }
 
@@ -289,10 +267,7 @@ extension ManagementStore {
                 """, logger: logger)
             var users: [String] = []
             for try await dependent in dependents.decode(String.self) { users.append(dependent) }
-            if !users.isEmpty {
-                throw RepositoryError.conflict(
-                    "flag \"\(key)\" is a prerequisite of \(users.map { "\"\($0)\"" }.joined(separator: ", ")); remove those first")
-            }
+            if let refusal = FlagRefusal.stillRequired(key, by: users) { throw refusal }
             let targeting = try await targetingRows(flagID: flag.id, lock: true, connection: connection)
             for row in targeting {
                 let version = row.version + 1
@@ -312,15 +287,16 @@ extension ManagementStore {
 
     // MARK: - Targeting
 
-    func targeting(projectKey: String, flagKey: String, environmentKey: String) async throws -> JSONValue {
+    /// A flag's targeting in one environment.
+    func targeting(projectKey: String, flagKey: String, environmentKey: String) async throws -> FlagTargeting {
         try await client.withConnection { connection in
             let flag = try await flag(projectKey: projectKey, key: flagKey, connection: connection)
             guard let row = try await targetingRows(flagID: flag.id, lock: false,
                 connection: connection).first(where: { $0.environmentKey == environmentKey }) else {
                 _ = try await environmentRow(projectKey: projectKey, key: environmentKey, lock: false, connection: connection)
-                throw RepositoryError.notFound("flag \"\(flagKey)\" has no targeting in environment \"\(environmentKey)\"")
+                throw FlagRefusal.noTargeting(FlagEnvironmentKeys(project: projectKey, flag: flagKey, environment: environmentKey))
             }
-            return row.json(salt: flag.salt)
+            return row.targeting(salt: flag.salt)
         }
     }
 
@@ -330,27 +306,21 @@ extension ManagementStore {
     /// PATCH is an RFC 7396 JSON merge patch, with one refinement: `fallthrough` holds either a
     /// `variation` or a `rollout`, so a patch that sets one drops the other (a plain merge would keep
     /// both and be refused). `null` removes a field, which then takes its default.
-    func changeTargeting(
-        projectKey: String, flagKey: String, environmentKey: String, body: JSONValue, merge: Bool, ifMatch: Int?,
-        comment: String?, actor: Identity
-    ) async throws -> JSONValue {
-        let bodyObject = try body.requireObject()
-        let touchesPrerequisites = !(bodyObject["prerequisites"]?.arrayValue?.isEmpty ?? true)
-            || (merge && bodyObject["prerequisites"] != nil)
-        return try await transaction { connection in
-            if touchesPrerequisites {
+    func changeTargeting(_ keys: FlagEnvironmentKeys, _ request: TargetingChangeRequest, actor: Identity) async throws -> FlagTargeting {
+        try await transaction { connection in
+            if request.touchesPrerequisites {
                 // Prerequisite cycles depend on the whole environment: changes to it are serialized.
-                let environment = try await environmentRow(projectKey: projectKey, key: environmentKey, lock: false, connection: connection)
+                let environment = try await environmentRow(projectKey: keys.project, key: keys.environment, lock: false, connection: connection)
                 try await connection.lockEnvironment(environment.id, logger: logger)
             }
             let locked = try await lockTargeting(
-                projectKey: projectKey, flagKey: flagKey, environmentKey: environmentKey, connection: connection)
-            if let ifMatch, ifMatch != locked.version {
-                throw RepositoryError.versionMismatch("the targeting is at version \(locked.version), not \(ifMatch)")
+                projectKey: keys.project, flagKey: keys.flag, environmentKey: keys.environment, connection: connection)
+            if let ifMatch = request.ifMatch, ifMatch != locked.version {
+                throw FlagRefusal.versionMismatch(current: locked.version, expected: ifMatch)
             }
-            let change = try await prepareTargetingChange(locked, body: body, merge: merge, connection: connection)
+            let change = try await prepareTargetingChange(locked, body: request.body, merge: request.merge, connection: connection)
             return try await writeTargetingChange(
-                change, projectKey: projectKey, environmentKey: environmentKey, comment: comment, origin: .api(actor),
+                change, projectKey: keys.project, environmentKey: keys.environment, comment: request.comment, origin: .api(actor),
                 connection: connection)
         }
     }
@@ -383,8 +353,7 @@ extension ManagementStore {
     func prepareTargetingChange(
         _ locked: LockedTargeting, body: JSONValue, merge: Bool, connection: PostgresConnection
     ) async throws -> TargetingChange {
-        let requested = merge ? Targeting.patch(locked.json, with: body) : body
-        let targeting = try Targeting.decode(requested)
+        let targeting = try TargetingChangeRequest(body: body, merge: merge).targeting(current: locked.json)
         let validator = try await targetingValidator(
             flag: locked.flag, environmentID: locked.environmentID, targeting: targeting, connection: connection)
         try validator.validate(targeting)
@@ -396,7 +365,7 @@ extension ManagementStore {
     func writeTargetingChange(
         _ change: TargetingChange, projectKey: String, environmentKey: String, comment: String?, origin: TargetingChangeOrigin,
         connection: PostgresConnection
-    ) async throws -> JSONValue {
+    ) async throws -> FlagTargeting {
         let flag = change.locked.flag
         let environmentID = change.locked.environmentID
         let version = change.locked.version + 1
@@ -427,8 +396,7 @@ extension ManagementStore {
                 environmentID: environmentID, key: flag.key, settings: flag.settings, salt: flag.salt, targeting: change.targeting,
                 version: version),
             logger: logger)
-        return TargetingRow(environmentID: environmentID, environmentKey: environmentKey, targeting: change.targeting, version: version)
-            .json(salt: flag.salt)
+        return FlagTargeting(targeting: change.targeting, salt: flag.salt, version: version)
     }
 
     /// The flag (share-locked: its variations must not change under the validation) and its
@@ -456,7 +424,7 @@ extension ManagementStore {
         }
         _ = try await environmentRow(projectKey: projectKey, key: environmentKey, lock: false, connection: connection)
         _ = try await flag(projectKey: projectKey, key: flagKey, connection: connection)
-        throw RepositoryError.notFound("flag \"\(flagKey)\" has no targeting in environment \"\(environmentKey)\"")
+        throw FlagRefusal.noTargeting(FlagEnvironmentKeys(project: projectKey, flag: flagKey, environment: environmentKey))
     }
 
     /// What validating a flag's targeting needs to know about its environment. Referenced segments

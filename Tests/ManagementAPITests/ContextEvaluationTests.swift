@@ -88,9 +88,8 @@ struct ContextEvaluationLogicTests {
             _ = try ContextEvaluation.context(from: json)
             Issue.record("accepted \(body)")
         } catch {
-            #expect(error.status == .unprocessableContent)
-            #expect(error.code == "validation_failed")
-            #expect(error.details.first?.message.contains(mentions) == true, "\(body): \(error.details)")
+            #expect(error.problems.count == 1)
+            #expect(error.problems.first?.message.contains(mentions) == true, "\(body): \(error)")
         }
     }
 }

@@ -146,8 +146,8 @@ struct ReleaseLogicTests {
         #expect(try RolloutStatus.running.applying(.rollback) == .rolledBack)
         for (status, command) in [(RolloutStatus.paused, RolloutStatus.Command.pause), (.running, .resume), (.completed, .rollback),
                                   (.rolledBack, .resume), (.cancelled, .pause)] {
-            #expect(throws: APIError.self) { try status.applying(command) }
-            do { _ = try status.applying(command) } catch { #expect(error.status == .conflict) }
+            #expect(throws: RepositoryError.self) { try status.applying(command) }
+            do { _ = try status.applying(command) } catch { #expect(error.code == .conflict) }
         }
         #expect(RolloutStatus.allCases.filter(\.isActive) == [.running, .paused])
     }

@@ -18,19 +18,17 @@ enum ContextEvaluation {
     /// The LaunchDarkly context of a request body, parsed as SDKs and the relay parse it: single-kind
     /// (`{"kind": "user", "key": …}`), multi-kind, or the pre-context user format (no `kind`); 422 naming the problem
     /// when it is not one.
-    static func context(from body: JSONValue) throws(APIError) -> EvaluationContext {
+    static func context(from body: JSONValue) throws(ValidationError) -> EvaluationContext {
         guard case .object(let properties) = body else {
-            throw APIError.validationFailed([
-                .init(message: "the body must be a context: a JSON object with \"kind\" and \"key\", found \(body.typeName)")
-            ])
+            throw ValidationError("the body must be a context: a JSON object with \"kind\" and \"key\", found \(body.typeName)")
         }
         if properties.count > attributeLimit {
-            throw APIError.validationFailed([.init(message: "a context may have at most \(attributeLimit) attributes")])
+            throw ValidationError("a context may have at most \(attributeLimit) attributes")
         }
         do {
             return try EvaluationContext(json: body)
         } catch {
-            throw APIError.validationFailed([.init(message: "not a valid context: \(error.message)")])
+            throw ValidationError("not a valid context: \(error.message)")
         }
     }
 

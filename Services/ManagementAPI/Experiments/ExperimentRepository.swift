@@ -1,8 +1,9 @@
 import ServiceKit
 
-/// Where experiments live. Every mutation is one transaction that also appends its audit entry. Errors are
-/// ``APIError``s like the rest of the management store (404 for a missing project or experiment, 409 for a
-/// state conflict, 422 naming the field for a body that does not fit the flag or the environment).
+/// Where experiments live. Every mutation is one transaction that also appends its audit entry. Refusals are
+/// ``RepositoryError``s like the rest of the management store (not found for a missing project or experiment, a
+/// conflict for the experiment's state) and ``ValidationError``s naming the field for a body that does not fit the
+/// flag or the environment.
 protocol ExperimentRepository: Sendable {
     func create(projectKey: String, draft: ExperimentDraft, actor: Identity) async throws -> Experiment
     func list(projectKey: String) async throws -> [Experiment]

@@ -61,14 +61,14 @@ struct PostgresExperimentRepository: ExperimentRepository {
     private func row(projectKey: String, key: String, lock: Bool, connection: PostgresConnection) async throws -> Row {
         if let row = try await rows(projectKey: projectKey, key: key, lock: lock, connection: connection).first { return row }
         _ = try await projectID(projectKey, lock: false, connection: connection)  // a precise 404 for a missing project
-        throw APIError.notFound("experiment \"\(key)\" does not exist in project \"\(projectKey)\"")
+        throw RepositoryError.notFound("experiment \"\(key)\" does not exist in project \"\(projectKey)\"")
     }
 
     private func projectID(_ key: String, lock: Bool, connection: PostgresConnection) async throws -> UUID {
         let rows = try await connection.query(
             "SELECT id FROM projects WHERE key = \(key) \(unescaped: lock ? "FOR SHARE" : "")", logger: logger)
         for try await id in rows.decode(UUID.self) { return id }
-        throw APIError.notFound("project \"\(key)\" does not exist")
+        throw RepositoryError.notFound("project \"\(key)\" does not exist")
     }
 
     /// The number of variations of a flag, nil if it does not exist. Share-locked when asked, so that the
@@ -108,7 +108,7 @@ struct PostgresExperimentRepository: ExperimentRepository {
                 "SELECT id FROM environments WHERE project_id = \(projectID) AND key = \(draft.environmentKey)", logger: logger)
             for try await id in environments.decode(UUID.self) { environmentID = id }
             try draft.validate(variationCount: count, environmentExists: environmentID != nil)
-            guard let environmentID, let count else { throw APIError.validationFailed([]) }
+            guard let environmentID, let count else { throw ValidationError(path: "flagKey", "the flag or the environment vanished") }
             do {
                 try await connection.query(
                     """
@@ -119,7 +119,7 @@ struct PostgresExperimentRepository: ExperimentRepository {
                         \(try draft.trafficWeights.map(Self.text))::jsonb)
                     """, logger: logger)
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-                throw APIError.conflict("experiment \"\(draft.key)\" already exists in project \"\(projectKey)\"")
+                throw RepositoryError.conflict("experiment \"\(draft.key)\" already exists in project \"\(projectKey)\"")
             }
             let created = try await row(projectKey: projectKey, key: draft.key, lock: false, connection: connection).experiment
             try await connection.audit(
@@ -146,7 +146,7 @@ struct PostgresExperimentRepository: ExperimentRepository {
         try await store.transaction { connection in
             let before = try await row(projectKey: projectKey, key: key, lock: true, connection: connection)
             if patch.changesAnalysis, before.experiment.status == .running {
-                throw APIError.conflict(
+                throw RepositoryError.conflict(
                     "experiment \"\(key)\" is running: stop it before changing its metrics or traffic weights (POST …/stop)")
             }
             if case .some(.some(let weights)) = patch.trafficWeights {
@@ -192,13 +192,13 @@ struct PostgresExperimentRepository: ExperimentRepository {
         try await store.transaction { connection in
             let before = try await row(projectKey: projectKey, key: key, lock: true, connection: connection)
             if before.experiment.status == .running {
-                throw APIError.conflict("experiment \"\(key)\" is already running (iteration \(before.experiment.iteration?.number ?? 0))")
+                throw RepositoryError.conflict("experiment \"\(key)\" is already running (iteration \(before.experiment.iteration?.number ?? 0))")
             }
             let projectID = try await projectID(projectKey, lock: false, connection: connection)
             let count = try await variationCount(
                 projectID: projectID, flagKey: before.experiment.flagKey, lock: true, connection: connection)
             guard count != nil else {
-                throw APIError.conflict("flag \"\(before.experiment.flagKey)\" no longer exists; the experiment cannot start")
+                throw RepositoryError.conflict("flag \"\(before.experiment.flagKey)\" no longer exists; the experiment cannot start")
             }
             // Whole milliseconds (exposure times are), and never before the previous stop: iterations do not overlap.
             try await connection.query(
@@ -209,7 +209,7 @@ struct PostgresExperimentRepository: ExperimentRepository {
                 FROM experiment_iterations WHERE experiment_id = \(before.id)
                 """, logger: logger)
             let after = try await row(projectKey: projectKey, key: key, lock: false, connection: connection).experiment
-            guard let iteration = after.iteration else { throw APIError.notFound("experiment \"\(key)\" vanished") }
+            guard let iteration = after.iteration else { throw RepositoryError.notFound("experiment \"\(key)\" vanished") }
             try await connection.audit(
                 actor: actor, action: "experiment.start", resource: Experiment.resource(projectKey: projectKey, key: key),
                 before: try Self.json(before.experiment), after: try Self.json(after), comment: nil, logger: logger)
@@ -221,7 +221,7 @@ struct PostgresExperimentRepository: ExperimentRepository {
         try await store.transaction { connection in
             let before = try await row(projectKey: projectKey, key: key, lock: true, connection: connection)
             guard before.experiment.status == .running, let running = before.experiment.iteration else {
-                throw APIError.conflict("experiment \"\(key)\" is not running")
+                throw RepositoryError.conflict("experiment \"\(key)\" is not running")
             }
             try await connection.query(
                 """
@@ -229,7 +229,7 @@ struct PostgresExperimentRepository: ExperimentRepository {
                 WHERE experiment_id = \(before.id) AND number = \(running.number)
                 """, logger: logger)
             let after = try await row(projectKey: projectKey, key: key, lock: false, connection: connection).experiment
-            guard let iteration = after.iteration else { throw APIError.notFound("experiment \"\(key)\" vanished") }
+            guard let iteration = after.iteration else { throw RepositoryError.notFound("experiment \"\(key)\" vanished") }
             try await connection.audit(
                 actor: actor, action: "experiment.stop", resource: Experiment.resource(projectKey: projectKey, key: key),
                 before: try Self.json(before.experiment), after: try Self.json(after), comment: nil, logger: logger)
@@ -281,8 +281,8 @@ struct PostgresExperimentRepository: ExperimentRepository {
             let row = try await row(projectKey: projectKey, key: key, lock: false, connection: connection)
             let iterations = try await iterationRows(experimentID: row.id, number: number, connection: connection)
             guard let iteration = iterations.last else {
-                if let number { throw APIError.notFound("experiment \"\(key)\" has no iteration \(number)") }
-                throw APIError.notFound("experiment \"\(key)\" has not been started (POST …/experiments/\(key)/start)")
+                if let number { throw RepositoryError.notFound("experiment \"\(key)\" has no iteration \(number)") }
+                throw RepositoryError.notFound("experiment \"\(key)\" has not been started (POST …/experiments/\(key)/start)")
             }
             let count = try await variationCount(of: row, projectKey: projectKey, connection: connection)
             let observations = try await Self.observations(

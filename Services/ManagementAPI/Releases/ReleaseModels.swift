@@ -179,14 +179,14 @@ enum RolloutStatus: String, Codable, Sendable, CaseIterable {
     enum Command: String, Sendable { case pause, resume, rollback }
 
     /// The status after `command`, or a 409 saying why it does not apply.
-    func applying(_ command: Command) throws(APIError) -> RolloutStatus {
+    func applying(_ command: Command) throws(RepositoryError) -> RolloutStatus {
         switch (self, command) {
         case (.running, .pause): return .paused
         case (.paused, .resume): return .running
         case (.running, .rollback), (.paused, .rollback): return .rolledBack
-        case (.paused, .pause): throw APIError.conflict("the rollout is already paused")
-        case (.running, .resume): throw APIError.conflict("the rollout is running, not paused")
-        default: throw APIError.conflict("the rollout is \(rawValue); only a running or paused rollout can be controlled")
+        case (.paused, .pause): throw RepositoryError.conflict("the rollout is already paused")
+        case (.running, .resume): throw RepositoryError.conflict("the rollout is running, not paused")
+        default: throw RepositoryError.conflict("the rollout is \(rawValue); only a running or paused rollout can be controlled")
         }
     }
 }

@@ -16,7 +16,7 @@ struct FlagEnvironmentKeys: Sendable, Hashable {
 }
 
 /// Where releases live. Every mutation is one transaction with its audit entries; targeting changes go through the
-/// flag store's own path (version bump, audit, outbox). Errors are ``APIError``s (404, 409, 422).
+/// flag store's own path (version bump, audit, outbox). Refusals are ``RepositoryError``s and ``ValidationError``s.
 protocol ReleaseRepository: Sendable {
     func createScheduledChange(_ keys: FlagEnvironmentKeys, draft: ScheduledChangeDraft, actor: Identity) async throws -> JSONValue
     func scheduledChanges(_ keys: FlagEnvironmentKeys) async throws -> [JSONValue]
@@ -161,7 +161,7 @@ struct PostgresReleaseRepository: ReleaseRepository {
         for try await (flag, environment) in rows.decode((UUID, UUID).self) { return (flag, environment) }
         _ = try await store.flag(projectKey: keys.project, key: keys.flag, connection: connection)
         _ = try await store.environmentRow(projectKey: keys.project, key: keys.environment, lock: false, connection: connection)
-        throw APIError.notFound("flag \"\(keys.flag)\" has no targeting in environment \"\(keys.environment)\"")
+        throw RepositoryError.notFound("flag \"\(keys.flag)\" has no targeting in environment \"\(keys.environment)\"")
     }
 
     private static func databaseNow(_ connection: PostgresConnection, logger: Logger) async throws -> String {
@@ -184,7 +184,7 @@ struct PostgresReleaseRepository: ReleaseRepository {
                 WHERE flag_id = \(locked.flag.id) AND environment_id = \(locked.environmentID) AND status = 'pending'
                 """, logger: logger)
             for try await count in pending.decode(Int.self) where count >= ReleaseLimits.maxPendingChanges {
-                throw APIError.conflict("this flag environment already has \(count) pending scheduled changes (the limit)")
+                throw RepositoryError.conflict("this flag environment already has \(count) pending scheduled changes (the limit)")
             }
             let id = UUID()
             try await connection.query(
@@ -194,7 +194,7 @@ struct PostgresReleaseRepository: ReleaseRepository {
                         \(JSONWriter.string(draft.patch))::jsonb, \(draft.comment), \(actor.actor))
                 """, logger: logger)
             guard let created = try await scheduledRows(where: "s.id = \(id)", connection: connection).first else {
-                throw APIError.notFound("scheduled change vanished")
+                throw RepositoryError.notFound("scheduled change vanished")
             }
             try await connection.audit(
                 actor: actor, action: "flag.scheduled-change.create",
@@ -216,7 +216,7 @@ struct PostgresReleaseRepository: ReleaseRepository {
             let (flag, environment) = try await ids(keys, connection: connection)
             guard let change = try await scheduledRows(
                 where: "s.id = \(id) AND s.flag_id = \(flag) AND s.environment_id = \(environment)", connection: connection).first
-            else { throw APIError.notFound("no scheduled change \(id.uuidString.lowercased()) on this flag environment") }
+            else { throw RepositoryError.notFound("no scheduled change \(id.uuidString.lowercased()) on this flag environment") }
             return change
         }
     }
@@ -232,8 +232,8 @@ struct PostgresReleaseRepository: ReleaseRepository {
                 logger: logger)
             var status: String?
             for try await value in rows.decode(String.self) { status = value }
-            guard let status else { throw APIError.notFound("no scheduled change \(id.uuidString.lowercased()) on this flag environment") }
-            guard status == "pending" else { throw APIError.conflict("the scheduled change is \(status), not pending") }
+            guard let status else { throw RepositoryError.notFound("no scheduled change \(id.uuidString.lowercased()) on this flag environment") }
+            guard status == "pending" else { throw RepositoryError.conflict("the scheduled change is \(status), not pending") }
             let before = try await scheduledRows(where: "s.id = \(id)", connection: connection).first
             try await connection.query(
                 """

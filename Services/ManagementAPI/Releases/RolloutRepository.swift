@@ -35,7 +35,7 @@ extension PostgresReleaseRepository {
 
     private func reread(_ id: UUID, connection: PostgresConnection) async throws -> RolloutRow {
         guard let row = try await rolloutRows(where: "r.id = \(id)", connection: connection).first else {
-            throw APIError.notFound("the rollout vanished")
+            throw RepositoryError.notFound("the rollout vanished")
         }
         return row
     }
@@ -54,13 +54,13 @@ extension PostgresReleaseRepository {
             let locked = try await store.lockTargeting(
                 projectKey: keys.project, flagKey: keys.flag, environmentKey: keys.environment, connection: connection)
             if let running = try await active(locked, connection: connection) {
-                throw APIError.conflict(
+                throw RepositoryError.conflict(
                     "rollout \(running.id.uuidString.lowercased()) is \(running.status.rawValue) on this flag environment; "
                         + "roll it back or wait for it to end")
             }
             let current = try FeatureFlag(json: locked.json)
             guard let control = current.fallthrough?.variation, current.fallthrough?.rollout == nil else {
-                throw APIError.conflict(
+                throw RepositoryError.conflict(
                     "the fallthrough is already a percentage rollout; set it to one variation (the control) before starting a rollout")
             }
             let count = locked.flag.settings.variations.count
@@ -107,7 +107,7 @@ extension PostgresReleaseRepository {
                         clock_timestamp() + make_interval(secs => \(first.holdSeconds)), \(experimentID), \(actor.actor), clock_timestamp())
                     """, logger: log)
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-                throw APIError.conflict("another rollout is running on this flag environment")
+                throw RepositoryError.conflict("another rollout is running on this flag environment")
             }
             var row = try await reread(id, connection: connection)
             try await setFallthrough(
@@ -133,7 +133,7 @@ extension PostgresReleaseRepository {
 
     func currentRollout(_ keys: FlagEnvironmentKeys) async throws -> JSONValue {
         guard let latest = try await rollouts(keys).first else {
-            throw APIError.notFound("flag \"\(keys.flag)\" has never had a rollout in environment \"\(keys.environment)\"")
+            throw RepositoryError.notFound("flag \"\(keys.flag)\" has never had a rollout in environment \"\(keys.environment)\"")
         }
         return latest
     }
@@ -157,7 +157,7 @@ extension PostgresReleaseRepository {
         for try await ids in locked.decode((UUID, UUID).self) { return (ids.0, ids.1) }
         _ = try await store.flag(projectKey: keys.project, key: keys.flag, connection: connection)
         _ = try await store.environmentRow(projectKey: keys.project, key: keys.environment, lock: false, connection: connection)
-        throw APIError.notFound("flag \"\(keys.flag)\" has no targeting in environment \"\(keys.environment)\"")
+        throw RepositoryError.notFound("flag \"\(keys.flag)\" has no targeting in environment \"\(keys.environment)\"")
     }
 
     func control(_ keys: FlagEnvironmentKeys, command: RolloutStatus.Command, actor: Identity) async throws -> JSONValue {
@@ -169,10 +169,10 @@ extension PostgresReleaseRepository {
                     where: "r.flag_id = \(locked.flag.id) AND r.environment_id = \(locked.environmentID)", connection: connection
                 ).first
                 guard let latest else {
-                    throw APIError.notFound("flag \"\(keys.flag)\" has never had a rollout in environment \"\(keys.environment)\"")
+                    throw RepositoryError.notFound("flag \"\(keys.flag)\" has never had a rollout in environment \"\(keys.environment)\"")
                 }
                 _ = try latest.status.applying(command)  // throws the 409 naming the status
-                throw APIError.conflict("the rollout is \(latest.status.rawValue)")
+                throw RepositoryError.conflict("the rollout is \(latest.status.rawValue)")
             }
             _ = try row.status.applying(command)
             switch command {

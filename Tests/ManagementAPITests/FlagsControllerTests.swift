@@ -230,6 +230,30 @@ struct FlagsControllerTests {
         }
     }
 
+    @Test("PATCH is a merge patch: other fields stay, null clears, the fallthrough is one of variation or rollout")
+    func mergeSemantics() async throws {
+        try await Self.app().test(.router) { client in
+            func patch(_ body: String) async throws -> JSONValue {
+                let response = try await client.send(.patch, Self.targetingPath, body)
+                #expect(response.status == .ok, "\(body): \(Self.json(response))")
+                return Self.json(response)
+            }
+            _ = try await patch(#"{"targets":[{"values":["alice"],"variation":0}]}"#)
+            #expect(try await patch(#"{"on":true}"#)["targets"]?[0]?["values"] == ["alice"], "a merge patch keeps the other fields")
+            #expect(try await patch(#"{"targets":null}"#)["targets"] == [])
+            let rollout = try await patch(#"{"fallthrough":{"rollout":{"variations":[{"variation":0,"weight":100000}]}}}"#)
+            #expect(rollout["fallthrough"]?["variation"] == nil, "setting a rollout drops the variation")
+            let bucketed = try await patch(#"{"fallthrough":{"rollout":{"bucketBy":"email"}}}"#)
+            #expect(bucketed["fallthrough"]?["rollout"]?["bucketBy"] == "email")
+            #expect(bucketed["fallthrough"]?["rollout"]?["variations"]?[0]?["weight"] == 100000, "nested objects merge")
+            #expect(try await patch(#"{"fallthrough":{"variation":0}}"#)["fallthrough"] == ["variation": 0])
+            // LaunchDarkly's meaning of an absent offVariation: the application's default value.
+            let noOff = try await patch(#"{"offVariation":null}"#)
+            #expect(noOff["offVariation"] == nil || noOff["offVariation"] == .null)
+            #expect(noOff["version"] == 8)
+        }
+    }
+
     @Test("the list's stale filter needs true or false, and an environment")
     func staleFilter() async throws {
         try await Self.app().test(.router) { client in

@@ -143,9 +143,14 @@ struct ResourceTests {
                 """#)
             #expect(created["version"] == 1)
             #expect(created["salt"]?.stringValue?.isEmpty == false)
-            let replaced = try await api.expect(200, "PUT", "\(base)/beta", #"{"included":["u1","u2"]}"#)
+            let replaced = try await api.expect(200, "PUT", "\(base)/beta?comment=widen", #"{"included":["u1","u2"]}"#)
             #expect(replaced["version"] == 2)
             #expect(replaced["salt"] == created["salt"], "the salt is kept")
+            // The audit entry is written in the same transaction, with the API's shapes before and after.
+            let audit = try await api.expect(200, "GET", "/audit?resource=proj/p:env/production:segment/beta")
+            let update = try #require(audit["items"]?[0])
+            #expect(update["action"] == "segment.update" && update["comment"] == "widen")
+            #expect(update["before"] == created && update["after"] == replaced)
             #expect(try await api.expect(200, "GET", base)["items"]?.arrayValue?.count == 1)
 
             try await api.expect(201, "POST", "/projects/p/flags", #"{"key":"f","name":"F","variations":[{"value":true},{"value":false}]}"#)

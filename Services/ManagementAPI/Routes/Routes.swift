@@ -15,10 +15,10 @@ struct ManagementRoutes {
         addProjects(api)
         addEnvironments(api)
         FlagsController(repository: PostgresFlagRepository(store: store, staleDays: staleDays)).addRoutes(to: api)
-        addSegments(api)
+        SegmentsController(repository: PostgresSegmentRepository(store: store)).addRoutes(to: api)
         TokensController(repository: PostgresTokenRepository(store: store), revoked: { [authenticator] in authenticator.invalidate() })
             .addRoutes(to: api)
-        addAudit(api)
+        AuditController(repository: PostgresAuditRepository(store: store)).addRoutes(to: api)
         Self.addEvaluation(api, store: store)
         ExperimentsController(repository: PostgresExperimentRepository(store: store)).addRoutes(to: api)
         FlagInsightsRoutes(store: store, staleDays: staleDays).addRoutes(to: api)
@@ -195,68 +195,6 @@ struct ManagementRoutes {
             let payload = try await store.payload(
                 projectKey: try context.parameters.require("project"), environmentKey: try context.parameters.require("environment"))
             return JSONBody.response(payload.jsonBytes)
-        }
-    }
-
-    // MARK: Segments
-
-    private func addSegments(_ api: RouterGroup<ManagementContext>) {
-        api.get("projects/:project/environments/:environment/segments") { _, context in
-            _ = try context.require(.reader)
-            return Self.items(try await store.segments(
-                projectKey: try context.parameters.require("project"), environmentKey: try context.parameters.require("environment")))
-        }
-        api.get("projects/:project/environments/:environment/segments/:segment") { _, context in
-            _ = try context.require(.reader)
-            return Self.json(try await store.segment(
-                projectKey: try context.parameters.require("project"), environmentKey: try context.parameters.require("environment"),
-                key: try context.parameters.require("segment")))
-        }
-        api.put("projects/:project/environments/:environment/segments/:segment") { request, context in
-            let actor = try context.require(.writer)
-            let key = try context.parameters.require("segment")
-            guard Identifiers.isValidKey(key) else {
-                throw APIError.validationFailed([.init(path: "key", message: "keys must match [A-Za-z0-9._-]{1,256}")])
-            }
-            let (segment, created) = try await store.putSegment(
-                projectKey: try context.parameters.require("project"), environmentKey: try context.parameters.require("environment"),
-                key: key, body: try await body(request), comment: request.query("comment"), actor: actor)
-            return Self.json(segment, status: created ? .created : .ok)
-        }
-        api.delete("projects/:project/environments/:environment/segments/:segment") { request, context in
-            let actor = try context.require(.writer)
-            try await store.deleteSegment(
-                projectKey: try context.parameters.require("project"), environmentKey: try context.parameters.require("environment"),
-                key: try context.parameters.require("segment"), comment: request.query("comment"), actor: actor)
-            return Response(status: .noContent)
-        }
-    }
-
-    // MARK: Audit
-
-    private func addAudit(_ api: RouterGroup<ManagementContext>) {
-        api.get("audit") { request, context in
-            _ = try context.require(.reader)
-            var problems = Problems()
-            for name in ["since", "until"] {
-                if let text = request.typedQuery(name), rfc3339UnixMilliseconds(text) == nil {
-                    problems.add(name, "must be an RFC 3339 time, e.g. 2026-01-31T12:00:00Z")
-                }
-            }
-            var limit = 50
-            if let text = request.typedQuery("limit") {
-                if let value = Int(text),
-                    (1...500).contains(value) { limit = value } else { problems.add("limit", "must be an integer within 1...500") }
-            }
-            var cursor: Int64?
-            if let text = request.typedQuery("cursor") {
-                if let value = Int64(text) { cursor = value } else { problems.add("cursor", "must be the nextCursor of a previous page") }
-            }
-            try problems.check()
-            let (entries, next) = try await store.audit(AuditQuery(
-                resource: request.query("resource"), since: request.typedQuery("since"), until: request.typedQuery("until"), limit: limit,
-                cursor: cursor))
-            return Self.json(["items": .array(entries), "nextCursor": next.map { .string(String($0)) } ?? .null])
         }
     }
 

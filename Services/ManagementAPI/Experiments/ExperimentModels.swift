@@ -107,11 +107,11 @@ struct ExperimentDraft: Sendable, Equatable {
     init(json: JSONValue) throws(ValidationError) {
         let properties = try json.requireObject()
         var problems = Problems()
-        key = ExperimentFields.key(properties["key"], at: "key", into: &problems)
-        name = ExperimentFields.name(properties["name"], at: "name", into: &problems)
+        key = problems.key(properties["key"], at: "key")
+        name = problems.name(properties["name"], at: "name")
         description = ExperimentFields.description(properties["description"], into: &problems) ?? ""
-        flagKey = ExperimentFields.key(properties["flagKey"], at: "flagKey", into: &problems)
-        environmentKey = ExperimentFields.key(properties["environmentKey"], at: "environmentKey", into: &problems)
+        flagKey = problems.key(properties["flagKey"], at: "flagKey")
+        environmentKey = problems.key(properties["environmentKey"], at: "environmentKey")
         controlVariation = ExperimentFields.variationIndex(properties["controlVariation"], into: &problems) ?? 0
         metrics = ExperimentFields.metrics(properties["metrics"], into: &problems) ?? []
         trafficWeights = ExperimentFields.weights(properties["trafficWeights"], into: &problems)
@@ -145,7 +145,7 @@ struct ExperimentPatch: Sendable, Equatable {
     init(json: JSONValue, key: String) throws(ValidationError) {
         let properties = try json.requireObject()
         var problems = Problems()
-        if let name = properties["name"] { self.name = ExperimentFields.name(name, at: "name", into: &problems) }
+        if let name = properties["name"] { self.name = problems.name(name, at: "name") }
         description = ExperimentFields.description(properties["description"], into: &problems)
         if let list = properties["metrics"] { metrics = ExperimentFields.metrics(list, into: &problems) }
         if let weights = properties["trafficWeights"] {
@@ -161,23 +161,6 @@ struct ExperimentPatch: Sendable, Equatable {
 
 /// Field readers shared by the create and patch bodies.
 enum ExperimentFields {
-    static func key(_ value: JSONValue?, at path: String, into problems: inout Problems) -> String {
-        guard case .string(let key)? = value else {
-            problems.add(path, value == nil ? "is required" : "expected a string, found \(value!.typeName)")
-            return ""
-        }
-        if !Identifiers.isValidKey(key) { problems.add(path, "keys must match [A-Za-z0-9._-]{1,256}") }
-        return key
-    }
-
-    static func name(_ value: JSONValue?, at path: String, into problems: inout Problems) -> String {
-        guard case .string(let name)? = value, !name.isEmpty else {
-            problems.add(path, value == nil ? "is required" : "expected a non-empty string")
-            return ""
-        }
-        return name
-    }
-
     static func description(_ value: JSONValue?, into problems: inout Problems) -> String? {
         switch value {
         case nil, .null?: return nil

@@ -236,15 +236,3 @@ struct TargetingChangeRequest: Sendable, Hashable {
         try Targeting.decode(merge ? Targeting.patch(current, with: body) : body)
     }
 }
-
-extension Problems {
-    /// A resource key (`[A-Za-z0-9._-]{1,256}`) at `path`; "" with a problem when it is missing or invalid.
-    mutating func key(_ value: JSONValue?, at path: String) -> String {
-        guard case .string(let key)? = value else {
-            add(path, value == nil ? "is required" : "expected a string")
-            return ""
-        }
-        if !Identifiers.isValidKey(key) { add(path, "keys must match [A-Za-z0-9._-]{1,256}") }
-        return key
-    }
-}

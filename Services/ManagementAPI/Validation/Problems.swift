@@ -55,6 +55,38 @@ struct Problems {
     }
 }
 
+extension Problems {
+    /// A required resource key (`[A-Za-z0-9._-]{1,256}`) at `path`; "" with a problem when it is missing or invalid.
+    mutating func key(_ value: JSONValue?, at path: String) -> String {
+        guard case .string(let key)? = value else {
+            add(path, value.map { "expected a string, found \($0.typeName)" } ?? "is required")
+            return ""
+        }
+        if !Identifiers.isValidKey(key) { add(path, "keys must match [A-Za-z0-9._-]{1,256}") }
+        return key
+    }
+
+    /// A required, non-empty display name at `path`; "" with a problem otherwise.
+    mutating func name(_ value: JSONValue?, at path: String) -> String {
+        guard case .string(let name)? = value, !name.isEmpty else {
+            add(path, value == nil ? "is required" : "expected a non-empty string")
+            return ""
+        }
+        return name
+    }
+
+    /// An optional boolean at `path` (absent or null: nil).
+    mutating func optionalBool(_ value: JSONValue?, at path: String) -> Bool? {
+        switch value {
+        case nil, .null?: return nil
+        case .bool(let b)?: return b
+        case let other?:
+            add(path, "expected a boolean, found \(other.typeName)")
+            return nil
+        }
+    }
+}
+
 extension JSONValue {
     /// The properties of an object, or a ``ValidationError`` naming `path`.
     func requireObject(at path: String = "") throws(ValidationError) -> [String: JSONValue] {

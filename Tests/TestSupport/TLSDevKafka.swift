@@ -33,7 +33,7 @@ public final class TLSDevKafka: Sendable {
     /// Why TLS tests cannot run here: nil when they can (root, `ip`, `stunnel4`, `socat`, `openssl`).
     public static var unavailableReason: String? {
         if getuid() != 0 { return "network namespaces need root" }
-        for tool in ["/usr/sbin/ip", "/usr/bin/stunnel4", "/usr/bin/socat", "/usr/bin/openssl"]
+        for tool in ["/usr/sbin/ip", "/usr/bin/ss", "/usr/bin/stunnel4", "/usr/bin/socat", "/usr/bin/openssl"]
         where !FileManager.default.isExecutableFile(atPath: tool) {
             return "\(tool) is missing (make test installs iproute2, stunnel4, socat, openssl)"
         }
@@ -94,6 +94,15 @@ public final class TLSDevKafka: Sendable {
             try await ip(["netns", "exec", namespace, "/usr/sbin/ip", "addr", "add", "\(namespaceAddress)/30", "dev", namespaceLink])
             try await ip(["netns", "exec", namespace, "/usr/sbin/ip", "link", "set", namespaceLink, "up"])
             try await ip(["netns", "exec", namespace, "/usr/sbin/ip", "link", "set", "lo", "up"])
+            // The broker binds port 0 in the namespace, and stunnel must then bind the same port on the host.
+            // An ephemeral port of the namespace may be in use on the host (a test's outgoing connection or
+            // listener): stunnel then exits on `Address already in use` while the other socket answers, seen
+            // in CI as "connecting to a PLAINTEXT broker listener?". Ports above the host's ephemeral range
+            // (and above TestPorts' range below it) are used by nothing else on the host.
+            if let range = namespacePortRange {
+                let setting = "echo '\(range.lowerBound) \(range.upperBound)' > /proc/sys/net/ipv4/ip_local_port_range"
+                try await ip(["netns", "exec", namespace, "/bin/sh", "-c", setting])
+            }
 
             let kafka = try await DevKafka.start(
                 brokers: brokers, topics: topics, launcher: ["/usr/sbin/ip", "netns", "exec", namespace])
@@ -141,12 +150,28 @@ public final class TLSDevKafka: Sendable {
             "/usr/bin/stunnel4", [configuration.path], standardError: .file(stunnelLog.path, append: true))
         stunnel.withLock { $0 = process }
         let deadline = ContinuousClock.now + .seconds(15)
-        while !ports.allSatisfy(TestPorts.isListening) {
+        // Listening by this stunnel, not merely by something: another process on the port would answer the
+        // probe while stunnel exits on `Address already in use`.
+        while try await !Self.listeners(of: process.pid, on: ports) {
             guard process.isRunning, ContinuousClock.now < deadline else {
                 throw ChildProcess.LaunchError(description: "stunnel did not listen on \(ports):\n\(LogTail.of(stunnelLog, lines: 20))")
             }
             try await Task.sleep(for: .milliseconds(50))
         }
+    }
+
+    /// Ephemeral ports for the broker's namespace: above the host's ephemeral range, nil when too few are left.
+    private static var namespacePortRange: ClosedRange<Int>? {
+        let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+        let hostUpper = text.split(whereSeparator: \.isWhitespace).last.flatMap { Int($0) } ?? 60999
+        return hostUpper + 1000 <= 65535 ? (hostUpper + 1)...65535 : nil
+    }
+
+    /// Whether process `pid` holds a listening TCP socket on 127.0.0.1 for each of `ports` (from `ss`).
+    private static func listeners(of pid: pid_t, on ports: [Int]) async throws -> Bool {
+        let result = try await ChildProcess.run(URL(fileURLWithPath: "/usr/bin/ss"), ["-Hltnp"])
+        let owned = result.standardOutput.split(separator: "\n").filter { $0.contains("pid=\(pid),") }
+        return ports.allSatisfy { port in owned.contains { $0.contains("127.0.0.1:\(port) ") } }
     }
 
     /// stunnel's log (handshake failures, refused client certificates).

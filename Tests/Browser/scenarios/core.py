@@ -4,7 +4,7 @@ import json
 import time
 import uuid
 
-from harness import check, scenario, wait_until, API
+from harness import WAIT_SECONDS, check, scenario, wait_until, API
 
 XSS_NAME = '<img src=x onerror="window.pwned=1">'
 XSS_ATTRIBUTE = '<script>window.pwned=1</script>'
@@ -54,12 +54,12 @@ def sign_in_toggle_audit_reload(t):
     t.wait_testid("comment").send_keys("INC-42 kill switch")
     t.screenshot("flags-confirm")
     t.click_testid("confirm")
-    t.wait(lambda: switch_state(t, "new-checkout") == "false", 5, "the switch to show off")
+    t.wait(lambda: switch_state(t, "new-checkout") == "false", WAIT_SECONDS, "the switch to show off")
     targeting = t.admin.get(f"/projects/{project}/flags/new-checkout/environments/production")
     check(targeting["on"] is False, f"the API shows the flag on: {targeting}")
     # The audit page names the flag, with the comment and the diff.
     t.click_testid("nav-audit")
-    t.wait(lambda: "new-checkout" in t.wait_testid("audit-entries").text, 10, "an audit entry naming the flag")
+    t.wait(lambda: "new-checkout" in t.wait_testid("audit-entries").text, WAIT_SECONDS, "an audit entry naming the flag")
     entries = t.wait_testid("audit-entries").text
     check("INC-42 kill switch" in entries, "the audit comment is shown")
     check("flag.targeting.update" in entries, "the action is shown")
@@ -98,24 +98,24 @@ def filters_and_search(t):
     def visible():
         return sorted(k for k in ("alpha", "beta", "gamma") if t.find(t.testid(f"flag-{k}"))[0].is_displayed())
     t.wait_testid("search").send_keys("amm")
-    t.wait(lambda: visible() == ["gamma"], 5, "search to keep gamma")
+    t.wait(lambda: visible() == ["gamma"], WAIT_SECONDS, "search to keep gamma")
     t.wait_testid("search").clear()
     t.js("arguments[0].dispatchEvent(new Event('input'))", t.wait_testid("search"))
-    t.wait(lambda: visible() == ["alpha", "beta", "gamma"], 5, "all flags again")
+    t.wait(lambda: visible() == ["alpha", "beta", "gamma"], WAIT_SECONDS, "all flags again")
     t.js("arguments[0].value='checkout'; arguments[0].dispatchEvent(new Event('change'))", t.wait_testid("filter-tag"))
-    t.wait(lambda: visible() == ["alpha", "gamma"], 5, "tag filter")
+    t.wait(lambda: visible() == ["alpha", "gamma"], WAIT_SECONDS, "tag filter")
     t.js("arguments[0].value='on'; arguments[0].dispatchEvent(new Event('change'))", t.wait_testid("filter-state"))
-    t.wait(lambda: visible() == ["gamma"], 5, "on filter")
+    t.wait(lambda: visible() == ["gamma"], WAIT_SECONDS, "on filter")
     check("tag=checkout" in t.driver.current_url and "state=on" in t.driver.current_url, "filters are in the URL")
     t.driver.refresh()
     t.wait_testid("flag-gamma")
-    t.wait(lambda: visible() == ["gamma"], 5, "filters survive a reload")
+    t.wait(lambda: visible() == ["gamma"], WAIT_SECONDS, "filters survive a reload")
     t.js("arguments[0].value=''; arguments[0].dispatchEvent(new Event('change'))", t.wait_testid("filter-state"))
     t.js("arguments[0].value=''; arguments[0].dispatchEvent(new Event('change'))", t.wait_testid("filter-tag"))
     t.js("arguments[0].value='stale'; arguments[0].dispatchEvent(new Event('change'))", t.wait_testid("filter-stale"))
     # Nothing was ever evaluated here: every flag is stale (never evaluated) once the insights arrive.
-    t.wait(lambda: visible() == ["alpha", "beta", "gamma"], 5, "stale filter")
-    t.wait(lambda: "stale" in t.wait_testid("last-eval-alpha").text, 5, "a stale badge")
+    t.wait(lambda: visible() == ["alpha", "beta", "gamma"], WAIT_SECONDS, "stale filter")
+    t.wait(lambda: "stale" in t.wait_testid("last-eval-alpha").text, WAIT_SECONDS, "a stale badge")
     check("never" in t.wait_testid("last-eval-alpha").text, "never evaluated")
 
 
@@ -170,15 +170,15 @@ def xss_is_text(t):
     check(not t.find("main img[src='x']"), "no img element was created")
     t.assert_not_pwned()
     t.open(f"/ui/projects/{project}/flags/xss-flag?env=production")
-    t.wait(lambda: XSS_NAME in t.text(), 10, "the flag page to show the name as text")
-    t.wait(lambda: XSS_ATTRIBUTE in t.text(), 10, "the clause value as text")
+    t.wait(lambda: XSS_NAME in t.text(), WAIT_SECONDS, "the flag page to show the name as text")
+    t.wait(lambda: XSS_ATTRIBUTE in t.text(), WAIT_SECONDS, "the clause value as text")
     t.assert_not_pwned()
     t.screenshot("xss-flag")
     t.open("/ui/projects")
-    t.wait(lambda: XSS_NAME in t.wait_testid(f"project-{project}").text, 10, "the project name as text")
+    t.wait(lambda: XSS_NAME in t.wait_testid(f"project-{project}").text, WAIT_SECONDS, "the project name as text")
     t.assert_not_pwned()
     t.open(f"/ui/projects/{project}/audit")
-    t.wait(lambda: XSS_ATTRIBUTE in t.wait_testid("audit-entries").text, 10, "the comment as text")
+    t.wait(lambda: XSS_ATTRIBUTE in t.wait_testid("audit-entries").text, WAIT_SECONDS, "the comment as text")
     check(not t.find("main script") and not t.find("main img[src='x']"), "no element from data")
     t.assert_not_pwned()
 
@@ -189,11 +189,11 @@ def unknown_page_and_bad_token(t):
     t.wait_testid("token").send_keys("vane-not-a-token")
     t.allowed_console.append("401")
     t.click_testid("sign-in")
-    t.wait(lambda: "not valid" in t.text(), 5, "the sign-in to refuse the token")
+    t.wait(lambda: "not valid" in t.text(), WAIT_SECONDS, "the sign-in to refuse the token")
     t.sign_in(path="/ui/no/such/page")
-    t.wait(lambda: "Page not found" in t.text(), 5, "a not-found page")
+    t.wait(lambda: "Page not found" in t.text(), WAIT_SECONDS, "a not-found page")
     t.open("/ui/")
-    t.wait(lambda: t.js("return window.location.pathname") == "/ui/projects", 5, "/ui/ to go to the projects")
+    t.wait(lambda: t.js("return window.location.pathname") == "/ui/projects", WAIT_SECONDS, "/ui/ to go to the projects")
     t.click_testid("sign-out")
     t.wait_testid("token")
     check(t.js("return window.sessionStorage.getItem('vane.token')") is None, "signing out forgets the token")
@@ -206,7 +206,7 @@ def projects_environments_keys(t):
     t.wait_testid("project-key").send_keys(key)
     t.wait_testid("project-name").send_keys("Created in the browser")
     t.click_testid("create-project")
-    t.wait(lambda: f"/ui/projects/{key}/flags" in t.driver.current_url, 10, "the new project's flags")
+    t.wait(lambda: f"/ui/projects/{key}/flags" in t.driver.current_url, WAIT_SECONDS, "the new project's flags")
     t.open(f"/ui/projects/{key}")
     t.wait_testid("environment-production")
     sdk_before = t.wait_testid("sdk-key-production").text
@@ -216,33 +216,39 @@ def projects_environments_keys(t):
     t.retrying(lambda: t.js("arguments[0].value='3600'", t.wait_testid("grace-production-sdk")))
     t.click_testid("rotate-production-sdk")
     t.click_testid("confirm")
-    t.wait(lambda: t.wait_testid("sdk-key-production").text != sdk_before, 5, "a new SDK key")
+    t.wait(lambda: t.wait_testid("sdk-key-production").text != sdk_before, WAIT_SECONDS, "a new SDK key")
     environment = t.admin.get(f"/projects/{key}/environments/production")
     check(environment["sdkKey"] == t.wait_testid("sdk-key-production").text, "the page shows the new key")
     check(any(r["kind"] == "sdk" for r in environment["retiredKeys"]), "the old key is retired with a grace period")
-    t.wait(lambda: "Retired keys" in t.wait_testid("environment-production").text, 5, "retired keys listed")
+    t.wait(lambda: "Retired keys" in t.wait_testid("environment-production").text, WAIT_SECONDS, "retired keys listed")
     # Secure mode.
     t.click_testid("secure-test")
     t.click_testid("confirm")
-    wait_until(lambda: t.admin.get(f"/projects/{key}/environments/test")["secureMode"] is True, 5, "secure mode on")
+    wait_until(lambda: t.admin.get(f"/projects/{key}/environments/test")["secureMode"] is True, WAIT_SECONDS, "secure mode on")
     # Create, rename, delete an environment.
     t.type_testid("new-env-key", "staging")
     t.type_testid("new-env-name", "Staging")
     t.click_testid("create-env")
     t.wait_testid("environment-staging")
     t.type_testid("env-name-staging", "Pre-production")
+    # A change made elsewhere re-renders the environment cards; the half-typed name and its focus stay.
+    t.admin.patch(f"/projects/{key}/environments/production", {"secureMode": True})
+    t.wait(lambda: t.wait_testid("secure-production").get_attribute("aria-checked") == "true", WAIT_SECONDS,
+           "the live update to show secure mode in production")
+    check(t.wait_testid("env-name-staging").get_attribute("value") == "Pre-production", "the typed name survives a re-render")
+    check(t.js("return document.activeElement.dataset.testid") == "env-name-staging", "and keeps the focus")
     t.click_testid("rename-env-staging")
-    wait_until(lambda: t.admin.get(f"/projects/{key}/environments/staging")["name"] == "Pre-production", 5, "renamed")
+    wait_until(lambda: t.admin.get(f"/projects/{key}/environments/staging")["name"] == "Pre-production", WAIT_SECONDS, "renamed")
     t.click_testid("delete-env-staging")
     t.click_testid("confirm")
     t.gone(t.testid("environment-staging"))
     # Rename and delete the project.
     t.type_testid("project-rename", "Renamed project")
     t.click_testid("save-project-name")
-    wait_until(lambda: t.admin.get(f"/projects/{key}")["name"] == "Renamed project", 5, "project renamed")
+    wait_until(lambda: t.admin.get(f"/projects/{key}")["name"] == "Renamed project", WAIT_SECONDS, "project renamed")
     t.type_testid("delete-project-confirm", key)
     t.click_testid("delete-project")
-    t.wait(lambda: t.js("return window.location.pathname") == "/ui/projects", 5, "back to the projects")
+    t.wait(lambda: t.js("return window.location.pathname") == "/ui/projects", WAIT_SECONDS, "back to the projects")
     status, _, _ = t.admin.call("GET", f"/projects/{key}")
     check(status == 404, "the project is gone")
 
@@ -265,7 +271,7 @@ def api_tokens(t):
     t.click_testid(f"revoke-{name}")
     t.click_testid("confirm")
     t.gone(t.testid(f"token-{name}"))
-    wait_until(lambda: API(t.base, secret).call("GET", "/me")[0] == 401, 5, "the revoked token to stop working")
+    wait_until(lambda: API(t.base, secret).call("GET", "/me")[0] == 401, WAIT_SECONDS, "the revoked token to stop working")
 
 
 @scenario
@@ -310,7 +316,7 @@ def audit_filters(t):
     project = new_project(t, [boolean_flag("audited")])
     turn_on(t, project, "audited")
     t.sign_in(path=f"/ui/projects/{project}/audit")
-    t.wait(lambda: "flag.targeting.update" in t.wait_testid("audit-entries").text, 10, "entries")
+    t.wait(lambda: "flag.targeting.update" in t.wait_testid("audit-entries").text, WAIT_SECONDS, "entries")
     t.select_testid("audit-kind", "flags")
     t.click_testid("audit-filter")
     t.wait(lambda: "flag.create" in t.wait_testid("audit-entries").text
@@ -319,6 +325,6 @@ def audit_filters(t):
     t.select_testid("audit-kind", "")
     t.js("arguments[0].value = '2099-01-01T00:00'", t.wait_testid("audit-since"))
     t.click_testid("audit-filter")
-    t.wait(lambda: "No audit entries match" in t.wait_testid("audit-entries").text, 10, "nothing after 2099")
+    t.wait(lambda: "No audit entries match" in t.wait_testid("audit-entries").text, WAIT_SECONDS, "nothing after 2099")
     t.driver.refresh()
-    t.wait(lambda: "No audit entries match" in t.wait_testid("audit-entries").text, 10, "filters survive a reload")
+    t.wait(lambda: "No audit entries match" in t.wait_testid("audit-entries").text, WAIT_SECONDS, "filters survive a reload")

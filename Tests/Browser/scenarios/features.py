@@ -196,7 +196,7 @@ def experiment_results_with_data(t):
     frequentist_ci = row.find_element("css selector", '[data-testid="ci"]').text
     t.screenshot("experiment")
     t.click_testid("view-sequential")
-    t.wait(lambda: t.wait_css('[data-testid="result-purchase-1"] [data-testid="ci"]').text != frequentist_ci, 5,
+    t.wait(lambda: t.wait_css('[data-testid="result-purchase-1"] [data-testid="ci"]').text != frequentist_ci, WAIT_SECONDS,
            "the sequential interval (wider)")
     t.click_testid("view-bayesian")
     bayes = t.wait_css('[data-testid="result-purchase-1"]')
@@ -253,7 +253,7 @@ def release_start_and_rollback(t):
     Select(t.wait_testid("change-action")).select_by_value("off")
     t.wait_testid("change-comment").send_keys("night freeze")
     click(t, "change-create")
-    change = wait_until(lambda: (t.admin.get(f"{base}/scheduled-changes")["items"] or [None])[0], 10, "the scheduled change")
+    change = wait_until(lambda: (t.admin.get(f"{base}/scheduled-changes")["items"] or [None])[0], WAIT_SECONDS, "the scheduled change")
     check(change["status"] == "pending" and change["patch"] == {"on": False}, f"change: {change}")
     wait_text(t, f"change-{change['id']}", "pending")
     check("turn targeting off" in t.wait_testid(f"change-{change['id']}").text, "the change in words")

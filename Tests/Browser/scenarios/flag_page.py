@@ -2,7 +2,7 @@
 rollout) checked through the API, a 412 conflict, reordering, settings and variations, side by side."""
 import uuid
 
-from harness import check, scenario, wait_until
+from harness import WAIT_SECONDS, check, scenario, wait_until
 from scenarios.core import new_project, boolean_flag, turn_on
 
 
@@ -34,7 +34,7 @@ def create_flag_and_edit_targeting(t):
     type_into(t, "flag-tags", "checkout, q4")
     t.screenshot("flag-create")
     t.click_testid("create-flag")
-    t.wait(lambda: f"/ui/projects/{project}/flags/checkout-v2" in t.driver.current_url, 10, "the new flag's page")
+    t.wait(lambda: f"/ui/projects/{project}/flags/checkout-v2" in t.driver.current_url, WAIT_SECONDS, "the new flag's page")
     flag = t.admin.get(f"/projects/{project}/flags/checkout-v2")
     check(flag["name"] == "Checkout v2" and flag["tags"] == ["checkout", "q4"], f"created: {flag}")
     # A rule with two clauses and a 30/70 rollout.
@@ -50,7 +50,7 @@ def create_flag_and_edit_targeting(t):
     t.click_testid("rule-0-clause-1-negate")
     select(t, "rule-0-serve", "rollout")
     type_into(t, "rule-0-weight-0", "30")
-    t.wait(lambda: t.wait_testid("rule-0-weight-1").get_attribute("value") == "70", 5, "the other weight to become 70")
+    t.wait(lambda: t.wait_testid("rule-0-weight-1").get_attribute("value") == "70", WAIT_SECONDS, "the other weight to become 70")
     check("100%" in t.wait_testid("rule-0-total").text, "the rollout sums to 100%")
     # A second rule matching a segment, moved above the first.
     t.click_testid("add-rule")
@@ -75,7 +75,7 @@ def create_flag_and_edit_targeting(t):
     t.screenshot("flag-diff-preview")
     t.wait_testid("comment").send_keys("beta rollout")
     t.click_testid("confirm")
-    t.wait(lambda: "version 2" in t.text(), 10, "the save to complete")
+    t.wait(lambda: "version 2" in t.text(), WAIT_SECONDS, "the save to complete")
     stored = t.admin.get(f"/projects/{project}/flags/checkout-v2/environments/production")
     check(stored["on"] is True, "on")
     check(len(stored["rules"]) == 2, f"two rules: {stored['rules']}")
@@ -114,7 +114,7 @@ def conflict_412_is_readable(t):
     select(t, "off-variation", "0")
     # Someone else saves meanwhile (live updates see it; the draft is dirty, so the page warns and keeps it).
     t.admin.patch(f"/projects/{project}/flags/contested/environments/production", {"on": True})
-    t.wait(lambda: "changed elsewhere" in t.wait_testid("targeting-status").text, 5, "a warning that it changed elsewhere")
+    t.wait(lambda: "changed elsewhere" in t.wait_testid("targeting-status").text, WAIT_SECONDS, "a warning that it changed elsewhere")
     t.allowed_console.append("412")
     save_targeting(t)
     status = t.wait(lambda: "Someone else changed this" in t.wait_testid("targeting-status").text and t.wait_testid("targeting-status"),
@@ -122,7 +122,7 @@ def conflict_412_is_readable(t):
     t.screenshot("flag-conflict")
     check(t.admin.get(f"/projects/{project}/flags/contested/environments/production")["offVariation"] == 1, "nothing was overwritten")
     t.click_testid("reload-targeting")
-    t.wait(lambda: t.wait_testid("targeting-on").get_attribute("aria-checked") == "true", 5, "their version loaded")
+    t.wait(lambda: t.wait_testid("targeting-on").get_attribute("aria-checked") == "true", WAIT_SECONDS, "their version loaded")
     select(t, "off-variation", "0")
     save_targeting(t)
     wait_until(lambda: t.admin.get(f"/projects/{project}/flags/contested/environments/production")["offVariation"] == 0,
@@ -140,7 +140,7 @@ def settings_and_variations(t):
     value.clear()
     value.send_keys('{"columns": 2, "sidebar": ')
     t.click_testid("save-settings")
-    t.wait(lambda: "not valid JSON" in t.text(), 5, "invalid JSON refused before sending")
+    t.wait(lambda: "not valid JSON" in t.text(), WAIT_SECONDS, "invalid JSON refused before sending")
     value.send_keys("true}")
     t.click_testid("add-variation")
     t.wait_testid("variation-2-value").clear()
@@ -149,14 +149,14 @@ def settings_and_variations(t):
     t.click_testid("save-settings")
     t.wait_testid("diff-preview")
     t.click_testid("confirm")
-    wait_until(lambda: t.admin.get(f"/projects/{project}/flags/layout")["name"] == "Page layout", 5, "settings saved")
+    wait_until(lambda: t.admin.get(f"/projects/{project}/flags/layout")["name"] == "Page layout", WAIT_SECONDS, "settings saved")
     flag = t.admin.get(f"/projects/{project}/flags/layout")
     check([v["value"] for v in flag["variations"]] == [{"columns": 1}, {"columns": 2, "sidebar": True}, {"columns": 3}],
           f"variations: {flag['variations']}")
     t.screenshot("flag-settings")
     t.click_testid("delete-flag")
     t.click_testid("confirm")
-    t.wait(lambda: t.js("return window.location.pathname") == f"/ui/projects/{project}/flags", 5, "back to the list")
+    t.wait(lambda: t.js("return window.location.pathname") == f"/ui/projects/{project}/flags", WAIT_SECONDS, "back to the list")
     check(t.admin.call("GET", f"/projects/{project}/flags/layout")[0] == 404, "deleted")
 
 

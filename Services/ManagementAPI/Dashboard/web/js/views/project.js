@@ -16,9 +16,11 @@ export default {
   nav: { scope: 'project', label: 'Environments & keys', id: 'settings', order: 90, keepEnv: false },
   async render(ctx) {
     // Forms are built once; live updates re-render only the header and the environment cards, so a half-typed
-    // new environment or name survives a change made elsewhere.
+    // new environment or name survives a change made elsewhere. The cards' name fields keep what was typed in
+    // them (nameDrafts) and their focus across a re-render.
     const header = h('div', {});
     const grid = h('div', { class: 'env-grid' });
+    const nameDrafts = new Map();
     let forms = null;
     let shown = null;
     async function load() {
@@ -27,7 +29,10 @@ export default {
       if (text === shown) return;
       shown = text;
       replace(header, pageHeader(ctx, { title: data.name, subtitle: `Project ${data.key}` }));
-      replace(grid, data.environments.map((e) => environmentCard(ctx, e, load)));
+      const focused = grid.contains(document.activeElement) ? document.activeElement.dataset.testid : null;
+      replace(grid, data.environments.map((e) => environmentCard(ctx, e, load, nameDrafts)));
+      const refocus = focused && grid.querySelector(`[data-testid="${CSS.escape(focused)}"]`);
+      if (refocus) refocus.focus();
       if (!forms) {
         forms = true;
         replace(ctx.main, header,
@@ -93,7 +98,7 @@ function rotateControl(ctx, environment, kind, reload) {
   return h('span', { class: 'rotate' }, grace, button);
 }
 
-function environmentCard(ctx, environment, reload) {
+function environmentCard(ctx, environment, reload, nameDrafts) {
   const retired = environment.retiredKeys || [];
   const secure = toggleSwitch({
     checked: environment.secureMode, label: `Secure mode of ${environment.name}`, testid: `secure-${environment.key}`,
@@ -122,19 +127,23 @@ function environmentCard(ctx, environment, reload) {
     retired.length ? h('div', { class: 'retired' }, h('h4', {}, 'Retired keys still accepted'),
       h('ul', {}, retired.map((r) => h('li', {}, h('code', { class: 'mono' }, r.key || r.sdkKey || r.mobileKey || '(key)'), ' ',
         badge(r.kind || 'key'), ' until ', timeEl(new Date(r.expiresAt).toISOString()))))) : null,
-    ctx.isAdmin ? environmentActions(ctx, environment, reload) : null);
+    ctx.isAdmin ? environmentActions(ctx, environment, reload, nameDrafts) : null);
   return card;
 }
 
-function environmentActions(ctx, environment, reload) {
-  const name = h('input', { type: 'text', value: environment.name, 'aria-label': `Name of ${environment.key}`,
-    'data-testid': `env-name-${environment.key}` });
+function environmentActions(ctx, environment, reload, nameDrafts) {
+  const name = h('input', { type: 'text', value: nameDrafts.get(environment.key) ?? environment.name,
+    'aria-label': `Name of ${environment.key}`, 'data-testid': `env-name-${environment.key}` });
+  const keepDraft = () => nameDrafts.set(environment.key, name.value);
+  name.addEventListener('input', keepDraft);
+  name.addEventListener('change', keepDraft);
   return h('div', { class: 'env-actions' }, name,
     h('button', {
       type: 'button', class: 'small', 'data-testid': `rename-env-${environment.key}`,
       onclick: async () => {
         try {
           await ctx.api.patch(ctx.path`/projects/${ctx.project.key}/environments/${environment.key}`, { name: name.value.trim() });
+          nameDrafts.delete(environment.key);
           ctx.invalidateProject();
           notify('Environment renamed');
           await reload();

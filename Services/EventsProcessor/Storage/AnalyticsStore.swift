@@ -33,7 +33,7 @@ struct AnalyticsStore: Sendable {
     /// Settings of chunk commits and finalization, in one round trip: asynchronous commit (see the callers), and no
     /// JIT compilation: the statements' cost estimates grow with the arrays bound to them (20,000 contexts look
     /// expensive) and cross `jit_above_cost`, but each is a nested loop of index lookups, which compiling to machine
-    /// code only delays.
+    /// code cannot speed up.
     static let transactionSettings: PostgresQuery =
         "SELECT set_config('synchronous_commit', 'off', true), set_config('jit', 'off', true)"
 

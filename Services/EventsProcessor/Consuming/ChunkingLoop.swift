@@ -56,13 +56,14 @@ struct ChunkingLoop: Sendable {
     let logger: Logger
 
     /// Processes `inputs` until `.end` (committing what is pending) or until `isDone` says so
-    /// (checked after each commit and on ticks).
+    /// (checked after each commit and on ticks). `dueNow` is called after a commit that wrote exposures or goals
+    /// already due for correlation.
     ///
     /// - Throws: ``ProcessorError/epochChanged(partition:expected:found:)`` when a replay rewound a
     ///   partition; storage errors.
     func run(
         _ inputs: some AsyncSequence<LoopInput, Never>, epochs: PartitionEpochs,
-        isDone: @Sendable () async throws -> Bool = { false }
+        isDone: @Sendable () async throws -> Bool = { false }, dueNow: @Sendable () -> Void = {}
     ) async throws {
         let clock = ContinuousClock()
         var pending: [ConsumedRecord] = []
@@ -79,7 +80,7 @@ struct ChunkingLoop: Sendable {
             pending.removeAll(keepingCapacity: true)
             pendingBytes = 0
             pendingSince = nil
-            try await commit(messages, epochs: epochs)
+            try await commit(messages, epochs: epochs, dueNow: dueNow)
         }
 
         for await input in inputs {
@@ -116,8 +117,8 @@ struct ChunkingLoop: Sendable {
         try await flush()
     }
 
-    /// Commits one chunk.
-    func commit(_ records: [ConsumedRecord], epochs: PartitionEpochs) async throws {
+    /// Commits one chunk; calls `dueNow` if it wrote exposures or goals whose correlation delay has already passed.
+    func commit(_ records: [ConsumedRecord], epochs: PartitionEpochs, dueNow: @Sendable () -> Void = {}) async throws {
         let started = ContinuousClock.now
         // Records of partitions revoked meanwhile belong to their next owner, which starts from
         // the stored offset; committing them here would only race it.
@@ -126,6 +127,7 @@ struct ChunkingLoop: Sendable {
         guard !chunk.isEmpty else { return }
         let outcome = try await store.commit(chunk, epochs: epochs)
         metrics.record(outcome, duration: ContinuousClock.now - started)
+        if let due = outcome.earliestDue, due <= Self.wallClock() { dueNow() }
         logger.debug(
             "chunk committed",
             metadata: ["records": "\(outcome.records)", "counted": "\(outcome.counted)", "events": "\(outcome.statistics.events)",
@@ -175,11 +177,21 @@ extension ChunkingLoop {
         let channel = AsyncChannel<LoopInput>()
         let ticks = AsyncTimerSequence(interval: .milliseconds(100), clock: .continuous).map { _ in LoopInput.tick }
         let extraction = store.extraction
+        // Correlation rounds start every finalizeInterval, and at once after a commit that wrote rows already due
+        // (a processor catching up on a backlog older than the delay, or a delay of 0): waiting for the next tick
+        // would leave the correlation up to an interval behind the commits. Wake-ups coalesce while a round runs.
+        let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         try await withThrowingTaskGroup(of: Void.self) { group in
-            // Correlation runs on its own connection, alongside the commits.
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: settings.finalizeInterval)
+                    wake.yield()
+                }
+                wake.finish()
+            }
+            // Correlation runs on its own connection, alongside the commits.
+            group.addTask {
+                for await _ in wakeups {
                     if Task.isCancelled { return }
                     do {
                         try await finalizeDue()
@@ -205,7 +217,7 @@ extension ChunkingLoop {
             defer { group.cancelAll() }
             // The buffer lets the reader run up to a chunk ahead while the loop commits.
             let records = channel.buffer(policy: .bounded(settings.chunkMaxRecords))
-            try await run(merge(records, ticks), epochs: epochs, isDone: isDone)
+            try await run(merge(records, ticks), epochs: epochs, isDone: isDone, dueNow: { wake.yield() })
         }
     }
 }

@@ -30,6 +30,13 @@ struct AnalyticsStore: Sendable {
 
     var extraction: EventExtraction { EventExtraction(lateness: retention) }
 
+    /// Settings of chunk commits and finalization, in one round trip: asynchronous commit (see the callers), and no
+    /// JIT compilation: the statements' cost estimates grow with the arrays bound to them (20,000 contexts look
+    /// expensive) and cross `jit_above_cost`, but each is a nested loop of index lookups, which compiling to machine
+    /// code cannot speed up.
+    static let transactionSettings: PostgresQuery =
+        "SELECT set_config('synchronous_commit', 'off', true), set_config('jit', 'off', true)"
+
     // MARK: - Offsets
 
     /// The stored positions of the given partitions (missing: never processed).
@@ -69,7 +76,7 @@ struct AnalyticsStore: Sendable {
         let partitions = Array(Set(chunk.map(\.partition))).sorted()
         // Losing the last commits in a PostgreSQL crash loses their offsets with them: the
         // records are read and counted again, so durability can be asynchronous.
-        try await connection.query("SET LOCAL synchronous_commit = off", logger: logger)
+        try await connection.query(Self.transactionSettings, logger: logger)
         try await connection.query("SELECT pg_advisory_xact_lock_shared(\(Self.commitLockID))", logger: logger)
         var stored: [Int32: PartitionPosition] = [:]
         let rows = try await connection.query(
@@ -142,6 +149,7 @@ struct AnalyticsStore: Sendable {
             aggregate.add(consumed.contribution, receivedAt: record.receivedAt, delay: delay)
         }
         try await aggregate.write(on: connection, logger: logger)
+        outcome.earliestDue = aggregate.earliestDue
 
         // Advance the offsets. A partition without a row gets one; if another member inserted it
         // meanwhile, the unique violation rolls this chunk back and it is retried.
@@ -175,7 +183,7 @@ struct AnalyticsStore: Sendable {
         try await retrying {
             try await client.withTransaction(logger: logger) { connection in
                 // Pending rows stay pending if this commit is lost: finalizing again is the same.
-                try await connection.query("SET LOCAL synchronous_commit = off", logger: logger)
+                try await connection.query(Self.transactionSettings, logger: logger)
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.correlationLockID))", logger: logger)
                 let due = try await connection.query(
                     """
@@ -206,20 +214,22 @@ struct AnalyticsStore: Sendable {
         }
     }
 
-    /// Moves exactly the pending rows that were loaded (and locked) into the final state.
+    /// Moves exactly the pending rows that were loaded (and locked) into the final state: deleted by their location
+    /// (a TID scan, no key lookups) and inserted again as final rows.
     private func moveToFinal(_ histories: [EnvironmentContext: HistoryRows], on connection: PostgresConnection) async throws {
-        var exposures: [(EnvironmentContext, String, UnixMilliseconds)] = []
+        var exposures: [String] = []
         var instants: [ExposureCell: [UnixMilliseconds: Int]] = [:]
-        var goals: [(EnvironmentContext, String, UnixMilliseconds, UnixMilliseconds)] = []
+        var goals: [String] = []
         for (context, rows) in histories {
             for row in rows.rows where !row.isFinal {
+                guard let location = row.location else { continue }
                 switch row.payload {
                 case .exposure(let flagKey, let exposure):
-                    exposures.append((context, flagKey, row.receivedHour))
+                    exposures.append(location)
                     instants[ExposureCell(context: context, flagKey: flagKey), default: [:]][exposure.exposedAt] = min(
                         instants[ExposureCell(context: context, flagKey: flagKey)]?[exposure.exposedAt] ?? exposure.variation,
                         exposure.variation)
-                case .goal(let metricKey, let occurredAt, _): goals.append((context, metricKey, occurredAt, row.receivedHour))
+                case .goal: goals.append(location)
                 }
             }
         }
@@ -227,12 +237,7 @@ struct AnalyticsStore: Sendable {
             try await connection.query(
                 """
                 WITH moved AS (
-                    DELETE FROM analytics.exposures x
-                    USING unnest(\(exposures.map(\.0.environmentID)), \(exposures.map(\.0.context.kind)), \(exposures.map(\.0.context.key)),
-                        \(exposures.map(\.1)), \(exposures.map(\.2))) AS c(e, k, c, f, rh)
-                    WHERE x.environment_id = c.e AND x.context_kind = c.k AND x.context_key = c.c AND x.flag_key = c.f
-                      AND x.received_hour = to_timestamp(c.rh / 1000.0) AND NOT x.is_final
-                    RETURNING x.*)
+                    DELETE FROM analytics.exposures x WHERE x.ctid = ANY(\(exposures)::text[]::tid[]) RETURNING x.*)
                 INSERT INTO analytics.exposures AS x
                     (environment_id, context_kind, context_key, flag_key, received_hour, is_final, exposed_at, variation, due_at)
                 SELECT environment_id, context_kind, context_key, flag_key, received_hour, true, exposed_at, variation, due_at FROM moved
@@ -250,12 +255,7 @@ struct AnalyticsStore: Sendable {
             try await connection.query(
                 """
                 WITH moved AS (
-                    DELETE FROM analytics.goals g
-                    USING unnest(\(goals.map(\.0.environmentID)), \(goals.map(\.0.context.kind)), \(goals.map(\.0.context.key)),
-                        \(goals.map(\.1)), \(goals.map(\.2)), \(goals.map(\.3))) AS c(e, k, c, m, o, rh)
-                    WHERE g.environment_id = c.e AND g.context_kind = c.k AND g.context_key = c.c AND g.metric_key = c.m
-                      AND g.occurred_at = c.o AND g.received_hour = to_timestamp(c.rh / 1000.0) AND NOT g.is_final
-                    RETURNING g.*)
+                    DELETE FROM analytics.goals g WHERE g.ctid = ANY(\(goals)::text[]::tid[]) RETURNING g.*)
                 INSERT INTO analytics.goals AS g
                     (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final, events,
                      value_sum, value_sum_squares, due_at)
@@ -323,6 +323,8 @@ struct AnalyticsStore: Sendable {
         }
         var isFinal: Bool
         var receivedHour: UnixMilliseconds
+        /// A pending row's `ctid` (it is locked, so the location stays valid until the transaction ends).
+        var location: String?
         var payload: Payload
     }
 
@@ -343,51 +345,67 @@ struct AnalyticsStore: Sendable {
         }
     }
 
-    /// Loads the final rows (and, with `finalOrDueAt`, the pending rows due by then) of contexts,
-    /// locking them (in key order, as chunk commits write them) until the transaction ends.
+    /// Loads the final rows (and, with `finalOrDueAt`, the pending rows due by then, locked until the transaction ends)
+    /// of contexts.
+    ///
+    /// Each context's rows are read through the primary key (a nested loop over the contexts, written as `LATERAL`):
+    /// a join let the planner sort and merge the whole table instead, whose final rows only ever grow. With
+    /// `finalOrDueAt`, the rows are locked context by context, in the order chunk commits write them (final rows too:
+    /// one probe per context is cheaper than a second, unlocked one), and pending rows are remembered by their
+    /// physical location (`ctid`), which stays valid while they are locked, so that ``moveToFinal(_:on:)`` deletes
+    /// them without searching the keys again. Without it (a rewind, which excludes every writer), nothing is locked.
+    ///
+    /// Rows locked by a chunk commit still running are skipped, not waited for (it would hold the whole round for the
+    /// rest of that commit). Only pending rows can be locked by others (final rows change under the correlation lock
+    /// alone), and a pending row left out stays pending: it is correlated in a later round, like a row not due yet.
     private func loadHistories(
         _ contexts: [EnvironmentContext], on connection: PostgresConnection, finalOrDueAt now: UnixMilliseconds?
     ) async throws -> [EnvironmentContext: HistoryRows] {
         let (environments, kinds, keys) = Self.columns(contexts)
         let includeDue = now != nil
         let dueBound = now ?? 0
+        let lock = includeDue ? "FOR UPDATE SKIP LOCKED" : ""
         var histories: [EnvironmentContext: HistoryRows] = [:]
         let exposures = try await connection.query(
             """
-            SELECT x.environment_id, x.context_kind, x.context_key, x.flag_key, x.is_final,
-                   (extract(epoch FROM x.received_hour) * 1000)::bigint, x.exposed_at, x.variation
-            FROM analytics.exposures x JOIN unnest(\(environments), \(kinds), \(keys)) AS c(e, k, c)
-              ON x.environment_id = c.e AND x.context_kind = c.k AND x.context_key = c.c
-            WHERE x.is_final OR (\(includeDue) AND x.due_at <= to_timestamp(\(dueBound) / 1000.0))
-            ORDER BY x.environment_id, x.context_kind, x.context_key, x.flag_key, x.received_hour, x.is_final
-            FOR UPDATE OF x
+            SELECT c.e, c.k, c.c, x.flag_key, x.is_final, (extract(epoch FROM x.received_hour) * 1000)::bigint,
+                   x.exposed_at, x.variation, x.ctid::text
+            FROM unnest(\(environments), \(kinds), \(keys)) AS c(e, k, c)
+            CROSS JOIN LATERAL (
+                SELECT y.flag_key, y.is_final, y.received_hour, y.exposed_at, y.variation, y.ctid FROM analytics.exposures y
+                WHERE y.environment_id = c.e AND y.context_kind = c.k AND y.context_key = c.c
+                  AND (y.is_final OR (\(includeDue) AND y.due_at <= to_timestamp(\(dueBound) / 1000.0)))
+                ORDER BY y.flag_key, y.received_hour, y.is_final
+                \(unescaped: lock)) AS x
             """, logger: logger)
-        for try await (environmentID, kind, key, flagKey, isFinal, receivedHour, exposedAt, variation)
-            in exposures.decode((String, String, String, String, Bool, Int64, Int64, Int32).self)
+        for try await (environmentID, kind, key, flagKey, isFinal, receivedHour, exposedAt, variation, location)
+            in exposures.decode((String, String, String, String, Bool, Int64, Int64, Int32, String).self)
         {
             let context = EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key))
             histories[context, default: HistoryRows()].rows.append(
-                HistoryRow(isFinal: isFinal, receivedHour: receivedHour,
+                HistoryRow(isFinal: isFinal, receivedHour: receivedHour, location: isFinal ? nil : location,
                            payload: .exposure(flagKey: flagKey, Exposure(exposedAt: exposedAt, variation: Int(variation)))))
         }
         let goals = try await connection.query(
             """
-            SELECT g.environment_id, g.context_kind, g.context_key, g.metric_key, g.is_final,
-                   (extract(epoch FROM g.received_hour) * 1000)::bigint, g.occurred_at, g.events,
-                   g.value_sum::text, g.value_sum_squares::text
-            FROM analytics.goals g JOIN unnest(\(environments), \(kinds), \(keys)) AS c(e, k, c)
-              ON g.environment_id = c.e AND g.context_kind = c.k AND g.context_key = c.c
-            WHERE g.is_final OR (\(includeDue) AND g.due_at <= to_timestamp(\(dueBound) / 1000.0))
-            ORDER BY g.environment_id, g.context_kind, g.context_key, g.metric_key, g.occurred_at, g.received_hour, g.is_final
-            FOR UPDATE OF g
+            SELECT c.e, c.k, c.c, g.metric_key, g.is_final, (extract(epoch FROM g.received_hour) * 1000)::bigint,
+                   g.occurred_at, g.events, g.value_sum::text, g.value_sum_squares::text, g.ctid::text
+            FROM unnest(\(environments), \(kinds), \(keys)) AS c(e, k, c)
+            CROSS JOIN LATERAL (
+                SELECT y.metric_key, y.is_final, y.received_hour, y.occurred_at, y.events, y.value_sum, y.value_sum_squares, y.ctid
+                FROM analytics.goals y
+                WHERE y.environment_id = c.e AND y.context_kind = c.k AND y.context_key = c.c
+                  AND (y.is_final OR (\(includeDue) AND y.due_at <= to_timestamp(\(dueBound) / 1000.0)))
+                ORDER BY y.metric_key, y.occurred_at, y.received_hour, y.is_final
+                \(unescaped: lock)) AS g
             """, logger: logger)
-        for try await (environmentID, kind, key, metricKey, isFinal, receivedHour, occurredAt, events, sum, squares)
-            in goals.decode((String, String, String, String, Bool, Int64, Int64, Int64, String, String).self)
+        for try await (environmentID, kind, key, metricKey, isFinal, receivedHour, occurredAt, events, sum, squares, location)
+            in goals.decode((String, String, String, String, Bool, Int64, Int64, Int64, String, String, String).self)
         {
             let context = EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key))
             let tally = GoalTally(events: events, valueSum: Decimal(string: sum) ?? 0, valueSquares: Decimal(string: squares) ?? 0)
             histories[context, default: HistoryRows()].rows.append(
-                HistoryRow(isFinal: isFinal, receivedHour: receivedHour,
+                HistoryRow(isFinal: isFinal, receivedHour: receivedHour, location: isFinal ? nil : location,
                     payload: .goal(metricKey: metricKey, occurredAt: occurredAt, tally)))
         }
         return histories

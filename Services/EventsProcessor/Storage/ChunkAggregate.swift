@@ -52,6 +52,13 @@ struct ChunkAggregate: Sendable {
         }
     }
 
+    /// When the earliest pending exposure or goal of the chunk is due (nil: none).
+    var earliestDue: UnixMilliseconds? {
+        let exposure = exposures.values.lazy.map(\.dueAt).min()
+        let goal = goals.values.lazy.map(\.dueAt).min()
+        return [exposure, goal].compactMap { $0 }.min()
+    }
+
     func write(on connection: PostgresConnection, logger: Logger) async throws {
         if !evaluations.isEmpty { try await writeEvaluations(on: connection, logger: logger) }
         if !exposures.isEmpty { try await writeExposures(on: connection, logger: logger) }

@@ -23,6 +23,8 @@ struct ChunkCommit: Sendable, Equatable {
     var malformedRecords = 0
     var counted = 0
     var statistics = EventExtraction.Statistics()
+    /// When the earliest exposure or goal the chunk wrote is due for correlation (nil: none written).
+    var earliestDue: UnixMilliseconds?
 }
 
 /// Errors of the processor's storage and consuming parts.

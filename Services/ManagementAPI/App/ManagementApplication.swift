@@ -32,6 +32,10 @@ struct ManagementApplication {
         let store = ManagementStore(client: postgres, logger: logger)
         var producerConfiguration = settings.kafka.producer(clientID: "vane-management-api")
         producerConfiguration.messageTimeout = settings.kafkaMessageTimeout
+        // Config changes are few and each is waited for (a kill switch must reach every SDK in well under a second):
+        // librdkafka's 5 ms linger would only add 5 ms to every change. Records queued while a request is in flight
+        // are still sent together.
+        producerConfiguration.linger = .zero
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
         var adminConfiguration = settings.kafka.admin(clientID: "vane-management-api-admin")
         // librdkafka's development broker has no admin API; real brokers always have a controller.

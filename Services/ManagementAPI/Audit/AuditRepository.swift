@@ -15,13 +15,14 @@ final class InMemoryAuditRepository: AuditRepository {
     private struct State {
         var entries: [AuditEntry] = []
         var lastID: Int64 = 0
+        var clock = InMemoryClock()
     }
 
     private let state = Mutex(State())
 
     init() {}
 
-    /// Appends an entry; ids count up from 1. `at` defaults to the id in milliseconds after a fixed epoch (distinct,
+    /// Appends an entry; ids count up from 1. `at` defaults to the next time of an ``InMemoryClock`` (distinct,
     /// ordered times).
     @discardableResult
     func record(
@@ -30,8 +31,7 @@ final class InMemoryAuditRepository: AuditRepository {
     ) -> AuditEntry {
         state.withLock { state in
             state.lastID += 1
-            let time = at ?? ISO8601DateFormatter.vaneMilliseconds.string(
-                from: Date(timeIntervalSince1970: 1_767_225_600 + Double(state.lastID) / 1000))
+            let time = at ?? state.clock.next()
             let entry = AuditEntry(
                 id: state.lastID, at: time, actor: actor, action: action, resource: resource, before: before, after: after,
                 comment: comment)

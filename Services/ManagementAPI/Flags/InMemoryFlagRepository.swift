@@ -14,7 +14,7 @@ final class InMemoryFlagRepository: FlagRepository {
 
     private struct State {
         var flags: [String: [String: StoredFlag]] = [:]
-        var clock = 0
+        var clock = InMemoryClock()
     }
 
     /// Environment keys by project key.
@@ -32,7 +32,7 @@ final class InMemoryFlagRepository: FlagRepository {
         let environments = try environmentKeys(projectKey)
         return try state.withLock { state throws(RepositoryError) in
             guard state.flags[projectKey]?[draft.key] == nil else { throw FlagRefusal.duplicate(draft.key, project: projectKey) }
-            let now = Self.timestamp(&state.clock)
+            let now = state.clock.next()
             let salt = draft.salt ?? Identifiers.salt()
             let initial = Targeting.initial(draft.settings)
             var resource = FlagResource(
@@ -68,7 +68,7 @@ final class InMemoryFlagRepository: FlagRepository {
                 to: before, targeting: before.environments.sorted { $0.key < $1.key }.map { ($0.key, $0.value.targeting) },
                 dependents: Self.uses(of: key, in: state.flags[projectKey] ?? [:]))
             stored.resource.settings = settings
-            stored.resource.updatedAt = Self.timestamp(&state.clock)
+            stored.resource.updatedAt = state.clock.next()
             if FlagSettingsPatch.isVisibleToSDKs(from: before.settings, to: settings) {
                 for environment in stored.resource.environments.keys { stored.resource.environments[environment]?.version += 1 }
             }
@@ -149,11 +149,5 @@ final class InMemoryFlagRepository: FlagRepository {
                 }
             }
         }
-    }
-
-    /// Distinct, ordered times: milliseconds from a fixed epoch.
-    private static func timestamp(_ clock: inout Int) -> String {
-        clock += 1
-        return ISO8601DateFormatter.vaneMilliseconds.string(from: Date(timeIntervalSince1970: 1_767_225_600 + Double(clock) / 1000))
     }
 }

@@ -38,7 +38,7 @@ final class InMemorySegmentRepository: SegmentRepository {
     private struct State {
         /// By `project/environment`.
         var environments: [String: Environment]
-        var ticks = 0
+        var clock = InMemoryClock()
     }
 
     private let state: Mutex<State>
@@ -84,7 +84,7 @@ final class InMemorySegmentRepository: SegmentRepository {
             } catch {
                 throw RepositoryError.invalid(error)
             }
-            let now = Self.tick(&state)
+            let now = state.clock.next()
             let version = (existing?.version ?? environment.tombstones[key] ?? 0) + 1
             environment.tombstones[key] = nil
             let segment = SegmentResource(
@@ -126,11 +126,5 @@ final class InMemorySegmentRepository: SegmentRepository {
 
     private static func missing(_ key: String, _ environmentKey: String) -> RepositoryError {
         .notFound("segment \"\(key)\" does not exist in environment \"\(environmentKey)\"")
-    }
-
-    /// Distinct, ordered times: milliseconds from a fixed epoch.
-    private static func tick(_ state: inout State) -> String {
-        state.ticks += 1
-        return ISO8601DateFormatter.vaneMilliseconds.string(from: Date(timeIntervalSince1970: 1_767_225_600 + Double(state.ticks) / 1000))
     }
 }

@@ -21,7 +21,7 @@ protocol TokenRepository: Sendable {
 final class InMemoryTokenRepository: TokenRepository {
     private struct State {
         var tokens: [APIToken] = []
-        var created = 0
+        var clock = InMemoryClock()
     }
 
     private let state = Mutex(State())
@@ -30,10 +30,7 @@ final class InMemoryTokenRepository: TokenRepository {
 
     func create(_ draft: TokenDraft, actor: Identity) async throws -> CreatedToken {
         state.withLock { state in
-            state.created += 1
-            // Distinct, ordered creation times: milliseconds from a fixed epoch.
-            let seconds = Double(state.created) / 1000
-            let createdAt = ISO8601DateFormatter.vaneMilliseconds.string(from: Date(timeIntervalSince1970: 1_767_225_600 + seconds))
+            let createdAt = state.clock.next()
             let token = APIToken(
                 id: UUID().uuidString.lowercased(), name: draft.name, role: draft.role, createdAt: createdAt, createdBy: actor.actor)
             state.tokens.append(token)

@@ -3,8 +3,9 @@
 #
 #   1. idle streams: the relay's RSS per open SSE stream (N streams that received their `put`),
 #      against the usual Hummingbird SSE pattern (one task per connection) in the same run;
-#   2. kill switch: with K streams open, the time from management-api's targeting PATCH returning
-#      to every stream having the `patch`, against a single stream;
+#   2. kill switch: with 1,000, K and N streams open, the time from management-api's targeting PATCH
+#      returning to every stream having the `patch`, against a single stream; the relay's fan-out per
+#      stream beside the kernel's floor for one loopback write measured just before (loopback_floor.py);
 #   3. /sdk/latest-all and OFREP bulk requests/s with and without ETag hits (wrk), against /healthz.
 #
 #   Benchmarks/relay-bench.sh            # from the package root; `make bench` calls it
@@ -26,5 +27,10 @@ if [[ "${SKIP_BUILD:-}" != 1 ]]; then
 fi
 BIN=$(VANE_BENCHMARKS=1 swift build -c release --show-bin-path)
 echo "relay-streamer benchmarks — $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), open files $(ulimit -n)"
+echo
+# The kernel's cost of one loopback write to a connection whose reader waits in epoll: the floor of any fan-out here.
+RELAY_BENCH_KERNEL_FLOOR_US=$(python3 Benchmarks/loopback_floor.py --connections 5000)
+export RELAY_BENCH_KERNEL_FLOOR_US
+echo "kernel floor: one loopback write with a reader waiting in epoll, 5,000 connections: ${RELAY_BENCH_KERNEL_FLOOR_US} µs"
 echo
 exec "$BIN/RelayLoad" bench

@@ -10,14 +10,17 @@ import TestSupport
 ///
 /// 1. Idle streams: RSS of the relay before and after N streams connected (and received their
 ///    `put`), per stream, at 1,000, 10,000 and N streams, against the naive Hummingbird server (N) in the same run.
-/// 2. Kill switch: K streams connected; the time from management-api's targeting `PATCH {"on":…}`
-///    returning to each stream receiving the `patch`, over several rounds; against 1 stream.
+/// 2. Kill switch: 1,000, K and N streams connected; the time from management-api's targeting `PATCH {"on":…}`
+///    returning to each stream receiving the `patch`, over several rounds; against 1 stream. The relay's
+///    fan-out per stream beside the kernel's floor for one loopback write, measured just before.
 /// 3. Requests/s (wrk) of `/sdk/latest-all` and OFREP bulk, with and without ETag hits, against
 ///    `/healthz` in the same run.
 ///
 /// Environment: RELAY_BENCH_STREAMS (default 19000: this machine's open-file limit is 20000 per
 /// process), RELAY_BENCH_KILL_STREAMS (10000), RELAY_BENCH_ROUNDS (5), RELAY_BENCH_FLAGS (200),
-/// RELAY_BENCH_WRK_SECONDS (8), RELAY_BENCH_SKIP (comma list of memory,killswitch,throughput).
+/// RELAY_BENCH_WRK_SECONDS (8), RELAY_BENCH_SKIP (comma list of memory,killswitch,throughput),
+/// RELAY_BENCH_CLIENT_THREADS (the stream clients' event loops; default one per core),
+/// RELAY_BENCH_KERNEL_FLOOR_US (set by relay-bench.sh from Benchmarks/loopback_floor.py).
 @main
 struct RelayLoad {
     static func main() async throws {
@@ -84,7 +87,8 @@ struct Bench {
             try await memory(relay: relay, sdkKey: sdkKey, streams: streams)
         }
         if !skipped.contains("killswitch") {
-            try await killSwitch(stack: stack, relay: relay, sdkKey: sdkKey, streams: killStreams, rounds: rounds)
+            try await killSwitch(
+                stack: stack, relay: relay, sdkKey: sdkKey, counts: [1, 1_000, killStreams, streams], rounds: rounds)
         }
         if !skipped.contains("throughput") {
             try await throughput(relay: relay, sdkKey: sdkKey, seconds: wrkSeconds)
@@ -149,13 +153,24 @@ struct Bench {
 
     // MARK: 2. Kill switch
 
-    private func killSwitch(stack: TestStack, relay: ServiceProcess, sdkKey: String, streams: Int, rounds: Int) async throws {
+    private func killSwitch(stack: TestStack, relay: ServiceProcess, sdkKey: String, counts: [Int], rounds: Int) async throws {
+        // The kernel's cost of one loopback write with a reader waiting in epoll, measured by relay-bench.sh just before
+        // (Benchmarks/loopback_floor.py): what any server pays per stream here before running any code of its own.
+        let floor = environment["RELAY_BENCH_KERNEL_FLOOR_US"].flatMap { Double($0) }
+        // The relay's event loops (NIO's singleton group, one per core), over which its streams are spread.
+        let loops = ProcessInfo.processInfo.activeProcessorCount
         print("## Kill switch: management-api PATCH returned → every stream has the patch (\(rounds) rounds)\n")
-        print("| streams | samples | missing | p50 | p90 | p99 | max | PATCH took (p50) | relay fan-out per event loop (mean) |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        let floorText = floor.map {
+            "; the kernel's floor for one loopback write with a waiting reader, same run: \(String(format: "%.1f", $0)) µs"
+        }
+        print("Fan-out per stream: one event loop's fan-out time divided by its share of the streams (\(loops) loops)"
+            + "\(floorText ?? "").\n")
+        print("| streams | samples | missing | p50 | p90 | p99 | max | PATCH took (p50) | relay fan-out per event loop (mean)"
+            + " | fan-out per stream |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         var round = 0
         var singleStreamP99: Double?
-        for count in Set([1, 1_000, streams]).sorted() {
+        for count in Set(counts).sorted() {
             let clients = StreamClients()
             try await clients.open(count: count, port: relay.port, path: "/all", headers: ["Authorization: \(sdkKey)"])
             try await clients.waitConnected(count, timeout: .seconds(300))
@@ -184,16 +199,23 @@ struct Bench {
             patchTimes.sort()
             let meanFanOut = (fanOutAfter.sum - fanOutBefore.sum) / Double(max(1, fanOutAfter.count - fanOutBefore.count)) * 1000
             let p99 = percentile(latencies, 0.99)
+            let perStream = count > 1 ? meanFanOut * 1000 / (Double(count) / Double(loops)) : nil
+            if count == 10_000, let perStream {
+                Figures.add(
+                    area: "relay-streamer", figure: "fan-out per stream at 10,000 streams (one loop's time ÷ its streams)",
+                    value: perStream, unit: "µs", baselineName: floor.map { _ in "kernel: one loopback write, reader in epoll" },
+                    baseline: floor)
+            }
             if count == 1 {
                 singleStreamP99 = p99
             } else {
                 Figures.add(
                     area: "relay-streamer", figure: "kill switch, PATCH returned → all \(count) streams, p99", value: p99, unit: "ms",
-                    baselineName: "1 stream, p99", baseline: singleStreamP99, target: count >= 10_000 ? "<=100" : nil)
+                    baselineName: "1 stream, p99", baseline: singleStreamP99, target: count == 10_000 ? "<=100" : nil)
             }
             print("| \(count) | \(latencies.count) | \(missing) | \(ms(percentile(latencies, 0.5))) | \(ms(percentile(latencies, 0.9)))"
                 + " | \(ms(percentile(latencies, 0.99))) | \(ms(latencies.last ?? 0)) | \(ms(percentile(patchTimes, 0.5)))"
-                + " | \(ms(meanFanOut)) |")
+                + " | \(ms(meanFanOut)) | \(perStream.map { String(format: "%.1f µs", $0) } ?? "—") |")
             try await Task.sleep(for: .seconds(2))
         }
         print("")

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -116,6 +117,9 @@ final class StreamClients: Sendable {
     }
 
     let tally = Tally()
+    /// The clients' event loops: RELAY_BENCH_CLIENT_THREADS (default: as many as cores).
+    private static let group = MultiThreadedEventLoopGroup(
+        numberOfThreads: Int(ProcessInfo.processInfo.environment["RELAY_BENCH_CLIENT_THREADS"] ?? "") ?? System.coreCount)
     private let handlers = Mutex<[Handler]>([])
     private let channels = Mutex<[any Channel]>([])
 
@@ -133,7 +137,7 @@ final class StreamClients: Sendable {
                 let handler = Handler(request: request, tally: tally)
                 handlers.withLock { $0.append(handler) }
                 group.addTask {
-                    try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    try await ClientBootstrap(group: Self.group)
                         .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
                         .bind(to: try SocketAddress(ipAddress: "127.0.0.\(source)", port: 0))
                         .channelInitializer { channel in

@@ -192,9 +192,9 @@ struct ChunkingLoop: Sendable {
         let deadline = budget.map { clock.now + $0 }
         while true {
             let started = clock.now
-            let finalized = try await store.finalizeDue(now: now, contextLimit: settings.finalizeBatchContexts)
-            if finalized > 0 { metrics.recordFinalization(contexts: finalized, duration: clock.now - started) }
-            if finalized < settings.finalizeBatchContexts { return }
+            let round = try await store.finalizeDue(now: now, contextLimit: settings.finalizeBatchContexts)
+            if round.contexts > 0 { metrics.recordFinalization(contexts: round.contexts, duration: clock.now - started) }
+            if !round.more { return }
             if let deadline, clock.now >= deadline { return }
         }
     }

@@ -204,28 +204,44 @@ struct AnalyticsStore: Sendable {
 
     // MARK: - Finalization
 
-    /// Correlates pending exposures and goals whose delay has passed, for up to `contextLimit`
-    /// contexts; returns how many contexts were finalized (fewer than the limit: nothing left).
-    func finalizeDue(now: UnixMilliseconds, contextLimit: Int) async throws -> Int {
+    /// What one finalization round did.
+    struct FinalizationRound: Sendable {
+        /// Contexts correlated.
+        var contexts = 0
+        /// Whether more due rows may be left (the round read as many as its limit allowed).
+        var more = false
+    }
+
+    /// Correlates pending exposures and goals whose delay has passed, for the contexts of up to `contextLimit` due
+    /// exposure rows and as many due goal rows (so at most twice that many contexts).
+    func finalizeDue(now: UnixMilliseconds, contextLimit: Int) async throws -> FinalizationRound {
         try await retrying {
             try await client.withTransaction(logger: logger) { connection in
                 // Pending rows stay pending if this commit is lost: finalizing again is the same.
                 try await connection.query(Self.transactionSettings, logger: logger)
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.correlationLockID))", logger: logger)
+                // Each table is read only up to the limit, through the pending index: a UNION of the two, limited
+                // afterwards, read and hashed every due row in every round (most of the round's time once rounds
+                // got smaller than the backlog).
                 let due = try await connection.query(
                     """
-                    SELECT environment_id, context_kind, context_key FROM analytics.exposures
-                        WHERE NOT is_final AND due_at <= to_timestamp(\(now) / 1000.0)
-                    UNION
-                    SELECT environment_id, context_kind, context_key FROM analytics.goals
-                        WHERE NOT is_final AND due_at <= to_timestamp(\(now) / 1000.0)
-                    LIMIT \(contextLimit)
+                    WITH x AS (
+                        SELECT environment_id, context_kind, context_key FROM analytics.exposures
+                        WHERE NOT is_final AND due_at <= to_timestamp(\(now) / 1000.0) LIMIT \(contextLimit)),
+                    g AS (
+                        SELECT environment_id, context_kind, context_key FROM analytics.goals
+                        WHERE NOT is_final AND due_at <= to_timestamp(\(now) / 1000.0) LIMIT \(contextLimit))
+                    SELECT environment_id, context_kind, context_key,
+                           (SELECT count(*) FROM x) >= \(contextLimit) OR (SELECT count(*) FROM g) >= \(contextLimit)
+                    FROM (SELECT * FROM x UNION SELECT * FROM g) AS d
                     """, logger: logger)
+                var round = FinalizationRound()
                 var contexts: [EnvironmentContext] = []
-                for try await (environmentID, kind, key) in due.decode((String, String, String).self) {
+                for try await (environmentID, kind, key, more) in due.decode((String, String, String, Bool).self) {
                     contexts.append(EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key)))
+                    round.more = more
                 }
-                guard !contexts.isEmpty else { return 0 }
+                guard !contexts.isEmpty else { return round }
                 contexts = contexts.sorted(lockOrder: { LockOrder(LockOrder.context($0)) }, tieBreak: <)
                 let histories = try await loadHistories(contexts, on: connection, finalOrDueAt: now)
                 var delta = ExperimentTotals()
@@ -236,7 +252,8 @@ struct AnalyticsStore: Sendable {
                 delta.removeZeros()
                 try await apply(delta, on: connection)
                 try await moveToFinal(histories, on: connection)
-                return contexts.count
+                round.contexts = contexts.count
+                return round
             }
         }
     }

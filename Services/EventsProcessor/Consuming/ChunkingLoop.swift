@@ -60,7 +60,8 @@ struct LoopSettings: Sendable {
     var chunkMaxAge: Duration
     /// How often due exposures and goals are correlated.
     var finalizeInterval: Duration
-    /// Contexts per finalization transaction.
+    /// Due exposure rows and due goal rows read per finalization transaction: their contexts are correlated (so up
+    /// to twice this many contexts).
     var finalizeBatchContexts: Int
     /// How often the partitions' epochs are compared with the stored ones (to notice a replay
     /// while idle); `nil` disables the check.

@@ -23,7 +23,11 @@
 #
 # Environment: RECORDS (default 4000), EVENTS_PER_RECORD (50), ENVIRONMENTS (64), MIX (experiment:
 # 40% feature and 40% custom events; typical: 10% and 10%, the rest index and identify), DELAY (10),
-# PROBES (3), SKIP_BUILD=1 to reuse the release build.
+# PROBES (3; 0 skips the freshness part), SKIP_BUILD=1 to reuse the release build, BIN (a folder with
+# events-processor and vanectl, e.g. an older build to compare with; implies SKIP_BUILD), PROFILE=1
+# (CPU seconds of the processor and of PostgreSQL during the throughput run, and the statements that
+# took the most time there, from pg_stat_statements), PG_SERVER_OPTIONS (more `-c name=value` for PostgreSQL, e.g.
+# auto_explain settings with PROFILE=1; the server log is printed at the end).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -35,11 +39,14 @@ PROBES=${PROBES:-3}
 MIX=${MIX:-experiment}
 command -v kcat >/dev/null || { echo "kcat not found (apt-get install kcat)" >&2; exit 1; }
 
-if [[ "${SKIP_BUILD:-}" != 1 ]]; then
-    swift build -c release --product events-processor >&2
-    swift build -c release --product vanectl >&2
+if [[ -z "${BIN:-}" ]]; then
+    if [[ "${SKIP_BUILD:-}" != 1 ]]; then
+        swift build -c release --product events-processor >&2
+        swift build -c release --product vanectl >&2
+    fi
+    BIN=$(swift build -c release --show-bin-path)
 fi
-BIN=$(swift build -c release --show-bin-path)
+PROFILE=${PROFILE:-0}
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
 
 WORK=$(mktemp -d)
@@ -62,12 +69,26 @@ now() { date +%s.%N; }
 mkdir -p "$WORK/pg"
 [[ $(id -u) == 0 ]] && chown postgres:postgres "$WORK/pg"
 PGPORT=$(free_port)
+PGOPTIONS_EXTRA=${PG_SERVER_OPTIONS:-}
+[[ "$PROFILE" == 1 ]] && PGOPTIONS_EXTRA="-c shared_preload_libraries=pg_stat_statements,auto_explain -c pg_stat_statements.track=all $PGOPTIONS_EXTRA"
 as_pg "$PGBIN/initdb" -D "$WORK/pg/data" -A trust -U postgres --no-sync -E UTF8 --locale=C >/dev/null
 as_pg "$PGBIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/data/server.log" -w start \
-    -o "-p $PGPORT -k $WORK/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >/dev/null
+    -o "-p $PGPORT -k $WORK/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off $PGOPTIONS_EXTRA" >/dev/null
 export PGHOST=127.0.0.1 PGPORT PGUSER=postgres
 psql -qAtc "CREATE DATABASE bench" >/dev/null
 sql() { psql -d bench -qAtc "$1"; }
+[[ "$PROFILE" == 1 ]] && sql "CREATE EXTENSION pg_stat_statements" >/dev/null
+# CPU seconds of a process (and, with 1 as the second argument, of its children: live ones and those already reaped).
+cpu_seconds() {
+    local ticks pids
+    ticks=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat")
+    if [[ "${2:-0}" == 1 ]]; then
+        pids=$(pgrep -P "$1" || true)
+        for p in $pids; do ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+    fi
+    echo "$ticks / $(getconf CLK_TCK)" | bc -l
+}
+postmaster() { head -n1 "$WORK/pg/data/postmaster.pid"; }
 
 # Kafka
 "$BIN/vanectl" dev-kafka --brokers 1 --topic vane.events.raw:16 >"$WORK/dev-kafka.out" 2>"$WORK/dev-kafka.err" &
@@ -103,6 +124,9 @@ metric() { curl -s "http://127.0.0.1:$PROC_PORT/metrics" | awk -v m="$1" '$1 == 
 # records are produced as fast as kcat can, and the clock stops when every record is committed
 # and every exposure and goal correlated.
 start_processor 0 "$WORK/processor-1.log"
+PG_CPU0=$(cpu_seconds "$(postmaster)" 1)
+PROC_CPU0=$(cpu_seconds "$PROC_PID")
+[[ "$PROFILE" == 1 ]] && sql "SELECT pg_stat_statements_reset()" >/dev/null
 t0=$(now)
 kcat -P -b "$BOOTSTRAP" -t vane.events.raw -K $'\t' -X acks=all -X enable.idempotence=true -l "$WORK/records.tsv"
 tp=$(now)
@@ -113,6 +137,12 @@ done
 tc=$(now)
 while [[ $(pending) != 0 ]]; do sleep 0.1; done
 t1=$(now)
+PG_CPU=$(echo "$(cpu_seconds "$(postmaster)" 1) - $PG_CPU0" | bc -l)
+PROC_CPU=$(echo "$(cpu_seconds "$PROC_PID") - $PROC_CPU0" | bc -l)
+if [[ "$PROFILE" == 1 ]]; then
+    STATEMENTS=$(psql -d bench -qAt -F ' | ' -c "SELECT round(total_exec_time::numeric / 1000, 2), calls, rows,
+        left(regexp_replace(query, '\s+', ' ', 'g'), 110) FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12")
+fi
 PRODUCE_S=$(echo "$tp - $t0" | bc -l)
 COMMIT_S=$(echo "$tc - $t0" | bc -l)
 PROC_S=$(echo "$t1 - $t0" | bc -l)
@@ -129,10 +159,11 @@ ROWS=$(sql "SELECT (SELECT count(*) FROM analytics.exposures) || ' exposure rows
 || ' goal rows, ' || (SELECT sum(exposed_contexts) FROM analytics.experiment_exposures) || ' exposed contexts'")
 
 # Freshness with the correlation delay.
-start_processor "$DELAY" "$WORK/processor-2.log"
-sleep 8  # join the group
 FRESH=()
 EVAL_FRESH=()
+if (( PROBES > 0 )); then
+start_processor "$DELAY" "$WORK/processor-2.log"
+sleep 8  # join the group
 for i in $(seq "$PROBES"); do
     flag="fresh-$i-$RANDOM"
     python3 Benchmarks/events_processor_bench.py marker "$flag" >"$WORK/marker.tsv"
@@ -151,6 +182,7 @@ for i in $(seq "$PROBES"); do
     EVAL_FRESH+=("$(echo "${evaluated:-$visible} - $sent" | bc -l)")
 done
 stop_processor
+fi
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "events-processor benchmark — load: $(cut -d' ' -f1-3 /proc/loadavg); $RECORDS records × $EVENTS_PER_RECORD events," \
@@ -169,15 +201,24 @@ awk -v a="$EVENTS" -v b="$PROC_S" -v d="$KCAT_S" 'BEGIN {
 }'
 echo "processor busy time: chunk commits ${CHUNK_BUSY}s, finalization ${FINALIZE_BUSY}s"
 echo "state after the run: $ROWS"
-echo
-echo "freshness, correlation delay ${DELAY}s, median of $PROBES (receivedAt → visible):"
-echo "  evaluation counts: $(median "${EVAL_FRESH[@]}") s"
-echo "  experiment tables: $(median "${FRESH[@]}") s (delay + $(echo "$(median "${FRESH[@]}") - $DELAY" | bc -l | xargs printf '%.2f') s)"
-
+awk -v p="$PROC_CPU" -v g="$PG_CPU" -v s="$PROC_S" -v c="$(nproc)" 'BEGIN {
+    printf "CPU during the run: events-processor %.2f s, PostgreSQL %.2f s (%.2f of the %d cores\x27 %.2f s)\n", p, g, p + g, c, c * s
+}'
+if [[ "$PROFILE" == 1 ]]; then
+    echo
+    echo "statements by total time during the run (seconds | calls | rows | statement):"
+    echo "$STATEMENTS"
+    [[ -n "${PG_SERVER_OPTIONS:-}" ]] && cat "$WORK/pg/data/server.log"
+fi
 # Headline figures for `make bench`'s summary (Benchmarks/figures.py).
 TARGET=$([[ "$MIX" == typical ]] && echo ">=100000" || echo ">=50000")
 python3 Benchmarks/figures.py add --area events-processor --figure "events/s, $MIX mix, produced → tables" \
     --value "$(echo "$EVENTS / $PROC_S" | bc -l)" --unit "ev/s" \
     --baseline-name "kcat reads the topic" --baseline "$(echo "$EVENTS / $KCAT_S" | bc -l)" --target "$TARGET"
+(( PROBES > 0 )) || exit 0
+echo
+echo "freshness, correlation delay ${DELAY}s, median of $PROBES (receivedAt → visible):"
+echo "  evaluation counts: $(median "${EVAL_FRESH[@]}") s"
+echo "  experiment tables: $(median "${FRESH[@]}") s (delay + $(echo "$(median "${FRESH[@]}") - $DELAY" | bc -l | xargs printf '%.2f') s)"
 python3 Benchmarks/figures.py add --area events-processor --figure "freshness beyond the ${DELAY} s correlation delay, $MIX mix" \
     --value "$(echo "$(median "${FRESH[@]}") - $DELAY" | bc -l)" --unit s

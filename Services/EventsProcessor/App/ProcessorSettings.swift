@@ -33,7 +33,7 @@ struct ProcessorSettings: Sendable {
         if kafkaSessionTimeout < .seconds(1) { environment.report("VANE_KAFKA_SESSION_TIMEOUT_SECONDS", "must be at least 1") }
         correlationDelay = environment.seconds("VANE_CORRELATION_DELAY_SECONDS", default: .seconds(120))
         rawRetentionHours = environment.integer("VANE_RAW_RETENTION_HOURS", default: 168, range: 1...(24 * 366))
-        chunkMaxRecords = environment.integer("VANE_CHUNK_MAX_RECORDS", default: 2000, range: 1...100_000)
+        chunkMaxRecords = environment.integer("VANE_CHUNK_MAX_RECORDS", default: 500, range: 1...100_000)
         chunkMaxBytes = environment.integer("VANE_CHUNK_MAX_BYTES", default: 16 << 20, range: 1024...(1 << 30))
         chunkMaxAge = environment.seconds("VANE_CHUNK_MAX_AGE_SECONDS", default: .milliseconds(500))
         finalizeInterval = environment.seconds("VANE_FINALIZE_INTERVAL_SECONDS", default: .seconds(1))

@@ -28,6 +28,28 @@ final class PartitionEpochs: Sendable {
     var snapshot: [Int32: Int64] { epochs.withLock { $0 } }
 }
 
+/// A chunk commit running in its own task, while the loop collects the next chunk.
+final class CommitInFlight: Sendable {
+    private final class Flag: Sendable {
+        let value = Atomic<Bool>(false)
+    }
+
+    let task: Task<Void, any Error>
+    private let finished: Flag
+
+    init(_ body: @escaping @Sendable () async throws -> Void) {
+        let finished = Flag()
+        self.finished = finished
+        task = Task {
+            defer { finished.value.store(true, ordering: .releasing) }
+            try await body()
+        }
+    }
+
+    /// Whether the commit ended (awaiting ``task`` then returns at once).
+    var isFinished: Bool { finished.value.load(ordering: .acquiring) }
+}
+
 /// Settings of the chunking loop.
 struct LoopSettings: Sendable {
     /// A chunk is committed at this many records…
@@ -38,7 +60,8 @@ struct LoopSettings: Sendable {
     var chunkMaxAge: Duration
     /// How often due exposures and goals are correlated.
     var finalizeInterval: Duration
-    /// Contexts per finalization transaction.
+    /// Due exposure rows and due goal rows read per finalization transaction: their contexts are correlated (so up
+    /// to twice this many contexts).
     var finalizeBatchContexts: Int
     /// How often the partitions' epochs are compared with the stored ones (to notice a replay
     /// while idle); `nil` disables the check.
@@ -59,11 +82,14 @@ struct ChunkingLoop: Sendable {
     /// (checked after each commit and on ticks). `dueNow` is called after a commit that wrote exposures or goals
     /// already due for correlation.
     ///
+    /// Chunks are committed one at a time, in order, but the next chunk is collected, aggregated and sorted while the
+    /// previous one commits (the processor's work then overlaps PostgreSQL's instead of holding the transaction open).
+    ///
     /// - Throws: ``ProcessorError/epochChanged(partition:expected:found:)`` when a replay rewound a
     ///   partition; storage errors.
     func run(
         _ inputs: some AsyncSequence<LoopInput, Never>, epochs: PartitionEpochs,
-        isDone: @Sendable () async throws -> Bool = { false }, dueNow: @Sendable () -> Void = {}
+        isDone: @Sendable () async throws -> Bool = { false }, dueNow: @escaping @Sendable () -> Void = {}
     ) async throws {
         let clock = ContinuousClock()
         var pending: [ConsumedRecord] = []
@@ -73,59 +99,82 @@ struct ChunkingLoop: Sendable {
         // The first prune waits a full interval: a process that restarts often still prunes, and
         // short-lived test and replay runs never do.
         var lastPrune = clock.now
+        var inFlight: CommitInFlight?
+
+        /// Waits for the chunk being committed, if any; rethrows its error.
+        func settle() async throws {
+            guard let commit = inFlight else { return }
+            inFlight = nil
+            try await commit.task.value
+        }
 
         func flush() async throws {
             guard !pending.isEmpty else { return }
-            let messages = pending
+            let prepared = store.prepare(pending)
             pending.removeAll(keepingCapacity: true)
             pendingBytes = 0
             pendingSince = nil
-            try await commit(messages, epochs: epochs, dueNow: dueNow)
+            try await settle()
+            inFlight = CommitInFlight { [self] in try await commit(prepared, epochs: epochs, dueNow: dueNow) }
         }
 
-        for await input in inputs {
-            switch input {
-            case .message(let message):
-                if pending.isEmpty { pendingSince = clock.now }
-                pending.append(message)
-                pendingBytes += message.bytes
-                if pending.count >= settings.chunkMaxRecords || pendingBytes >= settings.chunkMaxBytes {
+        do {
+            for await input in inputs {
+                switch input {
+                case .message(let message):
+                    if pending.isEmpty { pendingSince = clock.now }
+                    pending.append(message)
+                    pendingBytes += message.bytes
+                    if pending.count >= settings.chunkMaxRecords || pendingBytes >= settings.chunkMaxBytes {
+                        // The previous chunk is committed once this one is handed over: its outcome counts for isDone.
+                        try await flush()
+                        if try await isDone() { return try await settle() }
+                    }
+                case .tick:
+                    let now = clock.now
+                    if let since = pendingSince, now - since >= settings.chunkMaxAge {
+                        try await flush()
+                    }
+                    if let interval = settings.epochCheckInterval, now - lastEpochCheck >= interval {
+                        try await checkEpochs(epochs)
+                        lastEpochCheck = now
+                    }
+                    if let interval = settings.pruneInterval, now - lastPrune >= interval {
+                        try await store.prune(now: Self.wallClock())
+                        lastPrune = clock.now
+                    }
+                    // A commit still running is left alone (waiting for it here would stop the overlap); isDone is
+                    // asked again on a later tick.
+                    if let commit = inFlight, commit.isFinished { try await settle() }
+                    if inFlight == nil, try await isDone() { return }
+                case .end:
                     try await flush()
-                    if try await isDone() { return }
+                    return try await settle()
+                case .failed(let error):
+                    throw error
                 }
-            case .tick:
-                let now = clock.now
-                if let since = pendingSince, now - since >= settings.chunkMaxAge {
-                    try await flush()
-                }
-                if let interval = settings.epochCheckInterval, now - lastEpochCheck >= interval {
-                    try await checkEpochs(epochs)
-                    lastEpochCheck = now
-                }
-                if let interval = settings.pruneInterval, now - lastPrune >= interval {
-                    try await store.prune(now: Self.wallClock())
-                    lastPrune = clock.now
-                }
-                if try await isDone() { return }
-            case .end:
-                try await flush()
-                return
-            case .failed(let error):
-                throw error
             }
+            try await flush()
+            try await settle()
+        } catch {
+            // Never leave a commit running behind the caller's back (the session ends or restarts after this).
+            if let commit = inFlight { _ = try? await commit.task.value }
+            throw error
         }
-        try await flush()
     }
 
     /// Commits one chunk; calls `dueNow` if it wrote exposures or goals whose correlation delay has already passed.
-    func commit(_ records: [ConsumedRecord], epochs: PartitionEpochs, dueNow: @Sendable () -> Void = {}) async throws {
+    func commit(_ prepared: PreparedChunk, epochs: PartitionEpochs, dueNow: @Sendable () -> Void = {}) async throws {
         let started = ContinuousClock.now
         // Records of partitions revoked meanwhile belong to their next owner, which starts from
         // the stored offset; committing them here would only race it.
         let epochs = epochs.snapshot
-        let chunk = records.filter { epochs[$0.partition] != nil }
-        guard !chunk.isEmpty else { return }
-        let outcome = try await store.commit(chunk, epochs: epochs)
+        var prepared = prepared
+        if prepared.records.contains(where: { epochs[$0.partition] == nil }) {
+            prepared = store.prepare(prepared.records.filter { epochs[$0.partition] != nil })
+        }
+        guard !prepared.records.isEmpty else { return }
+        let outcome = try await store.commit(prepared, epochs: epochs)
         metrics.record(outcome, duration: ContinuousClock.now - started)
         if let due = outcome.earliestDue, due <= Self.wallClock() { dueNow() }
         logger.debug(
@@ -144,9 +193,9 @@ struct ChunkingLoop: Sendable {
         let deadline = budget.map { clock.now + $0 }
         while true {
             let started = clock.now
-            let finalized = try await store.finalizeDue(now: now, contextLimit: settings.finalizeBatchContexts)
-            if finalized > 0 { metrics.recordFinalization(contexts: finalized, duration: clock.now - started) }
-            if finalized < settings.finalizeBatchContexts { return }
+            let round = try await store.finalizeDue(now: now, contextLimit: settings.finalizeBatchContexts)
+            if round.contexts > 0 { metrics.recordFinalization(contexts: round.contexts, duration: clock.now - started) }
+            if !round.more { return }
             if let deadline, clock.now >= deadline { return }
         }
     }

@@ -80,6 +80,8 @@ extension Decimal {
 
     /// Plain decimal text PostgreSQL's `numeric` input accepts.
     var numericText: String {
+        // Half the goal events carry no value: skip Foundation's formatting for them.
+        if isZero { return "0" }
         var copy = self
         return NSDecimalString(&copy, Locale(identifier: "en_US_POSIX"))
     }

@@ -63,15 +63,31 @@ struct AnalyticsStore: Sendable {
     /// - Parameter epochs: The epoch under which the consumer read each partition's start offset.
     /// - Throws: ``ProcessorError/epochChanged(partition:expected:found:)`` when a replay rewound
     ///   one of the partitions since; nothing is committed then.
-    func commit(_ chunk: [ConsumedRecord], epochs: [Int32: Int64]) async throws -> ChunkCommit {
+    func commit(_ prepared: PreparedChunk, epochs: [Int32: Int64]) async throws -> ChunkCommit {
         try await retrying {
             try await client.withTransaction(logger: logger) { connection in
-                try await commit(chunk, epochs: epochs, on: connection)
+                try await commit(prepared, epochs: epochs, on: connection)
             }
         }
     }
 
-    private func commit(_ chunk: [ConsumedRecord], epochs: [Int32: Int64], on connection: PostgresConnection) async throws -> ChunkCommit {
+    /// Aggregates and sorts a chunk's rows ahead of its transaction (see ``PreparedChunk``).
+    func prepare(_ chunk: [ConsumedRecord]) -> PreparedChunk {
+        var assumed: [Int] = []
+        var seenPayloads: Set<PayloadKey> = []
+        var aggregate = ChunkAggregate()
+        for (index, consumed) in chunk.enumerated() {
+            guard let record = consumed.envelope,
+                seenPayloads.insert(PayloadKey(environmentID: record.environmentID, payloadID: record.payloadID)).inserted
+            else { continue }
+            assumed.append(index)
+            aggregate.add(consumed.contribution, receivedAt: record.receivedAt, delay: delay)
+        }
+        return PreparedChunk(records: chunk, assumed: assumed, rows: aggregate.sorted())
+    }
+
+    private func commit(_ prepared: PreparedChunk, epochs: [Int32: Int64], on connection: PostgresConnection) async throws -> ChunkCommit {
+        let chunk = prepared.records
         var outcome = ChunkCommit(records: chunk.count)
         let partitions = Array(Set(chunk.map(\.partition))).sorted()
         // Losing the last commits in a PostgreSQL crash loses their offsets with them: the
@@ -97,9 +113,9 @@ struct AnalyticsStore: Sendable {
 
         // Which records count: new offsets only, minus what a running replay must not recount.
         var next: [Int32: Int64] = [:]
-        var candidates: [ConsumedRecord] = []
+        var candidates: [Int] = []
         var seenPayloads: Set<PayloadKey> = []
-        for consumed in chunk {
+        for (index, consumed) in chunk.enumerated() {
             let position = stored[consumed.partition]
             let floor = next[consumed.partition] ?? position?.nextOffset ?? 0
             guard consumed.offset >= floor else {
@@ -120,7 +136,7 @@ struct AnalyticsStore: Sendable {
                 outcome.duplicatePayloads += 1
                 continue
             }
-            candidates.append(consumed)
+            candidates.append(index)
         }
 
         // Payload deduplication against earlier chunks.
@@ -129,27 +145,38 @@ struct AnalyticsStore: Sendable {
             let inserted = try await connection.query(
                 """
                 INSERT INTO analytics.processed_payloads (environment_id, payload_id, received_at)
-                SELECT e, p, to_timestamp(r / 1000.0) FROM unnest(\(candidates.map { $0.envelope!.environmentID }),
-                    \(candidates.map { $0.envelope!.payloadID }), \(candidates.map { $0.envelope!.receivedAt })) AS t(e, p, r)
+                SELECT e, p, to_timestamp(r / 1000.0) FROM unnest(\(candidates.map { chunk[$0].envelope!.environmentID }),
+                    \(candidates.map { chunk[$0].envelope!.payloadID }), \(candidates.map { chunk[$0].envelope!.receivedAt }))
+                    AS t(e, p, r)
                 ON CONFLICT DO NOTHING RETURNING environment_id, payload_id
                 """, logger: logger)
             for try await (environmentID, payloadID) in inserted.decode((String, String).self) {
                 fresh.insert(PayloadKey(environmentID: environmentID, payloadID: payloadID))
             }
         }
-        var aggregate = ChunkAggregate()
-        for consumed in candidates {
-            let record = consumed.envelope!
+        var counted: [Int] = []
+        for index in candidates {
+            let record = chunk[index].envelope!
             guard fresh.contains(PayloadKey(environmentID: record.environmentID, payloadID: record.payloadID)) else {
                 outcome.duplicatePayloads += 1
                 continue
             }
             outcome.counted += 1
-            outcome.statistics.add(consumed.statistics)
-            aggregate.add(consumed.contribution, receivedAt: record.receivedAt, delay: delay)
+            outcome.statistics.add(chunk[index].statistics)
+            counted.append(index)
         }
-        try await aggregate.write(on: connection, logger: logger)
-        outcome.earliestDue = aggregate.earliestDue
+        // The rows prepared ahead hold exactly the records that count, unless some were redelivered, replayed or
+        // retried: then aggregate what counts here.
+        var sorted = prepared.rows
+        if counted != prepared.assumed {
+            var aggregate = ChunkAggregate()
+            for index in counted {
+                aggregate.add(chunk[index].contribution, receivedAt: chunk[index].envelope!.receivedAt, delay: delay)
+            }
+            sorted = aggregate.sorted()
+        }
+        try await sorted.write(on: connection, logger: logger)
+        outcome.earliestDue = sorted.earliestDue
 
         // Advance the offsets. A partition without a row gets one; if another member inserted it
         // meanwhile, the unique violation rolls this chunk back and it is retried.
@@ -177,29 +204,45 @@ struct AnalyticsStore: Sendable {
 
     // MARK: - Finalization
 
-    /// Correlates pending exposures and goals whose delay has passed, for up to `contextLimit`
-    /// contexts; returns how many contexts were finalized (fewer than the limit: nothing left).
-    func finalizeDue(now: UnixMilliseconds, contextLimit: Int) async throws -> Int {
+    /// What one finalization round did.
+    struct FinalizationRound: Sendable {
+        /// Contexts correlated.
+        var contexts = 0
+        /// Whether more due rows may be left (the round read as many as its limit allowed).
+        var more = false
+    }
+
+    /// Correlates pending exposures and goals whose delay has passed, for the contexts of up to `contextLimit` due
+    /// exposure rows and as many due goal rows (so at most twice that many contexts).
+    func finalizeDue(now: UnixMilliseconds, contextLimit: Int) async throws -> FinalizationRound {
         try await retrying {
             try await client.withTransaction(logger: logger) { connection in
                 // Pending rows stay pending if this commit is lost: finalizing again is the same.
                 try await connection.query(Self.transactionSettings, logger: logger)
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.correlationLockID))", logger: logger)
+                // Each table is read only up to the limit, through the pending index: a UNION of the two, limited
+                // afterwards, read and hashed every due row in every round (most of the round's time once rounds
+                // got smaller than the backlog).
                 let due = try await connection.query(
                     """
-                    SELECT environment_id, context_kind, context_key FROM analytics.exposures
-                        WHERE NOT is_final AND due_at <= to_timestamp(\(now) / 1000.0)
-                    UNION
-                    SELECT environment_id, context_kind, context_key FROM analytics.goals
-                        WHERE NOT is_final AND due_at <= to_timestamp(\(now) / 1000.0)
-                    LIMIT \(contextLimit)
+                    WITH x AS (
+                        SELECT environment_id, context_kind, context_key FROM analytics.exposures
+                        WHERE NOT is_final AND due_at <= to_timestamp(\(now) / 1000.0) LIMIT \(contextLimit)),
+                    g AS (
+                        SELECT environment_id, context_kind, context_key FROM analytics.goals
+                        WHERE NOT is_final AND due_at <= to_timestamp(\(now) / 1000.0) LIMIT \(contextLimit))
+                    SELECT environment_id, context_kind, context_key,
+                           (SELECT count(*) FROM x) >= \(contextLimit) OR (SELECT count(*) FROM g) >= \(contextLimit)
+                    FROM (SELECT * FROM x UNION SELECT * FROM g) AS d
                     """, logger: logger)
+                var round = FinalizationRound()
                 var contexts: [EnvironmentContext] = []
-                for try await (environmentID, kind, key) in due.decode((String, String, String).self) {
+                for try await (environmentID, kind, key, more) in due.decode((String, String, String, Bool).self) {
                     contexts.append(EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key)))
+                    round.more = more
                 }
-                guard !contexts.isEmpty else { return 0 }
-                contexts.sort()
+                guard !contexts.isEmpty else { return round }
+                contexts = contexts.sorted(lockOrder: { LockOrder(LockOrder.context($0)) }, tieBreak: <)
                 let histories = try await loadHistories(contexts, on: connection, finalOrDueAt: now)
                 var delta = ExperimentTotals()
                 for (context, rows) in histories {
@@ -209,35 +252,49 @@ struct AnalyticsStore: Sendable {
                 delta.removeZeros()
                 try await apply(delta, on: connection)
                 try await moveToFinal(histories, on: connection)
-                return contexts.count
+                round.contexts = contexts.count
+                return round
             }
         }
     }
 
-    /// Moves exactly the pending rows that were loaded (and locked) into the final state: deleted by their location
-    /// (a TID scan, no key lookups) and inserted again as final rows.
-    private func moveToFinal(_ histories: [EnvironmentContext: HistoryRows], on connection: PostgresConnection) async throws {
-        var exposures: [String] = []
+    /// Makes exactly the pending rows that were loaded (and locked) final. A pending row whose key has no final row yet
+    /// (nearly all of them) is updated in place, found by its location (a TID scan, no key lookups); one that must be
+    /// merged into an existing final row is deleted by its location and merged into that row. Updating in place writes
+    /// each row once more instead of deleting it and inserting a copy (with a speculative insertion for the conflict
+    /// check): about half the cost of finalizing a row. No other transaction can create a final row meanwhile: final
+    /// rows change under the correlation lock alone, and every final row of these contexts was loaded.
+    private func moveToFinal(_ histories: [(EnvironmentContext, HistoryRows)], on connection: PostgresConnection) async throws {
+        var promotedExposures: [String] = []
+        var mergedExposures: [String] = []
         var instants: [ExposureCell: [UnixMilliseconds: Int]] = [:]
-        var goals: [String] = []
+        var promotedGoals: [String] = []
+        var mergedGoals: [String] = []
         for (context, rows) in histories {
+            let finalKeys = rows.finalKeys()
             for row in rows.rows where !row.isFinal {
                 guard let location = row.location else { continue }
+                let merges = finalKeys.contains(row.key)
                 switch row.payload {
                 case .exposure(let flagKey, let exposure):
-                    exposures.append(location)
+                    if merges { mergedExposures.append(location) } else { promotedExposures.append(location) }
                     instants[ExposureCell(context: context, flagKey: flagKey), default: [:]][exposure.exposedAt] = min(
                         instants[ExposureCell(context: context, flagKey: flagKey)]?[exposure.exposedAt] ?? exposure.variation,
                         exposure.variation)
-                case .goal: goals.append(location)
+                case .goal:
+                    if merges { mergedGoals.append(location) } else { promotedGoals.append(location) }
                 }
             }
         }
-        if !exposures.isEmpty {
+        if !promotedExposures.isEmpty {
+            try await connection.query(
+                "UPDATE analytics.exposures SET is_final = true WHERE ctid = ANY(\(promotedExposures)::text[]::tid[])", logger: logger)
+        }
+        if !mergedExposures.isEmpty {
             try await connection.query(
                 """
                 WITH moved AS (
-                    DELETE FROM analytics.exposures x WHERE x.ctid = ANY(\(exposures)::text[]::tid[]) RETURNING x.*)
+                    DELETE FROM analytics.exposures x WHERE x.ctid = ANY(\(mergedExposures)::text[]::tid[]) RETURNING x.*)
                 INSERT INTO analytics.exposures AS x
                     (environment_id, context_kind, context_key, flag_key, received_hour, is_final, exposed_at, variation, due_at)
                 SELECT environment_id, context_kind, context_key, flag_key, received_hour, true, exposed_at, variation, due_at FROM moved
@@ -251,11 +308,15 @@ struct AnalyticsStore: Sendable {
         // An iteration whose row was not visible yet when these exposures were first written (its start committed
         // while they were in flight) still gets them; for the others this is the same min again.
         try await IterationExposures.record(instants, on: connection, logger: logger)
-        if !goals.isEmpty {
+        if !promotedGoals.isEmpty {
+            try await connection.query(
+                "UPDATE analytics.goals SET is_final = true WHERE ctid = ANY(\(promotedGoals)::text[]::tid[])", logger: logger)
+        }
+        if !mergedGoals.isEmpty {
             try await connection.query(
                 """
                 WITH moved AS (
-                    DELETE FROM analytics.goals g WHERE g.ctid = ANY(\(goals)::text[]::tid[]) RETURNING g.*)
+                    DELETE FROM analytics.goals g WHERE g.ctid = ANY(\(mergedGoals)::text[]::tid[]) RETURNING g.*)
                 INSERT INTO analytics.goals AS g
                     (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final, events,
                      value_sum, value_sum_squares, due_at)
@@ -321,16 +382,36 @@ struct AnalyticsStore: Sendable {
             case exposure(flagKey: String, Exposure)
             case goal(metricKey: String, occurredAt: UnixMilliseconds, GoalTally)
         }
+        /// A row's primary key within its context, apart from `is_final`.
+        enum Key: Hashable, Sendable {
+            case exposure(flagKey: String, receivedHour: UnixMilliseconds)
+            case goal(metricKey: String, occurredAt: UnixMilliseconds, receivedHour: UnixMilliseconds)
+        }
+
         var isFinal: Bool
         var receivedHour: UnixMilliseconds
         /// A pending row's `ctid` (it is locked, so the location stays valid until the transaction ends).
         var location: String?
         var payload: Payload
+
+        var key: Key {
+            switch payload {
+            case .exposure(let flagKey, _): .exposure(flagKey: flagKey, receivedHour: receivedHour)
+            case .goal(let metricKey, let occurredAt, _): .goal(metricKey: metricKey, occurredAt: occurredAt, receivedHour: receivedHour)
+            }
+        }
     }
 
     /// Rows of one context.
     struct HistoryRows: Sendable {
         var rows: [HistoryRow] = []
+
+        /// The keys of the final rows (most contexts being correlated have none).
+        func finalKeys() -> Set<HistoryRow.Key> {
+            var keys: Set<HistoryRow.Key> = []
+            for row in rows where row.isFinal { keys.insert(row.key) }
+            return keys
+        }
 
         /// The history made of the rows `include` accepts.
         func history(_ include: (HistoryRow) -> Bool) -> ContextHistory {
@@ -350,27 +431,30 @@ struct AnalyticsStore: Sendable {
     ///
     /// Each context's rows are read through the primary key (a nested loop over the contexts, written as `LATERAL`):
     /// a join let the planner sort and merge the whole table instead, whose final rows only ever grow. With
-    /// `finalOrDueAt`, the rows are locked context by context, in the order chunk commits write them (final rows too:
-    /// one probe per context is cheaper than a second, unlocked one), and pending rows are remembered by their
-    /// physical location (`ctid`), which stays valid while they are locked, so that ``moveToFinal(_:on:)`` deletes
-    /// them without searching the keys again. Without it (a rewind, which excludes every writer), nothing is locked.
+    /// `finalOrDueAt`, the rows are locked context by context, in the order of `contexts` (final rows too: one probe
+    /// per context is cheaper than a second, unlocked one), and pending rows are remembered by their physical location
+    /// (`ctid`), which stays valid while they are locked, so that ``moveToFinal(_:on:)`` finalizes them without
+    /// searching the keys again. Without it (a rewind, which excludes every writer), nothing is locked.
     ///
     /// Rows locked by a chunk commit still running are skipped, not waited for (it would hold the whole round for the
     /// rest of that commit). Only pending rows can be locked by others (final rows change under the correlation lock
     /// alone), and a pending row left out stays pending: it is correlated in a later round, like a row not due yet.
     private func loadHistories(
         _ contexts: [EnvironmentContext], on connection: PostgresConnection, finalOrDueAt now: UnixMilliseconds?
-    ) async throws -> [EnvironmentContext: HistoryRows] {
+    ) async throws -> [(EnvironmentContext, HistoryRows)] {
         let (environments, kinds, keys) = Self.columns(contexts)
         let includeDue = now != nil
         let dueBound = now ?? 0
         let lock = includeDue ? "FOR UPDATE SKIP LOCKED" : ""
-        var histories: [EnvironmentContext: HistoryRows] = [:]
+        // Rows name their context by its position in `contexts` (WITH ORDINALITY, from 1), not by its three strings:
+        // decoding and hashing those for every row was most of the processor's time here. Only pending rows need their
+        // location, and only goals with values need their sums parsed.
+        var histories = [HistoryRows](repeating: HistoryRows(), count: contexts.count)
         let exposures = try await connection.query(
             """
-            SELECT c.e, c.k, c.c, x.flag_key, x.is_final, (extract(epoch FROM x.received_hour) * 1000)::bigint,
-                   x.exposed_at, x.variation, x.ctid::text
-            FROM unnest(\(environments), \(kinds), \(keys)) AS c(e, k, c)
+            SELECT c.i, x.flag_key, x.is_final, (extract(epoch FROM x.received_hour) * 1000)::bigint,
+                   x.exposed_at, x.variation, CASE WHEN x.is_final THEN NULL ELSE x.ctid::text END
+            FROM unnest(\(environments), \(kinds), \(keys)) WITH ORDINALITY AS c(e, k, c, i)
             CROSS JOIN LATERAL (
                 SELECT y.flag_key, y.is_final, y.received_hour, y.exposed_at, y.variation, y.ctid FROM analytics.exposures y
                 WHERE y.environment_id = c.e AND y.context_kind = c.k AND y.context_key = c.c
@@ -378,19 +462,19 @@ struct AnalyticsStore: Sendable {
                 ORDER BY y.flag_key, y.received_hour, y.is_final
                 \(unescaped: lock)) AS x
             """, logger: logger)
-        for try await (environmentID, kind, key, flagKey, isFinal, receivedHour, exposedAt, variation, location)
-            in exposures.decode((String, String, String, String, Bool, Int64, Int64, Int32, String).self)
+        for try await (ordinal, flagKey, isFinal, receivedHour, exposedAt, variation, location)
+            in exposures.decode((Int64, String, Bool, Int64, Int64, Int32, String?).self)
         {
-            let context = EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key))
-            histories[context, default: HistoryRows()].rows.append(
-                HistoryRow(isFinal: isFinal, receivedHour: receivedHour, location: isFinal ? nil : location,
+            histories[Int(ordinal) - 1].rows.append(
+                HistoryRow(isFinal: isFinal, receivedHour: receivedHour, location: location,
                            payload: .exposure(flagKey: flagKey, Exposure(exposedAt: exposedAt, variation: Int(variation)))))
         }
         let goals = try await connection.query(
             """
-            SELECT c.e, c.k, c.c, g.metric_key, g.is_final, (extract(epoch FROM g.received_hour) * 1000)::bigint,
-                   g.occurred_at, g.events, g.value_sum::text, g.value_sum_squares::text, g.ctid::text
-            FROM unnest(\(environments), \(kinds), \(keys)) AS c(e, k, c)
+            SELECT c.i, g.metric_key, g.is_final, (extract(epoch FROM g.received_hour) * 1000)::bigint,
+                   g.occurred_at, g.events, nullif(g.value_sum, 0)::text, nullif(g.value_sum_squares, 0)::text,
+                   CASE WHEN g.is_final THEN NULL ELSE g.ctid::text END
+            FROM unnest(\(environments), \(kinds), \(keys)) WITH ORDINALITY AS c(e, k, c, i)
             CROSS JOIN LATERAL (
                 SELECT y.metric_key, y.is_final, y.received_hour, y.occurred_at, y.events, y.value_sum, y.value_sum_squares, y.ctid
                 FROM analytics.goals y
@@ -399,16 +483,17 @@ struct AnalyticsStore: Sendable {
                 ORDER BY y.metric_key, y.occurred_at, y.received_hour, y.is_final
                 \(unescaped: lock)) AS g
             """, logger: logger)
-        for try await (environmentID, kind, key, metricKey, isFinal, receivedHour, occurredAt, events, sum, squares, location)
-            in goals.decode((String, String, String, String, Bool, Int64, Int64, Int64, String, String, String).self)
+        for try await (ordinal, metricKey, isFinal, receivedHour, occurredAt, events, sum, squares, location)
+            in goals.decode((Int64, String, Bool, Int64, Int64, Int64, String?, String?, String?).self)
         {
-            let context = EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key))
-            let tally = GoalTally(events: events, valueSum: Decimal(string: sum) ?? 0, valueSquares: Decimal(string: squares) ?? 0)
-            histories[context, default: HistoryRows()].rows.append(
-                HistoryRow(isFinal: isFinal, receivedHour: receivedHour, location: isFinal ? nil : location,
+            let tally = GoalTally(
+                events: events, valueSum: sum.flatMap { Decimal(string: $0) } ?? 0,
+                valueSquares: squares.flatMap { Decimal(string: $0) } ?? 0)
+            histories[Int(ordinal) - 1].rows.append(
+                HistoryRow(isFinal: isFinal, receivedHour: receivedHour, location: location,
                     payload: .goal(metricKey: metricKey, occurredAt: occurredAt, tally)))
         }
-        return histories
+        return zip(contexts, histories).filter { !$0.1.rows.isEmpty }
     }
 
     // MARK: - Replay
@@ -667,6 +752,17 @@ struct AnalyticsStore: Sendable {
         }
         return false
     }
+}
+
+/// A chunk of consumed records with its rows aggregated and sorted before its transaction (overlapping the previous
+/// chunk's), assuming that every record with a valid envelope counts, the first of each payload id in the chunk. That
+/// holds unless records are redelivered, replayed or retried by an SDK; the transaction checks it and aggregates again
+/// otherwise, so the assumption only ever decides where the work is done.
+struct PreparedChunk: Sendable {
+    var records: [ConsumedRecord]
+    /// The indices in `records` of the records `rows` were aggregated from, ascending.
+    var assumed: [Int]
+    var rows: SortedChunk
 }
 
 /// A batch's identity for deduplication.

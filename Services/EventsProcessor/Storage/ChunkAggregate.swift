@@ -2,7 +2,7 @@ import Logging
 import PostgresNIO
 
 /// A chunk's contributions merged in memory, then written with one statement per table
-/// (arrays bound as parameters and `unnest`ed), sorted by key so that concurrent writers lock
+/// (arrays bound as parameters and `unnest`ed), in ``LockOrder`` so that concurrent writers lock
 /// rows in the same order.
 struct ChunkAggregate: Sendable {
     struct Receipt<Cell: Hashable & Sendable>: Hashable, Sendable {
@@ -59,18 +59,61 @@ struct ChunkAggregate: Sendable {
         return [exposure, goal].compactMap { $0 }.min()
     }
 
+    /// The rows to write, in ``LockOrder`` (sorting is the costly part: it is done before the chunk's transaction).
+    func sorted() -> SortedChunk {
+        var hourly: [EvaluationCell: Int64] = [:]
+        var latest: [FlagIdentity: UnixMilliseconds] = [:]
+        for (receipt, tally) in evaluations {
+            hourly[receipt.cell, default: 0] += tally.evaluations
+            let flag = FlagIdentity(environmentID: receipt.cell.environmentID, flagKey: receipt.cell.flagKey)
+            latest[flag] = max(latest[flag] ?? tally.lastEvaluatedAt, tally.lastEvaluatedAt)
+        }
+        func flagOrder(_ a: FlagIdentity, _ b: FlagIdentity) -> Bool { (a.environmentID, a.flagKey) < (b.environmentID, b.flagKey) }
+        return SortedChunk(
+            receipts: evaluations.sorted(lockOrder: {
+                LockOrder(LockOrder.hash($0.key.cell.environmentID, $0.key.cell.flagKey), UInt64(bitPattern: Int64($0.key.cell.variation)),
+                    $0.key.cell.hour, $0.key.receivedHour)
+            }, tieBreak: { flagOrder($0.key.cell.flag, $1.key.cell.flag) }),
+            hourly: hourly.sorted(lockOrder: {
+                LockOrder(LockOrder.hash($0.key.environmentID, $0.key.flagKey), UInt64(bitPattern: Int64($0.key.variation)), $0.key.hour)
+            }, tieBreak: { flagOrder($0.key.flag, $1.key.flag) }),
+            latest: latest.sorted(lockOrder: { LockOrder(LockOrder.hash($0.key.environmentID, $0.key.flagKey)) },
+                tieBreak: { flagOrder($0.key, $1.key) }),
+            exposures: exposures.sorted(lockOrder: {
+                LockOrder(LockOrder.context($0.key.cell.context), LockOrder.hash($0.key.cell.flagKey), $0.key.receivedHour)
+            }, tieBreak: { ($0.key.cell.context, $0.key.cell.flagKey) < ($1.key.cell.context, $1.key.cell.flagKey) }),
+            exposureInstants: exposureInstants,
+            goals: goals.sorted(lockOrder: {
+                LockOrder(LockOrder.context($0.key.cell.context), LockOrder.hash($0.key.cell.metricKey), $0.key.cell.occurredAt,
+                    $0.key.receivedHour)
+            }, tieBreak: { ($0.key.cell.context, $0.key.cell.metricKey) < ($1.key.cell.context, $1.key.cell.metricKey) }),
+            earliestDue: earliestDue)
+    }
+}
+
+/// A chunk's rows in ``LockOrder``, ready to be written.
+struct SortedChunk: Sendable {
+    typealias Receipt = ChunkAggregate.Receipt
+    typealias Pending = ChunkAggregate.Pending
+
+    var receipts: [(key: Receipt<EvaluationCell>, value: EvaluationTally)]
+    var hourly: [(key: EvaluationCell, value: Int64)]
+    var latest: [(key: FlagIdentity, value: UnixMilliseconds)]
+    var exposures: [(key: Receipt<ExposureCell>, value: Pending<Exposure>)]
+    /// Every distinct exposure instant per (context, flag), for `analytics.iteration_exposures`.
+    var exposureInstants: [ExposureCell: [UnixMilliseconds: Int]]
+    var goals: [(key: Receipt<GoalCell>, value: Pending<GoalTally>)]
+    /// When the earliest pending exposure or goal of the chunk is due (nil: none).
+    var earliestDue: UnixMilliseconds?
+
     func write(on connection: PostgresConnection, logger: Logger) async throws {
-        if !evaluations.isEmpty { try await writeEvaluations(on: connection, logger: logger) }
+        if !receipts.isEmpty { try await writeEvaluations(on: connection, logger: logger) }
         if !exposures.isEmpty { try await writeExposures(on: connection, logger: logger) }
         try await IterationExposures.record(exposureInstants, on: connection, logger: logger)
         if !goals.isEmpty { try await writeGoals(on: connection, logger: logger) }
     }
 
     private func writeEvaluations(on connection: PostgresConnection, logger: Logger) async throws {
-        let receipts = evaluations.sorted {
-            ($0.key.cell.environmentID, $0.key.cell.flagKey, $0.key.cell.variation, $0.key.cell.hour, $0.key.receivedHour)
-                < ($1.key.cell.environmentID, $1.key.cell.flagKey, $1.key.cell.variation, $1.key.cell.hour, $1.key.receivedHour)
-        }
         try await connection.query(
             """
             INSERT INTO analytics.evaluations_by_receipt AS r
@@ -85,17 +128,7 @@ struct ChunkAggregate: Sendable {
                 last_evaluated_at = greatest(r.last_evaluated_at, EXCLUDED.last_evaluated_at)
             """, logger: logger)
 
-        var hourly: [EvaluationCell: Int64] = [:]
-        var latest: [FlagIdentity: UnixMilliseconds] = [:]
-        for (receipt, tally) in evaluations {
-            hourly[receipt.cell, default: 0] += tally.evaluations
-            let flag = FlagIdentity(environmentID: receipt.cell.environmentID, flagKey: receipt.cell.flagKey)
-            latest[flag] = max(latest[flag] ?? tally.lastEvaluatedAt, tally.lastEvaluatedAt)
-        }
-        let cells = hourly.sorted {
-            ($0.key.environmentID, $0.key.flagKey, $0.key.variation, $0.key.hour)
-                < ($1.key.environmentID, $1.key.flagKey, $1.key.variation, $1.key.hour)
-        }
+        let cells = hourly
         try await connection.query(
             """
             INSERT INTO analytics.evaluations_hourly AS x (environment_id, flag_key, variation, hour, evaluations)
@@ -104,7 +137,7 @@ struct ChunkAggregate: Sendable {
                 \(cells.map(\.key.hour)), \(cells.map(\.value))) AS t(e, f, v, h, n)
             ON CONFLICT (environment_id, flag_key, variation, hour) DO UPDATE SET evaluations = x.evaluations + EXCLUDED.evaluations
             """, logger: logger)
-        let flags = latest.sorted { ($0.key.environmentID, $0.key.flagKey) < ($1.key.environmentID, $1.key.flagKey) }
+        let flags = latest
         try await connection.query(
             """
             INSERT INTO analytics.flag_last_evaluated AS x (environment_id, flag_key, last_evaluated_at)
@@ -116,11 +149,7 @@ struct ChunkAggregate: Sendable {
     }
 
     private func writeExposures(on connection: PostgresConnection, logger: Logger) async throws {
-        let rows = exposures.sorted {
-            let a = $0.key, b = $1.key
-            return (a.cell.context.environmentID, a.cell.context.context.kind, a.cell.context.context.key, a.cell.flagKey, a.receivedHour)
-                < (b.cell.context.environmentID, b.cell.context.context.kind, b.cell.context.context.key, b.cell.flagKey, b.receivedHour)
-        }
+        let rows = exposures
         try await connection.query(
             """
             INSERT INTO analytics.exposures AS x
@@ -140,13 +169,7 @@ struct ChunkAggregate: Sendable {
     }
 
     private func writeGoals(on connection: PostgresConnection, logger: Logger) async throws {
-        let rows = goals.sorted {
-            let a = $0.key, b = $1.key
-            return (a.cell.context.environmentID, a.cell.context.context.kind, a.cell.context.context.key, a.cell.metricKey,
-                    a.cell.occurredAt, a.receivedHour)
-                < (b.cell.context.environmentID, b.cell.context.context.kind, b.cell.context.context.key, b.cell.metricKey,
-                   b.cell.occurredAt, b.receivedHour)
-        }
+        let rows = goals
         try await connection.query(
             """
             INSERT INTO analytics.goals AS g
@@ -168,4 +191,8 @@ struct ChunkAggregate: Sendable {
 struct FlagIdentity: Hashable, Sendable {
     var environmentID: String
     var flagKey: String
+}
+
+extension EvaluationCell {
+    var flag: FlagIdentity { FlagIdentity(environmentID: environmentID, flagKey: flagKey) }
 }

@@ -70,10 +70,12 @@ mkdir -p "$WORK/pg"
 [[ $(id -u) == 0 ]] && chown postgres:postgres "$WORK/pg"
 PGPORT=$(free_port)
 PGOPTIONS_EXTRA=${PG_SERVER_OPTIONS:-}
-[[ "$PROFILE" == 1 ]] && PGOPTIONS_EXTRA="-c shared_preload_libraries=pg_stat_statements,auto_explain -c pg_stat_statements.track=all $PGOPTIONS_EXTRA"
+[[ "$PROFILE" == 1 ]] &&
+    PGOPTIONS_EXTRA="-c shared_preload_libraries=pg_stat_statements,auto_explain -c pg_stat_statements.track=all $PGOPTIONS_EXTRA"
 as_pg "$PGBIN/initdb" -D "$WORK/pg/data" -A trust -U postgres --no-sync -E UTF8 --locale=C >/dev/null
 as_pg "$PGBIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/data/server.log" -w start \
-    -o "-p $PGPORT -k $WORK/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off $PGOPTIONS_EXTRA" >/dev/null
+    -o "-p $PGPORT -k $WORK/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+        $PGOPTIONS_EXTRA" >/dev/null
 export PGHOST=127.0.0.1 PGPORT PGUSER=postgres
 psql -qAtc "CREATE DATABASE bench" >/dev/null
 sql() { psql -d bench -qAtc "$1"; }

@@ -146,7 +146,8 @@ struct FlagsControllerTests {
                 #expect(targeting?["version"] == 1)
                 #expect(targeting?["salt"] == flag["salt"])
             }
-            #expect(try await client.send(.post, "/api/v1/projects/p/flags", #"{"key":"new-checkout","name":"x","variations":[{"value":1}]}"#)
+            let body = #"{"key":"new-checkout","name":"x","variations":[{"value":1}]}"#
+            #expect(try await client.send(.post, "/api/v1/projects/p/flags", body)
                 .status == .conflict)
             _ = try await client.send(.post, "/api/v1/projects/p/flags", #"{"key":"dark-mode","name":"Dark","variations":[{"value":1}]}"#)
 

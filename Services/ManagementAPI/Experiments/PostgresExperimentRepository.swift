@@ -192,7 +192,8 @@ struct PostgresExperimentRepository: ExperimentRepository {
         try await store.transaction { connection in
             let before = try await row(projectKey: projectKey, key: key, lock: true, connection: connection)
             if before.experiment.status == .running {
-                throw RepositoryError.conflict("experiment \"\(key)\" is already running (iteration \(before.experiment.iteration?.number ?? 0))")
+                let iteration = before.experiment.iteration?.number ?? 0
+                throw RepositoryError.conflict("experiment \"\(key)\" is already running (iteration \(iteration))")
             }
             let projectID = try await projectID(projectKey, lock: false, connection: connection)
             let count = try await variationCount(

@@ -28,13 +28,16 @@ struct FlagsController<Repository: FlagRepository>: Sendable {
     @Sendable func list(_ request: Request, context: ManagementContext) async throws -> Response {
         _ = try context.require(.reader)
         let query = try FlagListQuery(
-            tag: request.query("tag"), text: request.query("q"), stale: request.typedQuery("stale"), environment: request.query("environment"))
-        return try JSONBody.response(encoding: Items(try await repository.list(projectKey: try context.parameters.require("project"), query: query)))
+            tag: request.query("tag"), text: request.query("q"), stale: request.typedQuery("stale"),
+            environment: request.query("environment"))
+        let flags = try await repository.list(projectKey: try context.parameters.require("project"), query: query)
+        return try JSONBody.response(encoding: Items(flags))
     }
 
     @Sendable func get(_ request: Request, context: ManagementContext) async throws -> Response {
         _ = try context.require(.reader)
-        let flag = try await repository.flag(projectKey: try context.parameters.require("project"), key: try context.parameters.require("flag"))
+        let flag = try await repository.flag(
+            projectKey: try context.parameters.require("project"), key: try context.parameters.require("flag"))
         return try JSONBody.response(encoding: flag)
     }
 

@@ -113,7 +113,9 @@ final class InMemoryFlagRepository: FlagRepository {
                 flagKey: keys.flag, variationCount: stored.resource.settings.variations.count,
                 projectFlags: projectFlags.mapValues(\.resource.settings.variations.count),
                 segments: segmentKeys,
-                prerequisitesOf: projectFlags.compactMapValues { $0.resource.environments[keys.environment]?.targeting.prerequisites.map(\.key) })
+                prerequisitesOf: projectFlags.compactMapValues {
+                    $0.resource.environments[keys.environment]?.targeting.prerequisites.map(\.key)
+                })
             try validator.validate(targeting)
             let updated = FlagTargeting(targeting: targeting, salt: stored.resource.salt, version: current.version + 1)
             stored.resource.environments[keys.environment] = updated

@@ -232,7 +232,9 @@ struct PostgresReleaseRepository: ReleaseRepository {
                 logger: logger)
             var status: String?
             for try await value in rows.decode(String.self) { status = value }
-            guard let status else { throw RepositoryError.notFound("no scheduled change \(id.uuidString.lowercased()) on this flag environment") }
+            guard let status else {
+                throw RepositoryError.notFound("no scheduled change \(id.uuidString.lowercased()) on this flag environment")
+            }
             guard status == "pending" else { throw RepositoryError.conflict("the scheduled change is \(status), not pending") }
             let before = try await scheduledRows(where: "s.id = \(id)", connection: connection).first
             try await connection.query(

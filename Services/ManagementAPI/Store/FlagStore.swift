@@ -310,7 +310,8 @@ extension ManagementStore {
         try await transaction { connection in
             if request.touchesPrerequisites {
                 // Prerequisite cycles depend on the whole environment: changes to it are serialized.
-                let environment = try await environmentRow(projectKey: keys.project, key: keys.environment, lock: false, connection: connection)
+                let environment = try await environmentRow(
+                    projectKey: keys.project, key: keys.environment, lock: false, connection: connection)
                 try await connection.lockEnvironment(environment.id, logger: logger)
             }
             let locked = try await lockTargeting(

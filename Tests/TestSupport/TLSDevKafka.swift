@@ -162,8 +162,7 @@ public final class TLSDevKafka: Sendable {
 
     /// Ephemeral ports for the broker's namespace: above the host's ephemeral range, nil when too few are left.
     private static var namespacePortRange: ClosedRange<Int>? {
-        let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
-        let hostUpper = text.split(whereSeparator: \.isWhitespace).last.flatMap { Int($0) } ?? 60999
+        let hostUpper = TestPorts.ephemeralRange.upperBound
         return hostUpper + 1000 <= 65535 ? (hostUpper + 1)...65535 : nil
     }
 

@@ -14,10 +14,15 @@ import Synchronization
 /// or to a broker binding port 0, before the service binds it: seen as `Address already in use` in
 /// parallel test runs.
 public enum TestPorts {
-    private static let range: Range<Int> = {
+    /// The kernel's ephemeral port range (`net.ipv4.ip_local_port_range`; Linux's default 32768-60999 if unreadable).
+    public static let ephemeralRange: ClosedRange<Int> = {
         let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
-        let ephemeralStart = text.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32768
-        let upper = max(min(ephemeralStart, 32768), 12000)
+        let bounds = text.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
+        return bounds.count == 2 && bounds[0] <= bounds[1] ? bounds[0]...bounds[1] : 32768...60999
+    }()
+
+    private static let range: Range<Int> = {
+        let upper = max(min(ephemeralRange.lowerBound, 32768), 12000)
         return 10000..<upper
     }()
 

@@ -128,21 +128,20 @@ struct SortedChunk: Sendable {
                 last_evaluated_at = greatest(r.last_evaluated_at, EXCLUDED.last_evaluated_at)
             """, logger: logger)
 
-        let cells = hourly
         try await connection.query(
             """
             INSERT INTO analytics.evaluations_hourly AS x (environment_id, flag_key, variation, hour, evaluations)
             SELECT e, f, v, to_timestamp(h / 1000.0), n
-            FROM unnest(\(cells.map(\.key.environmentID)), \(cells.map(\.key.flagKey)), \(cells.map { Int32(clamping: $0.key.variation) }),
-                \(cells.map(\.key.hour)), \(cells.map(\.value))) AS t(e, f, v, h, n)
+            FROM unnest(\(hourly.map(\.key.environmentID)), \(hourly.map(\.key.flagKey)),
+                \(hourly.map { Int32(clamping: $0.key.variation) }), \(hourly.map(\.key.hour)), \(hourly.map(\.value)))
+                AS t(e, f, v, h, n)
             ON CONFLICT (environment_id, flag_key, variation, hour) DO UPDATE SET evaluations = x.evaluations + EXCLUDED.evaluations
             """, logger: logger)
-        let flags = latest
         try await connection.query(
             """
             INSERT INTO analytics.flag_last_evaluated AS x (environment_id, flag_key, last_evaluated_at)
-            SELECT e, f, to_timestamp(l / 1000.0) FROM unnest(\(flags.map(\.key.environmentID)), \(flags.map(\.key.flagKey)),
-                \(flags.map(\.value))) AS t(e, f, l)
+            SELECT e, f, to_timestamp(l / 1000.0) FROM unnest(\(latest.map(\.key.environmentID)), \(latest.map(\.key.flagKey)),
+                \(latest.map(\.value))) AS t(e, f, l)
             ON CONFLICT (environment_id, flag_key) DO UPDATE
             SET last_evaluated_at = greatest(x.last_evaluated_at, EXCLUDED.last_evaluated_at)
             """, logger: logger)

@@ -10,6 +10,12 @@
 #
 #   Benchmarks/relay-bench.sh            # from the package root; `make bench` calls it
 #
+# The stream clients run on the same 2 cores: plain epoll reader threads that poll when idle (so the
+# relay's loopback writes do not pay for waking them), and the relay waits at most 1 ms in a changelog
+# fetch (the development broker holds an empty fetch for the whole wait; a real broker does not). See
+# Benchmarks/RelayLoad/StreamClients.swift and RelayLoad.swift; RELAY_BENCH_CLIENT_POLL_US=0 and
+# RELAY_BENCH_FETCH_WAIT_MS=20 give the earlier setup.
+#
 # Environment: RELAY_BENCH_STREAMS (default 19000 — this machine's open-file hard limit is 20000 per
 # process, so one relay cannot hold more), RELAY_BENCH_KILL_STREAMS (10000), RELAY_BENCH_ROUNDS (5),
 # RELAY_BENCH_FLAGS (200), RELAY_BENCH_WRK_SECONDS (8), RELAY_BENCH_SKIP (memory,killswitch,throughput),

@@ -19,8 +19,15 @@ import TestSupport
 /// Environment: RELAY_BENCH_STREAMS (default 19000: this machine's open-file limit is 20000 per
 /// process), RELAY_BENCH_KILL_STREAMS (10000), RELAY_BENCH_ROUNDS (5), RELAY_BENCH_FLAGS (200),
 /// RELAY_BENCH_WRK_SECONDS (8), RELAY_BENCH_SKIP (comma list of memory,killswitch,throughput),
-/// RELAY_BENCH_CLIENT_THREADS (the stream clients' event loops; default one per core),
+/// RELAY_BENCH_CLIENT_THREADS (the stream clients' reader threads; default one per core),
+/// RELAY_BENCH_CLIENT_POLL_US (1000: how often an idle reader polls; 0 sleeps in epoll_wait, see
+/// ``StreamClients``), RELAY_BENCH_FETCH_WAIT_MS (1: the relay's `fetch.wait.max.ms`, see below),
 /// RELAY_BENCH_KERNEL_FLOOR_US (set by relay-bench.sh from Benchmarks/loopback_floor.py).
+///
+/// The relay reads the changelog from librdkafka's development broker, which holds a fetch that finds
+/// no record for the whole `fetch.wait.max.ms` (a real broker answers as soon as a record arrives).
+/// With the relay's default of 20 ms, every change would wait 0–20 ms there, an artifact of the
+/// development broker; the benchmark's relay therefore waits at most 1 ms.
 @main
 struct RelayLoad {
     static func main() async throws {
@@ -74,14 +81,19 @@ struct Bench {
         _ = try await stack.api("PUT", "/projects/bench/flags/kill/environments/production",
             json: #"{"on":true,"fallthrough":{"variation":0},"offVariation":1}"#)
 
-        let relay = try ServiceProcess("relay-streamer", environment: [
+        var relayEnvironment = [
             "VANE_KAFKA_BROKERS": stack.kafkaBrokers, "VANE_CONFIG_TOPIC": stack.configTopic, "VANE_LOG_LEVEL": "warning",
-        ])
+        ]
+        let fetchWait = setting("RELAY_BENCH_FETCH_WAIT_MS", 1)
+        relayEnvironment["VANE_KAFKA_PROPERTY_fetch_wait_max_ms"] = String(fetchWait)
+        let relay = try ServiceProcess("relay-streamer", environment: relayEnvironment)
         try await relay.waitUntilReady()
         let poll = { try await TestHTTP.request("GET", "\(relay.baseURL)/sdk/latest-all", headers: [("Authorization", sdkKey)]) }
         while !(try await poll().text.contains("\"kill\":{")) { try await Task.sleep(for: .milliseconds(100)) }
         let payloadBytes = try await poll().body.count
-        print("relay ready: \(flagCount + 1) flags, /sdk/latest-all is \(payloadBytes) bytes; load \(loadAverage())\n")
+        print("relay ready: \(flagCount + 1) flags, /sdk/latest-all is \(payloadBytes) bytes; load \(loadAverage())")
+        print("relay's fetch.wait.max.ms: \(fetchWait) (the development broker holds an empty fetch that long);"
+            + " stream clients: \(StreamClients.settingsDescription)\n")
 
         if !skipped.contains("memory") {
             try await memory(relay: relay, sdkKey: sdkKey, streams: streams)
@@ -133,13 +145,13 @@ struct Bench {
     {
         // A few warm-up streams first, so that one-time allocations (the serialized payload, the
         // event loops' buffers) are in the "before" figure.
-        let warmUp = StreamClients()
+        let warmUp = try StreamClients()
         try await warmUp.open(count: 20, port: server.port, path: "/all", headers: headers)
         try await warmUp.waitConnected(20, timeout: .seconds(30))
         await warmUp.closeAll()
         try await Task.sleep(for: .seconds(1))
         let before = try rss(server.processIdentifier)
-        let clients = StreamClients()
+        let clients = try StreamClients()
         let start = ContinuousClock.now
         try await clients.open(count: count, port: server.port, path: "/all", headers: headers)
         try await clients.waitConnected(count, timeout: .seconds(300))
@@ -171,7 +183,7 @@ struct Bench {
         var round = 0
         var singleStreamP99: Double?
         for count in Set(counts).sorted() {
-            let clients = StreamClients()
+            let clients = try StreamClients()
             try await clients.open(count: count, port: relay.port, path: "/all", headers: ["Authorization: \(sdkKey)"])
             try await clients.waitConnected(count, timeout: .seconds(300))
             try await Task.sleep(for: .seconds(1))

@@ -45,7 +45,8 @@ public final class ConfigFeed: Service, Sendable {
     /// - Parameter maximumFetchWait: how long the broker may hold a fetch that finds no new records
     ///   (`fetch.wait.max.ms`). A broker answers as soon as a record arrives, but librdkafka's
     ///   development cluster waits out the whole period, which then delays every change (a kill
-    ///   switch) by up to this much; librdkafka's default is 500 ms.
+    ///   switch) by up to this much; librdkafka's default is 500 ms. A `fetch.wait.max.ms` among the
+    ///   settings' own properties (`VANE_KAFKA_PROPERTY_fetch_wait_max_ms`) takes precedence.
     public init(
         kafka: KafkaSettings, topic: String, sink: any ConfigRecordSink, metrics: ServiceMetrics, logger: Logger,
         maximumFetchWait: Duration = .milliseconds(20)
@@ -94,11 +95,20 @@ public final class ConfigFeed: Service, Sendable {
         }
     }
 
-    private func follow() async throws {
+    /// The changelog reader's settings: `kafka`'s, from the topic's start, and `maximumFetchWait` as
+    /// `fetch.wait.max.ms` unless the operator set that property (VANE_KAFKA_PROPERTY_fetch_wait_max_ms).
+    static func readerConfiguration(kafka: KafkaSettings, topic: String, maximumFetchWait: Duration) -> KafkaTopicReaderConfiguration {
         var configuration = kafka.topicReader(clientID: "vane-config-feed", topic: topic, startPosition: .earliest)
-        let fetchWait = maximumFetchWait.components
-        configuration.additionalProperties["fetch.wait.max.ms"] = String(max(1,
-            fetchWait.seconds * 1000 + fetchWait.attoseconds / 1_000_000_000_000_000))
+        if kafka.security.additionalProperties["fetch.wait.max.ms"] == nil {
+            let fetchWait = maximumFetchWait.components
+            configuration.additionalProperties["fetch.wait.max.ms"] = String(max(1,
+                fetchWait.seconds * 1000 + fetchWait.attoseconds / 1_000_000_000_000_000))
+        }
+        return configuration
+    }
+
+    private func follow() async throws {
+        let configuration = Self.readerConfiguration(kafka: kafka, topic: topic, maximumFetchWait: maximumFetchWait)
         let reader = try KafkaTopicReader(configuration: configuration, logger: logger)
         self.reader.withLock { $0 = reader }
         defer { self.reader.withLock { $0 = nil } }

@@ -166,14 +166,14 @@ struct Bench {
     // MARK: 2. Kill switch
 
     private func killSwitch(stack: TestStack, relay: ServiceProcess, sdkKey: String, counts: [Int], rounds: Int) async throws {
-        // The kernel's cost of one loopback write with a reader waiting in epoll, measured by relay-bench.sh just before
+        // The kernel's cost of one loopback write to a reader like these clients, measured by relay-bench.sh just before
         // (Benchmarks/loopback_floor.py): what any server pays per stream here before running any code of its own.
         let floor = environment["RELAY_BENCH_KERNEL_FLOOR_US"].flatMap { Double($0) }
         // The relay's event loops (NIO's singleton group, one per core), over which its streams are spread.
         let loops = ProcessInfo.processInfo.activeProcessorCount
         print("## Kill switch: management-api PATCH returned → every stream has the patch (\(rounds) rounds)\n")
         let floorText = floor.map {
-            "; the kernel's floor for one loopback write with a waiting reader, same run: \(String(format: "%.1f", $0)) µs"
+            "; the kernel's floor for one loopback write to a reader like these clients, same run: \(String(format: "%.1f", $0)) µs"
         }
         print("Fan-out per stream: one event loop's fan-out time divided by its share of the streams (\(loops) loops)"
             + "\(floorText ?? "").\n")
@@ -215,7 +215,7 @@ struct Bench {
             if count == 10_000, let perStream {
                 Figures.add(
                     area: "relay-streamer", figure: "fan-out per stream at 10,000 streams (one loop's time ÷ its streams)",
-                    value: perStream, unit: "µs", baselineName: floor.map { _ in "kernel: one loopback write, reader in epoll" },
+                    value: perStream, unit: "µs", baselineName: floor.map { _ in "kernel: one loopback write to a polling reader" },
                     baseline: floor)
             }
             if count == 1 {

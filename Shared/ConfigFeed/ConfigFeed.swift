@@ -46,7 +46,7 @@ public final class ConfigFeed: Service, Sendable {
     ///   (`fetch.wait.max.ms`). A broker answers as soon as a record arrives, but librdkafka's
     ///   development cluster waits out the whole period, which then delays every change (a kill
     ///   switch) by up to this much; librdkafka's default is 500 ms. A `fetch.wait.max.ms` among the
-    ///   settings' own properties (`VANE_KAFKA_PROPERTY_fetch_wait_max_ms`) takes precedence.
+    ///   operator's properties (`VANE_KAFKA_PROPERTY_fetch_wait_max_ms`) takes precedence.
     public init(
         kafka: KafkaSettings, topic: String, sink: any ConfigRecordSink, metrics: ServiceMetrics, logger: Logger,
         maximumFetchWait: Duration = .milliseconds(20)
@@ -96,14 +96,12 @@ public final class ConfigFeed: Service, Sendable {
     }
 
     /// The changelog reader's settings: `kafka`'s, from the topic's start, and `maximumFetchWait` as
-    /// `fetch.wait.max.ms` unless the operator set that property (VANE_KAFKA_PROPERTY_fetch_wait_max_ms).
+    /// `fetch.wait.max.ms`; the operator's own properties (VANE_KAFKA_PROPERTY_fetch_wait_max_ms) are applied last.
     static func readerConfiguration(kafka: KafkaSettings, topic: String, maximumFetchWait: Duration) -> KafkaTopicReaderConfiguration {
         var configuration = kafka.topicReader(clientID: "vane-config-feed", topic: topic, startPosition: .earliest)
-        if kafka.security.additionalProperties["fetch.wait.max.ms"] == nil {
-            let fetchWait = maximumFetchWait.components
-            configuration.additionalProperties["fetch.wait.max.ms"] = String(max(1,
-                fetchWait.seconds * 1000 + fetchWait.attoseconds / 1_000_000_000_000_000))
-        }
+        let fetchWait = maximumFetchWait.components
+        configuration.additionalProperties["fetch.wait.max.ms"] = String(max(1,
+            fetchWait.seconds * 1000 + fetchWait.attoseconds / 1_000_000_000_000_000))
         return configuration
     }
 

@@ -353,13 +353,19 @@ struct CorrelationData {
                     to_timestamp(\(e.hour) * 3600), \(e.isFinal), \(e.at), \(e.variation), now());
                 """)
         }
+        // Pending goals have a table of their own (analytics migration 4).
         for g in goals {
             let value = Self.decimal(g.cents)
             lines.append(
-                """
-                INSERT INTO analytics.goals VALUES ('\(g.environment)', '\(g.kind)', '\(g.key)', '\(g.metric)', \(g.at),
-                    to_timestamp(\(g.hour) * 3600), \(g.isFinal), \(g.events), \(value), \(value) * \(value), now());
-                """)
+                g.isFinal
+                    ? """
+                    INSERT INTO analytics.goals VALUES ('\(g.environment)', '\(g.kind)', '\(g.key)', '\(g.metric)', \(g.at),
+                        to_timestamp(\(g.hour) * 3600), true, \(g.events), \(value), \(value) * \(value), now());
+                    """
+                    : """
+                    INSERT INTO analytics.pending_goals VALUES ('\(g.environment)', '\(g.kind)', '\(g.key)', '\(g.metric)', \(g.at),
+                        to_timestamp(\(g.hour) * 3600), \(g.events), \(value), \(value) * \(value), now());
+                    """)
         }
         // What events-processor derives from these exposures for every iteration (IterationExposures): each context's
         // first exposure in the window, kept as a minimum (so running this again for more exposures is the same).

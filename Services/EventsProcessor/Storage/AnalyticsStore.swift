@@ -10,9 +10,10 @@ import PostgresNIO
 /// offset row is locked `FOR UPDATE`, which fences two members that both think they own a
 /// partition). Finalization and pruning change the final correlation state and the experiment
 /// tables from whole-context histories, so they run one at a time (an exclusive advisory lock),
-/// but alongside chunk commits: finalization locks the pending rows it correlates and moves
-/// exactly those, so a commit adding to a context meanwhile either waits for it or leaves a new
-/// pending row for the next round. A replay rewind excludes both (it takes both locks).
+/// but alongside chunk commits: chunks append pending rows to their own tables, and finalization
+/// takes (deletes) the due ones that are committed and merges them into the final rows, so the
+/// two never wait for each other's rows; a row committed meanwhile is taken by the next round. A
+/// replay rewind excludes both (it takes both locks).
 struct AnalyticsStore: Sendable {
     let client: PostgresClient
     let topic: String
@@ -212,119 +213,250 @@ struct AnalyticsStore: Sendable {
         var more = false
     }
 
-    /// Correlates pending exposures and goals whose delay has passed, for the contexts of up to `contextLimit` due
-    /// exposure rows and as many due goal rows (so at most twice that many contexts).
+    /// Correlates pending exposures and goals whose delay has passed: up to `contextLimit` due rows of each table (so
+    /// at most twice that many contexts), taken out of the pending tables and merged into their contexts' final rows.
     func finalizeDue(now: UnixMilliseconds, contextLimit: Int) async throws -> FinalizationRound {
         try await retrying {
             try await client.withTransaction(logger: logger) { connection in
                 // Pending rows stay pending if this commit is lost: finalizing again is the same.
                 try await connection.query(Self.transactionSettings, logger: logger)
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.correlationLockID))", logger: logger)
-                // Each table is read only up to the limit, through the pending index: a UNION of the two, limited
-                // afterwards, read and hashed every due row in every round (most of the round's time once rounds
-                // got smaller than the backlog).
-                let due = try await connection.query(
+                // Due rows are taken (deleted and returned) in one statement per table, found through the due index and
+                // deleted by location (a TID scan). Nothing else deletes or updates pending rows (rewinds take this lock
+                // too) and chunk commits only append, so nothing is locked or skipped: a row committed after this
+                // statement's snapshot is simply taken by a later round. Any subset of a context's pending rows can be
+                // correlated on its own, since a round recomputes the context from all its final rows.
+                var taken = TakenRows()
+                let exposures = try await connection.query(
                     """
-                    WITH x AS (
-                        SELECT environment_id, context_kind, context_key FROM analytics.exposures
-                        WHERE NOT is_final AND due_at <= to_timestamp(\(now) / 1000.0) LIMIT \(contextLimit)),
-                    g AS (
-                        SELECT environment_id, context_kind, context_key FROM analytics.goals
-                        WHERE NOT is_final AND due_at <= to_timestamp(\(now) / 1000.0) LIMIT \(contextLimit))
-                    SELECT environment_id, context_kind, context_key,
-                           (SELECT count(*) FROM x) >= \(contextLimit) OR (SELECT count(*) FROM g) >= \(contextLimit)
-                    FROM (SELECT * FROM x UNION SELECT * FROM g) AS d
+                    DELETE FROM analytics.pending_exposures WHERE ctid = ANY(ARRAY(
+                        SELECT ctid FROM analytics.pending_exposures WHERE due_at <= to_timestamp(\(now) / 1000.0) LIMIT \(contextLimit)))
+                    RETURNING environment_id, context_kind, context_key, flag_key, (extract(epoch FROM received_hour) * 1000)::bigint,
+                        exposed_at, variation, (extract(epoch FROM due_at) * 1000)::bigint
                     """, logger: logger)
-                var round = FinalizationRound()
-                var contexts: [EnvironmentContext] = []
-                for try await (environmentID, kind, key, more) in due.decode((String, String, String, Bool).self) {
-                    contexts.append(EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key)))
-                    round.more = more
+                var exposureCount = 0
+                for try await (environmentID, kind, key, flagKey, receivedHour, exposedAt, variation, dueAt)
+                    in exposures.decode((String, String, String, String, Int64, Int64, Int32, Int64).self)
+                {
+                    exposureCount += 1
+                    taken.add(
+                        EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key)),
+                        HistoryRow(isFinal: false, receivedHour: receivedHour, dueAt: dueAt,
+                            payload: .exposure(flagKey: flagKey, Exposure(exposedAt: exposedAt, variation: Int(variation)))))
                 }
-                guard !contexts.isEmpty else { return round }
-                contexts = contexts.sorted(lockOrder: { LockOrder(LockOrder.context($0)) }, tieBreak: <)
-                let histories = try await loadHistories(contexts, on: connection, finalOrDueAt: now)
+                let goals = try await connection.query(
+                    """
+                    DELETE FROM analytics.pending_goals WHERE ctid = ANY(ARRAY(
+                        SELECT ctid FROM analytics.pending_goals WHERE due_at <= to_timestamp(\(now) / 1000.0) LIMIT \(contextLimit)))
+                    RETURNING environment_id, context_kind, context_key, metric_key, occurred_at,
+                        (extract(epoch FROM received_hour) * 1000)::bigint, events, nullif(value_sum, 0)::text,
+                        nullif(value_sum_squares, 0)::text, (extract(epoch FROM due_at) * 1000)::bigint
+                    """, logger: logger)
+                var goalCount = 0
+                for try await (environmentID, kind, key, metricKey, occurredAt, receivedHour, events, sum, squares, dueAt)
+                    in goals.decode((String, String, String, String, Int64, Int64, Int64, String?, String?, Int64).self)
+                {
+                    goalCount += 1
+                    let tally = GoalTally(
+                        events: events, valueSum: sum.flatMap { Decimal(string: $0) } ?? 0,
+                        valueSquares: squares.flatMap { Decimal(string: $0) } ?? 0)
+                    taken.add(
+                        EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key)),
+                        HistoryRow(isFinal: false, receivedHour: receivedHour, dueAt: dueAt,
+                            payload: .goal(metricKey: metricKey, occurredAt: occurredAt, tally)))
+                }
+                var round = FinalizationRound(more: exposureCount >= contextLimit || goalCount >= contextLimit)
+                guard !taken.contexts.isEmpty else { return round }
+                let finals = try await loadFinalHistories(taken.contexts, on: connection)
                 var delta = ExperimentTotals()
-                for (context, rows) in histories {
-                    delta.add(rows.history { $0.isFinal }, environmentID: context.environmentID, sign: -1)
-                    delta.add(rows.history { _ in true }, environmentID: context.environmentID)
+                for (index, context) in taken.contexts.enumerated() {
+                    // Most contexts being correlated have no final rows yet: nothing to subtract.
+                    if !finals[index].rows.isEmpty {
+                        delta.add(finals[index].history { _ in true }, environmentID: context.environmentID, sign: -1)
+                    }
+                    let all = HistoryRows(rows: finals[index].rows + taken.rows[index])
+                    delta.add(all.history { _ in true }, environmentID: context.environmentID)
                 }
                 delta.removeZeros()
                 try await apply(delta, on: connection)
-                try await moveToFinal(histories, on: connection)
-                round.contexts = contexts.count
+                try await writeFinal(taken, finals: finals, on: connection)
+                round.contexts = taken.contexts.count
                 return round
             }
         }
     }
 
-    /// Makes exactly the pending rows that were loaded (and locked) final. A pending row whose key has no final row yet
-    /// (nearly all of them) is updated in place, found by its location (a TID scan, no key lookups); one that must be
-    /// merged into an existing final row is deleted by its location and merged into that row. Updating in place writes
-    /// each row once more instead of deleting it and inserting a copy (with a speculative insertion for the conflict
-    /// check): about half the cost of finalizing a row. No other transaction can create a final row meanwhile: final
-    /// rows change under the correlation lock alone, and every final row of these contexts was loaded.
-    private func moveToFinal(_ histories: [(EnvironmentContext, HistoryRows)], on connection: PostgresConnection) async throws {
-        var promotedExposures: [String] = []
-        var mergedExposures: [String] = []
+    /// Pending rows taken by a finalization round, grouped by context.
+    struct TakenRows {
+        var contexts: [EnvironmentContext] = []
+        /// The pending rows of `contexts[i]`.
+        var rows: [[HistoryRow]] = []
+        private var positions: [EnvironmentContext: Int] = [:]
+
+        mutating func add(_ context: EnvironmentContext, _ row: HistoryRow) {
+            if let position = positions[context] {
+                rows[position].append(row)
+            } else {
+                positions[context] = contexts.count
+                contexts.append(context)
+                rows.append([row])
+            }
+        }
+    }
+
+    /// Merges the taken pending rows into the final rows. Rows of the same key (written by several chunks) are merged
+    /// here first; a key without a final row yet (nearly all of them) is a plain insert, only the others are merged
+    /// into their final row with a conflict clause. No other transaction can create a final row meanwhile: final rows
+    /// change under the correlation lock alone, and every final row of these contexts was loaded.
+    private func writeFinal(_ taken: TakenRows, finals: [HistoryRows], on connection: PostgresConnection) async throws {
+        struct Cell: Hashable {
+            var context: Int
+            var key: HistoryRow.Key
+        }
+        var merged: [Cell: HistoryRow] = [:]
+        var order: [Cell] = []
         var instants: [ExposureCell: [UnixMilliseconds: Int]] = [:]
-        var promotedGoals: [String] = []
-        var mergedGoals: [String] = []
-        for (context, rows) in histories {
-            let finalKeys = rows.finalKeys()
-            for row in rows.rows where !row.isFinal {
-                guard let location = row.location else { continue }
-                let merges = finalKeys.contains(row.key)
-                switch row.payload {
-                case .exposure(let flagKey, let exposure):
-                    if merges { mergedExposures.append(location) } else { promotedExposures.append(location) }
-                    instants[ExposureCell(context: context, flagKey: flagKey), default: [:]][exposure.exposedAt] = min(
-                        instants[ExposureCell(context: context, flagKey: flagKey)]?[exposure.exposedAt] ?? exposure.variation,
-                        exposure.variation)
-                case .goal:
-                    if merges { mergedGoals.append(location) } else { promotedGoals.append(location) }
+        for (index, rows) in taken.rows.enumerated() {
+            for row in rows {
+                if case .exposure(let flagKey, let exposure) = row.payload {
+                    let cell = ExposureCell(context: taken.contexts[index], flagKey: flagKey)
+                    instants[cell, default: [:]][exposure.exposedAt] = min(
+                        instants[cell]?[exposure.exposedAt] ?? exposure.variation, exposure.variation)
+                }
+                let cell = Cell(context: index, key: row.key)
+                if let existing = merged[cell] {
+                    merged[cell] = existing.merging(row)
+                } else {
+                    merged[cell] = row
+                    order.append(cell)
                 }
             }
         }
-        if !promotedExposures.isEmpty {
-            try await connection.query(
-                "UPDATE analytics.exposures SET is_final = true WHERE ctid = ANY(\(promotedExposures)::text[]::tid[])", logger: logger)
+        var newExposures = FinalExposures()
+        var mergedExposures = FinalExposures()
+        var newGoals = FinalGoals()
+        var mergedGoals = FinalGoals()
+        var finalKeys: (context: Int, keys: Set<HistoryRow.Key>) = (-1, [])
+        for cell in order {
+            let row = merged[cell]!
+            if finalKeys.context != cell.context { finalKeys = (cell.context, finals[cell.context].finalKeys()) }
+            let merges = finalKeys.keys.contains(cell.key)
+            let context = taken.contexts[cell.context]
+            switch row.payload {
+            case .exposure(let flagKey, let exposure):
+                if merges {
+                    mergedExposures.append(context, flagKey, row, exposure)
+                } else {
+                    newExposures.append(context, flagKey, row, exposure)
+                }
+            case .goal(let metricKey, let occurredAt, let tally):
+                if merges {
+                    mergedGoals.append(context, metricKey, occurredAt, row, tally)
+                } else {
+                    newGoals.append(context, metricKey, occurredAt, row, tally)
+                }
+            }
         }
-        if !mergedExposures.isEmpty {
-            try await connection.query(
-                """
-                WITH moved AS (
-                    DELETE FROM analytics.exposures x WHERE x.ctid = ANY(\(mergedExposures)::text[]::tid[]) RETURNING x.*)
-                INSERT INTO analytics.exposures AS x
-                    (environment_id, context_kind, context_key, flag_key, received_hour, is_final, exposed_at, variation, due_at)
-                SELECT environment_id, context_kind, context_key, flag_key, received_hour, true, exposed_at, variation, due_at FROM moved
+        if !newExposures.isEmpty { try await newExposures.write(merging: false, on: connection, logger: logger) }
+        if !mergedExposures.isEmpty { try await mergedExposures.write(merging: true, on: connection, logger: logger) }
+        // An iteration whose row was not visible yet when these exposures were first written (its start committed
+        // while they were in flight) still gets them; for the others this is the same min again.
+        try await IterationExposures.record(instants, on: connection, logger: logger)
+        if !newGoals.isEmpty { try await newGoals.write(merging: false, on: connection, logger: logger) }
+        if !mergedGoals.isEmpty { try await mergedGoals.write(merging: true, on: connection, logger: logger) }
+    }
+
+    /// Final exposure rows to write, as the columns bound to one statement.
+    struct FinalExposures {
+        var environments: [String] = []
+        var kinds: [String] = []
+        var keys: [String] = []
+        var flags: [String] = []
+        var receivedHours: [Int64] = []
+        var exposedAt: [Int64] = []
+        var variations: [Int32] = []
+        var dueAt: [Int64] = []
+
+        var isEmpty: Bool { environments.isEmpty }
+
+        mutating func append(_ context: EnvironmentContext, _ flagKey: String, _ row: HistoryRow, _ exposure: Exposure) {
+            environments.append(context.environmentID)
+            kinds.append(context.context.kind)
+            keys.append(context.context.key)
+            flags.append(flagKey)
+            receivedHours.append(row.receivedHour)
+            exposedAt.append(exposure.exposedAt)
+            variations.append(Int32(clamping: exposure.variation))
+            dueAt.append(row.dueAt)
+        }
+
+        /// Inserts the rows; with `merging`, into existing final rows, keeping the earlier exposure.
+        func write(merging: Bool, on connection: PostgresConnection, logger: Logger) async throws {
+            let conflict = merging ? """
                 ON CONFLICT (environment_id, context_kind, context_key, flag_key, received_hour, is_final) DO UPDATE SET
                     exposed_at = CASE WHEN (EXCLUDED.exposed_at, EXCLUDED.variation) < (x.exposed_at, x.variation)
                                       THEN EXCLUDED.exposed_at ELSE x.exposed_at END,
                     variation = CASE WHEN (EXCLUDED.exposed_at, EXCLUDED.variation) < (x.exposed_at, x.variation)
                                      THEN EXCLUDED.variation ELSE x.variation END
-                """, logger: logger)
-        }
-        // An iteration whose row was not visible yet when these exposures were first written (its start committed
-        // while they were in flight) still gets them; for the others this is the same min again.
-        try await IterationExposures.record(instants, on: connection, logger: logger)
-        if !promotedGoals.isEmpty {
-            try await connection.query(
-                "UPDATE analytics.goals SET is_final = true WHERE ctid = ANY(\(promotedGoals)::text[]::tid[])", logger: logger)
-        }
-        if !mergedGoals.isEmpty {
+                """ : ""
             try await connection.query(
                 """
-                WITH moved AS (
-                    DELETE FROM analytics.goals g WHERE g.ctid = ANY(\(mergedGoals)::text[]::tid[]) RETURNING g.*)
-                INSERT INTO analytics.goals AS g
-                    (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final, events,
-                     value_sum, value_sum_squares, due_at)
-                SELECT environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, true, events,
-                       value_sum, value_sum_squares, due_at FROM moved
+                INSERT INTO analytics.exposures AS x
+                    (environment_id, context_kind, context_key, flag_key, received_hour, is_final, exposed_at, variation, due_at)
+                SELECT e, k, c, f, to_timestamp(rh / 1000.0), true, a, v, to_timestamp(d / 1000.0)
+                FROM unnest(\(environments), \(kinds), \(keys), \(flags), \(receivedHours), \(exposedAt), \(variations), \(dueAt))
+                    AS t(e, k, c, f, rh, a, v, d)
+                \(unescaped: conflict)
+                """, logger: logger)
+        }
+    }
+
+    /// Final goal rows to write, as the columns bound to one statement.
+    struct FinalGoals {
+        var environments: [String] = []
+        var kinds: [String] = []
+        var keys: [String] = []
+        var metrics: [String] = []
+        var occurredAt: [Int64] = []
+        var receivedHours: [Int64] = []
+        var events: [Int64] = []
+        var sums: [String] = []
+        var squares: [String] = []
+        var dueAt: [Int64] = []
+
+        var isEmpty: Bool { environments.isEmpty }
+
+        mutating func append(
+            _ context: EnvironmentContext, _ metricKey: String, _ occurred: UnixMilliseconds, _ row: HistoryRow, _ tally: GoalTally
+        ) {
+            environments.append(context.environmentID)
+            kinds.append(context.context.kind)
+            keys.append(context.context.key)
+            metrics.append(metricKey)
+            occurredAt.append(occurred)
+            receivedHours.append(row.receivedHour)
+            events.append(tally.events)
+            sums.append(tally.valueSum.numericText)
+            squares.append(tally.valueSquares.numericText)
+            dueAt.append(row.dueAt)
+        }
+
+        /// Inserts the rows; with `merging`, adding them to existing final rows.
+        func write(merging: Bool, on connection: PostgresConnection, logger: Logger) async throws {
+            let conflict = merging ? """
                 ON CONFLICT (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final) DO UPDATE SET
                     events = g.events + EXCLUDED.events, value_sum = g.value_sum + EXCLUDED.value_sum,
                     value_sum_squares = g.value_sum_squares + EXCLUDED.value_sum_squares
+                """ : ""
+            try await connection.query(
+                """
+                INSERT INTO analytics.goals AS g
+                    (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final, events,
+                     value_sum, value_sum_squares, due_at)
+                SELECT e, k, c, m, o, to_timestamp(rh / 1000.0), true, n, s::numeric, q::numeric, to_timestamp(d / 1000.0)
+                FROM unnest(\(environments), \(kinds), \(keys), \(metrics), \(occurredAt), \(receivedHours), \(events), \(sums),
+                    \(squares), \(dueAt)) AS t(e, k, c, m, o, rh, n, s, q, d)
+                \(unescaped: conflict)
                 """, logger: logger)
         }
     }
@@ -390,8 +522,8 @@ struct AnalyticsStore: Sendable {
 
         var isFinal: Bool
         var receivedHour: UnixMilliseconds
-        /// A pending row's `ctid` (it is locked, so the location stays valid until the transaction ends).
-        var location: String?
+        /// A pending row's due time (kept in the final row it becomes; not read for final rows).
+        var dueAt: UnixMilliseconds = 0
         var payload: Payload
 
         var key: Key {
@@ -399,6 +531,21 @@ struct AnalyticsStore: Sendable {
             case .exposure(let flagKey, _): .exposure(flagKey: flagKey, receivedHour: receivedHour)
             case .goal(let metricKey, let occurredAt, _): .goal(metricKey: metricKey, occurredAt: occurredAt, receivedHour: receivedHour)
             }
+        }
+
+        /// This row and another of the same key as one: the earlier exposure, or the goals' sums; due with the earlier.
+        func merging(_ other: HistoryRow) -> HistoryRow {
+            var result = self
+            result.dueAt = min(dueAt, other.dueAt)
+            switch (payload, other.payload) {
+            case (.exposure(let flagKey, let mine), .exposure(_, let theirs)):
+                result.payload = .exposure(flagKey: flagKey, Exposure.earliest(mine, theirs))
+            case (.goal(let metricKey, let occurredAt, let mine), .goal(_, _, let theirs)):
+                result.payload = .goal(metricKey: metricKey, occurredAt: occurredAt, mine + theirs)
+            default:
+                preconditionFailure("rows of the same key are of the same kind")
+            }
+            return result
         }
     }
 
@@ -426,74 +573,54 @@ struct AnalyticsStore: Sendable {
         }
     }
 
-    /// Loads the final rows (and, with `finalOrDueAt`, the pending rows due by then, locked until the transaction ends)
-    /// of contexts.
+    /// Loads the final rows of contexts, in the order of `contexts` (one ``HistoryRows`` each, empty for a context
+    /// without final rows).
     ///
     /// Each context's rows are read through the primary key (a nested loop over the contexts, written as `LATERAL`):
-    /// a join let the planner sort and merge the whole table instead, whose final rows only ever grow. With
-    /// `finalOrDueAt`, the rows are locked context by context, in the order of `contexts` (final rows too: one probe
-    /// per context is cheaper than a second, unlocked one), and pending rows are remembered by their physical location
-    /// (`ctid`), which stays valid while they are locked, so that ``moveToFinal(_:on:)`` finalizes them without
-    /// searching the keys again. Without it (a rewind, which excludes every writer), nothing is locked.
-    ///
-    /// Rows locked by a chunk commit still running are skipped, not waited for (it would hold the whole round for the
-    /// rest of that commit). Only pending rows can be locked by others (final rows change under the correlation lock
-    /// alone), and a pending row left out stays pending: it is correlated in a later round, like a row not due yet.
-    private func loadHistories(
-        _ contexts: [EnvironmentContext], on connection: PostgresConnection, finalOrDueAt now: UnixMilliseconds?
-    ) async throws -> [(EnvironmentContext, HistoryRows)] {
+    /// a join let the planner sort and merge the whole table instead, whose final rows only ever grow. Nothing is
+    /// locked: final rows change under the correlation lock alone, which every caller holds.
+    private func loadFinalHistories(_ contexts: [EnvironmentContext], on connection: PostgresConnection) async throws -> [HistoryRows] {
         let (environments, kinds, keys) = Self.columns(contexts)
-        let includeDue = now != nil
-        let dueBound = now ?? 0
-        let lock = includeDue ? "FOR UPDATE SKIP LOCKED" : ""
         // Rows name their context by its position in `contexts` (WITH ORDINALITY, from 1), not by its three strings:
-        // decoding and hashing those for every row was most of the processor's time here. Only pending rows need their
-        // location, and only goals with values need their sums parsed.
+        // decoding and hashing those for every row was most of the processor's time here. Only goals with values need
+        // their sums parsed.
         var histories = [HistoryRows](repeating: HistoryRows(), count: contexts.count)
         let exposures = try await connection.query(
             """
-            SELECT c.i, x.flag_key, x.is_final, (extract(epoch FROM x.received_hour) * 1000)::bigint,
-                   x.exposed_at, x.variation, CASE WHEN x.is_final THEN NULL ELSE x.ctid::text END
+            SELECT c.i, x.flag_key, (extract(epoch FROM x.received_hour) * 1000)::bigint, x.exposed_at, x.variation
             FROM unnest(\(environments), \(kinds), \(keys)) WITH ORDINALITY AS c(e, k, c, i)
             CROSS JOIN LATERAL (
-                SELECT y.flag_key, y.is_final, y.received_hour, y.exposed_at, y.variation, y.ctid FROM analytics.exposures y
-                WHERE y.environment_id = c.e AND y.context_kind = c.k AND y.context_key = c.c
-                  AND (y.is_final OR (\(includeDue) AND y.due_at <= to_timestamp(\(dueBound) / 1000.0)))
-                ORDER BY y.flag_key, y.received_hour, y.is_final
-                \(unescaped: lock)) AS x
+                SELECT y.flag_key, y.received_hour, y.exposed_at, y.variation FROM analytics.exposures y
+                WHERE y.environment_id = c.e AND y.context_kind = c.k AND y.context_key = c.c AND y.is_final) AS x
             """, logger: logger)
-        for try await (ordinal, flagKey, isFinal, receivedHour, exposedAt, variation, location)
-            in exposures.decode((Int64, String, Bool, Int64, Int64, Int32, String?).self)
+        for try await (ordinal, flagKey, receivedHour, exposedAt, variation)
+            in exposures.decode((Int64, String, Int64, Int64, Int32).self)
         {
             histories[Int(ordinal) - 1].rows.append(
-                HistoryRow(isFinal: isFinal, receivedHour: receivedHour, location: location,
+                HistoryRow(isFinal: true, receivedHour: receivedHour,
                            payload: .exposure(flagKey: flagKey, Exposure(exposedAt: exposedAt, variation: Int(variation)))))
         }
         let goals = try await connection.query(
             """
-            SELECT c.i, g.metric_key, g.is_final, (extract(epoch FROM g.received_hour) * 1000)::bigint,
-                   g.occurred_at, g.events, nullif(g.value_sum, 0)::text, nullif(g.value_sum_squares, 0)::text,
-                   CASE WHEN g.is_final THEN NULL ELSE g.ctid::text END
+            SELECT c.i, g.metric_key, (extract(epoch FROM g.received_hour) * 1000)::bigint,
+                   g.occurred_at, g.events, nullif(g.value_sum, 0)::text, nullif(g.value_sum_squares, 0)::text
             FROM unnest(\(environments), \(kinds), \(keys)) WITH ORDINALITY AS c(e, k, c, i)
             CROSS JOIN LATERAL (
-                SELECT y.metric_key, y.is_final, y.received_hour, y.occurred_at, y.events, y.value_sum, y.value_sum_squares, y.ctid
+                SELECT y.metric_key, y.received_hour, y.occurred_at, y.events, y.value_sum, y.value_sum_squares
                 FROM analytics.goals y
-                WHERE y.environment_id = c.e AND y.context_kind = c.k AND y.context_key = c.c
-                  AND (y.is_final OR (\(includeDue) AND y.due_at <= to_timestamp(\(dueBound) / 1000.0)))
-                ORDER BY y.metric_key, y.occurred_at, y.received_hour, y.is_final
-                \(unescaped: lock)) AS g
+                WHERE y.environment_id = c.e AND y.context_kind = c.k AND y.context_key = c.c AND y.is_final) AS g
             """, logger: logger)
-        for try await (ordinal, metricKey, isFinal, receivedHour, occurredAt, events, sum, squares, location)
-            in goals.decode((Int64, String, Bool, Int64, Int64, Int64, String?, String?, String?).self)
+        for try await (ordinal, metricKey, receivedHour, occurredAt, events, sum, squares)
+            in goals.decode((Int64, String, Int64, Int64, Int64, String?, String?).self)
         {
             let tally = GoalTally(
                 events: events, valueSum: sum.flatMap { Decimal(string: $0) } ?? 0,
                 valueSquares: squares.flatMap { Decimal(string: $0) } ?? 0)
             histories[Int(ordinal) - 1].rows.append(
-                HistoryRow(isFinal: isFinal, receivedHour: receivedHour, location: location,
+                HistoryRow(isFinal: true, receivedHour: receivedHour,
                     payload: .goal(metricKey: metricKey, occurredAt: occurredAt, tally)))
         }
-        return zip(contexts, histories).filter { !$0.1.rows.isEmpty }
+        return histories
     }
 
     // MARK: - Replay
@@ -589,9 +716,9 @@ struct AnalyticsStore: Sendable {
         while start < contexts.count {
             let batch = Array(contexts[start..<min(start + 2000, contexts.count)])
             start += batch.count
-            let histories = try await loadHistories(batch, on: connection, finalOrDueAt: nil)
+            let histories = try await loadFinalHistories(batch, on: connection)
             var delta = ExperimentTotals()
-            for (context, rows) in histories {
+            for (context, rows) in zip(batch, histories) where !rows.rows.isEmpty {
                 delta.add(rows.history { $0.isFinal }, environmentID: context.environmentID, sign: -1)
                 delta.add(rows.history { $0.isFinal && $0.receivedHour < from }, environmentID: context.environmentID)
             }
@@ -602,6 +729,10 @@ struct AnalyticsStore: Sendable {
             "DELETE FROM analytics.exposures WHERE received_hour >= to_timestamp(\(from) / 1000.0)", logger: logger)
         try await connection.query(
             "DELETE FROM analytics.goals WHERE received_hour >= to_timestamp(\(from) / 1000.0)", logger: logger)
+        try await connection.query(
+            "DELETE FROM analytics.pending_exposures WHERE received_hour >= to_timestamp(\(from) / 1000.0)", logger: logger)
+        try await connection.query(
+            "DELETE FROM analytics.pending_goals WHERE received_hour >= to_timestamp(\(from) / 1000.0)", logger: logger)
 
         // Evaluations: subtract the retracted receipts, then recompute the affected flags' last
         // evaluation from what remains.

@@ -31,12 +31,12 @@ struct AnalyticsStore: Sendable {
 
     var extraction: EventExtraction { EventExtraction(lateness: retention) }
 
-    /// Settings of chunk commits and finalization, in one round trip: asynchronous commit (see the callers), and no
-    /// JIT compilation: the statements' cost estimates grow with the arrays bound to them (20,000 contexts look
-    /// expensive) and cross `jit_above_cost`, but each is a nested loop of index lookups, which compiling to machine
-    /// code cannot speed up.
+    /// Settings of chunk commits and finalization, in one round trip: asynchronous commit (see the callers); no JIT
+    /// compilation: the statements' cost estimates grow with the arrays bound to them (20,000 contexts look expensive)
+    /// and cross `jit_above_cost`, but each is a nested loop of index lookups, which compiling to machine code cannot
+    /// speed up; and room to sort and group a round's pending rows in memory (the default 4 MB spilled them to disk).
     static let transactionSettings: PostgresQuery =
-        "SELECT set_config('synchronous_commit', 'off', true), set_config('jit', 'off', true)"
+        "SELECT set_config('synchronous_commit', 'off', true), set_config('jit', 'off', true), set_config('work_mem', '64MB', true)"
 
     // MARK: - Offsets
 
@@ -221,50 +221,63 @@ struct AnalyticsStore: Sendable {
                 // Pending rows stay pending if this commit is lost: finalizing again is the same.
                 try await connection.query(Self.transactionSettings, logger: logger)
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.correlationLockID))", logger: logger)
-                // Due rows are taken (deleted and returned) in one statement per table, found through the due index and
-                // deleted by location (a TID scan). Nothing else deletes or updates pending rows (rewinds take this lock
-                // too) and chunk commits only append, so nothing is locked or skipped: a row committed after this
-                // statement's snapshot is simply taken by a later round. Any subset of a context's pending rows can be
+                // Due rows are read through the due index, with their location: nothing else deletes or updates
+                // pending rows (rewinds take this lock too) and chunk commits only append, so nothing needs locking or
+                // skipping, and the locations stay valid until ``writeFinal`` deletes exactly these rows. A row
+                // committed after this snapshot is taken by a later round. Any subset of a context's pending rows can be
                 // correlated on its own, since a round recomputes the context from all its final rows.
-                var taken = TakenRows()
+                //
+                // Both tables are read in due order up to the same instant, so that a context's exposures and goals of the
+                // same batches are correlated in the same round: each round probes each of its contexts' final rows, and
+                // rounds cut independently took most contexts twice.
                 let exposures = try await connection.query(
                     """
-                    DELETE FROM analytics.pending_exposures WHERE ctid = ANY(ARRAY(
-                        SELECT ctid FROM analytics.pending_exposures WHERE due_at <= to_timestamp(\(now) / 1000.0) LIMIT \(contextLimit)))
-                    RETURNING environment_id, context_kind, context_key, flag_key, (extract(epoch FROM received_hour) * 1000)::bigint,
-                        exposed_at, variation, (extract(epoch FROM due_at) * 1000)::bigint
+                    SELECT ctid::text, environment_id, context_kind, context_key, flag_key,
+                           (extract(epoch FROM received_hour) * 1000)::bigint, exposed_at, variation,
+                           (extract(epoch FROM due_at) * 1000)::bigint
+                    FROM analytics.pending_exposures WHERE due_at <= to_timestamp(\(now) / 1000.0) ORDER BY due_at LIMIT \(contextLimit)
                     """, logger: logger)
-                var exposureCount = 0
-                for try await (environmentID, kind, key, flagKey, receivedHour, exposedAt, variation, dueAt)
-                    in exposures.decode((String, String, String, String, Int64, Int64, Int32, Int64).self)
+                var takenExposures: [(EnvironmentContext, HistoryRow, UnixMilliseconds)] = []
+                for try await (location, environmentID, kind, key, flagKey, receivedHour, exposedAt, variation, dueAt)
+                    in exposures.decode((String, String, String, String, String, Int64, Int64, Int32, Int64).self)
                 {
-                    exposureCount += 1
-                    taken.add(
+                    takenExposures.append((
                         EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key)),
-                        HistoryRow(isFinal: false, receivedHour: receivedHour, dueAt: dueAt,
-                            payload: .exposure(flagKey: flagKey, Exposure(exposedAt: exposedAt, variation: Int(variation)))))
+                        HistoryRow(isFinal: false, receivedHour: receivedHour, location: location,
+                            payload: .exposure(flagKey: flagKey, Exposure(exposedAt: exposedAt, variation: Int(variation)))),
+                        dueAt))
                 }
+                // A full batch of exposures ends at its last due time (rows due at that same instant beyond the limit wait
+                // for the next round); the goals stop there too.
+                var cutoff = now
+                if takenExposures.count >= contextLimit, let last = takenExposures.last { cutoff = last.2 }
+                var taken = TakenRows()
                 let goals = try await connection.query(
                     """
-                    DELETE FROM analytics.pending_goals WHERE ctid = ANY(ARRAY(
-                        SELECT ctid FROM analytics.pending_goals WHERE due_at <= to_timestamp(\(now) / 1000.0) LIMIT \(contextLimit)))
-                    RETURNING environment_id, context_kind, context_key, metric_key, occurred_at,
-                        (extract(epoch FROM received_hour) * 1000)::bigint, events, nullif(value_sum, 0)::text,
-                        nullif(value_sum_squares, 0)::text, (extract(epoch FROM due_at) * 1000)::bigint
+                    SELECT ctid::text, environment_id, context_kind, context_key, metric_key, occurred_at,
+                           (extract(epoch FROM received_hour) * 1000)::bigint, events, nullif(value_sum, 0)::text,
+                           nullif(value_sum_squares, 0)::text, (extract(epoch FROM due_at) * 1000)::bigint
+                    FROM analytics.pending_goals WHERE due_at <= to_timestamp(\(cutoff) / 1000.0) ORDER BY due_at LIMIT \(contextLimit)
                     """, logger: logger)
                 var goalCount = 0
-                for try await (environmentID, kind, key, metricKey, occurredAt, receivedHour, events, sum, squares, dueAt)
-                    in goals.decode((String, String, String, String, Int64, Int64, Int64, String?, String?, Int64).self)
+                var lastGoalDue = cutoff
+                for try await (location, environmentID, kind, key, metricKey, occurredAt, receivedHour, events, sum, squares, dueAt)
+                    in goals.decode((String, String, String, String, String, Int64, Int64, Int64, String?, String?, Int64).self)
                 {
                     goalCount += 1
+                    lastGoalDue = dueAt
                     let tally = GoalTally(
                         events: events, valueSum: sum.flatMap { Decimal(string: $0) } ?? 0,
                         valueSquares: squares.flatMap { Decimal(string: $0) } ?? 0)
                     taken.add(
                         EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key)),
-                        HistoryRow(isFinal: false, receivedHour: receivedHour, dueAt: dueAt,
+                        HistoryRow(isFinal: false, receivedHour: receivedHour, location: location,
                             payload: .goal(metricKey: metricKey, occurredAt: occurredAt, tally)))
                 }
+                // A full batch of goals ends earlier: the exposures due after its last goal wait for the next round.
+                if goalCount >= contextLimit { cutoff = min(cutoff, lastGoalDue) }
+                for (context, row, dueAt) in takenExposures where dueAt <= cutoff { taken.add(context, row) }
+                let exposureCount = takenExposures.count
                 var round = FinalizationRound(more: exposureCount >= contextLimit || goalCount >= contextLimit)
                 guard !taken.contexts.isEmpty else { return round }
                 let finals = try await loadFinalHistories(taken.contexts, on: connection)
@@ -304,94 +317,36 @@ struct AnalyticsStore: Sendable {
         }
     }
 
-    /// Merges the taken pending rows into the final rows. Rows of the same key (written by several chunks) are merged
-    /// here first; a key without a final row yet (nearly all of them) is a plain insert, only the others are merged
-    /// into their final row with a conflict clause. No other transaction can create a final row meanwhile: final rows
-    /// change under the correlation lock alone, and every final row of these contexts was loaded.
+    /// Moves the taken pending rows into the final rows: each statement deletes pending rows by their location (a TID
+    /// scan) and inserts them, rows of the same key (written by several chunks) merged, in the same statement, so that
+    /// no row travels back from the processor. A key without a final row yet (nearly all of them) is a plain insert;
+    /// only the others are merged into their final row with a conflict clause. No other transaction can create a final
+    /// row meanwhile: final rows change under the correlation lock alone, and every final row of these contexts was
+    /// loaded.
     private func writeFinal(_ taken: TakenRows, finals: [HistoryRows], on connection: PostgresConnection) async throws {
-        struct Cell: Hashable {
-            var context: Int
-            var key: HistoryRow.Key
-        }
-        var merged: [Cell: HistoryRow] = [:]
-        var order: [Cell] = []
+        var newExposures: [String] = []
+        var mergedExposures: [String] = []
+        var newGoals: [String] = []
+        var mergedGoals: [String] = []
         var instants: [ExposureCell: [UnixMilliseconds: Int]] = [:]
         for (index, rows) in taken.rows.enumerated() {
+            // Most contexts being correlated have no final rows: nothing merges.
+            let finalKeys = finals[index].rows.isEmpty ? [] : finals[index].finalKeys()
             for row in rows {
-                if case .exposure(let flagKey, let exposure) = row.payload {
+                guard let location = row.location else { continue }
+                let merges = !finalKeys.isEmpty && finalKeys.contains(row.key)
+                switch row.payload {
+                case .exposure(let flagKey, let exposure):
+                    if merges { mergedExposures.append(location) } else { newExposures.append(location) }
                     let cell = ExposureCell(context: taken.contexts[index], flagKey: flagKey)
                     instants[cell, default: [:]][exposure.exposedAt] = min(
                         instants[cell]?[exposure.exposedAt] ?? exposure.variation, exposure.variation)
-                }
-                let cell = Cell(context: index, key: row.key)
-                if let existing = merged[cell] {
-                    merged[cell] = existing.merging(row)
-                } else {
-                    merged[cell] = row
-                    order.append(cell)
+                case .goal:
+                    if merges { mergedGoals.append(location) } else { newGoals.append(location) }
                 }
             }
         }
-        var newExposures = FinalExposures()
-        var mergedExposures = FinalExposures()
-        var newGoals = FinalGoals()
-        var mergedGoals = FinalGoals()
-        var finalKeys: (context: Int, keys: Set<HistoryRow.Key>) = (-1, [])
-        for cell in order {
-            let row = merged[cell]!
-            if finalKeys.context != cell.context { finalKeys = (cell.context, finals[cell.context].finalKeys()) }
-            let merges = finalKeys.keys.contains(cell.key)
-            let context = taken.contexts[cell.context]
-            switch row.payload {
-            case .exposure(let flagKey, let exposure):
-                if merges {
-                    mergedExposures.append(context, flagKey, row, exposure)
-                } else {
-                    newExposures.append(context, flagKey, row, exposure)
-                }
-            case .goal(let metricKey, let occurredAt, let tally):
-                if merges {
-                    mergedGoals.append(context, metricKey, occurredAt, row, tally)
-                } else {
-                    newGoals.append(context, metricKey, occurredAt, row, tally)
-                }
-            }
-        }
-        if !newExposures.isEmpty { try await newExposures.write(merging: false, on: connection, logger: logger) }
-        if !mergedExposures.isEmpty { try await mergedExposures.write(merging: true, on: connection, logger: logger) }
-        // An iteration whose row was not visible yet when these exposures were first written (its start committed
-        // while they were in flight) still gets them; for the others this is the same min again.
-        try await IterationExposures.record(instants, on: connection, logger: logger)
-        if !newGoals.isEmpty { try await newGoals.write(merging: false, on: connection, logger: logger) }
-        if !mergedGoals.isEmpty { try await mergedGoals.write(merging: true, on: connection, logger: logger) }
-    }
-
-    /// Final exposure rows to write, as the columns bound to one statement.
-    struct FinalExposures {
-        var environments: [String] = []
-        var kinds: [String] = []
-        var keys: [String] = []
-        var flags: [String] = []
-        var receivedHours: [Int64] = []
-        var exposedAt: [Int64] = []
-        var variations: [Int32] = []
-        var dueAt: [Int64] = []
-
-        var isEmpty: Bool { environments.isEmpty }
-
-        mutating func append(_ context: EnvironmentContext, _ flagKey: String, _ row: HistoryRow, _ exposure: Exposure) {
-            environments.append(context.environmentID)
-            kinds.append(context.context.kind)
-            keys.append(context.context.key)
-            flags.append(flagKey)
-            receivedHours.append(row.receivedHour)
-            exposedAt.append(exposure.exposedAt)
-            variations.append(Int32(clamping: exposure.variation))
-            dueAt.append(row.dueAt)
-        }
-
-        /// Inserts the rows; with `merging`, into existing final rows, keeping the earlier exposure.
-        func write(merging: Bool, on connection: PostgresConnection, logger: Logger) async throws {
+        for (locations, merging) in [(newExposures, false), (mergedExposures, true)] where !locations.isEmpty {
             let conflict = merging ? """
                 ON CONFLICT (environment_id, context_kind, context_key, flag_key, received_hour, is_final) DO UPDATE SET
                     exposed_at = CASE WHEN (EXCLUDED.exposed_at, EXCLUDED.variation) < (x.exposed_at, x.variation)
@@ -401,48 +356,20 @@ struct AnalyticsStore: Sendable {
                 """ : ""
             try await connection.query(
                 """
+                WITH taken AS (
+                    DELETE FROM analytics.pending_exposures WHERE ctid = ANY(\(locations)::text[]::tid[]) RETURNING *)
                 INSERT INTO analytics.exposures AS x
                     (environment_id, context_kind, context_key, flag_key, received_hour, is_final, exposed_at, variation, due_at)
-                SELECT e, k, c, f, to_timestamp(rh / 1000.0), true, a, v, to_timestamp(d / 1000.0)
-                FROM unnest(\(environments), \(kinds), \(keys), \(flags), \(receivedHours), \(exposedAt), \(variations), \(dueAt))
-                    AS t(e, k, c, f, rh, a, v, d)
+                SELECT DISTINCT ON (environment_id, context_kind, context_key, flag_key, received_hour)
+                       environment_id, context_kind, context_key, flag_key, received_hour, true, exposed_at, variation, due_at
+                FROM taken ORDER BY environment_id, context_kind, context_key, flag_key, received_hour, exposed_at, variation
                 \(unescaped: conflict)
                 """, logger: logger)
         }
-    }
-
-    /// Final goal rows to write, as the columns bound to one statement.
-    struct FinalGoals {
-        var environments: [String] = []
-        var kinds: [String] = []
-        var keys: [String] = []
-        var metrics: [String] = []
-        var occurredAt: [Int64] = []
-        var receivedHours: [Int64] = []
-        var events: [Int64] = []
-        var sums: [String] = []
-        var squares: [String] = []
-        var dueAt: [Int64] = []
-
-        var isEmpty: Bool { environments.isEmpty }
-
-        mutating func append(
-            _ context: EnvironmentContext, _ metricKey: String, _ occurred: UnixMilliseconds, _ row: HistoryRow, _ tally: GoalTally
-        ) {
-            environments.append(context.environmentID)
-            kinds.append(context.context.kind)
-            keys.append(context.context.key)
-            metrics.append(metricKey)
-            occurredAt.append(occurred)
-            receivedHours.append(row.receivedHour)
-            events.append(tally.events)
-            sums.append(tally.valueSum.numericText)
-            squares.append(tally.valueSquares.numericText)
-            dueAt.append(row.dueAt)
-        }
-
-        /// Inserts the rows; with `merging`, adding them to existing final rows.
-        func write(merging: Bool, on connection: PostgresConnection, logger: Logger) async throws {
+        // An iteration whose row was not visible yet when these exposures were first written (its start committed
+        // while they were in flight) still gets them; for the others this is the same min again.
+        try await IterationExposures.record(instants, on: connection, logger: logger)
+        for (locations, merging) in [(newGoals, false), (mergedGoals, true)] where !locations.isEmpty {
             let conflict = merging ? """
                 ON CONFLICT (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final) DO UPDATE SET
                     events = g.events + EXCLUDED.events, value_sum = g.value_sum + EXCLUDED.value_sum,
@@ -450,12 +377,14 @@ struct AnalyticsStore: Sendable {
                 """ : ""
             try await connection.query(
                 """
+                WITH taken AS (
+                    DELETE FROM analytics.pending_goals WHERE ctid = ANY(\(locations)::text[]::tid[]) RETURNING *)
                 INSERT INTO analytics.goals AS g
                     (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final, events,
                      value_sum, value_sum_squares, due_at)
-                SELECT e, k, c, m, o, to_timestamp(rh / 1000.0), true, n, s::numeric, q::numeric, to_timestamp(d / 1000.0)
-                FROM unnest(\(environments), \(kinds), \(keys), \(metrics), \(occurredAt), \(receivedHours), \(events), \(sums),
-                    \(squares), \(dueAt)) AS t(e, k, c, m, o, rh, n, s, q, d)
+                SELECT environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, true, sum(events),
+                       sum(value_sum), sum(value_sum_squares), min(due_at)
+                FROM taken GROUP BY environment_id, context_kind, context_key, metric_key, occurred_at, received_hour
                 \(unescaped: conflict)
                 """, logger: logger)
         }
@@ -522,8 +451,8 @@ struct AnalyticsStore: Sendable {
 
         var isFinal: Bool
         var receivedHour: UnixMilliseconds
-        /// A pending row's due time (kept in the final row it becomes; not read for final rows).
-        var dueAt: UnixMilliseconds = 0
+        /// A pending row's `ctid` (nothing but the round that read it deletes it, so it stays valid).
+        var location: String?
         var payload: Payload
 
         var key: Key {
@@ -531,21 +460,6 @@ struct AnalyticsStore: Sendable {
             case .exposure(let flagKey, _): .exposure(flagKey: flagKey, receivedHour: receivedHour)
             case .goal(let metricKey, let occurredAt, _): .goal(metricKey: metricKey, occurredAt: occurredAt, receivedHour: receivedHour)
             }
-        }
-
-        /// This row and another of the same key as one: the earlier exposure, or the goals' sums; due with the earlier.
-        func merging(_ other: HistoryRow) -> HistoryRow {
-            var result = self
-            result.dueAt = min(dueAt, other.dueAt)
-            switch (payload, other.payload) {
-            case (.exposure(let flagKey, let mine), .exposure(_, let theirs)):
-                result.payload = .exposure(flagKey: flagKey, Exposure.earliest(mine, theirs))
-            case (.goal(let metricKey, let occurredAt, let mine), .goal(_, _, let theirs)):
-                result.payload = .goal(metricKey: metricKey, occurredAt: occurredAt, mine + theirs)
-            default:
-                preconditionFailure("rows of the same key are of the same kind")
-            }
-            return result
         }
     }
 
@@ -577,8 +491,9 @@ struct AnalyticsStore: Sendable {
     /// without final rows).
     ///
     /// Each context's rows are read through the primary key (a nested loop over the contexts, written as `LATERAL`):
-    /// a join let the planner sort and merge the whole table instead, whose final rows only ever grow. Nothing is
-    /// locked: final rows change under the correlation lock alone, which every caller holds.
+    /// a join let the planner sort and merge the whole table instead, whose final rows only ever grow (`OFFSET 0` keeps
+    /// the planner from turning the `LATERAL` subquery into such a join). Nothing is locked: final rows change under the
+    /// correlation lock alone, which every caller holds.
     private func loadFinalHistories(_ contexts: [EnvironmentContext], on connection: PostgresConnection) async throws -> [HistoryRows] {
         let (environments, kinds, keys) = Self.columns(contexts)
         // Rows name their context by its position in `contexts` (WITH ORDINALITY, from 1), not by its three strings:
@@ -591,7 +506,8 @@ struct AnalyticsStore: Sendable {
             FROM unnest(\(environments), \(kinds), \(keys)) WITH ORDINALITY AS c(e, k, c, i)
             CROSS JOIN LATERAL (
                 SELECT y.flag_key, y.received_hour, y.exposed_at, y.variation FROM analytics.exposures y
-                WHERE y.environment_id = c.e AND y.context_kind = c.k AND y.context_key = c.c AND y.is_final) AS x
+                WHERE y.environment_id = c.e AND y.context_kind = c.k AND y.context_key = c.c AND y.is_final
+                OFFSET 0) AS x
             """, logger: logger)
         for try await (ordinal, flagKey, receivedHour, exposedAt, variation)
             in exposures.decode((Int64, String, Int64, Int64, Int32).self)
@@ -608,7 +524,8 @@ struct AnalyticsStore: Sendable {
             CROSS JOIN LATERAL (
                 SELECT y.metric_key, y.received_hour, y.occurred_at, y.events, y.value_sum, y.value_sum_squares
                 FROM analytics.goals y
-                WHERE y.environment_id = c.e AND y.context_kind = c.k AND y.context_key = c.c AND y.is_final) AS g
+                WHERE y.environment_id = c.e AND y.context_kind = c.k AND y.context_key = c.c AND y.is_final
+                OFFSET 0) AS g
             """, logger: logger)
         for try await (ordinal, metricKey, receivedHour, occurredAt, events, sum, squares)
             in goals.decode((Int64, String, Int64, Int64, Int64, String?, String?).self)

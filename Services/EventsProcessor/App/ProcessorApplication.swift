@@ -19,7 +19,7 @@ struct ProcessorApplication {
     func makeStore(_ postgres: PostgresClient) -> AnalyticsStore {
         AnalyticsStore(
             client: postgres, topic: settings.eventsTopic, delay: settings.delayMilliseconds,
-            retention: settings.retentionMilliseconds, logger: logger, parallelReads: settings.databaseMaxConnections >= 4)
+            retention: settings.retentionMilliseconds, logger: logger)
     }
 
     /// The HTTP application running PostgreSQL and the consumer as its services (the server stops

@@ -261,6 +261,11 @@ enum AnalyticsMigrations {
             """,
             "DROP INDEX analytics.exposures_pending",
             "DROP INDEX analytics.goals_pending",
+            // A processor of an older version still running during an upgrade would go on writing pending rows here,
+            // which nothing correlates any more. With these checks its chunk commit fails and rolls back instead
+            // (offsets included), and the records are committed by the processors of this version.
+            "ALTER TABLE analytics.exposures ADD CONSTRAINT exposures_final_only CHECK (is_final)",
+            "ALTER TABLE analytics.goals ADD CONSTRAINT goals_final_only CHECK (is_final)",
         ]),
     ]
 

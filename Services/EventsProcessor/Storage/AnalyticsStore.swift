@@ -23,11 +23,6 @@ struct AnalyticsStore: Sendable {
     /// this is pruned; replays cannot start further back.
     let retention: UnixMilliseconds
     let logger: Logger
-    /// Whether finalization may read the final goal rows on a second connection of the pool, alongside the exposures
-    /// on its own (the rows are stable under the correlation lock it holds, so the two reads see the same state). Only
-    /// with a pool of at least four connections: a chunk commit, a pruning run waiting for the lock and a passing
-    /// offset check can hold the others, and none of them waits for finalization's extra read.
-    var parallelReads = false
 
     /// Shared by chunk commits, exclusive for replay rewinds.
     static let commitLockID: Int64 = 0x7661_6E65_7374_6174  // "vanestat"
@@ -285,7 +280,7 @@ struct AnalyticsStore: Sendable {
                 let exposureCount = takenExposures.count
                 var round = FinalizationRound(more: exposureCount >= contextLimit || goalCount >= contextLimit)
                 guard !taken.contexts.isEmpty else { return round }
-                let finals = try await loadFinalHistories(taken.contexts, on: connection, goalsAlongside: parallelReads)
+                let finals = try await loadFinalHistories(taken.contexts, on: connection)
                 var delta = ExperimentTotals()
                 for (index, context) in taken.contexts.enumerated() {
                     // Most contexts being correlated have no final rows yet: nothing to subtract.
@@ -499,26 +494,11 @@ struct AnalyticsStore: Sendable {
     /// a join let the planner sort and merge the whole table instead, whose final rows only ever grow (`OFFSET 0` keeps
     /// the planner from turning the `LATERAL` subquery into such a join). Nothing is locked: final rows change under the
     /// correlation lock alone, which every caller holds.
-    private func loadFinalHistories(
-        _ contexts: [EnvironmentContext], on connection: PostgresConnection, goalsAlongside: Bool = false
-    ) async throws -> [HistoryRows] {
+    private func loadFinalHistories(_ contexts: [EnvironmentContext], on connection: PostgresConnection) async throws -> [HistoryRows] {
         let (environments, kinds, keys) = Self.columns(contexts)
         // Rows name their context by its position in `contexts` (WITH ORDINALITY, from 1), not by its three strings:
         // decoding and hashing those for every row was most of the processor's time here. Only goals with values need
         // their sums parsed.
-        let goalsQuery: PostgresQuery = """
-            SELECT c.i, g.metric_key, (extract(epoch FROM g.received_hour) * 1000)::bigint,
-                   g.occurred_at, g.events, nullif(g.value_sum, 0)::text, nullif(g.value_sum_squares, 0)::text
-            FROM unnest(\(environments), \(kinds), \(keys)) WITH ORDINALITY AS c(e, k, c, i)
-            CROSS JOIN LATERAL (
-                SELECT y.metric_key, y.received_hour, y.occurred_at, y.events, y.value_sum, y.value_sum_squares
-                FROM analytics.goals y
-                WHERE y.environment_id = c.e AND y.context_kind = c.k AND y.context_key = c.c AND y.is_final
-                OFFSET 0) AS g
-            """
-        let logger = logger
-        async let alongside: [(Int, HistoryRow)] = goalsAlongside
-            ? client.withConnection { try await Self.finalGoals(goalsQuery, on: $0, logger: logger) } : []
         var histories = [HistoryRows](repeating: HistoryRows(), count: contexts.count)
         let exposures = try await connection.query(
             """
@@ -536,27 +516,28 @@ struct AnalyticsStore: Sendable {
                 HistoryRow(isFinal: true, receivedHour: receivedHour,
                            payload: .exposure(flagKey: flagKey, Exposure(exposedAt: exposedAt, variation: Int(variation)))))
         }
-        let goals = goalsAlongside ? try await alongside : try await Self.finalGoals(goalsQuery, on: connection, logger: logger)
-        for (position, row) in goals { histories[position].rows.append(row) }
-        return histories
-    }
-
-    /// The final goal rows that `query` (see ``loadFinalHistories(_:on:goalsAlongside:)``) returns, by context position.
-    private static func finalGoals(_ query: PostgresQuery, on connection: PostgresConnection, logger: Logger) async throws
-        -> [(Int, HistoryRow)]
-    {
-        var result: [(Int, HistoryRow)] = []
-        let goals = try await connection.query(query, logger: logger)
+        let goals = try await connection.query(
+            """
+            SELECT c.i, g.metric_key, (extract(epoch FROM g.received_hour) * 1000)::bigint,
+                   g.occurred_at, g.events, nullif(g.value_sum, 0)::text, nullif(g.value_sum_squares, 0)::text
+            FROM unnest(\(environments), \(kinds), \(keys)) WITH ORDINALITY AS c(e, k, c, i)
+            CROSS JOIN LATERAL (
+                SELECT y.metric_key, y.received_hour, y.occurred_at, y.events, y.value_sum, y.value_sum_squares
+                FROM analytics.goals y
+                WHERE y.environment_id = c.e AND y.context_kind = c.k AND y.context_key = c.c AND y.is_final
+                OFFSET 0) AS g
+            """, logger: logger)
         for try await (ordinal, metricKey, receivedHour, occurredAt, events, sum, squares)
             in goals.decode((Int64, String, Int64, Int64, Int64, String?, String?).self)
         {
             let tally = GoalTally(
                 events: events, valueSum: sum.flatMap { Decimal(string: $0) } ?? 0,
                 valueSquares: squares.flatMap { Decimal(string: $0) } ?? 0)
-            result.append((Int(ordinal) - 1, HistoryRow(isFinal: true, receivedHour: receivedHour,
-                payload: .goal(metricKey: metricKey, occurredAt: occurredAt, tally))))
+            histories[Int(ordinal) - 1].rows.append(
+                HistoryRow(isFinal: true, receivedHour: receivedHour,
+                    payload: .goal(metricKey: metricKey, occurredAt: occurredAt, tally)))
         }
-        return result
+        return histories
     }
 
     // MARK: - Replay

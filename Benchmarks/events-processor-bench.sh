@@ -117,8 +117,14 @@ start_processor() {  # delay log
 }
 stop_processor() { kill -TERM "$PROC_PID"; wait "$PROC_PID" || true; PROC_PID=""; }
 committed() { sql "SELECT coalesce(sum(next_offset), 0) FROM analytics.consumer_offsets" 2>/dev/null || echo 0; }
+# Pending rows: in their own tables since analytics migration 4, flagged in exposures/goals before (BIN= may be older).
 pending() {
-    sql "SELECT (SELECT count(*) FROM analytics.exposures WHERE NOT is_final) + (SELECT count(*) FROM analytics.goals WHERE NOT is_final)"
+    if [[ $(sql "SELECT to_regclass('analytics.pending_exposures') IS NOT NULL") == t ]]; then
+        sql "SELECT (SELECT count(*) FROM analytics.pending_exposures) + (SELECT count(*) FROM analytics.pending_goals)"
+    else
+        sql "SELECT (SELECT count(*) FROM analytics.exposures WHERE NOT is_final)
+             + (SELECT count(*) FROM analytics.goals WHERE NOT is_final)"
+    fi
 }
 metric() { curl -s "http://127.0.0.1:$PROC_PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 

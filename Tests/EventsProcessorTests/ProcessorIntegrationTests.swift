@@ -260,6 +260,37 @@ struct ProcessorIntegrationTests {
         }
     }
 
+    @Test("exposures and goals refuse pending rows: an older processor still running fails its commit instead of stranding them")
+    func finalRowsOnly() async throws {
+        try await ProcessorHarness.with { harness in
+            let processor = try await harness.startProcessor(delaySeconds: 0)
+            defer { processor.stopBlocking() }
+            for isFinal in [false, true] {
+                let outcome: Bool
+                do {
+                    try await harness.postgres.query(
+                        """
+                        INSERT INTO analytics.exposures (environment_id, context_kind, context_key, flag_key, received_hour, is_final,
+                            exposed_at, variation, due_at)
+                        VALUES ('env', 'user', 'old-processor', 'f', now(), \(isFinal), 1, 0, now())
+                        """, logger: harness.logger)
+                    outcome = true
+                } catch {
+                    outcome = false
+                }
+                #expect(outcome == isFinal, "is_final = \(isFinal)")
+            }
+            await #expect(throws: (any Error).self) {
+                try await harness.postgres.query(
+                    """
+                    INSERT INTO analytics.goals (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour,
+                        is_final, events, value_sum, value_sum_squares, due_at)
+                    VALUES ('env', 'user', 'old-processor', 'm', 1, now(), false, 1, 0, 0, now())
+                    """, logger: harness.logger)
+            }
+        }
+    }
+
     @Test("malformed records and events are skipped without blocking the partition")
     func malformedInput() async throws {
         try await ProcessorHarness.with { harness in

@@ -346,20 +346,31 @@ struct CorrelationData {
 
     var sql: String {
         var lines = ["BEGIN;"]
+        // Pending exposures and goals have tables of their own (analytics migration 4).
         for e in exposures {
             lines.append(
-                """
-                INSERT INTO analytics.exposures VALUES ('\(e.environment)', '\(e.kind)', '\(e.key)', '\(e.flag)',
-                    to_timestamp(\(e.hour) * 3600), \(e.isFinal), \(e.at), \(e.variation), now());
-                """)
+                e.isFinal
+                    ? """
+                    INSERT INTO analytics.exposures VALUES ('\(e.environment)', '\(e.kind)', '\(e.key)', '\(e.flag)',
+                        to_timestamp(\(e.hour) * 3600), true, \(e.at), \(e.variation), now());
+                    """
+                    : """
+                    INSERT INTO analytics.pending_exposures VALUES ('\(e.environment)', '\(e.kind)', '\(e.key)', '\(e.flag)',
+                        to_timestamp(\(e.hour) * 3600), \(e.at), \(e.variation), now());
+                    """)
         }
         for g in goals {
             let value = Self.decimal(g.cents)
             lines.append(
-                """
-                INSERT INTO analytics.goals VALUES ('\(g.environment)', '\(g.kind)', '\(g.key)', '\(g.metric)', \(g.at),
-                    to_timestamp(\(g.hour) * 3600), \(g.isFinal), \(g.events), \(value), \(value) * \(value), now());
-                """)
+                g.isFinal
+                    ? """
+                    INSERT INTO analytics.goals VALUES ('\(g.environment)', '\(g.kind)', '\(g.key)', '\(g.metric)', \(g.at),
+                        to_timestamp(\(g.hour) * 3600), true, \(g.events), \(value), \(value) * \(value), now());
+                    """
+                    : """
+                    INSERT INTO analytics.pending_goals VALUES ('\(g.environment)', '\(g.kind)', '\(g.key)', '\(g.metric)', \(g.at),
+                        to_timestamp(\(g.hour) * 3600), \(g.events), \(value), \(value) * \(value), now());
+                    """)
         }
         // What events-processor derives from these exposures for every iteration (IterationExposures): each context's
         // first exposure in the window, kept as a minimum (so running this again for more exposures is the same).
@@ -372,7 +383,10 @@ struct CorrelationData {
             FROM (SELECT e.environment_id::text AS e, e.flag_key AS f, (extract(epoch FROM i.started_at) * 1000)::bigint AS s,
                          (extract(epoch FROM i.stopped_at) * 1000)::bigint AS p
                   FROM experiments e JOIN experiment_iterations i ON i.experiment_id = e.id) w
-            JOIN analytics.exposures x ON x.environment_id = w.e AND x.flag_key = w.f
+            JOIN (SELECT environment_id, flag_key, context_kind, context_key, exposed_at, variation FROM analytics.exposures
+                  UNION ALL
+                  SELECT environment_id, flag_key, context_kind, context_key, exposed_at, variation FROM analytics.pending_exposures) x
+              ON x.environment_id = w.e AND x.flag_key = w.f
              AND x.exposed_at >= w.s AND (w.p IS NULL OR x.exposed_at < w.p)
             ORDER BY w.e, w.f, w.s, x.context_kind, x.context_key, x.exposed_at, x.variation
             ON CONFLICT (environment_id, flag_key, iteration_start, context_kind, context_key) DO UPDATE SET

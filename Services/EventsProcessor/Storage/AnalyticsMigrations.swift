@@ -211,6 +211,62 @@ enum AnalyticsMigrations {
             // The results no longer read exposures by flag: the index only cost writes.
             "DROP INDEX analytics.exposures_flag_context",
         ]),
+        // Pending rows apart from the final ones (docs/performance.md, events-processor, third round). A chunk commit
+        // appends its pending rows with a plain INSERT: no key, so no conflict check and no waiting for the rows a
+        // correlation round is finalizing; finalization deletes the due rows it takes (RETURNING them) and merges them
+        // into `exposures`/`goals`, which from here on hold final rows only (`is_final` stays, always true, for the
+        // readers and the primary key). The due index is all a pending row needs: finalization takes rows by due
+        // time, and nothing looks a pending row up by its key. Pending rows written so far move over.
+        Migration(version: 4, name: "pending rows apart", statements: [
+            """
+            CREATE TABLE analytics.pending_exposures (
+                environment_id text NOT NULL,
+                context_kind text NOT NULL,
+                context_key text NOT NULL,
+                flag_key text NOT NULL,
+                received_hour timestamptz NOT NULL,
+                exposed_at bigint NOT NULL,
+                variation integer NOT NULL,
+                due_at timestamptz NOT NULL
+            )
+            """,
+            "CREATE INDEX pending_exposures_due ON analytics.pending_exposures (due_at)",
+            """
+            CREATE TABLE analytics.pending_goals (
+                environment_id text NOT NULL,
+                context_kind text NOT NULL,
+                context_key text NOT NULL,
+                metric_key text NOT NULL,
+                occurred_at bigint NOT NULL,
+                received_hour timestamptz NOT NULL,
+                events bigint NOT NULL,
+                value_sum numeric NOT NULL,
+                value_sum_squares numeric NOT NULL,
+                due_at timestamptz NOT NULL
+            )
+            """,
+            "CREATE INDEX pending_goals_due ON analytics.pending_goals (due_at)",
+            """
+            WITH moved AS (DELETE FROM analytics.exposures WHERE NOT is_final RETURNING *)
+            INSERT INTO analytics.pending_exposures
+                (environment_id, context_kind, context_key, flag_key, received_hour, exposed_at, variation, due_at)
+            SELECT environment_id, context_kind, context_key, flag_key, received_hour, exposed_at, variation, due_at FROM moved
+            """,
+            """
+            WITH moved AS (DELETE FROM analytics.goals WHERE NOT is_final RETURNING *)
+            INSERT INTO analytics.pending_goals (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour,
+                events, value_sum, value_sum_squares, due_at)
+            SELECT environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, events, value_sum,
+                   value_sum_squares, due_at FROM moved
+            """,
+            "DROP INDEX analytics.exposures_pending",
+            "DROP INDEX analytics.goals_pending",
+            // A processor of an older version still running during an upgrade would go on writing pending rows here,
+            // which nothing correlates any more. With these checks its chunk commit fails and rolls back instead
+            // (offsets included), and the records are committed by the processors of this version.
+            "ALTER TABLE analytics.exposures ADD CONSTRAINT exposures_final_only CHECK (is_final)",
+            "ALTER TABLE analytics.goals ADD CONSTRAINT goals_final_only CHECK (is_final)",
+        ]),
     ]
 
     /// Applies every migration not applied yet; safe to run concurrently from several processes.

@@ -10,9 +10,10 @@ import PostgresNIO
 /// offset row is locked `FOR UPDATE`, which fences two members that both think they own a
 /// partition). Finalization and pruning change the final correlation state and the experiment
 /// tables from whole-context histories, so they run one at a time (an exclusive advisory lock),
-/// but alongside chunk commits: finalization locks the pending rows it correlates and moves
-/// exactly those, so a commit adding to a context meanwhile either waits for it or leaves a new
-/// pending row for the next round. A replay rewind excludes both (it takes both locks).
+/// but alongside chunk commits: chunks append pending rows to their own tables, and finalization
+/// takes (deletes) the due ones that are committed and merges them into the final rows, so the
+/// two never wait for each other's rows; a row committed meanwhile is taken by the next round. A
+/// replay rewind excludes both (it takes both locks).
 struct AnalyticsStore: Sendable {
     let client: PostgresClient
     let topic: String
@@ -30,12 +31,12 @@ struct AnalyticsStore: Sendable {
 
     var extraction: EventExtraction { EventExtraction(lateness: retention) }
 
-    /// Settings of chunk commits and finalization, in one round trip: asynchronous commit (see the callers), and no
-    /// JIT compilation: the statements' cost estimates grow with the arrays bound to them (20,000 contexts look
-    /// expensive) and cross `jit_above_cost`, but each is a nested loop of index lookups, which compiling to machine
-    /// code cannot speed up.
+    /// Settings of chunk commits and finalization, in one round trip: asynchronous commit (see the callers); no JIT
+    /// compilation: the statements' cost estimates grow with the arrays bound to them (20,000 contexts look expensive)
+    /// and cross `jit_above_cost`, but each is a nested loop of index lookups, which compiling to machine code cannot
+    /// speed up; and room to sort and group a round's pending rows in memory (the default 4 MB spilled them to disk).
     static let transactionSettings: PostgresQuery =
-        "SELECT set_config('synchronous_commit', 'off', true), set_config('jit', 'off', true)"
+        "SELECT set_config('synchronous_commit', 'off', true), set_config('jit', 'off', true), set_config('work_mem', '64MB', true)"
 
     // MARK: - Offsets
 
@@ -212,119 +213,179 @@ struct AnalyticsStore: Sendable {
         var more = false
     }
 
-    /// Correlates pending exposures and goals whose delay has passed, for the contexts of up to `contextLimit` due
-    /// exposure rows and as many due goal rows (so at most twice that many contexts).
+    /// Correlates pending exposures and goals whose delay has passed: up to `contextLimit` due rows of each table (so
+    /// at most twice that many contexts), taken out of the pending tables and merged into their contexts' final rows.
     func finalizeDue(now: UnixMilliseconds, contextLimit: Int) async throws -> FinalizationRound {
         try await retrying {
             try await client.withTransaction(logger: logger) { connection in
                 // Pending rows stay pending if this commit is lost: finalizing again is the same.
                 try await connection.query(Self.transactionSettings, logger: logger)
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.correlationLockID))", logger: logger)
-                // Each table is read only up to the limit, through the pending index: a UNION of the two, limited
-                // afterwards, read and hashed every due row in every round (most of the round's time once rounds
-                // got smaller than the backlog).
-                let due = try await connection.query(
+                // Due rows are read through the due index, with their location: nothing else deletes or updates
+                // pending rows (rewinds take this lock too) and chunk commits only append, so nothing needs locking or
+                // skipping, and the locations stay valid until ``writeFinal`` deletes exactly these rows. A row
+                // committed after this snapshot is taken by a later round. Any subset of a context's pending rows can be
+                // correlated on its own, since a round recomputes the context from all its final rows.
+                //
+                // Both tables are read in due order up to the same instant, so that a context's exposures and goals of the
+                // same batches are correlated in the same round: each round probes each of its contexts' final rows, and
+                // rounds cut independently took most contexts twice.
+                let exposures = try await connection.query(
                     """
-                    WITH x AS (
-                        SELECT environment_id, context_kind, context_key FROM analytics.exposures
-                        WHERE NOT is_final AND due_at <= to_timestamp(\(now) / 1000.0) LIMIT \(contextLimit)),
-                    g AS (
-                        SELECT environment_id, context_kind, context_key FROM analytics.goals
-                        WHERE NOT is_final AND due_at <= to_timestamp(\(now) / 1000.0) LIMIT \(contextLimit))
-                    SELECT environment_id, context_kind, context_key,
-                           (SELECT count(*) FROM x) >= \(contextLimit) OR (SELECT count(*) FROM g) >= \(contextLimit)
-                    FROM (SELECT * FROM x UNION SELECT * FROM g) AS d
+                    SELECT ctid::text, environment_id, context_kind, context_key, flag_key,
+                           (extract(epoch FROM received_hour) * 1000)::bigint, exposed_at, variation,
+                           (extract(epoch FROM due_at) * 1000)::bigint
+                    FROM analytics.pending_exposures WHERE due_at <= to_timestamp(\(now) / 1000.0) ORDER BY due_at LIMIT \(contextLimit)
                     """, logger: logger)
-                var round = FinalizationRound()
-                var contexts: [EnvironmentContext] = []
-                for try await (environmentID, kind, key, more) in due.decode((String, String, String, Bool).self) {
-                    contexts.append(EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key)))
-                    round.more = more
+                var takenExposures: [(EnvironmentContext, HistoryRow, UnixMilliseconds)] = []
+                for try await (location, environmentID, kind, key, flagKey, receivedHour, exposedAt, variation, dueAt)
+                    in exposures.decode((String, String, String, String, String, Int64, Int64, Int32, Int64).self)
+                {
+                    takenExposures.append((
+                        EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key)),
+                        HistoryRow(isFinal: false, receivedHour: receivedHour, location: location,
+                            payload: .exposure(flagKey: flagKey, Exposure(exposedAt: exposedAt, variation: Int(variation)))),
+                        dueAt))
                 }
-                guard !contexts.isEmpty else { return round }
-                contexts = contexts.sorted(lockOrder: { LockOrder(LockOrder.context($0)) }, tieBreak: <)
-                let histories = try await loadHistories(contexts, on: connection, finalOrDueAt: now)
+                // A full batch of exposures ends at its last due time (rows due at that same instant beyond the limit wait
+                // for the next round); the goals stop there too.
+                var cutoff = now
+                if takenExposures.count >= contextLimit, let last = takenExposures.last { cutoff = last.2 }
+                var taken = TakenRows()
+                let goals = try await connection.query(
+                    """
+                    SELECT ctid::text, environment_id, context_kind, context_key, metric_key, occurred_at,
+                           (extract(epoch FROM received_hour) * 1000)::bigint, events, nullif(value_sum, 0)::text,
+                           nullif(value_sum_squares, 0)::text, (extract(epoch FROM due_at) * 1000)::bigint
+                    FROM analytics.pending_goals WHERE due_at <= to_timestamp(\(cutoff) / 1000.0) ORDER BY due_at LIMIT \(contextLimit)
+                    """, logger: logger)
+                var goalCount = 0
+                var lastGoalDue = cutoff
+                for try await (location, environmentID, kind, key, metricKey, occurredAt, receivedHour, events, sum, squares, dueAt)
+                    in goals.decode((String, String, String, String, String, Int64, Int64, Int64, String?, String?, Int64).self)
+                {
+                    goalCount += 1
+                    lastGoalDue = dueAt
+                    let tally = GoalTally(
+                        events: events, valueSum: sum.flatMap { Decimal(string: $0) } ?? 0,
+                        valueSquares: squares.flatMap { Decimal(string: $0) } ?? 0)
+                    taken.add(
+                        EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key)),
+                        HistoryRow(isFinal: false, receivedHour: receivedHour, location: location,
+                            payload: .goal(metricKey: metricKey, occurredAt: occurredAt, tally)))
+                }
+                // A full batch of goals ends earlier: the exposures due after its last goal wait for the next round.
+                if goalCount >= contextLimit { cutoff = min(cutoff, lastGoalDue) }
+                for (context, row, dueAt) in takenExposures where dueAt <= cutoff { taken.add(context, row) }
+                let exposureCount = takenExposures.count
+                var round = FinalizationRound(more: exposureCount >= contextLimit || goalCount >= contextLimit)
+                guard !taken.contexts.isEmpty else { return round }
+                let finals = try await loadFinalHistories(taken.contexts, on: connection)
                 var delta = ExperimentTotals()
-                for (context, rows) in histories {
-                    delta.add(rows.history { $0.isFinal }, environmentID: context.environmentID, sign: -1)
-                    delta.add(rows.history { _ in true }, environmentID: context.environmentID)
+                for (index, context) in taken.contexts.enumerated() {
+                    // Most contexts being correlated have no final rows yet: nothing to subtract.
+                    if !finals[index].rows.isEmpty {
+                        delta.add(finals[index].history { _ in true }, environmentID: context.environmentID, sign: -1)
+                    }
+                    let all = HistoryRows(rows: finals[index].rows + taken.rows[index])
+                    delta.add(all.history { _ in true }, environmentID: context.environmentID)
                 }
                 delta.removeZeros()
                 try await apply(delta, on: connection)
-                try await moveToFinal(histories, on: connection)
-                round.contexts = contexts.count
+                try await writeFinal(taken, finals: finals, on: connection)
+                round.contexts = taken.contexts.count
                 return round
             }
         }
     }
 
-    /// Makes exactly the pending rows that were loaded (and locked) final. A pending row whose key has no final row yet
-    /// (nearly all of them) is updated in place, found by its location (a TID scan, no key lookups); one that must be
-    /// merged into an existing final row is deleted by its location and merged into that row. Updating in place writes
-    /// each row once more instead of deleting it and inserting a copy (with a speculative insertion for the conflict
-    /// check): about half the cost of finalizing a row. No other transaction can create a final row meanwhile: final
-    /// rows change under the correlation lock alone, and every final row of these contexts was loaded.
-    private func moveToFinal(_ histories: [(EnvironmentContext, HistoryRows)], on connection: PostgresConnection) async throws {
-        var promotedExposures: [String] = []
+    /// Pending rows taken by a finalization round, grouped by context.
+    struct TakenRows {
+        var contexts: [EnvironmentContext] = []
+        /// The pending rows of `contexts[i]`.
+        var rows: [[HistoryRow]] = []
+        private var positions: [EnvironmentContext: Int] = [:]
+
+        mutating func add(_ context: EnvironmentContext, _ row: HistoryRow) {
+            if let position = positions[context] {
+                rows[position].append(row)
+            } else {
+                positions[context] = contexts.count
+                contexts.append(context)
+                rows.append([row])
+            }
+        }
+    }
+
+    /// Moves the taken pending rows into the final rows: each statement deletes pending rows by their location (a TID
+    /// scan) and inserts them, rows of the same key (written by several chunks) merged, in the same statement, so that
+    /// no row travels back from the processor. A key without a final row yet (nearly all of them) is a plain insert;
+    /// only the others are merged into their final row with a conflict clause. No other transaction can create a final
+    /// row meanwhile: final rows change under the correlation lock alone, and every final row of these contexts was
+    /// loaded.
+    private func writeFinal(_ taken: TakenRows, finals: [HistoryRows], on connection: PostgresConnection) async throws {
+        var newExposures: [String] = []
         var mergedExposures: [String] = []
-        var instants: [ExposureCell: [UnixMilliseconds: Int]] = [:]
-        var promotedGoals: [String] = []
+        var newGoals: [String] = []
         var mergedGoals: [String] = []
-        for (context, rows) in histories {
-            let finalKeys = rows.finalKeys()
-            for row in rows.rows where !row.isFinal {
+        var instants: [ExposureCell: [UnixMilliseconds: Int]] = [:]
+        for (index, rows) in taken.rows.enumerated() {
+            // Most contexts being correlated have no final rows: nothing merges.
+            let finalKeys = finals[index].rows.isEmpty ? [] : finals[index].finalKeys()
+            for row in rows {
                 guard let location = row.location else { continue }
-                let merges = finalKeys.contains(row.key)
+                let merges = !finalKeys.isEmpty && finalKeys.contains(row.key)
                 switch row.payload {
                 case .exposure(let flagKey, let exposure):
-                    if merges { mergedExposures.append(location) } else { promotedExposures.append(location) }
-                    instants[ExposureCell(context: context, flagKey: flagKey), default: [:]][exposure.exposedAt] = min(
-                        instants[ExposureCell(context: context, flagKey: flagKey)]?[exposure.exposedAt] ?? exposure.variation,
-                        exposure.variation)
+                    if merges { mergedExposures.append(location) } else { newExposures.append(location) }
+                    let cell = ExposureCell(context: taken.contexts[index], flagKey: flagKey)
+                    instants[cell, default: [:]][exposure.exposedAt] = min(
+                        instants[cell]?[exposure.exposedAt] ?? exposure.variation, exposure.variation)
                 case .goal:
-                    if merges { mergedGoals.append(location) } else { promotedGoals.append(location) }
+                    if merges { mergedGoals.append(location) } else { newGoals.append(location) }
                 }
             }
         }
-        if !promotedExposures.isEmpty {
-            try await connection.query(
-                "UPDATE analytics.exposures SET is_final = true WHERE ctid = ANY(\(promotedExposures)::text[]::tid[])", logger: logger)
-        }
-        if !mergedExposures.isEmpty {
-            try await connection.query(
-                """
-                WITH moved AS (
-                    DELETE FROM analytics.exposures x WHERE x.ctid = ANY(\(mergedExposures)::text[]::tid[]) RETURNING x.*)
-                INSERT INTO analytics.exposures AS x
-                    (environment_id, context_kind, context_key, flag_key, received_hour, is_final, exposed_at, variation, due_at)
-                SELECT environment_id, context_kind, context_key, flag_key, received_hour, true, exposed_at, variation, due_at FROM moved
+        for (locations, merging) in [(newExposures, false), (mergedExposures, true)] where !locations.isEmpty {
+            let conflict = merging ? """
                 ON CONFLICT (environment_id, context_kind, context_key, flag_key, received_hour, is_final) DO UPDATE SET
                     exposed_at = CASE WHEN (EXCLUDED.exposed_at, EXCLUDED.variation) < (x.exposed_at, x.variation)
                                       THEN EXCLUDED.exposed_at ELSE x.exposed_at END,
                     variation = CASE WHEN (EXCLUDED.exposed_at, EXCLUDED.variation) < (x.exposed_at, x.variation)
                                      THEN EXCLUDED.variation ELSE x.variation END
+                """ : ""
+            try await connection.query(
+                """
+                WITH taken AS (
+                    DELETE FROM analytics.pending_exposures WHERE ctid = ANY(\(locations)::text[]::tid[]) RETURNING *)
+                INSERT INTO analytics.exposures AS x
+                    (environment_id, context_kind, context_key, flag_key, received_hour, is_final, exposed_at, variation, due_at)
+                SELECT DISTINCT ON (environment_id, context_kind, context_key, flag_key, received_hour)
+                       environment_id, context_kind, context_key, flag_key, received_hour, true, exposed_at, variation, due_at
+                FROM taken ORDER BY environment_id, context_kind, context_key, flag_key, received_hour, exposed_at, variation
+                \(unescaped: conflict)
                 """, logger: logger)
         }
         // An iteration whose row was not visible yet when these exposures were first written (its start committed
         // while they were in flight) still gets them; for the others this is the same min again.
         try await IterationExposures.record(instants, on: connection, logger: logger)
-        if !promotedGoals.isEmpty {
-            try await connection.query(
-                "UPDATE analytics.goals SET is_final = true WHERE ctid = ANY(\(promotedGoals)::text[]::tid[])", logger: logger)
-        }
-        if !mergedGoals.isEmpty {
-            try await connection.query(
-                """
-                WITH moved AS (
-                    DELETE FROM analytics.goals g WHERE g.ctid = ANY(\(mergedGoals)::text[]::tid[]) RETURNING g.*)
-                INSERT INTO analytics.goals AS g
-                    (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final, events,
-                     value_sum, value_sum_squares, due_at)
-                SELECT environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, true, events,
-                       value_sum, value_sum_squares, due_at FROM moved
+        for (locations, merging) in [(newGoals, false), (mergedGoals, true)] where !locations.isEmpty {
+            let conflict = merging ? """
                 ON CONFLICT (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final) DO UPDATE SET
                     events = g.events + EXCLUDED.events, value_sum = g.value_sum + EXCLUDED.value_sum,
                     value_sum_squares = g.value_sum_squares + EXCLUDED.value_sum_squares
+                """ : ""
+            try await connection.query(
+                """
+                WITH taken AS (
+                    DELETE FROM analytics.pending_goals WHERE ctid = ANY(\(locations)::text[]::tid[]) RETURNING *)
+                INSERT INTO analytics.goals AS g
+                    (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final, events,
+                     value_sum, value_sum_squares, due_at)
+                SELECT environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, true, sum(events),
+                       sum(value_sum), sum(value_sum_squares), min(due_at)
+                FROM taken GROUP BY environment_id, context_kind, context_key, metric_key, occurred_at, received_hour
+                \(unescaped: conflict)
                 """, logger: logger)
         }
     }
@@ -390,7 +451,7 @@ struct AnalyticsStore: Sendable {
 
         var isFinal: Bool
         var receivedHour: UnixMilliseconds
-        /// A pending row's `ctid` (it is locked, so the location stays valid until the transaction ends).
+        /// A pending row's `ctid` (nothing but the round that read it deletes it, so it stays valid).
         var location: String?
         var payload: Payload
 
@@ -426,74 +487,57 @@ struct AnalyticsStore: Sendable {
         }
     }
 
-    /// Loads the final rows (and, with `finalOrDueAt`, the pending rows due by then, locked until the transaction ends)
-    /// of contexts.
+    /// Loads the final rows of contexts, in the order of `contexts` (one ``HistoryRows`` each, empty for a context
+    /// without final rows).
     ///
     /// Each context's rows are read through the primary key (a nested loop over the contexts, written as `LATERAL`):
-    /// a join let the planner sort and merge the whole table instead, whose final rows only ever grow. With
-    /// `finalOrDueAt`, the rows are locked context by context, in the order of `contexts` (final rows too: one probe
-    /// per context is cheaper than a second, unlocked one), and pending rows are remembered by their physical location
-    /// (`ctid`), which stays valid while they are locked, so that ``moveToFinal(_:on:)`` finalizes them without
-    /// searching the keys again. Without it (a rewind, which excludes every writer), nothing is locked.
-    ///
-    /// Rows locked by a chunk commit still running are skipped, not waited for (it would hold the whole round for the
-    /// rest of that commit). Only pending rows can be locked by others (final rows change under the correlation lock
-    /// alone), and a pending row left out stays pending: it is correlated in a later round, like a row not due yet.
-    private func loadHistories(
-        _ contexts: [EnvironmentContext], on connection: PostgresConnection, finalOrDueAt now: UnixMilliseconds?
-    ) async throws -> [(EnvironmentContext, HistoryRows)] {
+    /// a join let the planner sort and merge the whole table instead, whose final rows only ever grow (`OFFSET 0` keeps
+    /// the planner from turning the `LATERAL` subquery into such a join). Nothing is locked: final rows change under the
+    /// correlation lock alone, which every caller holds.
+    private func loadFinalHistories(_ contexts: [EnvironmentContext], on connection: PostgresConnection) async throws -> [HistoryRows] {
         let (environments, kinds, keys) = Self.columns(contexts)
-        let includeDue = now != nil
-        let dueBound = now ?? 0
-        let lock = includeDue ? "FOR UPDATE SKIP LOCKED" : ""
         // Rows name their context by its position in `contexts` (WITH ORDINALITY, from 1), not by its three strings:
-        // decoding and hashing those for every row was most of the processor's time here. Only pending rows need their
-        // location, and only goals with values need their sums parsed.
+        // decoding and hashing those for every row was most of the processor's time here. Only goals with values need
+        // their sums parsed.
         var histories = [HistoryRows](repeating: HistoryRows(), count: contexts.count)
         let exposures = try await connection.query(
             """
-            SELECT c.i, x.flag_key, x.is_final, (extract(epoch FROM x.received_hour) * 1000)::bigint,
-                   x.exposed_at, x.variation, CASE WHEN x.is_final THEN NULL ELSE x.ctid::text END
+            SELECT c.i, x.flag_key, (extract(epoch FROM x.received_hour) * 1000)::bigint, x.exposed_at, x.variation
             FROM unnest(\(environments), \(kinds), \(keys)) WITH ORDINALITY AS c(e, k, c, i)
             CROSS JOIN LATERAL (
-                SELECT y.flag_key, y.is_final, y.received_hour, y.exposed_at, y.variation, y.ctid FROM analytics.exposures y
-                WHERE y.environment_id = c.e AND y.context_kind = c.k AND y.context_key = c.c
-                  AND (y.is_final OR (\(includeDue) AND y.due_at <= to_timestamp(\(dueBound) / 1000.0)))
-                ORDER BY y.flag_key, y.received_hour, y.is_final
-                \(unescaped: lock)) AS x
+                SELECT y.flag_key, y.received_hour, y.exposed_at, y.variation FROM analytics.exposures y
+                WHERE y.environment_id = c.e AND y.context_kind = c.k AND y.context_key = c.c AND y.is_final
+                OFFSET 0) AS x
             """, logger: logger)
-        for try await (ordinal, flagKey, isFinal, receivedHour, exposedAt, variation, location)
-            in exposures.decode((Int64, String, Bool, Int64, Int64, Int32, String?).self)
+        for try await (ordinal, flagKey, receivedHour, exposedAt, variation)
+            in exposures.decode((Int64, String, Int64, Int64, Int32).self)
         {
             histories[Int(ordinal) - 1].rows.append(
-                HistoryRow(isFinal: isFinal, receivedHour: receivedHour, location: location,
+                HistoryRow(isFinal: true, receivedHour: receivedHour,
                            payload: .exposure(flagKey: flagKey, Exposure(exposedAt: exposedAt, variation: Int(variation)))))
         }
         let goals = try await connection.query(
             """
-            SELECT c.i, g.metric_key, g.is_final, (extract(epoch FROM g.received_hour) * 1000)::bigint,
-                   g.occurred_at, g.events, nullif(g.value_sum, 0)::text, nullif(g.value_sum_squares, 0)::text,
-                   CASE WHEN g.is_final THEN NULL ELSE g.ctid::text END
+            SELECT c.i, g.metric_key, (extract(epoch FROM g.received_hour) * 1000)::bigint,
+                   g.occurred_at, g.events, nullif(g.value_sum, 0)::text, nullif(g.value_sum_squares, 0)::text
             FROM unnest(\(environments), \(kinds), \(keys)) WITH ORDINALITY AS c(e, k, c, i)
             CROSS JOIN LATERAL (
-                SELECT y.metric_key, y.is_final, y.received_hour, y.occurred_at, y.events, y.value_sum, y.value_sum_squares, y.ctid
+                SELECT y.metric_key, y.received_hour, y.occurred_at, y.events, y.value_sum, y.value_sum_squares
                 FROM analytics.goals y
-                WHERE y.environment_id = c.e AND y.context_kind = c.k AND y.context_key = c.c
-                  AND (y.is_final OR (\(includeDue) AND y.due_at <= to_timestamp(\(dueBound) / 1000.0)))
-                ORDER BY y.metric_key, y.occurred_at, y.received_hour, y.is_final
-                \(unescaped: lock)) AS g
+                WHERE y.environment_id = c.e AND y.context_kind = c.k AND y.context_key = c.c AND y.is_final
+                OFFSET 0) AS g
             """, logger: logger)
-        for try await (ordinal, metricKey, isFinal, receivedHour, occurredAt, events, sum, squares, location)
-            in goals.decode((Int64, String, Bool, Int64, Int64, Int64, String?, String?, String?).self)
+        for try await (ordinal, metricKey, receivedHour, occurredAt, events, sum, squares)
+            in goals.decode((Int64, String, Int64, Int64, Int64, String?, String?).self)
         {
             let tally = GoalTally(
                 events: events, valueSum: sum.flatMap { Decimal(string: $0) } ?? 0,
                 valueSquares: squares.flatMap { Decimal(string: $0) } ?? 0)
             histories[Int(ordinal) - 1].rows.append(
-                HistoryRow(isFinal: isFinal, receivedHour: receivedHour, location: location,
+                HistoryRow(isFinal: true, receivedHour: receivedHour,
                     payload: .goal(metricKey: metricKey, occurredAt: occurredAt, tally)))
         }
-        return zip(contexts, histories).filter { !$0.1.rows.isEmpty }
+        return histories
     }
 
     // MARK: - Replay
@@ -589,9 +633,9 @@ struct AnalyticsStore: Sendable {
         while start < contexts.count {
             let batch = Array(contexts[start..<min(start + 2000, contexts.count)])
             start += batch.count
-            let histories = try await loadHistories(batch, on: connection, finalOrDueAt: nil)
+            let histories = try await loadFinalHistories(batch, on: connection)
             var delta = ExperimentTotals()
-            for (context, rows) in histories {
+            for (context, rows) in zip(batch, histories) where !rows.rows.isEmpty {
                 delta.add(rows.history { $0.isFinal }, environmentID: context.environmentID, sign: -1)
                 delta.add(rows.history { $0.isFinal && $0.receivedHour < from }, environmentID: context.environmentID)
             }
@@ -602,6 +646,10 @@ struct AnalyticsStore: Sendable {
             "DELETE FROM analytics.exposures WHERE received_hour >= to_timestamp(\(from) / 1000.0)", logger: logger)
         try await connection.query(
             "DELETE FROM analytics.goals WHERE received_hour >= to_timestamp(\(from) / 1000.0)", logger: logger)
+        try await connection.query(
+            "DELETE FROM analytics.pending_exposures WHERE received_hour >= to_timestamp(\(from) / 1000.0)", logger: logger)
+        try await connection.query(
+            "DELETE FROM analytics.pending_goals WHERE received_hour >= to_timestamp(\(from) / 1000.0)", logger: logger)
 
         // Evaluations: subtract the retracted receipts, then recompute the affected flags' last
         // evaluation from what remains.

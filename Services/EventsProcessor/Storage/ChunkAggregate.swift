@@ -2,8 +2,8 @@ import Logging
 import PostgresNIO
 
 /// A chunk's contributions merged in memory, then written with one statement per table
-/// (arrays bound as parameters and `unnest`ed), in ``LockOrder`` so that concurrent writers lock
-/// rows in the same order.
+/// (arrays bound as parameters and `unnest`ed). Upserted rows are written in ``LockOrder`` so that concurrent
+/// writers lock them in the same order; pending exposures and goals are appended, which locks nothing.
 struct ChunkAggregate: Sendable {
     struct Receipt<Cell: Hashable & Sendable>: Hashable, Sendable {
         var cell: Cell
@@ -59,7 +59,9 @@ struct ChunkAggregate: Sendable {
         return [exposure, goal].compactMap { $0 }.min()
     }
 
-    /// The rows to write, in ``LockOrder`` (sorting is the costly part: it is done before the chunk's transaction).
+    /// The rows to write, the upserted ones in ``LockOrder`` (sorting is the costly part: it is done before the chunk's
+    /// transaction). Pending exposures and goals are appended without a key, so their order does not matter and they
+    /// are not sorted.
     func sorted() -> SortedChunk {
         var hourly: [EvaluationCell: Int64] = [:]
         var latest: [FlagIdentity: UnixMilliseconds] = [:]
@@ -79,19 +81,14 @@ struct ChunkAggregate: Sendable {
             }, tieBreak: { flagOrder($0.key.flag, $1.key.flag) }),
             latest: latest.sorted(lockOrder: { LockOrder(LockOrder.hash($0.key.environmentID, $0.key.flagKey)) },
                 tieBreak: { flagOrder($0.key, $1.key) }),
-            exposures: exposures.sorted(lockOrder: {
-                LockOrder(LockOrder.context($0.key.cell.context), LockOrder.hash($0.key.cell.flagKey), $0.key.receivedHour)
-            }, tieBreak: { ($0.key.cell.context, $0.key.cell.flagKey) < ($1.key.cell.context, $1.key.cell.flagKey) }),
+            exposures: Array(exposures),
             exposureInstants: exposureInstants,
-            goals: goals.sorted(lockOrder: {
-                LockOrder(LockOrder.context($0.key.cell.context), LockOrder.hash($0.key.cell.metricKey), $0.key.cell.occurredAt,
-                    $0.key.receivedHour)
-            }, tieBreak: { ($0.key.cell.context, $0.key.cell.metricKey) < ($1.key.cell.context, $1.key.cell.metricKey) }),
+            goals: Array(goals),
             earliestDue: earliestDue)
     }
 }
 
-/// A chunk's rows in ``LockOrder``, ready to be written.
+/// A chunk's rows, ready to be written (the upserted ones in ``LockOrder``).
 struct SortedChunk: Sendable {
     typealias Receipt = ChunkAggregate.Receipt
     typealias Pending = ChunkAggregate.Pending
@@ -147,41 +144,35 @@ struct SortedChunk: Sendable {
             """, logger: logger)
     }
 
+    /// Appends the chunk's pending exposures: no key and no conflict check, so a chunk never waits for a correlation
+    /// round (finalization merges rows of the same key).
     private func writeExposures(on connection: PostgresConnection, logger: Logger) async throws {
         let rows = exposures
         try await connection.query(
             """
-            INSERT INTO analytics.exposures AS x
-                (environment_id, context_kind, context_key, flag_key, received_hour, is_final, exposed_at, variation, due_at)
-            SELECT e, k, c, f, to_timestamp(rh / 1000.0), false, a, v, to_timestamp(d / 1000.0)
+            INSERT INTO analytics.pending_exposures
+                (environment_id, context_kind, context_key, flag_key, received_hour, exposed_at, variation, due_at)
+            SELECT e, k, c, f, to_timestamp(rh / 1000.0), a, v, to_timestamp(d / 1000.0)
             FROM unnest(\(rows.map(\.key.cell.context.environmentID)), \(rows.map(\.key.cell.context.context.kind)),
                 \(rows.map(\.key.cell.context.context.key)), \(rows.map(\.key.cell.flagKey)), \(rows.map(\.key.receivedHour)),
                 \(rows.map(\.value.value.exposedAt)), \(rows.map { Int32(clamping: $0.value.value.variation) }), \(rows.map(\.value.dueAt)))
                 AS t(e, k, c, f, rh, a, v, d)
-            ON CONFLICT (environment_id, context_kind, context_key, flag_key, received_hour, is_final) DO UPDATE SET
-                exposed_at = CASE WHEN (EXCLUDED.exposed_at, EXCLUDED.variation) < (x.exposed_at, x.variation)
-                                  THEN EXCLUDED.exposed_at ELSE x.exposed_at END,
-                variation = CASE WHEN (EXCLUDED.exposed_at, EXCLUDED.variation) < (x.exposed_at, x.variation)
-                                 THEN EXCLUDED.variation ELSE x.variation END,
-                due_at = least(x.due_at, EXCLUDED.due_at)
             """, logger: logger)
     }
 
+    /// Appends the chunk's pending goals, like ``writeExposures(on:logger:)``.
     private func writeGoals(on connection: PostgresConnection, logger: Logger) async throws {
         let rows = goals
         try await connection.query(
             """
-            INSERT INTO analytics.goals AS g
-                (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final, events,
+            INSERT INTO analytics.pending_goals
+                (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, events,
                  value_sum, value_sum_squares, due_at)
-            SELECT e, k, c, m, o, to_timestamp(rh / 1000.0), false, n, s::numeric, q::numeric, to_timestamp(d / 1000.0)
+            SELECT e, k, c, m, o, to_timestamp(rh / 1000.0), n, s::numeric, q::numeric, to_timestamp(d / 1000.0)
             FROM unnest(\(rows.map(\.key.cell.context.environmentID)), \(rows.map(\.key.cell.context.context.kind)),
                 \(rows.map(\.key.cell.context.context.key)), \(rows.map(\.key.cell.metricKey)), \(rows.map(\.key.cell.occurredAt)),
                 \(rows.map(\.key.receivedHour)), \(rows.map(\.value.value.events)), \(rows.map(\.value.value.valueSum.numericText)),
                 \(rows.map(\.value.value.valueSquares.numericText)), \(rows.map(\.value.dueAt))) AS t(e, k, c, m, o, rh, n, s, q, d)
-            ON CONFLICT (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final) DO UPDATE SET
-                events = g.events + EXCLUDED.events, value_sum = g.value_sum + EXCLUDED.value_sum,
-                value_sum_squares = g.value_sum_squares + EXCLUDED.value_sum_squares, due_at = least(g.due_at, EXCLUDED.due_at)
             """, logger: logger)
     }
 }

@@ -5,7 +5,8 @@
 /// comparing tuples of strings (retaining each one, then comparing Unicode-aware) cost about a sixth of the processor's
 /// CPU. Here each row gets a fixed-width key once, built from stable 64-bit hashes of its strings (FNV-1a of the UTF-8
 /// bytes: unlike `Hasher`, the same in every process) and its integers, and only rows whose hashes collide are
-/// compared by their strings. The context's hash comes first, so a context's rows stay together.
+/// compared by their strings. (Pending exposures and goals are appended, not upserted: they lock nothing and are not
+/// sorted.)
 struct LockOrder: Comparable, Sendable {
     var primary: UInt64
     var secondary: UInt64
@@ -37,11 +38,6 @@ struct LockOrder: Comparable, Sendable {
             hash = (hash ^ 0xFF) &* 0x0000_0100_0000_01b3
         }
         return hash
-    }
-
-    /// The lock order of a context's rows.
-    static func context(_ context: EnvironmentContext) -> UInt64 {
-        hash(context.environmentID, context.context.kind, context.context.key)
     }
 }
 

@@ -318,24 +318,48 @@ struct PostgresExperimentRepository: ExperimentRepository {
             "SELECT to_regclass('analytics.iteration_exposures') IS NOT NULL AND to_regclass('analytics.goals') IS NOT NULL",
             logger: logger)
         for try await exists in tables.decode(Bool.self) where !exists { return observations }
-        let rows = try await connection.query(
-            """
-            WITH exposed AS (
-                SELECT context_kind, context_key, exposed_at, variation
-                FROM analytics.iteration_exposures
-                WHERE environment_id = \(environmentID) AND flag_key = \(flagKey) AND iteration_start = \(start)
-                  AND exposed_at < \(stop) AND variation >= 0),
-            valued AS (
-                SELECT x.variation, g.metric_key, sum(g.value_sum) AS value
-                FROM exposed x JOIN analytics.goals g
-                  ON g.environment_id = \(environmentID) AND g.context_kind = x.context_kind AND g.context_key = x.context_key
-                 AND g.metric_key = ANY(\(metrics)) AND g.occurred_at >= x.exposed_at AND g.occurred_at < \(stop)
-                GROUP BY x.context_kind, x.context_key, x.variation, g.metric_key)
-            SELECT variation, NULL::text, count(*)::bigint, 0::float8, 0::float8 FROM exposed GROUP BY variation
-            UNION ALL
-            SELECT variation, metric_key, count(*)::bigint, sum(value)::float8, sum(value * value)::float8
-            FROM valued GROUP BY variation, metric_key
-            """, logger: logger)
+        // Since analytics migration 4 the pending goals are in a table of their own (events-processor appends them
+        // there and moves them into `analytics.goals` when it correlates them, in one transaction): read both, each
+        // joined on its own so that the final rows are still read through their primary key. Before it, pending goals
+        // are rows of `analytics.goals` too. The parameters are numbered by hand: the statement has two shapes.
+        let split = try await connection.query("SELECT to_regclass('analytics.pending_goals') IS NOT NULL", logger: logger)
+        var pending = ""
+        for try await exists in split.decode(Bool.self) where exists {
+            pending = """
+                UNION ALL
+                SELECT x.context_kind, x.context_key, x.variation, g.metric_key, g.value_sum
+                FROM exposed x JOIN analytics.pending_goals g
+                  ON g.environment_id = $1 AND g.context_kind = x.context_kind AND g.context_key = x.context_key
+                 AND g.metric_key = ANY($5) AND g.occurred_at >= x.exposed_at AND g.occurred_at < $4
+                """
+        }
+        var binds = PostgresBindings()
+        binds.append(environmentID)
+        binds.append(flagKey)
+        binds.append(start)
+        binds.append(stop)
+        binds.append(metrics)
+        let query = PostgresQuery(
+            unsafeSQL: """
+                WITH exposed AS (
+                    SELECT context_kind, context_key, exposed_at, variation
+                    FROM analytics.iteration_exposures
+                    WHERE environment_id = $1 AND flag_key = $2 AND iteration_start = $3 AND exposed_at < $4 AND variation >= 0),
+                matched AS (
+                    SELECT x.context_kind, x.context_key, x.variation, g.metric_key, g.value_sum
+                    FROM exposed x JOIN analytics.goals g
+                      ON g.environment_id = $1 AND g.context_kind = x.context_kind AND g.context_key = x.context_key
+                     AND g.metric_key = ANY($5) AND g.occurred_at >= x.exposed_at AND g.occurred_at < $4
+                    \(pending)),
+                valued AS (
+                    SELECT variation, metric_key, sum(value_sum) AS value FROM matched
+                    GROUP BY context_kind, context_key, variation, metric_key)
+                SELECT variation, NULL::text, count(*)::bigint, 0::float8, 0::float8 FROM exposed GROUP BY variation
+                UNION ALL
+                SELECT variation, metric_key, count(*)::bigint, sum(value)::float8, sum(value * value)::float8
+                FROM valued GROUP BY variation, metric_key
+                """, binds: binds)
+        let rows = try await connection.query(query, logger: logger)
         for try await (variation, metric, contexts, sum, sumSquares) in rows.decode((Int, String?, Int64, Double, Double).self) {
             if let metric {
                 observations.metrics[metric, default: [:]][variation] = ExperimentObservations.Sums(

@@ -266,9 +266,7 @@ struct AnalyticsStore: Sendable {
                 {
                     goalCount += 1
                     lastGoalDue = dueAt
-                    let tally = GoalTally(
-                        events: events, valueSum: sum.flatMap { Decimal(string: $0) } ?? 0,
-                        valueSquares: squares.flatMap { Decimal(string: $0) } ?? 0)
+                    let tally = GoalTally(events: events, storedSum: sum, storedSquares: squares)
                     taken.add(
                         EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key)),
                         HistoryRow(isFinal: false, receivedHour: receivedHour, location: location,
@@ -530,9 +528,7 @@ struct AnalyticsStore: Sendable {
         for try await (ordinal, metricKey, receivedHour, occurredAt, events, sum, squares)
             in goals.decode((Int64, String, Int64, Int64, Int64, String?, String?).self)
         {
-            let tally = GoalTally(
-                events: events, valueSum: sum.flatMap { Decimal(string: $0) } ?? 0,
-                valueSquares: squares.flatMap { Decimal(string: $0) } ?? 0)
+            let tally = GoalTally(events: events, storedSum: sum, storedSquares: squares)
             histories[Int(ordinal) - 1].rows.append(
                 HistoryRow(isFinal: true, receivedHour: receivedHour,
                     payload: .goal(metricKey: metricKey, occurredAt: occurredAt, tally)))
@@ -817,4 +813,14 @@ struct PreparedChunk: Sendable {
 struct PayloadKey: Hashable, Sendable {
     var environmentID: String
     var payloadID: String
+}
+
+extension GoalTally {
+    /// A goal row as read back from PostgreSQL: its sums as text, NULL for zero (`nullif(…, 0)::text`, so that the
+    /// many rows without values skip parsing).
+    init(events: Int64, storedSum: String?, storedSquares: String?) {
+        self.init(
+            events: events, valueSum: storedSum.flatMap { Decimal(string: $0) } ?? 0,
+            valueSquares: storedSquares.flatMap { Decimal(string: $0) } ?? 0)
+    }
 }

@@ -315,16 +315,21 @@ struct PostgresExperimentRepository: ExperimentRepository {
         var observations = ExperimentObservations()
         // Before events-processor first ran, the schema does not exist: nobody has been exposed yet.
         let tables = try await connection.query(
-            "SELECT to_regclass('analytics.iteration_exposures') IS NOT NULL AND to_regclass('analytics.goals') IS NOT NULL",
-            logger: logger)
-        for try await exists in tables.decode(Bool.self) where !exists { return observations }
+            """
+            SELECT to_regclass('analytics.iteration_exposures') IS NOT NULL AND to_regclass('analytics.goals') IS NOT NULL,
+                   to_regclass('analytics.pending_goals') IS NOT NULL
+            """, logger: logger)
+        var pendingGoalsApart = false
+        for try await (exists, split) in tables.decode((Bool, Bool).self) {
+            guard exists else { return observations }
+            pendingGoalsApart = split
+        }
         // Since analytics migration 4 the pending goals are in a table of their own (events-processor appends them
         // there and moves them into `analytics.goals` when it correlates them, in one transaction): read both, each
         // joined on its own so that the final rows are still read through their primary key. Before it, pending goals
         // are rows of `analytics.goals` too. The parameters are numbered by hand: the statement has two shapes.
-        let split = try await connection.query("SELECT to_regclass('analytics.pending_goals') IS NOT NULL", logger: logger)
         var pending = ""
-        for try await exists in split.decode(Bool.self) where exists {
+        if pendingGoalsApart {
             pending = """
                 UNION ALL
                 SELECT x.context_kind, x.context_key, x.variation, g.metric_key, g.value_sum

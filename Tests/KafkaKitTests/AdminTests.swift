@@ -64,5 +64,21 @@ extension KafkaIntegrationTests {
                 }
             }
         }
+
+        @Test("close destroys the client: later calls fail with destroyed, closing twice is harmless", .timeLimit(.minutes(1)))
+        func closeDestroys() async throws {
+            try await DevKafka.with { kafka in
+                let admin = try KafkaAdmin(configuration: .init(bootstrapServers: [kafka.bootstrapServers]), logger: self.logger)
+                _ = try await admin.listTopics()
+                await admin.close()
+                await admin.close()
+                do {
+                    _ = try await admin.listTopics()
+                    Issue.record("listed topics after close")
+                } catch let error as KafkaError {
+                    #expect(error.code == .destroyed)
+                }
+            }
+        }
     }
 }

@@ -80,7 +80,11 @@ final class OutboxPublisher: Service, Sendable {
         } onCancel: {
             work.cancel()
         }
-        if !completed {
+        if completed {
+            // Nothing else uses the admin client; its librdkafka threads must not outlive the process's
+            // exit (see KafkaAdmin.close). A batch left behind may still be using it, so it is then left alone.
+            await topic.admin.close()
+        } else {
             work.cancel()
             logger.warning("the outbox batch in progress did not finish during shutdown; it stays pending and is sent again later")
         }

@@ -4,7 +4,8 @@ import Logging
 ///
 /// Not a `Service`: it does no background work of its own beyond librdkafka's connection
 /// threads, and each call completes on its own. Blocking librdkafka calls run on a dedicated
-/// dispatch queue, never on the cooperative pool.
+/// dispatch queue, never on the cooperative pool. A process that exits right after using it calls
+/// ``close()`` first (see there).
 public final class KafkaAdmin: Sendable {
     private let client: RDKafkaClient
     private let configuration: KafkaAdminConfiguration
@@ -20,6 +21,21 @@ public final class KafkaAdmin: Sendable {
         self.logger = logger
     }
 
+    /// Destroys the client and returns once librdkafka's threads have stopped.
+    ///
+    /// Call it after the last call has returned and before the process exits: releasing the admin
+    /// only schedules the destruction, and a process exiting while a broker thread is inside a TLS
+    /// handshake crashes in OpenSSL's exit handler. Idempotent; later calls throw
+    /// ``KafkaError/Code/destroyed``.
+    public func close() async {
+        await self.client.destroy()
+    }
+
+    /// Throws ``KafkaError/Code/destroyed`` after ``close()``.
+    private func checkOpen() throws(KafkaError) {
+        guard !self.client.isDestroyed else { throw KafkaError(code: .destroyed, message: "the admin client is closed") }
+    }
+
     /// Creates a topic unless one with that name exists.
     ///
     /// Idempotent: an existing topic (found up front, or reported as `TOPIC_ALREADY_EXISTS` when a
@@ -33,6 +49,7 @@ public final class KafkaAdmin: Sendable {
     ///   (invalid partition count, replication factor larger than the broker count, bad config).
     @discardableResult
     public func createTopic(_ specification: KafkaTopicSpecification) async throws(KafkaError) -> KafkaTopicCreation {
+        try self.checkOpen()
         let client = self.client
         let timeout = self.configuration.requestTimeout
         let autoCreate = self.configuration.autoCreateWithoutController
@@ -89,6 +106,7 @@ public final class KafkaAdmin: Sendable {
     ///
     /// - Throws: ``KafkaError/Code/topicNotFound`` if the cluster does not know the topic.
     public func describeTopic(_ name: String) async throws(KafkaError) -> KafkaTopicDescription {
+        try self.checkOpen()
         let client = self.client
         let timeout = self.configuration.requestTimeout
         return try await BlockingCall.run { () -> Result<KafkaTopicDescription, KafkaError> in
@@ -113,6 +131,7 @@ public final class KafkaAdmin: Sendable {
 
     /// The names of all topics in the cluster.
     public func listTopics() async throws(KafkaError) -> [String] {
+        try self.checkOpen()
         let client = self.client
         let timeout = self.configuration.requestTimeout
         return try await BlockingCall.run { () -> Result<[String], KafkaError> in

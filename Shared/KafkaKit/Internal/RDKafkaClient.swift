@@ -7,8 +7,8 @@ import Synchronization
 /// librdkafka clients.
 ///
 /// `@unchecked Sendable`: the `rd_kafka_t` handle is thread-safe per librdkafka's documentation,
-/// the context is `Sendable`, and the handle is destroyed only in `deinit`, when no other
-/// reference can exist.
+/// the context is `Sendable`, and the handle is destroyed in `deinit`, when no other reference can
+/// exist, or by ``destroy()``, after which the owner no longer uses the client.
 final class RDKafkaClient: @unchecked Sendable {
     enum Kind {
         case producer
@@ -24,6 +24,8 @@ final class RDKafkaClient: @unchecked Sendable {
     private let topicHandles = Mutex<[String: SendablePointer]>([:])
     /// A consumer-group member whose destruction librdkafka may abort on (see `deinit`).
     private let destroyNeedsAssignment: Bool
+    /// Set once ``destroy()`` has begun, so `deinit` does not destroy the handle again.
+    private let destroyStarted = Atomic<Bool>(false)
 
     /// Creates a client.
     ///
@@ -84,28 +86,55 @@ final class RDKafkaClient: @unchecked Sendable {
     private static let cooperativeStickyDestroyFixed: Int32 = 0x0203_00ff
 
     deinit {
-        // librdkafka before 2.3.0 asserts (abort()) in rd_kafka_destroy when a cooperative-sticky
-        // group member has joined a group but never received an assignment (the assignor's state
-        // is still NULL): a consumer closed during its first rebalance took the whole process
-        // down. Such a client is left allocated instead (normally closed already: it left the group);
-        // what remains is a few threads, silenced, until the process exits. The assignor allocates that
-        // state before an assignment reaches `rebalance_cb`, so a client that saw one is destroyed
-        // normally. Reproduced by ConsumerTests' "closed during its first rebalance" test.
-        if self.destroyNeedsAssignment && !self.context.receivedAssignment.load(ordering: .acquiring) {
-            self.logger.notice(
-                "consumer left allocated: it never received an assignment, and destroying it would abort (librdkafka < 2.3.0, issue 4312)")
-            self.context.silenced.store(true, ordering: .relaxed)
-            _ = Unmanaged.passRetained(self.context)
+        guard !self.destroyStarted.load(ordering: .acquiring), !self.leftAllocatedIfDestroyWouldAbort() else { return }
+        // rd_kafka_destroy blocks (it joins librdkafka's threads, and for a consumer that was not
+        // closed it leaves the group), so it runs off the cooperative pool.
+        BlockingCall.queue.async(execute: self.destroyBlock())
+    }
+
+    /// Destroys the handle now and returns once librdkafka's threads have stopped.
+    ///
+    /// A process must not exit while librdkafka's threads run: `exit` runs OpenSSL's cleanup
+    /// handler, and a broker thread still inside a TLS handshake then crashes the process (SIGSEGV,
+    /// seen with `vanectl kafka-check` against a broker whose certificate it refused). `deinit` only
+    /// schedules the destruction, so a command that exits right after its last Kafka call calls this
+    /// first. Idempotent; the client must not be used afterwards.
+    func destroy() async {
+        guard !self.destroyStarted.exchange(true, ordering: .acquiringAndReleasing), !self.leftAllocatedIfDestroyWouldAbort() else {
             return
         }
-        // rd_kafka_destroy blocks (it joins librdkafka's threads, and for a consumer that was not
-        // closed it leaves the group), so it runs off the cooperative pool. The block keeps the
-        // context alive until the handle is gone, because callbacks still reference it.
+        await BlockingCall.run(self.destroyBlock())
+    }
+
+    /// Whether ``destroy()`` has been called.
+    var isDestroyed: Bool { self.destroyStarted.load(ordering: .acquiring) }
+
+    /// librdkafka before 2.3.0 asserts (abort()) in rd_kafka_destroy when a cooperative-sticky
+    /// group member has joined a group but never received an assignment (the assignor's state
+    /// is still NULL): a consumer closed during its first rebalance took the whole process
+    /// down. Such a client is left allocated instead (normally closed already: it left the group);
+    /// what remains is a few threads, silenced, until the process exits. The assignor allocates that
+    /// state before an assignment reaches `rebalance_cb`, so a client that saw one is destroyed
+    /// normally. Reproduced by ConsumerTests' "closed during its first rebalance" test.
+    ///
+    /// Returns whether the client was left allocated.
+    private func leftAllocatedIfDestroyWouldAbort() -> Bool {
+        guard self.destroyNeedsAssignment && !self.context.receivedAssignment.load(ordering: .acquiring) else { return false }
+        self.logger.notice(
+            "consumer left allocated: it never received an assignment, and destroying it would abort (librdkafka < 2.3.0, issue 4312)")
+        self.context.silenced.store(true, ordering: .relaxed)
+        _ = Unmanaged.passRetained(self.context)
+        return true
+    }
+
+    /// The blocking destruction. It captures what it needs, not `self`, so it can run from `deinit`;
+    /// it keeps the context alive until the handle is gone, because callbacks still reference it.
+    private func destroyBlock() -> @Sendable () -> Void {
         let handle = self.handle
         let background = self.backgroundQueue
         let context = self.context
         let topics = self.topicHandles.withLock { Array($0.values) }
-        BlockingCall.queue.async {
+        return {
             for topic in topics { rd_kafka_topic_destroy(topic.raw) }
             if let background { rd_kafka_queue_destroy(background.raw) }
             rd_kafka_destroy(handle.raw)

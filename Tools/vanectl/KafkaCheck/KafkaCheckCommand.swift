@@ -46,22 +46,40 @@ struct KafkaCheckCommand: AsyncParsableCommand {
         logger.logLevel = .warning
         var configuration = kafka.admin(clientID: "vanectl-kafka-check")
         configuration.requestTimeout = .milliseconds(Int64(max(1, timeout) * 1000))
+        let admin: KafkaAdmin
         do {
-            let admin = try KafkaAdmin(configuration: configuration, logger: logger)
-            let topics = try await admin.listTopics()
-            StandardOutput.writeLine("connected to \(kafka.brokers.joined(separator: ",")): \(topics.count) topics")
-            for name in topics { StandardOutput.writeLine("topic \(name)") }
-            if let topic {
-                let description = try await admin.describeTopic(topic)
-                for partition in description.partitions {
-                    StandardOutput.writeLine(
-                        "partition \(topic)/\(partition.id) leader \(partition.leader) replicas \(partition.replicas)"
-                            + " offsets \(partition.lowWatermark)...\(partition.highWatermark)")
-                }
-            }
+            admin = try KafkaAdmin(configuration: configuration, logger: logger)
         } catch {
             StandardError.writeLine("vanectl kafka-check: \(error)")
             throw ExitCode(1)
+        }
+        // Closed before exiting either way: exiting while librdkafka's broker threads are in a TLS
+        // handshake (a refused certificate is retried) crashed in OpenSSL's exit handler.
+        let outcome: Result<Void, KafkaError>
+        do {
+            try await report(admin: admin, brokers: kafka.brokers)
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        await admin.close()
+        if case .failure(let error) = outcome {
+            StandardError.writeLine("vanectl kafka-check: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    /// Lists the topics (and describes `topic`'s partitions) on standard output.
+    private func report(admin: KafkaAdmin, brokers: [String]) async throws(KafkaError) {
+        let topics = try await admin.listTopics()
+        StandardOutput.writeLine("connected to \(brokers.joined(separator: ",")): \(topics.count) topics")
+        for name in topics { StandardOutput.writeLine("topic \(name)") }
+        guard let topic else { return }
+        let description = try await admin.describeTopic(topic)
+        for partition in description.partitions {
+            StandardOutput.writeLine(
+                "partition \(topic)/\(partition.id) leader \(partition.leader) replicas \(partition.replicas)"
+                    + " offsets \(partition.lowWatermark)...\(partition.highWatermark)")
         }
     }
 }

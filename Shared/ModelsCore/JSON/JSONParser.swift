@@ -253,7 +253,15 @@ private struct Parser {
                 let start = position
                 // Most producers write the discriminator first: an element seen to be kept is built in one pass.
                 if let first = firstDiscriminator(), kept.contains(first) {
-                    array.append(try parseValue(depth: depth))
+                    let element = try parseValue(depth: depth)
+                    // A later duplicate of the discriminator wins, as it does in the object built.
+                    if case .object(let properties) = element, let name = filter?.discriminator,
+                        case .string(let value)? = properties[name], !kept.contains(value)
+                    {
+                        omitted += 1
+                    } else {
+                        array.append(element)
+                    }
                 } else if case .string(let value) = try skipObject(depth: depth + 1), !kept.contains(value) {
                     omitted += 1
                 } else {

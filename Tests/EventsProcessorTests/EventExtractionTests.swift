@@ -1,4 +1,5 @@
 import Foundation
+import KafkaKit
 import ModelsCore
 import ServiceKit
 import Testing
@@ -127,6 +128,38 @@ struct EventExtractionTests {
         #expect(Decimal(string: "123.456")!.numericText == "123.456")
         #expect(GoalTally.event(value: -2.5) == GoalTally(events: 1, valueSum: Decimal(string: "-2.5")!,
             valueSquares: Decimal(string: "6.25")!))
+    }
+
+    @Test("a consumed record's ignored events are only validated, and counted exactly as when they were built")
+    func omittedEvents() throws {
+        let t = receivedAt - 1000
+        let events = """
+            [{"kind":"index","creationDate":\(t),"context":{"kind":"user","key":"u1","name":"Ann"}},
+             {"kind":"feature","creationDate":\(t),"key":"f","variation":1,"context":{"kind":"user","key":"u1"}},
+             {"creationDate":\(t),"kind":"identify","context":{"kind":"user","key":"u2"}},
+             {"kind":"custom","creationDate":\(t),"key":"buy","metricValue":2.5,"context":{"kind":"user","key":"u2"}},
+             {"kind":"index","kind":"custom","creationDate":\(t),"key":"buy","context":{"kind":"user","key":"u3"}},
+             {"kind":"custom","kind":"migration_op"},{"kind":"debug","key":"f"},{"kind":5},{"key":"f"},"x",
+             {"kind":"summary","startDate":\(t),"features":{"f":{"counters":[{"count":2,"variation":1}]}}}]
+            """
+        let value = Array("""
+            {"environmentId":"env","payloadId":"p","receivedAt":\(receivedAt),"source":"server","events":\(events)}
+            """.utf8)
+        let consumed = ConsumedRecord(KafkaConsumerMessage(topic: "t", partition: 0, offset: 0, value: value), extraction: extraction)
+        var statistics = EventExtraction.Statistics()
+        let contribution = extraction.extract(try EventsRecord(json: JSONParser.parse(value)), statistics: &statistics)
+        #expect(consumed.envelope != nil)
+        #expect(consumed.statistics == statistics)
+        #expect(statistics.events == 11 && statistics.otherEvents == 4 && statistics.malformedEvents == 3)
+        #expect(consumed.contribution.evaluations == contribution.evaluations)
+        #expect(consumed.contribution.exposures == contribution.exposures && contribution.exposures.count == 1)
+        #expect(consumed.contribution.exposureInstants == contribution.exposureInstants)
+        #expect(consumed.contribution.goals == contribution.goals && contribution.goals.count == 2)
+        // Bad JSON inside an ignored event still makes the whole record invalid (skipped, its offset advances).
+        let broken = Array(String(decoding: value, as: UTF8.self).replacingOccurrences(of: "\"Ann\"", with: "\"A\\qnn\"").utf8)
+        #expect((try? JSONParser.parse(broken)) == nil)
+        let skipped = ConsumedRecord(KafkaConsumerMessage(topic: "t", partition: 0, offset: 1, value: broken), extraction: extraction)
+        #expect(skipped.envelope == nil && skipped.statistics == EventExtraction.Statistics())
     }
 
     @Test("hours are UTC hour starts")

@@ -19,7 +19,8 @@ struct ProcessorApplication {
     func makeStore(_ postgres: PostgresClient) -> AnalyticsStore {
         AnalyticsStore(
             client: postgres, topic: settings.eventsTopic, delay: settings.delayMilliseconds,
-            retention: settings.retentionMilliseconds, logger: logger)
+            retention: settings.retentionMilliseconds, logger: logger,
+            finalization: FinalizationConnection(database: settings.database, logger: logger))
     }
 
     /// The HTTP application running PostgreSQL and the consumer as its services (the server stops

@@ -28,10 +28,13 @@ struct ConsumedRecord: Sendable {
         offset = message.offset
         bytes = message.value?.count ?? 0
         statistics = EventExtraction.Statistics()
-        if let value = message.value, let json = try? JSONParser.parse(value), let record = try? EventsRecord(json: json) {
+        // Events of kinds extraction ignores are validated but not built (most of parsing's cost in a typical flush).
+        if let value = message.value, let parsed = try? JSONParser.parse(value, omitting: EventExtraction.eventFilter),
+            let record = try? EventsRecord(json: parsed.value)
+        {
             envelope = Envelope(environmentID: record.environmentID, payloadID: record.payloadID,
                 receivedAt: UnixMilliseconds(record.receivedAt))
-            contribution = extraction.extract(record, statistics: &statistics)
+            contribution = extraction.extract(record, omittedEvents: parsed.omitted, statistics: &statistics)
         } else {
             envelope = nil
             contribution = RecordContribution()

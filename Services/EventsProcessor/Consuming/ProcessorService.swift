@@ -38,6 +38,16 @@ struct ProcessorService: Service {
     let logger: Logger
 
     func run() async throws {
+        do {
+            try await consumeUntilShutdown()
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
+    }
+
+    private func consumeUntilShutdown() async throws {
         // A SIGTERM while PostgreSQL is unreachable at start ends this at once, and cleanly.
         guard try await migrate() else { return }
         var backoff: Duration = .milliseconds(500)

@@ -89,7 +89,19 @@ struct EventExtraction: Sendable {
     /// squares stay within `numeric` and `Decimal` range.
     static let maximumMetricMagnitude = 1e30
 
-    func extract(_ record: EventsRecord, statistics: inout Statistics) -> RecordContribution {
+    /// The events parsing builds: the kinds ``extract(_:omittedEvents:statistics:)`` aggregates. The others (index and
+    /// identify events are most of a typical flush) are only validated, then counted as ``Statistics/otherEvents``;
+    /// events without a string `kind` are built, so that they are counted as malformed exactly as before.
+    static let eventFilter = JSONParser.ElementFilter(
+        arrayKey: "events", discriminator: "kind", keptValues: ["feature", "custom", "summary"])
+
+    /// Extracts a record's events.
+    ///
+    /// - Parameter omittedEvents: Events of kinds outside ``eventFilter``'s that the parser left out of `record` (see
+    ///   ``JSONParser/parse(_:omitting:)``): counted like the events of those kinds in `record`.
+    func extract(_ record: EventsRecord, omittedEvents: Int = 0, statistics: inout Statistics) -> RecordContribution {
+        statistics.events += omittedEvents
+        statistics.otherEvents += omittedEvents
         var contribution = RecordContribution()
         let environmentID = record.environmentID
         let correlationCutoff = UnixMilliseconds(record.receivedAt) - lateness

@@ -33,7 +33,20 @@ struct Replayer {
         let postgres = application.makePostgres()
         let store = application.makeStore(postgres)
         let metrics = ProcessorMetrics(.init())
-        return try await withThrowingTaskGroup(of: Void.self) { group in
+        do {
+            let summary = try await replay(from: requested, postgres: postgres, store: store, metrics: metrics)
+            await store.close()
+            return summary
+        } catch {
+            await store.close()
+            throw error
+        }
+    }
+
+    private func replay(
+        from requested: UnixMilliseconds, postgres: PostgresClient, store: AnalyticsStore, metrics: ProcessorMetrics
+    ) async throws -> Summary {
+        try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await postgres.run() }
             defer { group.cancelAll() }
             try await AnalyticsMigrations.apply(client: postgres, logger: logger)

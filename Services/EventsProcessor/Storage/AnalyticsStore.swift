@@ -23,6 +23,8 @@ struct AnalyticsStore: Sendable {
     /// this is pruned; replays cannot start further back.
     let retention: UnixMilliseconds
     let logger: Logger
+    /// Finalization's own connection, outside the pool (see ``FinalizationConnection``).
+    let finalization: FinalizationConnection
 
     /// Shared by chunk commits, exclusive for replay rewinds.
     static let commitLockID: Int64 = 0x7661_6E65_7374_6174  // "vanestat"
@@ -491,12 +493,37 @@ struct AnalyticsStore: Sendable {
     /// Each context's rows are read through the primary key (a nested loop over the contexts, written as `LATERAL`):
     /// a join let the planner sort and merge the whole table instead, whose final rows only ever grow (`OFFSET 0` keeps
     /// the planner from turning the `LATERAL` subquery into such a join). Nothing is locked: final rows change under the
-    /// correlation lock alone, which every caller holds.
+    /// correlation lock alone, which every caller holds. For that reason the goals can be read outside the caller's
+    /// transaction, on finalization's own connection, while the exposures are read on the transaction's: the two loads
+    /// (and decoding their rows) overlap.
     private func loadFinalHistories(_ contexts: [EnvironmentContext], on connection: PostgresConnection) async throws -> [HistoryRows] {
         let (environments, kinds, keys) = Self.columns(contexts)
+        let logger = self.logger
         // Rows name their context by its position in `contexts` (WITH ORDINALITY, from 1), not by its three strings:
         // decoding and hashing those for every row was most of the processor's time here. Only goals with values need
         // their sums parsed.
+        async let goalRows = finalization.run { own in
+            let goals = try await own.query(
+                """
+                SELECT c.i, g.metric_key, (extract(epoch FROM g.received_hour) * 1000)::bigint,
+                       g.occurred_at, g.events, nullif(g.value_sum, 0)::text, nullif(g.value_sum_squares, 0)::text
+                FROM unnest(\(environments), \(kinds), \(keys)) WITH ORDINALITY AS c(e, k, c, i)
+                CROSS JOIN LATERAL (
+                    SELECT y.metric_key, y.received_hour, y.occurred_at, y.events, y.value_sum, y.value_sum_squares
+                    FROM analytics.goals y
+                    WHERE y.environment_id = c.e AND y.context_kind = c.k AND y.context_key = c.c AND y.is_final
+                    OFFSET 0) AS g
+                """, logger: logger)
+            var rows: [(Int, HistoryRow)] = []
+            for try await (ordinal, metricKey, receivedHour, occurredAt, events, sum, squares)
+                in goals.decode((Int64, String, Int64, Int64, Int64, String?, String?).self)
+            {
+                let tally = GoalTally(events: events, storedSum: sum, storedSquares: squares)
+                rows.append((Int(ordinal) - 1, HistoryRow(isFinal: true, receivedHour: receivedHour,
+                    payload: .goal(metricKey: metricKey, occurredAt: occurredAt, tally))))
+            }
+            return rows
+        }
         var histories = [HistoryRows](repeating: HistoryRows(), count: contexts.count)
         let exposures = try await connection.query(
             """
@@ -514,26 +541,13 @@ struct AnalyticsStore: Sendable {
                 HistoryRow(isFinal: true, receivedHour: receivedHour,
                            payload: .exposure(flagKey: flagKey, Exposure(exposedAt: exposedAt, variation: Int(variation)))))
         }
-        let goals = try await connection.query(
-            """
-            SELECT c.i, g.metric_key, (extract(epoch FROM g.received_hour) * 1000)::bigint,
-                   g.occurred_at, g.events, nullif(g.value_sum, 0)::text, nullif(g.value_sum_squares, 0)::text
-            FROM unnest(\(environments), \(kinds), \(keys)) WITH ORDINALITY AS c(e, k, c, i)
-            CROSS JOIN LATERAL (
-                SELECT y.metric_key, y.received_hour, y.occurred_at, y.events, y.value_sum, y.value_sum_squares
-                FROM analytics.goals y
-                WHERE y.environment_id = c.e AND y.context_kind = c.k AND y.context_key = c.c AND y.is_final
-                OFFSET 0) AS g
-            """, logger: logger)
-        for try await (ordinal, metricKey, receivedHour, occurredAt, events, sum, squares)
-            in goals.decode((Int64, String, Int64, Int64, Int64, String?, String?).self)
-        {
-            let tally = GoalTally(events: events, storedSum: sum, storedSquares: squares)
-            histories[Int(ordinal) - 1].rows.append(
-                HistoryRow(isFinal: true, receivedHour: receivedHour,
-                    payload: .goal(metricKey: metricKey, occurredAt: occurredAt, tally)))
-        }
+        for (index, row) in try await goalRows { histories[index].rows.append(row) }
         return histories
+    }
+
+    /// Closes finalization's own connection (the pool is closed by its owner).
+    func close() async {
+        await finalization.close()
     }
 
     // MARK: - Replay

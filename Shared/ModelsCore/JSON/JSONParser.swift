@@ -41,23 +41,81 @@ public enum JSONParser {
         }.get()
     }
 
+    /// Which elements ``parse(_:omitting:)`` leaves out: objects in the array `arrayKey` of the top-level object whose
+    /// `discriminator` property is a string not in `keptValues`.
+    public struct ElementFilter: Sendable {
+        /// The property of the top-level object holding the array.
+        public var arrayKey: String
+        /// The property of an element that decides whether it is kept (its last occurrence, as in ``JSONValue/object(_:)``).
+        public var discriminator: String
+        /// The discriminator values of the elements that are built; elements without the property, or whose property is not
+        /// a string, are kept too.
+        public var keptValues: Set<String>
+
+        public init(arrayKey: String, discriminator: String, keptValues: Set<String>) {
+            self.arrayKey = arrayKey
+            self.discriminator = discriminator
+            self.keptValues = keptValues
+        }
+    }
+
+    /// Parses one JSON document like ``parse(_:)-(some Collection<UInt8>)``, but leaves out the elements `filter` does not keep:
+    /// they are validated exactly as `parse` would (the document throws the same errors), but not built, which is most of
+    /// parsing's cost. A reader that ignores most elements of a large array (events-processor and the SDK events it
+    /// does not aggregate) saves building them.
+    ///
+    /// - Returns: The document without the omitted elements, and how many were omitted from the array that remains
+    ///   under `arrayKey` (the last occurrence of the key wins, as in ``JSONValue/object(_:)``).
+    public static func parse(
+        _ bytes: some Collection<UInt8>, omitting filter: ElementFilter
+    ) throws(JSONParseError) -> (value: JSONValue, omitted: Int) {
+        let result: Result<(JSONValue, Int), JSONParseError>? = bytes.withContiguousStorageIfAvailable { buffer in
+            Result { () throws(JSONParseError) -> (JSONValue, Int) in try parseBuffer(buffer, filter: filter) }
+        }
+        if let result { return try result.get() }
+        let copy = Array(bytes)
+        return try copy.withUnsafeBufferPointer { buffer in
+            Result { () throws(JSONParseError) -> (JSONValue, Int) in try parseBuffer(buffer, filter: filter) }
+        }.get()
+    }
+
     private static func parseBuffer(_ buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue {
-        var parser = Parser(input: buffer)
+        try parseBuffer(buffer, filter: nil).0
+    }
+
+    private static func parseBuffer(
+        _ buffer: UnsafeBufferPointer<UInt8>, filter: ElementFilter?
+    ) throws(JSONParseError) -> (JSONValue, Int) {
+        var parser = Parser(input: buffer, filter: filter)
         // A UTF-8 byte order mark is tolerated at the very start of a document, as most tools write one.
         if buffer.count >= 3, buffer[0] == 0xEF, buffer[1] == 0xBB, buffer[2] == 0xBF { parser.position = 3 }
         parser.skipWhitespace()
-        let value = try parser.parseValue(depth: 0)
+        let value: JSONValue
+        if filter != nil, parser.position < buffer.count, buffer[parser.position] == UInt8(ascii: "{") {
+            value = try parser.parseObject(depth: 1, topLevel: true)
+        } else {
+            value = try parser.parseValue(depth: 0)
+        }
         parser.skipWhitespace()
         if parser.position < buffer.count { throw parser.error("unexpected data after the JSON value") }
-        return value
+        return (value, parser.omitted)
     }
 }
 
 private struct Parser {
     let input: UnsafeBufferPointer<UInt8>
     var position = 0
+    let filter: JSONParser.ElementFilter?
+    /// The filter's discriminator as bytes, for comparing property names without building them.
+    let discriminator: [UInt8]
+    /// Elements omitted from the last array under the filter's key.
+    var omitted = 0
 
-    init(input: UnsafeBufferPointer<UInt8>) { self.input = input }
+    init(input: UnsafeBufferPointer<UInt8>, filter: JSONParser.ElementFilter? = nil) {
+        self.input = input
+        self.filter = filter
+        discriminator = filter.map { Array($0.discriminator.utf8) } ?? []
+    }
 
     func error(_ message: String, at offset: Int? = nil) -> JSONParseError {
         let offset = min(offset ?? position, input.count)
@@ -113,7 +171,7 @@ private struct Parser {
         position += count
     }
 
-    mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
+    mutating func parseObject(depth: Int, topLevel: Bool = false) throws(JSONParseError) -> JSONValue {
         guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
         position += 1
         var object: [String: JSONValue] = [:]
@@ -133,7 +191,16 @@ private struct Parser {
             }
             position += 1
             skipWhitespace()
-            object[key] = try parseValue(depth: depth)
+            if topLevel, let filter, key == filter.arrayKey {
+                omitted = 0
+                if position < input.count, input[position] == UInt8(ascii: "[") {
+                    object[key] = try parseFilteredArray(depth: depth + 1, keeping: filter.keptValues)
+                } else {
+                    object[key] = try parseValue(depth: depth)
+                }
+            } else {
+                object[key] = try parseValue(depth: depth)
+            }
             skipWhitespace()
             guard position < input.count else { throw error("unexpected end of input in object") }
             switch input[position] {
@@ -168,6 +235,200 @@ private struct Parser {
             default: throw error("expected ',' or ']' in array")
             }
         }
+    }
+
+    /// ``parseArray(depth:)`` leaving out the object elements whose discriminator is a string not in `kept`.
+    mutating func parseFilteredArray(depth: Int, keeping kept: Set<String>) throws(JSONParseError) -> JSONValue {
+        guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
+        position += 1
+        var array: [JSONValue] = []
+        skipWhitespace()
+        if position < input.count, input[position] == UInt8(ascii: "]") {
+            position += 1
+            return .array(array)
+        }
+        while true {
+            skipWhitespace()
+            if position < input.count, input[position] == UInt8(ascii: "{") {
+                let start = position
+                // Most producers write the discriminator first: an element seen to be kept is built in one pass.
+                if let first = firstDiscriminator(), kept.contains(first) {
+                    let element = try parseValue(depth: depth)
+                    // A later duplicate of the discriminator wins, as it does in the object built.
+                    if case .object(let properties) = element, let name = filter?.discriminator,
+                        case .string(let value)? = properties[name], !kept.contains(value)
+                    {
+                        omitted += 1
+                    } else {
+                        array.append(element)
+                    }
+                } else if case .string(let value) = try skipObject(depth: depth + 1), !kept.contains(value) {
+                    omitted += 1
+                } else {
+                    position = start
+                    array.append(try parseValue(depth: depth))
+                }
+            } else {
+                array.append(try parseValue(depth: depth))
+            }
+            skipWhitespace()
+            guard position < input.count else { throw error("unexpected end of input in array") }
+            switch input[position] {
+            case UInt8(ascii: ","): position += 1
+            case UInt8(ascii: "]"):
+                position += 1
+                return .array(array)
+            default: throw error("expected ',' or ']' in array")
+            }
+        }
+    }
+
+    /// The value of the object's first property at `position` if that property is the discriminator, and both are plain
+    /// ASCII without escapes (then the bytes are the strings); nil otherwise. Reads ahead without moving or validating:
+    /// the caller parses or skips the object afterwards either way.
+    func firstDiscriminator() -> String? {
+        var i = position + 1
+        func skipSpace() {
+            while i < input.count, input[i] == 0x20 || input[i] == 0x0A || input[i] == 0x0D || input[i] == 0x09 { i += 1 }
+        }
+        skipSpace()
+        guard i < input.count, input[i] == UInt8(ascii: "\""), i + discriminator.count + 1 < input.count else { return nil }
+        for (offset, byte) in discriminator.enumerated() where input[i + 1 + offset] != byte { return nil }
+        i += discriminator.count + 1
+        guard input[i] == UInt8(ascii: "\"") else { return nil }
+        i += 1
+        skipSpace()
+        guard i < input.count, input[i] == UInt8(ascii: ":") else { return nil }
+        i += 1
+        skipSpace()
+        guard i < input.count, input[i] == UInt8(ascii: "\"") else { return nil }
+        let start = i + 1
+        i = start
+        while i < input.count {
+            let byte = input[i]
+            if byte == UInt8(ascii: "\"") { return String(decoding: UnsafeBufferPointer(rebasing: input[start..<i]), as: UTF8.self) }
+            guard byte >= 0x20, byte < 0x80, byte != UInt8(ascii: "\\") else { return nil }
+            i += 1
+        }
+        return nil
+    }
+
+    /// What ``skipObject(depth:)`` saw of the discriminator (its last occurrence).
+    enum Discriminator {
+        case absent
+        case string(String)
+        case other
+    }
+
+    /// Validates a value exactly like ``parseValue(depth:)`` (same errors at the same offsets) without building it.
+    mutating func skipValue(depth: Int) throws(JSONParseError) {
+        guard position < input.count else { throw error("unexpected end of input") }
+        switch input[position] {
+        case UInt8(ascii: "{"): _ = try skipObject(depth: depth + 1)
+        case UInt8(ascii: "["): try skipArray(depth: depth + 1)
+        case UInt8(ascii: "\""): try skipString()
+        case UInt8(ascii: "t"): try expectLiteral("true")
+        case UInt8(ascii: "f"): try expectLiteral("false")
+        case UInt8(ascii: "n"): try expectLiteral("null")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): _ = try parseNumber()
+        default: throw error("unexpected character '\(printable(input[position]))'")
+        }
+    }
+
+    /// ``parseObject(depth:topLevel:)`` without building the object; returns the last value of the discriminator.
+    mutating func skipObject(depth: Int) throws(JSONParseError) -> Discriminator {
+        guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
+        position += 1
+        var found = Discriminator.absent
+        skipWhitespace()
+        if position < input.count, input[position] == UInt8(ascii: "}") {
+            position += 1
+            return found
+        }
+        while true {
+            skipWhitespace()
+            guard position < input.count else { throw error("unexpected end of input in object") }
+            guard input[position] == UInt8(ascii: "\"") else { throw error("expected a property name in double quotes") }
+            let isDiscriminator = try skipPropertyName()
+            skipWhitespace()
+            guard position < input.count, input[position] == UInt8(ascii: ":") else {
+                throw error("expected ':' after property name")
+            }
+            position += 1
+            skipWhitespace()
+            if isDiscriminator, position < input.count, input[position] == UInt8(ascii: "\"") {
+                found = .string(try parseString())
+            } else {
+                try skipValue(depth: depth)
+                if isDiscriminator { found = .other }
+            }
+            skipWhitespace()
+            guard position < input.count else { throw error("unexpected end of input in object") }
+            switch input[position] {
+            case UInt8(ascii: ","): position += 1
+            case UInt8(ascii: "}"):
+                position += 1
+                return found
+            default: throw error("expected ',' or '}' in object")
+            }
+        }
+    }
+
+    /// Skips a property name; whether it equals the filter's discriminator (as Strings compare: a name with escapes
+    /// or non-ASCII bytes is decoded first).
+    mutating func skipPropertyName() throws(JSONParseError) -> Bool {
+        let start = position + 1
+        try skipString()
+        let name = UnsafeBufferPointer(rebasing: input[start..<(position - 1)])
+        guard name.contains(where: { $0 >= 0x80 || $0 == UInt8(ascii: "\\") }) else {
+            return name.elementsEqual(discriminator)
+        }
+        let end = position
+        position = start - 1
+        let decoded = try parseString()
+        position = end
+        return decoded == filter?.discriminator
+    }
+
+    /// ``parseArray(depth:)`` without building the array.
+    mutating func skipArray(depth: Int) throws(JSONParseError) {
+        guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
+        position += 1
+        skipWhitespace()
+        if position < input.count, input[position] == UInt8(ascii: "]") {
+            position += 1
+            return
+        }
+        while true {
+            skipWhitespace()
+            try skipValue(depth: depth)
+            skipWhitespace()
+            guard position < input.count else { throw error("unexpected end of input in array") }
+            switch input[position] {
+            case UInt8(ascii: ","): position += 1
+            case UInt8(ascii: "]"):
+                position += 1
+                return
+            default: throw error("expected ',' or ']' in array")
+            }
+        }
+    }
+
+    /// ``parseString()`` without building the string: plain ASCII is checked here; a string with escapes or other bytes
+    /// (rare in what is skipped) goes through `parseString`, which validates them.
+    mutating func skipString() throws(JSONParseError) {
+        var i = position + 1
+        while i < input.count {
+            let byte = input[i]
+            if byte == UInt8(ascii: "\"") {
+                position = i + 1
+                return
+            }
+            if byte == UInt8(ascii: "\\") || byte >= 0x80 { break }
+            if byte < 0x20 { throw error("unescaped control character in string", at: i) }
+            i += 1
+        }
+        _ = try parseString()
     }
 
     mutating func parseString() throws(JSONParseError) -> String {

@@ -164,6 +164,7 @@ struct LocalStackTests {
         #expect((seen["reason"] as? [String: Any])?["inExperiment"] as? Bool == true)
         // PATCH sent → the SDK's store serves "off" (timed in its change listener, on the stream thread).
         let killSwitch = try #require(seen["killSwitchMilliseconds"] as? Double)
+        print("local stack: kill switch seen by the Python SDK \(killSwitch) ms after the PATCH was sent")
         #expect(killSwitch < 1000, "kill switch took \(killSwitch) ms through the whole local stack")
 
         // The processor counts summaries at once and attributes goals after the 2 s delay.

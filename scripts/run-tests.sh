@@ -6,7 +6,11 @@
 #   - a failed run ends with scripts/test-failure-summary.sh, in the tail that CI logs keep.
 #   - two passes: first every suite but those that promise a latency (a kill switch within 500 ms,
 #     a scheduled change within 1 s, a page updated within 2 s, Chromium itself), then those, so that
-#     they do not share two cores with the CPU-bound suites (differential corpora, statistics);
+#     they do not share two cores with the CPU-bound suites (differential corpora, statistics). Pass 2
+#     takes the release suites that run services (ReleaseRelay, ReleaseRollout, ReleaseGuard), not
+#     ReleaseLogicTests (pure logic, CPU-bound), and of the relay's EndToEndTests only `scenario` (the
+#     200 ms kill switch), not its corpus and schemathesis tests. Both passes use the same pattern
+#     (--skip, then --filter), so each test runs exactly once;
 # Children of the test runner (brokers, services, PostgreSQL) are killed by their watchdogs once
 # the runner is gone (Tests/TestSupport/Subprocess.swift).
 set -uo pipefail
@@ -14,7 +18,8 @@ cd "$(dirname "$0")/.."
 swift=${SWIFT:-swift}
 log=${VANE_TEST_LOG:-.build/test-output.log}
 limit=${VANE_TEST_TIME_LIMIT:-1800}
-latency='BrowserTests\.|VaneSDKTests\.|\.Release[A-Za-z]*Tests/|\.ScheduledChange[A-Za-z]*Tests/|\.StreamingTests/'
+latency='BrowserTests\.|VaneSDKTests\.|\.Release(Relay|Rollout|Guard)Tests/|\.ScheduledChange[A-Za-z]*Tests/|\.StreamingTests/'
+latency+='|RelayStreamerTests\.EndToEndTests/scenario\('
 mkdir -p "$(dirname "$log")"
 : >"$log"
 

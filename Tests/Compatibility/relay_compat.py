@@ -577,11 +577,13 @@ def scenario(args: argparse.Namespace) -> dict:
 
     streaming.flag_tracker.add_listener(on_change)
     bob = Context.create('bob')
+    # Timed from the PATCH sent (commit, outbox, Kafka, relay, SDK: the whole 200 ms budget of docs/performance.md), not
+    # from its response: the SDK usually has the change before the response arrives, which timed it as 0 ms.
+    sent = time.monotonic()
     mgmt.call('PATCH', base + '/flags/kill-switch/environments/production', {'on': False})
-    returned = time.monotonic()
     if not changed.wait(10) or streaming.variation('kill-switch', bob, None) is not False:
         raise Failure('the kill switch did not reach the streaming SDK')
-    report['killSwitchMillis'] = round(max(0.0, arrival['t'] - returned) * 1000, 1)
+    report['killSwitchMillis'] = round((arrival['t'] - sent) * 1000, 1)
     if streaming.variation_detail('gated', bob, None).reason != {'kind': 'PREREQUISITE_FAILED', 'prerequisiteKey': 'kill-switch'}:
         raise Failure('the prerequisite did not follow the kill switch')
 

@@ -9,7 +9,7 @@ The SDK connects to relay-streamer (streaming) and sends its events to events-in
 2. evaluates the flag for `--users` users, records which variation each got, and sends one
    custom event (`--metric`) per user with a value (goal events for the experiment);
 3. flips the flag off through management-api and measures how long until the SDK's in-memory
-   copy serves the off variation (the kill switch);
+   copy serves the off variation (the kill switch), timed in the SDK's change listener;
 4. flushes the events and prints one JSON object with what it saw.
 
 Exit status 1 with a message on any mismatch.
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 import urllib.request
 
@@ -72,17 +73,28 @@ def main() -> int:
         reasons = client.variation_detail(args.flag, Context.create('user-0'), 'default').reason
 
         # The kill switch: management-api commits, the relay streams, the SDK serves the off variation.
+        # Timed when the SDK applies it: its change listener runs on the stream thread right after the
+        # store update (a main-thread polling loop, on a loaded machine, adds its own scheduling delay).
+        switched_off = threading.Event()
+        arrival = {}
+
+        def on_change(change) -> None:
+            received = time.monotonic()
+            if change.key != args.flag or switched_off.is_set():
+                return
+            if client.variation_detail(args.flag, Context.create('user-0'), 'default').reason.get('kind') == 'OFF':
+                arrival['t'] = received
+                switched_off.set()
+
+        client.flag_tracker.add_listener(on_change)
         started = time.monotonic()
         api(args.api, args.token, 'PATCH', '/projects/%s/flags/%s/environments/%s' % (args.project, args.flag, args.environment),
             {'on': False})
-        while time.monotonic() - started < 10:
-            detail = client.variation_detail(args.flag, Context.create('user-0'), 'default')
-            if detail.reason.get('kind') == 'OFF':
-                break
-            time.sleep(0.005)
-        else:
+        if not switched_off.wait(10):
             sys.exit('stack_e2e: the SDK still served the flag as on 10 s after it was switched off')
-        kill_switch_ms = (time.monotonic() - started) * 1000
+        if client.variation_detail(args.flag, Context.create('user-0'), 'default').reason.get('kind') != 'OFF':
+            sys.exit('stack_e2e: the change listener saw the flag off, the client does not serve it off')
+        kill_switch_ms = (arrival['t'] - started) * 1000
 
         client.flush()
         time.sleep(1.5)

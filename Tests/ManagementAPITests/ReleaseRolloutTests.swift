@@ -215,6 +215,7 @@ struct ReleaseRolloutTests {
                 return true
             }
             flipper.cancel()
+            await flipper.value
             for index in 0..<10 {
                 let targeting = try await api.expect(200, "GET", "/projects/p/flags/f\(index)/environments/production")
                 #expect(targeting["version"] == 4)
@@ -229,31 +230,50 @@ struct ReleaseRolloutTests {
             #expect(rampAudit.filter { $0["action"] == "flag.targeting.update"
                 && $0["comment"]?.stringValue?.contains(rampID) == true }.count == 4)
             #expect(rampAudit.filter { $0["action"] == "release.rollout.complete" }.count == 1)
-            // Once the lease stays put, exactly one replica leads (a stale leader notices at its next renewal, within 1 s).
-            try await Task.sleep(for: .milliseconds(2500))
-            var leaders = 0
-            for process in [api.stack.managementAPI, other] {
-                let metrics = try await TestHTTP.request("GET", "\(process.baseURL)/metrics")
-                if metrics.text.split(separator: "\n").contains("vane_release_scheduler_leader 1.0") { leaders += 1 }
+            // Once the lease stays put, exactly one replica leads (a stale leader notices at its next renewal, within 1 s):
+            // one leader seen throughout 2 s (two renewals) is the settled state; two leaders or none, until the timeout, fail.
+            var oneLeaderSince: ContinuousClock.Instant?
+            _ = try await ReleaseTestSupport.waitFor("exactly one leader throughout 2 s", timeout: .seconds(20)) {
+                var leaders = 0
+                for process in [api.stack.managementAPI, other] {
+                    let metrics = try await TestHTTP.request("GET", "\(process.baseURL)/metrics")
+                    if metrics.text.split(separator: "\n").contains("vane_release_scheduler_leader 1.0") { leaders += 1 }
+                }
+                guard leaders == 1 else {
+                    oneLeaderSince = nil
+                    return nil
+                }
+                let since = oneLeaderSince ?? ContinuousClock.now
+                oneLeaderSince = since
+                return ContinuousClock.now - since >= .seconds(2) ? true : nil
             }
-            #expect(leaders == 1)
 
-            // Every replica stops while a rollout holds its first step and a change is about to come due.
+            // Every replica stops while a rollout holds its first step and a change is about to come due (both due in 10 s:
+            // stopping may take seconds on a loaded machine, and both must come due while every replica is down).
             try await api.expect(201, "POST", "/projects/p/flags", #"{"key":"s","name":"S","variations":[{"value":1},{"value":2}]}"#)
             try await api.expect(201, "POST", "/projects/p/flags", #"{"key":"late","name":"L","variations":[{"value":1},{"value":2}]}"#)
             let rollout = try await api.expect(201, "POST", "/projects/p/flags/s/environments/production/rollouts", #"""
-                {"variation":1,"steps":[{"percent":10,"holdSeconds":4},{"percent":50,"holdSeconds":4},{"percent":100,"holdSeconds":0}]}
+                {"variation":1,"steps":[{"percent":10,"holdSeconds":10},{"percent":50,"holdSeconds":4},{"percent":100,"holdSeconds":0}]}
                 """#)
             let rolloutID = try #require(rollout["id"]?.stringValue)
+            let stepDueMillis = try #require(ReleaseTestSupport.milliseconds(rollout["nextStepAt"]))
+            let stepDue = Date(timeIntervalSince1970: Double(stepDueMillis) / 1000)
+            let changeDue = Date() + 10
             let change = try await api.expect(201, "POST", "/projects/p/flags/late/environments/production/scheduled-changes",
-                                              #"{"executeAt":"\#(ReleaseTestSupport.rfc3339(Date() + 4))","patch":{"on":true}}"#)
+                                              #"{"executeAt":"\#(ReleaseTestSupport.rfc3339(changeDue))","patch":{"on":true}}"#)
             let changeID = try #require(change["id"]?.stringValue)
-            await api.stack.managementAPI.stop()
-            await other.stop()
-            try await Task.sleep(for: .seconds(6))
+            let (first, second) = (api.stack.managementAPI, other)
+            async let firstStopped = first.stop()
+            async let secondStopped = second.stop()
+            _ = await (firstStopped, secondStopped)
+            let stoppedAt = Date()
+            try #require(stoppedAt < min(stepDue, changeDue),
+                         "the replicas stopped at \(stoppedAt), after the step (\(stepDue)) or the change (\(changeDue)) came due")
+            // Restart once both are overdue by 3 s (the late change's lateSeconds must be over 2, checked below).
+            try await Task.sleep(for: .seconds(max(stepDue, changeDue).timeIntervalSinceNow + 3))
             let restarted = try await replica(api)
             defer { _ = restarted.stopBlocking() }
-            let applied = try await ReleaseTestSupport.waitFor("the late change", timeout: .seconds(10)) {
+            let applied = try await ReleaseTestSupport.waitFor("the late change", timeout: .seconds(20)) {
                 let item = try await call(restarted, token: token, 200, "GET",
                                           "/projects/p/flags/late/environments/production/scheduled-changes/\(changeID)")
                 guard item["status"] == "applied" else { return nil }

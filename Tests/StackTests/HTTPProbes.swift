@@ -98,8 +98,8 @@ extension LocalStackTests {
         }
     }
 
-    /// A stream whose key expires (rotation with a 2 s grace period) closes by t+4 s and gets no
-    /// flag data after the expiry; deleting the project closes the streams of its environments.
+    /// A stream whose key expires (rotation with a 2 s grace period) closes at the expiry (within 2 s
+    /// of it, not before) and gets no flag data after it; deleting the project closes the streams of its environments.
     static func probeStreamExpiry(_ stack: Stack) async throws {
         let project = "probe-\(UUID().uuidString.prefix(6).lowercased())"
         let created = try await stack.call("POST", "/projects", #"{"key":"\#(project)","name":"Probe"}"#)
@@ -128,16 +128,22 @@ extension LocalStackTests {
 
         let stream = try await openStream(sdkKey)
         let other = try await openStream(testKey)
-        let rotatedAt = ContinuousClock.now
         let rotated = try await stack.call(
             "POST", "/projects/\(project)/environments/production/keys/sdk/rotate", #"{"expireOldAfterSeconds":2}"#)
         #expect(rotated.status == 200, "\(rotated.text)")
-        try await Task.sleep(until: rotatedAt + .milliseconds(2_500))
+        // The expiry the server set (its commit time + 2 s, Unix milliseconds), as an instant of this clock.
+        let retired = try JSONParser.parse(rotated.body)["retiredKeys"]?.arrayValue ?? []
+        let expiresAtMillis = try #require(retired.first { $0["key"]?.stringValue == sdkKey }?["expiresAt"]?.numberValue,
+            "the rotated key is among the retired keys: \(rotated.text)")
+        let expiry = ContinuousClock.now + .milliseconds(Int64(expiresAtMillis - Date().timeIntervalSince1970 * 1_000))
+        try await Task.sleep(until: expiry + .milliseconds(500))
         let changed = try await stack.call("PATCH", "/projects/\(project)/flags/f/environments/production", #"{"on":false}"#)
         #expect(changed.status == 200, "\(changed.text)")
         try await stream.waitForClose(timeout: .seconds(4))
-        let closedAfter = try #require(stream.closedAt) - rotatedAt
-        #expect(closedAfter < .seconds(4), "the stream of the expired key closed \(closedAfter) after the rotation")
+        let closedAfter = try #require(stream.closedAt) - expiry
+        // Not before the expiry (the grace period), and within 2 s of it (the relay ends it at the expiry).
+        #expect(closedAfter > .milliseconds(-100), "the stream of the rotated key closed \(closedAfter) before its expiry")
+        #expect(closedAfter < .seconds(2), "the stream of the expired key closed \(closedAfter) after the expiry")
         #expect(!stream.text.contains("event: patch"), "no flag data after the expiry: \(stream.text.suffix(500))")
 
         let deletedAt = ContinuousClock.now

@@ -28,10 +28,12 @@ struct ExamplePackageTests {
             defer { try? FileManager.default.removeItem(at: output) }
             var variables = ProcessInfo.processInfo.environment
             variables["VANE_BENCHMARKS"] = nil
+            // It watches until the first change (the kill switch below), for at most 30 s: a slow start on a loaded machine
+            // cannot make it stop watching before the change comes.
             let process = try Subprocess(
                 Self.executable.path,
                 ["--relay", stack.relay.baseURL, "--events", stack.ingest.baseURL, "--sdk-key", environment.sdkKey,
-                 "--flag", "example-flag", "--watch", "4"],
+                 "--flag", "example-flag", "--watch", "30", "--changes", "1"],
                 environment: variables, standardOutput: .file(output.path), standardError: .file(output.path, append: true))
             let read = { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
             try await eventually("the example prints its first evaluation") { read().contains(#""event":"initial""#) }

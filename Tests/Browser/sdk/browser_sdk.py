@@ -158,7 +158,11 @@ def main() -> int:
             failures.append('kill-switch is not on at first')
 
         # The kill switch: management-api -> Kafka -> relay -> ping -> evalx -> change event.
-        time.sleep(0.5)  # the ping stream is open (it was opened by the change listener)
+        # The SDK does not refetch when its stream first opens, so a change made before that is never
+        # seen: wait until the stream (opened by the change listener) is open. The relay registers a
+        # stream before it sends the response head, so an open EventSource already receives pings.
+        wait(driver, 'window.client._source && window.client._source.readyState === 1', timeout=30,
+             what='the stream opens')
         before = time.time()
         response = api.patch(base + '/flags/kill-switch/environments/production', json={'on': False}, timeout=10)
         if response.status_code != 200:

@@ -1,10 +1,11 @@
 // A command-line application on the public API of VaneSDK only.
 //
-//   vane-sdk-example --relay URL --events URL --sdk-key KEY --flag KEY [--context JSON] [--watch SECONDS]
+//   vane-sdk-example --relay URL --events URL --sdk-key KEY --flag KEY [--context JSON] [--watch SECONDS [--changes N]]
 //
 // Prints one JSON line with the flag's detail, then (with --watch) one line per change of that flag
-// seen through `flagChanges` for at most SECONDS, tracks an `example-purchase` event, and shuts the
-// client down (which sends the events). Exit status 1 when the client cannot start.
+// seen through `flagChanges` for at most SECONDS (or until N changes were seen), tracks an
+// `example-purchase` event, and shuts the client down (which sends the events). Exit status 1 when
+// the client cannot start.
 
 import Foundation
 import VaneSDK
@@ -16,6 +17,7 @@ struct Arguments {
     var flag = ""
     var context = #"{"kind":"user","key":"example-user"}"#
     var watch = 0.0
+    var changes = Int.max
 
     init(_ arguments: [String]) {
         var iterator = arguments.makeIterator()
@@ -28,6 +30,7 @@ struct Arguments {
             case "--flag": flag = value
             case "--context": context = value
             case "--watch": watch = Double(value) ?? 0
+            case "--changes": changes = Int(value) ?? Int.max
             default: break
             }
         }
@@ -59,17 +62,25 @@ do {
     exit(1)
 }
 let context = try EvaluationContext(json: arguments.context)
+// Subscribed before the first line, so that a change made once it is printed is seen.
+let changedKeys = client.flagChanges
 emit(Line(flag: arguments.flag, detail: client.variationDetail(arguments.flag, context: context, default: .null), event: "initial"))
 
 if arguments.watch > 0 {
-    let changes = client.flagChanges
     let watcher = Task {
-        for await key in changes where key == arguments.flag {
+        var seen = 0
+        for await key in changedKeys where key == arguments.flag {
             emit(Line(flag: key, detail: client.variationDetail(key, context: context, default: .null), event: "changed"))
+            seen += 1
+            if seen >= arguments.changes { return }
         }
     }
-    try? await Task.sleep(for: .seconds(arguments.watch))
-    watcher.cancel()
+    let timer = Task {
+        try? await Task.sleep(for: .seconds(arguments.watch))
+        watcher.cancel()
+    }
+    await watcher.value
+    timer.cancel()
 }
 client.track("example-purchase", context: context, metricValue: 42)
 await client.shutdown()

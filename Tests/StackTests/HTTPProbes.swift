@@ -57,6 +57,8 @@ extension LocalStackTests {
             ("relay REPORT stream", port(stack.relay),
              "REPORT /meval HTTP/1.1\r\nAuthorization: \(stack.summary["mobileKey"] ?? "")", "413"),
         ]
+        var slowest = Duration.zero
+        defer { print("oversized requests: the slowest status came \(slowest) after the request was started") }
         for target in targets {
             let framings = ["Content-Length: \(body.utf8.count)", "Transfer-Encoding: chunked"]
             for (framing, connectionHeader) in framings.flatMap({ framing in ["Connection: close\r\n", ""].map { (framing, $0) } }) {
@@ -67,10 +69,14 @@ extension LocalStackTests {
                 // Everything is written before anything is read, as urllib does.
                 try await connection.send(
                     "\(target.request)\r\nHost: vane\r\nContent-Type: application/json\r\n\(connectionHeader)\(framing)\r\n\r\n\(payload)")
-                try await connection.waitFor("the status", timeout: .seconds(5)) { $0.contains("\r\n\r\n") }
+                try await connection.waitFor("the status", timeout: .seconds(15)) { $0.contains("\r\n\r\n") }
                 let what = "\(target.name), \(framing), \(connectionHeader.isEmpty ? "keep-alive" : "close")"
                 #expect(connection.text.hasPrefix("HTTP/1.1 \(target.status) "), "\(what): \(connection.text.prefix(200))")
-                #expect(ContinuousClock.now - start < .seconds(5), "\(what)")
+                // Timed at receipt (a few tens of ms here): the time this task saw it once took 6 s in CI's busiest pass,
+                // while CPU-bound tests held the test process's task pool.
+                let took = try #require(connection.firstReceivedAt) - start
+                slowest = max(slowest, took)
+                #expect(took < .seconds(5), "\(what): status after \(took)")
                 await connection.close()
             }
         }
@@ -91,7 +97,8 @@ extension LocalStackTests {
             }
             #expect(slow.text.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"), "\(name): \(slow.text)")
             #expect(slow.text.contains(#""code":"request_timeout""#), "\(name)")
-            let took = ContinuousClock.now - start
+            // Timed at receipt, not when this loop (which sleeps 500 ms a step) noticed it.
+            let took = (slow.firstReceivedAt ?? .now) - start
             #expect(
                 took >= requestTimeout && took < requestTimeout + .seconds(2), "\(name): cut off after \(took) (\(sent) bytes trickled)")
             try await slow.waitForClose(timeout: .seconds(10))

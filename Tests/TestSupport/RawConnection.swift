@@ -11,9 +11,11 @@ public final class RawConnection: Sendable {
         let received = Mutex<[UInt8]>([])
         let closed = Atomic<Bool>(false)
         let closedAt = Mutex<ContinuousClock.Instant?>(nil)
+        let firstReceivedAt = Mutex<ContinuousClock.Instant?>(nil)
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let buffer = unwrapInboundIn(data)
+            firstReceivedAt.withLock { if $0 == nil { $0 = .now } }
             received.withLock { $0.append(contentsOf: buffer.readableBytesView) }
         }
 
@@ -84,6 +86,10 @@ public final class RawConnection: Sendable {
 
     /// When the server closed the connection (nil while open).
     public var closedAt: ContinuousClock.Instant? { collector.closedAt.withLock { $0 } }
+
+    /// When the first bytes from the server arrived (nil before), taken on the event loop at receipt: unlike the time a
+    /// test task sees them, it does not depend on the test process's busy task pool.
+    public var firstReceivedAt: ContinuousClock.Instant? { collector.firstReceivedAt.withLock { $0 } }
 
     /// Forgets what was received so far.
     public func reset() { collector.received.withLock { $0.removeAll() } }

@@ -137,6 +137,59 @@ private struct Parser {
         }
     }
 
+    /// An object or an array: the bytes and words of its syntax errors. Building and skipping share these steps, so
+    /// both fail with the same message at the same offset.
+    enum Container {
+        case object, array
+
+        var closer: UInt8 { self == .object ? UInt8(ascii: "}") : UInt8(ascii: "]") }
+        var name: String { self == .object ? "object" : "array" }
+    }
+
+    /// Enters the container at `position` (its opening byte); true when it is empty (then it was left already).
+    @inline(__always)
+    mutating func enter(_ container: Container, depth: Int) throws(JSONParseError) -> Bool {
+        guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
+        position += 1
+        skipWhitespace()
+        guard position < input.count, input[position] == container.closer else { return false }
+        position += 1
+        return true
+    }
+
+    /// After a member or an element: true when the container ends here (then it was left), false after a comma.
+    @inline(__always)
+    mutating func leaves(_ container: Container) throws(JSONParseError) -> Bool {
+        skipWhitespace()
+        guard position < input.count else { throw error("unexpected end of input in \(container.name)") }
+        switch input[position] {
+        case UInt8(ascii: ","):
+            position += 1
+            return false
+        case container.closer:
+            position += 1
+            return true
+        default: throw error("expected ',' or '\(Character(Unicode.Scalar(container.closer)))' in \(container.name)")
+        }
+    }
+
+    /// Before a property name: checks that one starts here.
+    @inline(__always)
+    mutating func expectPropertyName() throws(JSONParseError) {
+        skipWhitespace()
+        guard position < input.count else { throw error("unexpected end of input in object") }
+        guard input[position] == UInt8(ascii: "\"") else { throw error("expected a property name in double quotes") }
+    }
+
+    /// After a property name: the colon, and the whitespace before its value.
+    @inline(__always)
+    mutating func expectColon() throws(JSONParseError) {
+        skipWhitespace()
+        guard position < input.count, input[position] == UInt8(ascii: ":") else { throw error("expected ':' after property name") }
+        position += 1
+        skipWhitespace()
+    }
+
     mutating func parseValue(depth: Int) throws(JSONParseError) -> JSONValue {
         guard position < input.count else { throw error("unexpected end of input") }
         switch input[position] {
@@ -172,25 +225,12 @@ private struct Parser {
     }
 
     mutating func parseObject(depth: Int, topLevel: Bool = false) throws(JSONParseError) -> JSONValue {
-        guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
-        position += 1
         var object: [String: JSONValue] = [:]
-        skipWhitespace()
-        if position < input.count, input[position] == UInt8(ascii: "}") {
-            position += 1
-            return .object(object)
-        }
-        while true {
-            skipWhitespace()
-            guard position < input.count else { throw error("unexpected end of input in object") }
-            guard input[position] == UInt8(ascii: "\"") else { throw error("expected a property name in double quotes") }
+        if try enter(.object, depth: depth) { return .object(object) }
+        repeat {
+            try expectPropertyName()
             let key = try parseString()
-            skipWhitespace()
-            guard position < input.count, input[position] == UInt8(ascii: ":") else {
-                throw error("expected ':' after property name")
-            }
-            position += 1
-            skipWhitespace()
+            try expectColon()
             if topLevel, let filter, key == filter.arrayKey {
                 omitted = 0
                 if position < input.count, input[position] == UInt8(ascii: "[") {
@@ -201,53 +241,25 @@ private struct Parser {
             } else {
                 object[key] = try parseValue(depth: depth)
             }
-            skipWhitespace()
-            guard position < input.count else { throw error("unexpected end of input in object") }
-            switch input[position] {
-            case UInt8(ascii: ","): position += 1
-            case UInt8(ascii: "}"):
-                position += 1
-                return .object(object)
-            default: throw error("expected ',' or '}' in object")
-            }
-        }
+        } while try !leaves(.object)
+        return .object(object)
     }
 
     mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {
-        guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
-        position += 1
         var array: [JSONValue] = []
-        skipWhitespace()
-        if position < input.count, input[position] == UInt8(ascii: "]") {
-            position += 1
-            return .array(array)
-        }
-        while true {
+        if try enter(.array, depth: depth) { return .array(array) }
+        repeat {
             skipWhitespace()
             array.append(try parseValue(depth: depth))
-            skipWhitespace()
-            guard position < input.count else { throw error("unexpected end of input in array") }
-            switch input[position] {
-            case UInt8(ascii: ","): position += 1
-            case UInt8(ascii: "]"):
-                position += 1
-                return .array(array)
-            default: throw error("expected ',' or ']' in array")
-            }
-        }
+        } while try !leaves(.array)
+        return .array(array)
     }
 
     /// ``parseArray(depth:)`` leaving out the object elements whose discriminator is a string not in `kept`.
     mutating func parseFilteredArray(depth: Int, keeping kept: Set<String>) throws(JSONParseError) -> JSONValue {
-        guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
-        position += 1
         var array: [JSONValue] = []
-        skipWhitespace()
-        if position < input.count, input[position] == UInt8(ascii: "]") {
-            position += 1
-            return .array(array)
-        }
-        while true {
+        if try enter(.array, depth: depth) { return .array(array) }
+        repeat {
             skipWhitespace()
             if position < input.count, input[position] == UInt8(ascii: "{") {
                 let start = position
@@ -271,16 +283,8 @@ private struct Parser {
             } else {
                 array.append(try parseValue(depth: depth))
             }
-            skipWhitespace()
-            guard position < input.count else { throw error("unexpected end of input in array") }
-            switch input[position] {
-            case UInt8(ascii: ","): position += 1
-            case UInt8(ascii: "]"):
-                position += 1
-                return .array(array)
-            default: throw error("expected ',' or ']' in array")
-            }
-        }
+        } while try !leaves(.array)
+        return .array(array)
     }
 
     /// The value of the object's first property at `position` if that property is the discriminator, and both are plain
@@ -337,41 +341,20 @@ private struct Parser {
 
     /// ``parseObject(depth:topLevel:)`` without building the object; returns the last value of the discriminator.
     mutating func skipObject(depth: Int) throws(JSONParseError) -> Discriminator {
-        guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
-        position += 1
         var found = Discriminator.absent
-        skipWhitespace()
-        if position < input.count, input[position] == UInt8(ascii: "}") {
-            position += 1
-            return found
-        }
-        while true {
-            skipWhitespace()
-            guard position < input.count else { throw error("unexpected end of input in object") }
-            guard input[position] == UInt8(ascii: "\"") else { throw error("expected a property name in double quotes") }
+        if try enter(.object, depth: depth) { return found }
+        repeat {
+            try expectPropertyName()
             let isDiscriminator = try skipPropertyName()
-            skipWhitespace()
-            guard position < input.count, input[position] == UInt8(ascii: ":") else {
-                throw error("expected ':' after property name")
-            }
-            position += 1
-            skipWhitespace()
+            try expectColon()
             if isDiscriminator, position < input.count, input[position] == UInt8(ascii: "\"") {
                 found = .string(try parseString())
             } else {
                 try skipValue(depth: depth)
                 if isDiscriminator { found = .other }
             }
-            skipWhitespace()
-            guard position < input.count else { throw error("unexpected end of input in object") }
-            switch input[position] {
-            case UInt8(ascii: ","): position += 1
-            case UInt8(ascii: "}"):
-                position += 1
-                return found
-            default: throw error("expected ',' or '}' in object")
-            }
-        }
+        } while try !leaves(.object)
+        return found
     }
 
     /// Skips a property name; whether it equals the filter's discriminator (as Strings compare: a name with escapes
@@ -392,26 +375,11 @@ private struct Parser {
 
     /// ``parseArray(depth:)`` without building the array.
     mutating func skipArray(depth: Int) throws(JSONParseError) {
-        guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
-        position += 1
-        skipWhitespace()
-        if position < input.count, input[position] == UInt8(ascii: "]") {
-            position += 1
-            return
-        }
-        while true {
+        if try enter(.array, depth: depth) { return }
+        repeat {
             skipWhitespace()
             try skipValue(depth: depth)
-            skipWhitespace()
-            guard position < input.count else { throw error("unexpected end of input in array") }
-            switch input[position] {
-            case UInt8(ascii: ","): position += 1
-            case UInt8(ascii: "]"):
-                position += 1
-                return
-            default: throw error("expected ',' or ']' in array")
-            }
-        }
+        } while try !leaves(.array)
     }
 
     /// ``parseString()`` without building the string: plain ASCII is checked here; a string with escapes or other bytes

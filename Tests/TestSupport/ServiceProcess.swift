@@ -7,9 +7,15 @@ import NIOCore
 /// file that failing tests can show.
 public final class ServiceProcess: @unchecked Sendable {
     public let name: String
-    public let port: Int
+    /// The HTTP port; when it was chosen here, ``waitUntilReady(timeout:)`` may move the service to another one (see
+    /// there), so read it (and ``baseURL``) after that.
+    public private(set) var port: Int
     public let logFile: URL
-    private let process: Subprocess
+    // Changed only by waitUntilReady, before the test uses the service.
+    private var process: Subprocess
+    private let arguments: [String]
+    private let environment: [String: String]
+    private let portWasChosen: Bool
 
     /// The base URL, e.g. `http://127.0.0.1:18080`.
     public var baseURL: String { "http://127.0.0.1:\(port)" }
@@ -18,14 +24,23 @@ public final class ServiceProcess: @unchecked Sendable {
     /// test's own; `VANE_HTTP_PORT` is chosen here unless given.
     public init(_ executable: String, arguments: [String] = [], environment: [String: String], port: Int? = nil) throws {
         name = executable
+        portWasChosen = port == nil && environment["VANE_HTTP_PORT"] == nil
         self.port = try port ?? TestPorts.next()
         logFile = FileManager.default.temporaryDirectory.appendingPathComponent("vane-\(executable)-\(UUID().uuidString.prefix(8)).log")
         _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        self.arguments = arguments
+        self.environment = environment
+        process = try Self.launch(executable, arguments, environment, port: self.port, logFile: logFile)
+    }
+
+    private static func launch(
+        _ executable: String, _ arguments: [String], _ environment: [String: String], port: Int, logFile: URL
+    ) throws -> Subprocess {
         var variables = ProcessInfo.processInfo.environment
         variables["VANE_HTTP_HOST"] = "127.0.0.1"
-        variables["VANE_HTTP_PORT"] = "\(self.port)"
+        variables["VANE_HTTP_PORT"] = "\(port)"
         for (key, value) in environment { variables[key] = value }
-        process = try Subprocess(
+        return try Subprocess(
             RepositoryPaths.executable(executable).path, arguments, environment: variables,
             standardInput: .null, standardOutput: .file(logFile.path, append: true), standardError: .file(logFile.path, append: true))
     }
@@ -35,11 +50,28 @@ public final class ServiceProcess: @unchecked Sendable {
     }
 
     /// Waits until `GET /readyz` answers 200.
+    ///
+    /// A port chosen here was free when probed, but another program (Chromium's tools, a child of another test) can bind
+    /// it before the service does; the service then exits with "Address already in use". It is started again on another
+    /// port, up to twice.
     public func waitUntilReady(timeout: Duration = .seconds(60)) async throws {
         let deadline = ContinuousClock.now + timeout
+        var restarts = 0
         while ContinuousClock.now < deadline {
             if !process.isRunning {
-                throw ChildProcess.LaunchError(description: "\(name) exited with \(process.terminationStatus ?? -1):\n\(logTail())")
+                let tail = logTail()
+                if portWasChosen, restarts < 2, tail.contains("Address already in use") {
+                    restarts += 1
+                    let taken = port
+                    port = try TestPorts.next()
+                    let notice = "\(name): port \(taken) was taken before it bound it; starting it on \(port)\n"
+                    FileHandle.standardError.write(Data(notice.utf8))
+                    try? FileManager.default.removeItem(at: logFile)
+                    _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
+                    process = try Self.launch(name, arguments, environment, port: port, logFile: logFile)
+                    continue
+                }
+                throw ChildProcess.LaunchError(description: "\(name) exited with \(process.terminationStatus ?? -1):\n\(tail)")
             }
             if let response = try? await TestHTTP.request("GET", "\(baseURL)/readyz"), response.status == 200 { return }
             try await Task.sleep(for: .milliseconds(100))

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 #if canImport(Glibc)
-import Glibc
+import Glibc  // close
 #endif
 
 /// The test harness's service processes (`TestSupport/ServiceProcess.swift`), exercised with events-ingest, which needs only a
@@ -19,7 +19,7 @@ struct ServiceProcessTests {
                     "VANE_KAFKA_BROKERS": kafka.bootstrapServers, "VANE_CONFIG_TOPIC": "vane.config", "VANE_LOG_LEVEL": "info",
                 ])
                 let chosen = ingest.port
-                let squatter = Self.listen(on: chosen)
+                let squatter = TestPorts.occupy(chosen)
                 defer { if let squatter { close(squatter) } }
                 try await ingest.waitUntilReady()
                 await ingest.stop()
@@ -29,23 +29,5 @@ struct ServiceProcessTests {
             }
             Issue.record("the service bound its port before the test could, three times")
         }
-    }
-
-    /// A socket listening on 127.0.0.1:`port`, or nil when the port is taken.
-    private static func listen(on port: Int) -> Int32? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, Glibc.listen(fd, 1) == 0 else {
-            close(fd)
-            return nil
-        }
-        return fd
     }
 }

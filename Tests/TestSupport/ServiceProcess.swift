@@ -66,8 +66,7 @@ public final class ServiceProcess: @unchecked Sendable {
                     port = try TestPorts.next()
                     let notice = "\(name): port \(taken) was taken before it bound it; starting it on \(port)\n"
                     FileHandle.standardError.write(Data(notice.utf8))
-                    try? FileManager.default.removeItem(at: logFile)
-                    _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
+                    _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)  // emptied for the new start
                     process = try Self.launch(name, arguments, environment, port: port, logFile: logFile)
                     continue
                 }

@@ -50,6 +50,18 @@ public enum TestPorts {
         withLoopbackSocket(port) { fd, address, length in bind(fd, address, length) == 0 }
     }
 
+    /// A socket listening on 127.0.0.1:`port`, for a test that takes a port away (it closes the socket when done); nil
+    /// when the port is taken.
+    public static func occupy(_ port: Int) -> Int32? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        guard withLoopbackAddress(port, { bind(fd, $0, $1) == 0 }), listen(fd, 1) == 0 else {
+            close(fd)
+            return nil
+        }
+        return fd
+    }
+
     /// Runs `body` with a new TCP socket and the address 127.0.0.1:`port`; false when no socket.
     private static func withLoopbackSocket(
         _ port: Int, _ body: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Bool
@@ -57,12 +69,17 @@ public enum TestPorts {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
+        return withLoopbackAddress(port) { body(fd, $0, $1) }
+    }
+
+    /// Runs `body` with the address 127.0.0.1:`port`.
+    private static func withLoopbackAddress(_ port: Int, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Bool) -> Bool {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = UInt16(port).bigEndian
         return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
     }
 }

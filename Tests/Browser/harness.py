@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import ElementNotInteractableException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
@@ -149,11 +149,12 @@ class Session:
         self.wait(lambda: not [e for e in self.find(css) if e.is_displayed()], timeout, f"{css} to disappear")
 
     def retrying(self, action, attempts=5):
-        """Runs action(); a page that re-rendered in between (live updates) makes elements stale: find them again."""
+        """Runs action(); a page that re-rendered in between (live updates) makes elements stale, or leaves the old node
+        not interactable while the new one takes its place (chromedriver reports either): find them again."""
         for attempt in range(attempts):
             try:
                 return action()
-            except StaleElementReferenceException:
+            except (StaleElementReferenceException, ElementNotInteractableException):
                 if attempt == attempts - 1:
                     raise
                 time.sleep(0.2)

@@ -30,4 +30,32 @@ struct ServiceProcessTests {
             Issue.record("the service bound its port before the test could, three times")
         }
     }
+
+    @Test("a service whose port is in use while Kafka is unreachable exits with an error, not a crash", .timeLimit(.minutes(1)))
+    func portInUseWithoutBroker() async throws {
+        // The HTTP server fails at once and the service group cancels the rest, among it the config feed still waiting
+        // for the topic's metadata. That wait used to ignore cancellation, and service-lifecycle ended the process with
+        // SIGILL after 5 s ("Cancellation took longer than allowed").
+        let port = try TestPorts.next()
+        guard let squatter = TestPorts.occupy(port) else {
+            Issue.record("could not occupy port \(port)")
+            return
+        }
+        defer { close(squatter) }
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("vane-ingest-port-\(port).log")
+        defer { try? FileManager.default.removeItem(at: log) }
+        var environment = ProcessInfo.processInfo.environment
+        environment["VANE_HTTP_PORT"] = "\(port)"
+        environment["VANE_HTTP_HOST"] = "127.0.0.1"
+        environment["VANE_KAFKA_BROKERS"] = "127.0.0.1:1"
+        environment["SWIFT_BACKTRACE"] = "enable=no"
+        let process = try Subprocess(
+            RepositoryPaths.executable("events-ingest").path, [], environment: environment,
+            standardOutput: .null, standardError: .file(log.path))
+        let status = await process.wait(timeout: .seconds(45))
+        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        #expect(status == 1, "exit status \(status.map(String.init) ?? "none") (128 + 4 is SIGILL); standard error:\n\(output.suffix(2000))")
+        #expect(output.contains("Address already in use"), "standard error says why: \(output.suffix(2000))")
+        #expect(!output.contains("Cancellation took longer"))
+    }
 }

@@ -224,6 +224,31 @@ extension KafkaIntegrationTests {
                 #expect(error.code == .topicNotFound)
             }
         }
+
+        @Test("a reader still starting against an unreachable broker answers cancellation, not the metadata timeout",
+              .timeLimit(.minutes(1)))
+        func readerStartIsCancellable() async throws {
+            // service-lifecycle ends the process when a cancelled service takes longer than it allows (5 s by
+            // default): events-ingest did, with its HTTP port in use and no broker. The timeout here is far longer than
+            // that, so an uncancellable start would fail with topicNotFound after 30 s instead of `cancelled`.
+            var configuration = KafkaTopicReaderConfiguration(bootstrapServers: ["127.0.0.1:1"], topic: "missing")
+            configuration.metadataTimeout = .seconds(30)
+            let reader = try KafkaTopicReader(configuration: configuration, logger: self.logger)
+            // Cancelled before it starts, then while it waits in the metadata loop (a start that was cancelled leaves
+            // nothing half-done, so the same reader can start again).
+            for delay in [Duration.zero, .milliseconds(300)] {
+                let started = Task { () async throws -> KafkaCatchUpTracker in
+                    if delay > .zero { try? await Task.sleep(for: delay) }
+                    return try await reader.start()
+                }
+                if delay > .zero { try await Task.sleep(for: delay * 2) }
+                started.cancel()
+                let result = await started.result
+                #expect(throws: KafkaError.self) { try result.get() }
+                if case .failure(let error) = result { #expect((error as? KafkaError)?.code == .cancelled, "after \(delay)") }
+            }
+            try await reader.close()
+        }
     }
 }
 

@@ -73,11 +73,13 @@ public final class KafkaTopicReader: Service, Sendable {
         let client = self.client
         let topic = self.configuration.topic
         let timeout = self.configuration.metadataTimeout
-        return try await BlockingCall.run { () -> Result<[Int32: Int64], KafkaError> in
+        return try await BlockingCall.runCancellable { cancellation -> Result<[Int32: Int64], KafkaError> in
             Result { () throws(KafkaError) in
-                let partitions = try ReaderStarter.partitionIDs(client: client, topic: topic, timeout: timeout)
+                let partitions = try ReaderStarter.partitionIDs(
+                    client: client, topic: topic, timeout: timeout, cancellation: cancellation)
                 var result: [Int32: Int64] = [:]
                 for partition in partitions {
+                    try cancellation.check("reading the watermarks of \(topic)")
                     result[partition] = try client.watermarksBlocking(topic: topic, partition: partition, timeout: timeout).high
                 }
                 return result
@@ -110,6 +112,9 @@ public final class KafkaTopicReader: Service, Sendable {
 /// Performs a reader's one-time start on its polling queue, so that it is serialized with polls
 /// and with concurrent `start()` calls.
 private final class ReaderStarter: Sendable {
+    /// The longest single blocking metadata request while starting: how late a cancellation may be noticed.
+    static let cancellationCheckInterval = Duration.milliseconds(500)
+
     let client: RDKafkaClient
     let configuration: KafkaTopicReaderConfiguration
     let logger: Logger
@@ -127,10 +132,10 @@ private final class ReaderStarter: Sendable {
 
     func start(on engine: ConsumerEngine) async throws(KafkaError) -> KafkaCatchUpTracker {
         if let started = self.tracker { return started }
-        let result = await engine.onPollQueue { () -> Result<KafkaCatchUpTracker, KafkaError> in
+        let result = await engine.onPollQueueCancellable { cancellation -> Result<KafkaCatchUpTracker, KafkaError> in
             if let started = self.tracker { return .success(started) }
             return Result { () throws(KafkaError) in
-                let tracker = try self.startBlocking()
+                let tracker = try self.startBlocking(cancellation: cancellation)
                 self.started.withLock { $0 = tracker }
                 return tracker
             }
@@ -138,13 +143,14 @@ private final class ReaderStarter: Sendable {
         return try result.get()
     }
 
-    private func startBlocking() throws(KafkaError) -> KafkaCatchUpTracker {
+    private func startBlocking(cancellation: CancellationFlag) throws(KafkaError) -> KafkaCatchUpTracker {
         let topic = self.configuration.topic
         let timeout = self.configuration.metadataTimeout
-        let partitions = try Self.partitionIDs(client: self.client, topic: topic, timeout: timeout)
+        let partitions = try Self.partitionIDs(client: self.client, topic: topic, timeout: timeout, cancellation: cancellation)
         var targets: [Int32: Int64] = [:]
         var starts: [Int32: Int64] = [:]
         for partition in partitions {
+            try cancellation.check("starting the reader of \(topic)")
             let (low, high) = try self.client.watermarksBlocking(topic: topic, partition: partition, timeout: timeout)
             targets[partition] = high
             let start: Int64 =
@@ -163,14 +169,19 @@ private final class ReaderStarter: Sendable {
         return KafkaCatchUpTracker(targets: targets, startOffsets: starts)
     }
 
-    /// The topic's partition ids, retrying while the cluster does not know the topic yet.
-    static func partitionIDs(client: RDKafkaClient, topic: String, timeout: Duration) throws(KafkaError) -> [Int32] {
+    /// The topic's partition ids, retrying while the cluster does not know the topic yet. Each metadata request waits
+    /// at most ``cancellationCheckInterval``, so a cancelled caller is answered within about that time.
+    static func partitionIDs(
+        client: RDKafkaClient, topic: String, timeout: Duration, cancellation: CancellationFlag
+    ) throws(KafkaError) -> [Int32] {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         var lastError: KafkaError?
         while clock.now < deadline {
+            try cancellation.check("reading the partitions of \(topic)")
             do {
-                let metadata = try client.metadataBlocking(topic: topic, timeout: deadline - clock.now)
+                let metadata = try client.metadataBlocking(
+                    topic: topic, timeout: min(deadline - clock.now, Self.cancellationCheckInterval))
                 if let entry = metadata.topics.first(where: { $0.name == topic }) {
                     if entry.error == nil, !entry.partitions.isEmpty { return entry.partitions.map(\.id) }
                     lastError = entry.error

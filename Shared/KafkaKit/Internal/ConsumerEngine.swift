@@ -153,6 +153,11 @@ final class ConsumerEngine: Sendable {
         await BlockingCall.run(on: self.pollQueue, body)
     }
 
+    /// Like ``onPollQueue(_:)``; `body` receives a flag raised when the calling task is cancelled.
+    func onPollQueueCancellable<T: Sendable>(_ body: @escaping @Sendable (CancellationFlag) -> T) async -> T {
+        await BlockingCall.runCancellable(on: self.pollQueue, body)
+    }
+
     var isClosed: Bool {
         self.state.withLock { $0.isClosing || $0.isClosed }
     }

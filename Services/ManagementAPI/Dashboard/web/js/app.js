@@ -138,7 +138,7 @@ function chooseEnv(project, requested) {
 async function onRoute(route) {
   if (current) current.controller.abort();
   const controller = new AbortController();
-  const state = { controller, refreshers: [], route };
+  const state = { controller, refreshers: [], route, paused: false };
   current = state;
   const ctx = {
     params: route.params,
@@ -167,6 +167,14 @@ async function onRoute(route) {
     },
     /** Registers a function to run when data changed anywhere (live updates); cleared on navigation. */
     onChange: (fn) => { state.refreshers.push(fn); },
+    /**
+     * Runs `remove` (which deletes this page's subject and usually navigates away) with live updates paused for the page,
+     * so a change noticed meanwhile, the deletion's own, does not re-fetch what no longer exists.
+     */
+    deleting: async (remove) => {
+      state.paused = true;
+      try { return await remove(); } finally { state.paused = false; }
+    },
     setTitle: (text) => { document.title = `${text} · Vane`; },
     /** Forgets the cached project (after renaming it or changing its environments). */
     invalidateProject: () => { if (ctx.project) projectCache.delete(ctx.project.key); },
@@ -211,7 +219,7 @@ function notFound({ path: local }) {
 
 function onLiveChange() {
   projectCache = new Map();
-  if (!current) return;
+  if (!current || current.paused) return;
   for (const fn of current.refreshers) {
     try {
       const result = fn();

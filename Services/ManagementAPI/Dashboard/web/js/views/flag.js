@@ -106,7 +106,13 @@ async function render(ctx) {
   loadChart(ctx, flag, chartArea);
 
   ctx.onChange(async () => {
-    const { data } = await ctx.api.get(targetingURL, { signal: ctx.signal });
+    let data;
+    try {
+      ({ data } = await ctx.api.get(targetingURL, { signal: ctx.signal }));
+    } catch (e) {
+      if (e.status === 404) replace(status, errorBox('This flag was deleted elsewhere; it no longer exists in any environment.'));
+      return;
+    }
     if (data.version !== version) {
       if (editor.dirty()) {
         replace(status, errorBox(`This targeting changed elsewhere (now version ${data.version}); saving your edit will be refused. `
@@ -284,8 +290,10 @@ async function deleteFlag(ctx, flag, flagURL) {
   });
   if (!ok) return;
   try {
-    await ctx.api.del(flagURL);
-    notify(`Flag ${flag.name} deleted`);
-    ctx.navigate(ctx.href('/projects/:project/flags', { project: ctx.project.key }, { env: ctx.env }));
+    await ctx.deleting(async () => {
+      await ctx.api.del(flagURL);
+      notify(`Flag ${flag.name} deleted`);
+      ctx.navigate(ctx.href('/projects/:project/flags', { project: ctx.project.key }, { env: ctx.env }));
+    });
   } catch (e) { notify(e.readable || e.message, 'error'); }
 }

@@ -201,10 +201,12 @@ function dangerZone(ctx, project) {
         onclick: async () => {
           if (confirmKey.value !== project.key) { notify('Type the project key first', 'error'); confirmKey.focus(); return; }
           try {
-            await ctx.api.del(ctx.path`/projects/${project.key}`);
-            ctx.invalidateProject();
-            notify('Project deleted');
-            ctx.navigate(ctx.href('/projects'));
+            await ctx.deleting(async () => {
+              await ctx.api.del(ctx.path`/projects/${project.key}`);
+              ctx.invalidateProject();
+              notify('Project deleted');
+              ctx.navigate(ctx.href('/projects'));
+            });
           } catch (e) { notify(e.readable || e.message, 'error'); }
         },
       }, 'Delete project')));

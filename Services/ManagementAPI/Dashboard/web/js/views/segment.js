@@ -155,9 +155,11 @@ async function render(ctx) {
       message: 'Flags that target it must stop first (the server refuses otherwise).' });
     if (!answer) return;
     try {
-      await ctx.api.del(url, { comment: answer.comment });
-      notify('Segment deleted');
-      ctx.navigate(listHref);
+      await ctx.deleting(async () => {
+        await ctx.api.del(url, { comment: answer.comment });
+        notify('Segment deleted');
+        ctx.navigate(listHref);
+      });
     } catch (error) {
       replace(status, errorBox(error));
     }
@@ -184,6 +186,9 @@ async function render(ctx) {
         replace(status, h('div', { class: 'notice-inline', role: 'status' },
           `Someone else changed this segment (now version ${data.version}); your unsaved edit is kept. Reload to see theirs.`));
       }
-    } catch { /* transient; the next change retries */ }
+    } catch (error) {
+      // A 404: deleted elsewhere. Anything else is transient; the next change retries.
+      if (error.status === 404) replace(status, errorBox('This segment was deleted elsewhere.'));
+    }
   });
 }

@@ -4,13 +4,14 @@
 #   - a run still going after $VANE_TEST_TIME_LIMIT seconds (1800) is a hang: the test runner gets
 #     SIGABRT, so that Swift's backtracer prints every thread (where it hangs), then is killed;
 #   - a failed run ends with scripts/test-failure-summary.sh, in the tail that CI logs keep.
-#   - two passes: first every suite but those that promise a latency (a kill switch within 500 ms,
+#   - three passes: first every suite but those that promise a latency (a kill switch within 500 ms,
 #     a scheduled change within 1 s, a page updated within 2 s, Chromium itself), then those, so that
 #     they do not share two cores with the CPU-bound suites (differential corpora, statistics). Pass 2
 #     takes the release suites that run services (ReleaseRelay, ReleaseRollout, ReleaseGuard), not
-#     ReleaseLogicTests (pure logic, CPU-bound), and of the relay's EndToEndTests only `scenario` (the
-#     200 ms kill switch), not its corpus and schemathesis tests. Both passes use the same pattern
-#     (--skip, then --filter), so each test runs exactly once;
+#     ReleaseLogicTests (pure logic, CPU-bound). Pass 3 runs alone, one test at a time, the tightest
+#     promise: the relay's 200 ms kill switch (EndToEndTests' `scenario`, not its corpus and
+#     schemathesis tests); next to pass 2's three Chromiums it once took 350 ms. The passes use the
+#     same patterns (--skip, then --filter), so each test runs exactly once;
 # Children of the test runner (brokers, services, PostgreSQL) are killed by their watchdogs once
 # the runner is gone (Tests/TestSupport/Subprocess.swift).
 set -uo pipefail
@@ -19,18 +20,21 @@ swift=${SWIFT:-swift}
 log=${VANE_TEST_LOG:-.build/test-output.log}
 limit=${VANE_TEST_TIME_LIMIT:-1800}
 latency='BrowserTests\.|VaneSDKTests\.|\.Release(Relay|Rollout|Guard)Tests/|\.ScheduledChange[A-Za-z]*Tests/|\.StreamingTests/'
-latency+='|RelayStreamerTests\.EndToEndTests/scenario\('
+alone='RelayStreamerTests\.EndToEndTests/scenario\('
 mkdir -p "$(dirname "$log")"
 : >"$log"
 
 {
-    echo "run-tests: pass 1 of 2, every suite but the latency-bound ones"
-    $swift test --skip-build --parallel --skip "$latency"
+    echo "run-tests: pass 1 of 3, every suite but the latency-bound ones"
+    $swift test --skip-build --parallel --skip "$latency|$alone"
     first=$?
-    echo "run-tests: pass 2 of 2, the latency-bound suites ($latency)"
+    echo "run-tests: pass 2 of 3, the latency-bound suites ($latency)"
     $swift test --skip-build --parallel --filter "$latency"
     second=$?
-    ((first == 0 && second == 0))
+    echo "run-tests: pass 3 of 3, alone and one at a time: $alone"
+    $swift test --skip-build --no-parallel --filter "$alone"
+    third=$?
+    ((first == 0 && second == 0 && third == 0))
 } >>"$log" 2>&1 &
 test_pid=$!
 tail -n +1 -f --pid="$test_pid" "$log" &

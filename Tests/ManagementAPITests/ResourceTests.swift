@@ -132,7 +132,7 @@ struct ResourceTests {
         }
     }
 
-    @Test("segments: create, replace, list, reference from a flag, refuse deleting while referenced")
+    @Test("segments: create, replace, list, If-Match guards, reference from a flag, refuse deleting while referenced")
     func segments() async throws {
         try await withHarness { api in
             try await api.expect(201, "POST", "/projects", #"{"key":"p","name":"P"}"#)
@@ -152,6 +152,15 @@ struct ResourceTests {
             #expect(update["action"] == "segment.update" && update["comment"] == "widen")
             #expect(update["before"] == created && update["after"] == replaced)
             #expect(try await api.expect(200, "GET", base)["items"]?.arrayValue?.count == 1)
+            // If-Match in the transaction: a stale version is refused with nothing written, not even an audit entry.
+            let stale = try await api.expect(412, "PUT", "\(base)/beta", #"{"included":["u9"]}"#, headers: [("If-Match", "\"1\"")])
+            #expect(stale["message"]?.stringValue?.contains("version 2, not 1") == true)
+            try await api.expect(412, "DELETE", "\(base)/beta", headers: [("If-Match", "\"1\"")])
+            try await api.expect(412, "PUT", "\(base)/gamma", "{}", headers: [("If-Match", "\"1\"")])
+            try await api.expect(404, "GET", "\(base)/gamma")
+            #expect(try await api.expect(200, "GET", "\(base)/beta") == replaced)
+            let entries = try await api.expect(200, "GET", "/audit?resource=proj/p:env/production:segment/*")
+            #expect(entries["items"]?.arrayValue?.count == 2, "create and update only")
 
             try await api.expect(201, "POST", "/projects/p/flags", #"{"key":"f","name":"F","variations":[{"value":true},{"value":false}]}"#)
             try await api.expect(200, "PATCH", "/projects/p/flags/f/environments/production",
@@ -159,7 +168,7 @@ struct ResourceTests {
             let conflict = try await api.expect(409, "DELETE", "\(base)/beta")
             #expect(conflict["message"]?.stringValue?.contains("f") == true)
             try await api.expect(200, "PATCH", "/projects/p/flags/f/environments/production", #"{"rules":[]}"#)
-            try await api.expect(204, "DELETE", "\(base)/beta")
+            try await api.expect(204, "DELETE", "\(base)/beta", headers: [("If-Match", "\"2\"")])
             try await api.expect(404, "GET", "\(base)/beta")
             // Re-created after deletion, the segment continues the version sequence past its tombstone.
             #expect(try await api.expect(201, "PUT", "\(base)/beta", "{}")["version"] == 4)

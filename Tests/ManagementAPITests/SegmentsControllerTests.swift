@@ -64,6 +64,35 @@ struct SegmentsControllerTests {
         }
     }
 
+    @Test("ETag is the version; If-Match on PUT and DELETE: a stale or absent segment's version is a 412 that changes nothing")
+    func ifMatch() async throws {
+        try await Self.app().test(.router) { client in
+            // A PUT that names a version may not create the segment.
+            let early = try await client.send(.put, "\(Self.base)/beta", "{}", headers: [.ifMatch: "\"1\""])
+            #expect(early.status == .preconditionFailed && Self.json(early.body)["code"] == "precondition_failed")
+            #expect(try await client.send(.get, "\(Self.base)/beta").status == .notFound)
+
+            let created = try await client.send(.put, "\(Self.base)/beta", #"{"included":["u1"]}"#)
+            #expect(created.status == .created && created.headers[.eTag] == "\"1\"")
+            #expect(try await client.send(.get, "\(Self.base)/beta").headers[.eTag] == "\"1\"")
+            let replaced = try await client.send(.put, "\(Self.base)/beta", #"{"included":["u2"]}"#, headers: [.ifMatch: "\"1\""])
+            #expect(replaced.status == .ok && replaced.headers[.eTag] == "\"2\"" && Self.json(replaced.body)["included"] == ["u2"])
+
+            // Someone who read version 1 is refused, in words, and the segment is unchanged.
+            let stale = try await client.send(.put, "\(Self.base)/beta", #"{"included":["u3"]}"#, headers: [.ifMatch: "\"1\""])
+            #expect(stale.status == .preconditionFailed)
+            #expect(Self.json(stale.body)["message"]?.stringValue?.contains("version 2, not 1") == true, "\(Self.json(stale.body))")
+            let staleDelete = try await client.send(.delete, "\(Self.base)/beta", headers: [.ifMatch: "W/\"1\""])
+            #expect(staleDelete.status == .preconditionFailed)
+            let current = Self.json(try await client.send(.get, "\(Self.base)/beta").body)
+            #expect(current["version"] == 2 && current["included"] == ["u2"])
+
+            #expect(try await client.send(.put, "\(Self.base)/beta", "{}", headers: [.ifMatch: "soon"]).status == .badRequest)
+            #expect(try await client.send(.put, "\(Self.base)/beta", "{}", headers: [.ifMatch: "*"]).status == .ok, "* is any version")
+            #expect(try await client.send(.delete, "\(Self.base)/beta", headers: [.ifMatch: "\"3\""]).status == .noContent)
+        }
+    }
+
     @Test("the JSON shape: every field of a bounded segment, unbounded and generation only for an unbounded one")
     func shape() async throws {
         try await Self.app().test(.router) { client in

@@ -1290,7 +1290,12 @@ h)",
     "x-vane-role": "reader",
     "responses": {
      "200": {
-      "description": "The segment.",
+      "description": "The segment; `ETag` is its version.",
+      "headers": {
+       "ETag": {
+        "$ref": "#/components/headers/ETag"
+       }
+      },
       "content": {
        "application/json": {
         "schema": {
@@ -1321,11 +1326,15 @@ h)",
      "segments"
     ],
     "operationId": "putSegment",
-    "summary": "Create or replace a segment",
+    "summary": "Create or replace a segment (with `If-Match`, only the version read; a PUT that names a version never cr\#
+eates)",
     "x-vane-role": "writer",
     "parameters": [
      {
       "$ref": "#/components/parameters/comment"
+     },
+     {
+      "$ref": "#/components/parameters/ifMatch"
      }
     ],
     "requestBody": {
@@ -1340,7 +1349,12 @@ h)",
     },
     "responses": {
      "200": {
-      "description": "Replaced (version + 1).",
+      "description": "Replaced (version + 1); `ETag` is the new version.",
+      "headers": {
+       "ETag": {
+        "$ref": "#/components/headers/ETag"
+       }
+      },
       "content": {
        "application/json": {
         "schema": {
@@ -1350,7 +1364,12 @@ h)",
       }
      },
      "201": {
-      "description": "Created.",
+      "description": "Created; `ETag` is its version.",
+      "headers": {
+       "ETag": {
+        "$ref": "#/components/headers/ETag"
+       }
+      },
       "content": {
        "application/json": {
         "schema": {
@@ -1373,6 +1392,9 @@ h)",
      },
      "409": {
       "$ref": "#/components/responses/Conflict"
+     },
+     "412": {
+      "$ref": "#/components/responses/PreconditionFailed"
      },
      "413": {
       "$ref": "#/components/responses/PayloadTooLarge"
@@ -1393,11 +1415,15 @@ h)",
      "segments"
     ],
     "operationId": "deleteSegment",
-    "summary": "Delete a segment (409 while a flag or another segment references it)",
+    "summary": "Delete a segment (409 while a flag or another segment references it; with `If-Match`, only the version r\#
+ead)",
     "x-vane-role": "writer",
     "parameters": [
      {
       "$ref": "#/components/parameters/comment"
+     },
+     {
+      "$ref": "#/components/parameters/ifMatch"
      }
     ],
     "responses": {
@@ -1418,6 +1444,9 @@ h)",
      },
      "409": {
       "$ref": "#/components/responses/Conflict"
+     },
+     "412": {
+      "$ref": "#/components/responses/PreconditionFailed"
      },
      "413": {
       "$ref": "#/components/responses/PayloadTooLarge"
@@ -3142,8 +3171,8 @@ h)",
    "ifMatch": {
     "name": "If-Match",
     "in": "header",
-    "description": "`\"<version>\"` (or `W/\"<version>\"`, `<version>`, `*`): 412 unless the targeting is still at that \#
-version.",
+    "description": "`\"<version>\"` (or `W/\"<version>\"`, `<version>`, `*`): 412 unless the targeting or segment is sti\#
+ll at that version.",
     "schema": {
      "type": "string",
      "pattern": "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$"
@@ -3160,7 +3189,7 @@ version.",
   },
   "headers": {
    "ETag": {
-    "description": "The targeting's version, quoted.",
+    "description": "The targeting's or segment's version, quoted.",
     "schema": {
      "type": "string",
      "pattern": "^\"[0-9]+\"$"

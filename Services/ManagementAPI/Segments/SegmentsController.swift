@@ -4,7 +4,8 @@ import ModelsCore
 import ServiceKit
 
 /// `/api/v1/projects/{project}/environments/{environment}/segments…`: list and get (reader), create-or-replace
-/// and delete (writer), with an optional `?comment=` for the audit log (docs/api.md, "Segments").
+/// and delete (writer), with an optional `?comment=` for the audit log, `ETag: "<version>"` on a segment and `If-Match`
+/// on its writes (docs/api.md, "Segments").
 struct SegmentsController<Repository: SegmentRepository>: Sendable {
     let repository: Repository
 
@@ -27,25 +28,28 @@ struct SegmentsController<Repository: SegmentRepository>: Sendable {
         let segment = try await repository.segment(
             projectKey: try context.parameters.require("project"), environmentKey: try context.parameters.require("environment"),
             key: try context.parameters.require("segment"))
-        return try JSONBody.response(encoding: segment)
+        return try JSONBody.response(encoding: segment, headers: .eTag(version: segment.version))
     }
 
-    /// 201 when the PUT created the segment, 200 when it replaced it. The path's key is checked before the body is read.
+    /// 201 when the PUT created the segment, 200 when it replaced it; 412 when `If-Match` names another version (or the
+    /// segment does not exist). The path's key is checked before the body is read.
     @Sendable func put(_ request: Request, context: ManagementContext) async throws -> Response {
         let actor = try context.require(.writer)
         let key = try SegmentDraft.key(try context.parameters.require("segment"))
         let draft = try SegmentDraft(json: try await JSONBody.parse(request, limit: ManagementContext.bodyLimit), key: key)
         let result = try await repository.put(
             projectKey: try context.parameters.require("project"), environmentKey: try context.parameters.require("environment"),
-            key: key, draft: draft, comment: request.query("comment"), actor: actor)
-        return try JSONBody.response(encoding: result.segment, status: result.created ? .created : .ok)
+            key: key, draft: draft, ifMatch: try request.ifMatchVersion(), comment: request.query("comment"), actor: actor)
+        return try JSONBody.response(
+            encoding: result.segment, status: result.created ? .created : .ok, headers: .eTag(version: result.segment.version))
     }
 
     @Sendable func delete(_ request: Request, context: ManagementContext) async throws -> Response {
         let actor = try context.require(.writer)
         try await repository.delete(
             projectKey: try context.parameters.require("project"), environmentKey: try context.parameters.require("environment"),
-            key: try context.parameters.require("segment"), comment: request.query("comment"), actor: actor)
+            key: try context.parameters.require("segment"), ifMatch: try request.ifMatchVersion(), comment: request.query("comment"),
+            actor: actor)
         return Response(status: .noContent)
     }
 }

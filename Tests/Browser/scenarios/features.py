@@ -151,6 +151,28 @@ def segments_paste_in_and_rules(t):
 
 
 @feature_scenario
+def segment_conflict_412_is_readable(t):
+    """Someone else saves the segment while it is edited here: the live update says so and keeps the edit; saving is
+    refused by the server (If-Match, 412) in words, and their version is not overwritten."""
+    project = new_project(t)
+    url = f"/projects/{project}/environments/production/segments/contested"
+    t.admin.put(url, {"included": ["alice"]}, expect=201)
+    t.sign_in(path=f"/ui/projects/{project}/segments/contested?env=production")
+    t.wait_testid("included-paste").send_keys("bob")
+    t.click_testid("included-add")
+    wait_text(t, "included-count", "2 keys")
+    t.admin.put(url, {"included": ["zoe"]})
+    t.wait(lambda: "Someone else changed this segment" in t.text(), WAIT_SECONDS, "the live update's notice")
+    t.allowed_console.append("412")
+    t.click_testid("segment-save")
+    confirm(t)
+    t.wait(lambda: "Someone else changed this while you were editing" in t.text(), 10, "a readable 412")
+    stored = t.admin.get(url)
+    check(stored["version"] == 2 and stored["included"] == ["zoe"], f"nothing was overwritten: {stored}")
+    check("2 keys" in t.wait_testid("included-count").text, "the edit stays on screen")
+
+
+@feature_scenario
 def experiment_results_with_data(t):
     """Create an experiment in the form, start it, give it correlation state (as events-processor keeps it), read the
     results: n, mean, lift, interval, p-value, chance to win, the SVG lift chart, the SRM warning, the three views;

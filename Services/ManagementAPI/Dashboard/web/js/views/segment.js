@@ -132,14 +132,8 @@ async function render(ctx) {
     });
     if (!answer) return;
     try {
-      // The segment API has no If-Match: compare versions first so that a concurrent save is not overwritten silently.
-      const { data: current } = await ctx.api.get(url);
-      if (current.version !== baseVersion) {
-        replace(status, errorBox(new Error(`Someone else saved this segment (version ${current.version}, you started from ${baseVersion}). `
-          + 'Your edit is still on screen: reload to see theirs, then redo yours.')));
-        return;
-      }
-      const { data } = await ctx.api.put(url, body, { comment: answer.comment });
+      // If-Match: the server refuses (412, readable) a save over a version this page did not start from; the edit stays.
+      const { data } = await ctx.api.put(url, body, { ifMatch: baseVersion, comment: answer.comment });
       segment = data; baseVersion = data.version; draft = segmentDraft(data);
       renderHeader();
       renderEditor();
@@ -156,7 +150,7 @@ async function render(ctx) {
     if (!answer) return;
     try {
       await ctx.deleting(async () => {
-        await ctx.api.del(url, { comment: answer.comment });
+        await ctx.api.del(url, { ifMatch: baseVersion, comment: answer.comment });
         notify('Segment deleted');
         ctx.navigate(listHref);
       });

@@ -158,6 +158,7 @@ struct ResourceTests {
             try await api.expect(412, "DELETE", "\(base)/beta", headers: [("If-Match", "\"1\"")])
             try await api.expect(412, "PUT", "\(base)/gamma", "{}", headers: [("If-Match", "\"1\"")])
             try await api.expect(404, "GET", "\(base)/gamma")
+            try await api.expect(412, "PUT", "\(base)/beta", "{}", headers: [("If-None-Match", "*")])
             #expect(try await api.expect(200, "GET", "\(base)/beta") == replaced)
             let entries = try await api.expect(200, "GET", "/audit?resource=proj/p:env/production:segment/*")
             #expect(entries["items"]?.arrayValue?.count == 2, "create and update only")

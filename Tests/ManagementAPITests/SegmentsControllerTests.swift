@@ -64,7 +64,7 @@ struct SegmentsControllerTests {
         }
     }
 
-    @Test("ETag is the version; If-Match on PUT and DELETE: a stale or absent segment's version is a 412 that changes nothing")
+    @Test("ETag is the version; If-Match on PUT and DELETE, If-None-Match: * on PUT: when they do not hold, 412 and nothing changes")
     func ifMatch() async throws {
         try await Self.app().test(.router) { client in
             // A PUT that names a version may not create the segment.
@@ -86,6 +86,13 @@ struct SegmentsControllerTests {
             #expect(staleDelete.status == .preconditionFailed)
             let current = Self.json(try await client.send(.get, "\(Self.base)/beta").body)
             #expect(current["version"] == 2 && current["included"] == ["u2"])
+
+            // If-None-Match: * creates, never replaces.
+            let exists = try await client.send(.put, "\(Self.base)/beta", "{}", headers: [.ifNoneMatch: "*"])
+            #expect(exists.status == .preconditionFailed)
+            #expect(Self.json(exists.body)["message"]?.stringValue?.contains("already exists") == true)
+            #expect(try await client.send(.put, "\(Self.base)/gamma", "{}", headers: [.ifNoneMatch: "*"]).status == .created)
+            #expect(try await client.send(.put, "\(Self.base)/gamma", "{}", headers: [.ifNoneMatch: "\"1\""]).status == .badRequest)
 
             #expect(try await client.send(.put, "\(Self.base)/beta", "{}", headers: [.ifMatch: "soon"]).status == .badRequest)
             #expect(try await client.send(.put, "\(Self.base)/beta", "{}", headers: [.ifMatch: "*"]).status == .ok, "* is any version")

@@ -1326,8 +1326,8 @@ h)",
      "segments"
     ],
     "operationId": "putSegment",
-    "summary": "Create or replace a segment (with `If-Match`, only the version read; a PUT that names a version never cr\#
-eates)",
+    "summary": "Create or replace a segment (`If-Match`, only the version read, never creates; `If-None-Match`, only cre\#
+ates)",
     "x-vane-role": "writer",
     "parameters": [
      {
@@ -1335,6 +1335,9 @@ eates)",
      },
      {
       "$ref": "#/components/parameters/ifMatch"
+     },
+     {
+      "$ref": "#/components/parameters/ifNoneMatchCreate"
      }
     ],
     "requestBody": {
@@ -3176,6 +3179,18 @@ ll at that version.",
     "schema": {
      "type": "string",
      "pattern": "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$"
+    }
+   },
+   "ifNoneMatchCreate": {
+    "name": "If-None-Match",
+    "in": "header",
+    "description": "`*`: create only; 412 when the resource already exists. No other value is accepted on a write (400).\#
+",
+    "schema": {
+     "type": "string",
+     "enum": [
+      "*"
+     ]
     }
    },
    "comment": {

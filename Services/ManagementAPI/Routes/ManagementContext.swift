@@ -62,4 +62,11 @@ extension Request {
         guard let version = Int(text) else { throw APIError.badRequest("If-Match must hold a version, e.g. \"3\"") }
         return version
     }
+
+    /// Whether a write carries `If-None-Match: *` (create only, never replace); any other value is refused (400).
+    func ifNoneMatchAny() throws -> Bool {
+        guard let header = headers[.ifNoneMatch]?.trimmingCharacters(in: .whitespaces) else { return false }
+        guard header == "*" else { throw APIError.badRequest("If-None-Match on a write accepts only *") }
+        return true
+    }
 }

@@ -4,8 +4,8 @@ import ModelsCore
 import ServiceKit
 
 /// `/api/v1/projects/{project}/environments/{environment}/segments…`: list and get (reader), create-or-replace
-/// and delete (writer), with an optional `?comment=` for the audit log, `ETag: "<version>"` on a segment and `If-Match`
-/// on its writes (docs/api.md, "Segments").
+/// and delete (writer), with an optional `?comment=` for the audit log, `ETag: "<version>"` on a segment, `If-Match` on its
+/// writes and `If-None-Match: *` (create only) on PUT (docs/api.md, "Segments").
 struct SegmentsController<Repository: SegmentRepository>: Sendable {
     let repository: Repository
 
@@ -32,14 +32,14 @@ struct SegmentsController<Repository: SegmentRepository>: Sendable {
     }
 
     /// 201 when the PUT created the segment, 200 when it replaced it; 412 when `If-Match` names another version (or the
-    /// segment does not exist). The path's key is checked before the body is read.
+    /// segment does not exist), or `If-None-Match: *` finds one. The path's key is checked before the body is read.
     @Sendable func put(_ request: Request, context: ManagementContext) async throws -> Response {
         let actor = try context.require(.writer)
         let key = try SegmentDraft.key(try context.parameters.require("segment"))
         let draft = try SegmentDraft(json: try await JSONBody.parse(request, limit: ManagementContext.bodyLimit), key: key)
         let result = try await repository.put(
             projectKey: try context.parameters.require("project"), environmentKey: try context.parameters.require("environment"),
-            key: key, draft: draft, ifMatch: try request.ifMatchVersion(), comment: request.query("comment"), actor: actor)
+            key: key, draft: draft, precondition: try Self.precondition(request), comment: request.query("comment"), actor: actor)
         return try JSONBody.response(
             encoding: result.segment, status: result.created ? .created : .ok, headers: .eTag(version: result.segment.version))
     }
@@ -48,8 +48,12 @@ struct SegmentsController<Repository: SegmentRepository>: Sendable {
         let actor = try context.require(.writer)
         try await repository.delete(
             projectKey: try context.parameters.require("project"), environmentKey: try context.parameters.require("environment"),
-            key: try context.parameters.require("segment"), ifMatch: try request.ifMatchVersion(), comment: request.query("comment"),
+            key: try context.parameters.require("segment"), precondition: try Self.precondition(request), comment: request.query("comment"),
             actor: actor)
         return Response(status: .noContent)
+    }
+
+    private static func precondition(_ request: Request) throws -> SegmentPrecondition {
+        SegmentPrecondition(version: try request.ifMatchVersion(), absent: try request.ifNoneMatchAny())
     }
 }

@@ -170,6 +170,12 @@ def segment_conflict_412_is_readable(t):
     stored = t.admin.get(url)
     check(stored["version"] == 2 and stored["included"] == ["zoe"], f"nothing was overwritten: {stored}")
     check("2 keys" in t.wait_testid("included-count").text, "the edit stays on screen")
+    # Creating a segment whose key is taken is refused by the server (If-None-Match: *), not by a check beforehand.
+    t.open(f"/ui/projects/{project}/segments?env=production")
+    t.wait_testid("new-segment-key").send_keys("contested")
+    t.click_testid("create-segment")
+    t.wait(lambda: 'A segment "contested" already exists in production' in t.text(), 10, "the key is taken")
+    check(t.admin.get(url)["version"] == 2, "the existing segment is not replaced")
 
 
 @feature_scenario

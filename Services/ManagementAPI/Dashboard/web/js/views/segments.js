@@ -51,16 +51,14 @@ async function render(ctx) {
       event.preventDefault();
       replace(problem);
       try {
-        // PUT creates or replaces: refuse here to replace an existing segment by accident.
-        const { data: current } = await ctx.api.get(ctx.path`/projects/${ctx.project.key}/environments/${ctx.env}/segments`);
-        const exists = current.items.some((item) => item.key === key.value.trim());
-        if (exists) { replace(problem, errorBox(new Error(`A segment "${key.value.trim()}" already exists in ${ctx.env}.`))); return; }
+        // PUT creates or replaces: If-None-Match: * makes the server refuse (412) to replace an existing segment.
         await ctx.api.put(ctx.path`/projects/${ctx.project.key}/environments/${ctx.env}/segments/${key.value.trim()}`,
-          { name: name.value.trim() || key.value.trim(), included: [], excluded: [], rules: [] });
+          { name: name.value.trim() || key.value.trim(), included: [], excluded: [], rules: [] }, { ifNoneMatch: '*' });
         notify('Segment created');
         ctx.navigate(segmentHref(key.value.trim()));
       } catch (error) {
-        replace(problem, errorBox(error));
+        const taken = error.status === 412 ? new Error(`A segment "${key.value.trim()}" already exists in ${ctx.env}.`) : null;
+        replace(problem, errorBox(taken || error));
       }
     });
   }

@@ -37,9 +37,6 @@ struct SegmentPrecondition: Sendable, Equatable {
     /// `If-None-Match: *`: only while no segment has the key (a PUT creates, never replaces).
     var absent = false
 
-    /// No requirement.
-    static let none = SegmentPrecondition()
-
     /// Refuses (`versionMismatch`, answered 412) a write whose requirement does not hold for the stored segment's version
     /// (`stored`, nil when there is none).
     func check(stored: Int?, key: String) throws(RepositoryError) {

@@ -41,10 +41,6 @@ enum FlagRefusal {
         .notFound("flag \"\(keys.flag)\" has no targeting in environment \"\(keys.environment)\"")
     }
 
-    static func versionMismatch(current: Int, expected: Int) -> RepositoryError {
-        .versionMismatch("the targeting is at version \(current), not \(expected)")
-    }
-
     /// A conflict naming the flags that still use `key` as a prerequisite; nil when none does.
     static func stillRequired(_ key: String, by users: [String]) -> RepositoryError? {
         guard !users.isEmpty else { return nil }

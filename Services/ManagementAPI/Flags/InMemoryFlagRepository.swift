@@ -104,9 +104,7 @@ final class InMemoryFlagRepository: FlagRepository {
             var stored = try Self.stored(state, keys.project, keys.flag)
             guard let current = stored.resource.environments[keys.environment], let currentJSON = stored.targetingJSON[keys.environment]
             else { throw FlagRefusal.noTargeting(keys) }
-            if let ifMatch = change.ifMatch, ifMatch != current.version {
-                throw FlagRefusal.versionMismatch(current: current.version, expected: ifMatch)
-            }
+            try WritePrecondition(version: change.ifMatch).check(stored: current.version, subject: "the targeting")
             let targeting = try change.targeting(current: currentJSON)
             let projectFlags = state.flags[keys.project] ?? [:]
             let validator = TargetingValidator(

@@ -45,14 +45,14 @@ struct PostgresSegmentRepository: SegmentRepository {
     }
 
     func put(
-        projectKey: String, environmentKey: String, key: String, draft: SegmentDraft, precondition: SegmentPrecondition,
+        projectKey: String, environmentKey: String, key: String, draft: SegmentDraft, precondition: WritePrecondition,
         comment: String?, actor: Identity
     ) async throws -> SegmentPutResult {
         try await store.transaction { connection in
             let environment = try await environment(projectKey, environmentKey, connection)
             try await connection.lockEnvironment(environment.id, logger: logger)
             let existing = try await store.segmentRows(environmentID: environment.id, key: key, lock: true, connection: connection).first
-            try precondition.check(stored: existing?.version, key: key)
+            try precondition.check(stored: existing?.version, subject: "segment \"\(key)\"")
             let definition = draft.definition(existingSalt: existing?.definition.segment.salt)
             var others: [String: SegmentDefinition] = [:]
             for row in try await store.segmentRows(environmentID: environment.id, key: nil, lock: false, connection: connection) {
@@ -97,14 +97,14 @@ struct PostgresSegmentRepository: SegmentRepository {
     }
 
     func delete(
-        projectKey: String, environmentKey: String, key: String, precondition: SegmentPrecondition, comment: String?, actor: Identity
+        projectKey: String, environmentKey: String, key: String, precondition: WritePrecondition, comment: String?, actor: Identity
     ) async throws {
         try await store.transaction { connection in
             let environment = try await environment(projectKey, environmentKey, connection)
             try await connection.lockEnvironment(environment.id, logger: logger)
             let locked = try await store.segmentRows(environmentID: environment.id, key: key, lock: true, connection: connection)
             guard let existing = locked.first else { throw Self.missing(key, environmentKey) }
-            try precondition.check(stored: existing.version, key: key)
+            try precondition.check(stored: existing.version, subject: "segment \"\(key)\"")
             let users = try await connection.query(
                 """
                 SELECT f.key FROM flag_targeting t JOIN flags f ON f.id = t.flag_id

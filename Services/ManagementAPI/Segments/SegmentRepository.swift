@@ -11,7 +11,7 @@ struct SegmentPutResult: Sendable, Equatable {
 /// Where the segments of each environment live. Refusals are ``RepositoryError``s: `notFound` for a missing project,
 /// environment or segment, `invalid` for a definition that is wrong against the environment's other segments (an
 /// unknown segment, a cycle), `conflict` for deleting a segment that a flag or another segment still refers to,
-/// `versionMismatch` when the caller's precondition (`If-Match`, `If-None-Match: *`) does not hold (``SegmentPrecondition``).
+/// `versionMismatch` when the caller's precondition (`If-Match`, `If-None-Match: *`) does not hold (``WritePrecondition``).
 protocol SegmentRepository: Sendable {
     /// The environment's segments, by key.
     func list(projectKey: String, environmentKey: String) async throws -> [SegmentResource]
@@ -20,31 +20,13 @@ protocol SegmentRepository: Sendable {
     /// Creates or replaces segment `key` with `draft` (the stored salt kept unless the draft sets one); the version
     /// counts up, also past a deleted segment of the same key. Only if `precondition` holds.
     func put(
-        projectKey: String, environmentKey: String, key: String, draft: SegmentDraft, precondition: SegmentPrecondition,
+        projectKey: String, environmentKey: String, key: String, draft: SegmentDraft, precondition: WritePrecondition,
         comment: String?, actor: Identity
     ) async throws -> SegmentPutResult
     /// Deletes a segment that nothing refers to, if `precondition` holds.
     func delete(
-        projectKey: String, environmentKey: String, key: String, precondition: SegmentPrecondition, comment: String?, actor: Identity
+        projectKey: String, environmentKey: String, key: String, precondition: WritePrecondition, comment: String?, actor: Identity
     ) async throws
-}
-
-/// What a segment's write requires of the stored segment (`If-Match`, `If-None-Match: *`), checked the same way by every
-/// ``SegmentRepository`` under its lock.
-struct SegmentPrecondition: Sendable, Equatable {
-    /// `If-Match`: the version the caller read; nil for any (and a PUT may then create the segment).
-    var version: Int?
-    /// `If-None-Match: *`: only while no segment has the key (a PUT creates, never replaces).
-    var absent = false
-
-    /// Refuses (`versionMismatch`, answered 412) a write whose requirement does not hold for the stored segment's version
-    /// (`stored`, nil when there is none).
-    func check(stored: Int?, key: String) throws(RepositoryError) {
-        if absent, let stored { throw .versionMismatch("segment \"\(key)\" already exists (version \(stored))") }
-        guard let version else { return }
-        guard let stored else { throw .versionMismatch("segment \"\(key)\" does not exist, so it is not at version \(version)") }
-        if stored != version { throw .versionMismatch("segment \"\(key)\" is at version \(stored), not \(version)") }
-    }
 }
 
 /// Segments in memory, for fast tests of the routes and validation (no audit log or outbox: that is the SQL
@@ -95,13 +77,13 @@ final class InMemorySegmentRepository: SegmentRepository {
     }
 
     func put(
-        projectKey: String, environmentKey: String, key: String, draft: SegmentDraft, precondition: SegmentPrecondition,
+        projectKey: String, environmentKey: String, key: String, draft: SegmentDraft, precondition: WritePrecondition,
         comment: String?, actor: Identity
     ) async throws -> SegmentPutResult {
         try state.withLock { state throws(RepositoryError) in
             var environment = try Self.environment(state, projectKey, environmentKey)
             let existing = environment.segments[key]
-            try precondition.check(stored: existing?.version, key: key)
+            try precondition.check(stored: existing?.version, subject: "segment \"\(key)\"")
             let definition = draft.definition(existingSalt: existing?.salt)
             do throws(ValidationError) {
                 try definition.validate(others: environment.definitions)
@@ -121,14 +103,14 @@ final class InMemorySegmentRepository: SegmentRepository {
     }
 
     func delete(
-        projectKey: String, environmentKey: String, key: String, precondition: SegmentPrecondition, comment: String?, actor: Identity
+        projectKey: String, environmentKey: String, key: String, precondition: WritePrecondition, comment: String?, actor: Identity
     ) async throws {
         // Asked outside the lock: the closure may read state of its own.
         let flags = flagsReferring(projectKey, environmentKey, key)
         try state.withLock { state throws(RepositoryError) in
             var environment = try Self.environment(state, projectKey, environmentKey)
             guard let existing = environment.segments[key] else { throw Self.missing(key, environmentKey) }
-            try precondition.check(stored: existing.version, key: key)
+            try precondition.check(stored: existing.version, subject: "segment \"\(key)\"")
             let segments = environment.definitions.filter { $0.key != key && $0.value.referencedSegments.contains(key) }
                 .map { "segment \($0.key)" }
             let referrers = flags + segments

@@ -53,7 +53,7 @@ struct SegmentsController<Repository: SegmentRepository>: Sendable {
         return Response(status: .noContent)
     }
 
-    private static func precondition(_ request: Request) throws -> SegmentPrecondition {
-        SegmentPrecondition(version: try request.ifMatchVersion(), absent: try request.ifNoneMatchAny())
+    private static func precondition(_ request: Request) throws -> WritePrecondition {
+        WritePrecondition(version: try request.ifMatchVersion(), absent: try request.ifNoneMatchAny())
     }
 }

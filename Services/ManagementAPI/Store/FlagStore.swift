@@ -316,9 +316,7 @@ extension ManagementStore {
             }
             let locked = try await lockTargeting(
                 projectKey: keys.project, flagKey: keys.flag, environmentKey: keys.environment, connection: connection)
-            if let ifMatch = request.ifMatch, ifMatch != locked.version {
-                throw FlagRefusal.versionMismatch(current: locked.version, expected: ifMatch)
-            }
+            try WritePrecondition(version: request.ifMatch).check(stored: locked.version, subject: "the targeting")
             let change = try await prepareTargetingChange(locked, body: request.body, merge: request.merge, connection: connection)
             return try await writeTargetingChange(
                 change, projectKey: keys.project, environmentKey: keys.environment, comment: request.comment, origin: .api(actor),

@@ -156,6 +156,8 @@ COMMIT_S=$(echo "$tc - $t0" | bc -l)
 PROC_S=$(echo "$t1 - $t0" | bc -l)
 CHUNK_BUSY=$(metric vane_processor_chunk_duration_seconds_sum)
 FINALIZE_BUSY=$(metric vane_processor_finalize_duration_seconds_sum)
+FINALIZED=$(metric vane_processor_finalized_contexts_total)
+PROBED=$(metric vane_processor_finalization_probed_contexts_total)  # empty for builds before the filter
 stop_processor
 
 # Baseline: read every record back with kcat.
@@ -208,6 +210,7 @@ awk -v a="$EVENTS" -v b="$PROC_S" -v d="$KCAT_S" 'BEGIN {
     printf "\nratio events-processor end to end / kcat read: %.1f%%\n", 100 * (a/b) / (a/d)
 }'
 echo "processor busy time: chunk commits ${CHUNK_BUSY}s, finalization ${FINALIZE_BUSY}s"
+echo "finalization: ${FINALIZED:-?} contexts correlated, ${PROBED:-all} of them probed for final rows"
 echo "state after the run: $ROWS"
 awk -v p="$PROC_CPU" -v g="$PG_CPU" -v s="$PROC_S" -v c="$(nproc)" 'BEGIN {
     printf "CPU during the run: events-processor %.2f s, PostgreSQL %.2f s (%.2f of the %d cores\x27 %.2f s)\n", p, g, p + g, c, c * s

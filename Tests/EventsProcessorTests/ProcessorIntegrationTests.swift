@@ -291,6 +291,57 @@ struct ProcessorIntegrationTests {
         }
     }
 
+    @Test("history probes are skipped only for contexts that cannot have final rows, even when someone else writes final rows")
+    func finalizedContextsFilter() async throws {
+        try await ProcessorHarness.with { harness in
+            let processor = try await harness.startProcessor(delaySeconds: 0)
+            defer { processor.stopBlocking() }
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            func exposure(_ id: String, _ key: String, at: Int64, variation: Int) -> GeneratedBatch {
+                GeneratedBatch(environmentID: "env", payloadID: id, events: [
+                    GeneratedEvent(environmentID: "env", contexts: [("user", key)], createdAt: at, kind: .exposure(flag: "f", variation: variation)),
+                ], summary: [:], summaryStart: now)
+            }
+            func metric(_ name: String) async throws -> Int {
+                let text = try await TestHTTP.request("GET", "\(processor.baseURL)/metrics").text
+                let line = text.split(separator: "\n").first { $0.hasPrefix("vane_processor_\(name)_total ") }
+                return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+            }
+            // New contexts until one is correlated without a probe: the filter was built and is in use.
+            var sent: [GeneratedBatch] = []
+            for index in 0..<20 {
+                sent.append(exposure("new-\(index)", "new-\(index)", at: now - 1000, variation: 0))
+                try await harness.send([sent.last!], receivedAt: now)
+                _ = try await harness.waitForTables(ExpectedTables(batches: sent), timeout: .seconds(20))
+                if try await metric("finalization_probed_contexts") < metric("finalized_contexts") { break }
+            }
+            #expect(try await metric("finalization_probed_contexts") < metric("finalized_contexts"), "\(processor.logTail())")
+
+            // Another writer gives a context the filter never saw a final row (an operator's repair, an older processor).
+            // Its next exposure of the same hour must merge into that row: correlated as new, it would violate the
+            // primary key, and its round would fail again and again.
+            try await harness.postgres.query(
+                """
+                INSERT INTO analytics.exposures (environment_id, context_kind, context_key, flag_key, received_hour, is_final,
+                    exposed_at, variation, due_at)
+                VALUES ('env', 'user', 'written-elsewhere', 'f', date_trunc('hour', to_timestamp(\(now) / 1000.0)), true,
+                    \(now - 5000), 1, now())
+                """, logger: harness.logger)
+            try await harness.send([exposure("elsewhere", "written-elsewhere", at: now - 1000, variation: 0)], receivedAt: now)
+            // Committed (so pending until correlated), then correlated.
+            let deadline = ContinuousClock.now + .seconds(20)
+            while try await metric("finalized_contexts") < sent.count + 1, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(try await metric("finalized_contexts") == sent.count + 1, "\(processor.logTail())")
+            #expect(try await harness.committedRecords() == Int64(sent.count + 1))
+            #expect(try await harness.count("SELECT count(*) FROM analytics.pending_exposures") == 0)
+            #expect(try await harness.count(
+                "SELECT count(*) FROM analytics.exposures WHERE context_key = 'written-elsewhere' AND exposed_at = \(now - 5000)") == 1)
+            #expect(try await harness.count("SELECT count(*) FROM analytics.exposures WHERE context_key = 'written-elsewhere'") == 1)
+        }
+    }
+
     @Test("malformed records and events are skipped without blocking the partition")
     func malformedInput() async throws {
         try await ProcessorHarness.with { harness in

@@ -194,7 +194,9 @@ struct ChunkingLoop: Sendable {
         while true {
             let started = clock.now
             let round = try await store.finalizeDue(now: now, contextLimit: settings.finalizeBatchContexts)
-            if round.contexts > 0 { metrics.recordFinalization(contexts: round.contexts, duration: clock.now - started) }
+            if round.contexts > 0 {
+                metrics.recordFinalization(contexts: round.contexts, probed: round.probedContexts, duration: clock.now - started)
+            }
             if !round.more { return }
             if let deadline, clock.now >= deadline { return }
         }
@@ -237,6 +239,28 @@ extension ChunkingLoop {
                     wake.yield()
                 }
                 wake.finish()
+            }
+            // The filter of contexts with final rows (see FinalizedContexts) is built at once, and again when it became
+            // unusable or too full; rounds meanwhile probe every context.
+            group.addTask {
+                while !Task.isCancelled {
+                    if store.finalized.claimBuild(now: .now) {
+                        do {
+                            let started = ContinuousClock.now
+                            let built = try await store.buildFinalizedContexts()
+                            store.finalized.finishBuild(built)
+                            logger.debug("finalized-contexts filter built", metadata: [
+                                "contexts": "\(built.filter.count)", "generation": "\(built.generation)",
+                                "duration": "\(ContinuousClock.now - started)"])
+                        } catch {
+                            store.finalized.finishBuild(nil)
+                            if !Task.isCancelled {
+                                logger.warning("building the finalized-contexts filter failed", metadata: ["error": "\(error)"])
+                            }
+                        }
+                    }
+                    try? await Task.sleep(for: .seconds(1))
+                }
             }
             // Correlation runs on its own connection, alongside the commits.
             group.addTask {

@@ -14,6 +14,7 @@ struct ProcessorMetrics: Sendable {
     let lateEvents: Counter
     let chunkDuration: DurationHistogram
     let finalizedContexts: Counter
+    let probedContexts: Counter
     let finalizeDuration: DurationHistogram
     let sessionRestarts: Counter
 
@@ -37,6 +38,9 @@ struct ProcessorMetrics: Sendable {
             buckets: [.milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
                       .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)])
         finalizedContexts = metrics.counter("processor_finalized_contexts", help: "Context histories correlated after the delay.")
+        probedContexts = metrics.counter(
+            "processor_finalization_probed_contexts",
+            help: "Correlated contexts whose final rows were read (the others were known to have none).")
         finalizeDuration = metrics.durationHistogram(
             "processor_finalize_duration", help: "One finalization transaction.",
             buckets: [.milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
@@ -57,8 +61,9 @@ struct ProcessorMetrics: Sendable {
         chunkDuration.record(duration)
     }
 
-    func recordFinalization(contexts: Int, duration: Duration) {
+    func recordFinalization(contexts: Int, probed: Int, duration: Duration) {
         finalizedContexts.increment(by: Int64(contexts))
+        probedContexts.increment(by: Int64(probed))
         finalizeDuration.record(duration)
     }
 }

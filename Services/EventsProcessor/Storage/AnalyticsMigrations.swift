@@ -267,6 +267,31 @@ enum AnalyticsMigrations {
             "ALTER TABLE analytics.exposures ADD CONSTRAINT exposures_final_only CHECK (is_final)",
             "ALTER TABLE analytics.goals ADD CONSTRAINT goals_final_only CHECK (is_final)",
         ]),
+        // Finalization keeps, in each processor's memory, a filter of the contexts that have final rows, and probes
+        // only those (EventsProcessor's `FinalizedContexts`). This counter tells it whether anything changed the final
+        // rows since it last looked: every statement that inserts or updates final rows raises it, whoever runs it.
+        Migration(version: 5, name: "final rows generation", statements: [
+            "CREATE TABLE analytics.final_rows_generation (generation bigint NOT NULL)",
+            "INSERT INTO analytics.final_rows_generation VALUES (0)",
+            // One row only: a second would make the counter ambiguous.
+            "CREATE UNIQUE INDEX final_rows_generation_one_row ON analytics.final_rows_generation ((true))",
+            """
+            CREATE FUNCTION analytics.raise_final_rows_generation() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                UPDATE analytics.final_rows_generation SET generation = generation + 1;
+                RETURN NULL;
+            END
+            $$
+            """,
+            """
+            CREATE TRIGGER exposures_final_rows_generation AFTER INSERT OR UPDATE ON analytics.exposures
+            FOR EACH STATEMENT EXECUTE FUNCTION analytics.raise_final_rows_generation()
+            """,
+            """
+            CREATE TRIGGER goals_final_rows_generation AFTER INSERT OR UPDATE ON analytics.goals
+            FOR EACH STATEMENT EXECUTE FUNCTION analytics.raise_final_rows_generation()
+            """,
+        ]),
     ]
 
     /// Applies every migration not applied yet; safe to run concurrently from several processes.

@@ -25,6 +25,8 @@ struct AnalyticsStore: Sendable {
     let logger: Logger
     /// Finalization's own connection, outside the pool (see ``FinalizationConnection``).
     let finalization: FinalizationConnection
+    /// Which contexts may have final rows (see ``FinalizedContexts``), shared by every copy of the store.
+    let finalized = FinalizedContexts()
 
     /// Shared by chunk commits, exclusive for replay rewinds.
     static let commitLockID: Int64 = 0x7661_6E65_7374_6174  // "vanestat"
@@ -213,16 +215,20 @@ struct AnalyticsStore: Sendable {
         var contexts = 0
         /// Whether more due rows may be left (the round read as many as its limit allowed).
         var more = false
+        /// Contexts whose final rows were read (the others cannot have any).
+        var probedContexts = 0
     }
 
     /// Correlates pending exposures and goals whose delay has passed: up to `contextLimit` due rows of each table (so
     /// at most twice that many contexts), taken out of the pending tables and merged into their contexts' final rows.
     func finalizeDue(now: UnixMilliseconds, contextLimit: Int) async throws -> FinalizationRound {
         try await retrying {
-            try await client.withTransaction(logger: logger) { connection in
+            let (round, transition) = try await client.withTransaction(logger: logger) {
+                connection -> (FinalizationRound, FinalizedContexts.Transition?) in
                 // Pending rows stay pending if this commit is lost: finalizing again is the same.
                 try await connection.query(Self.transactionSettings, logger: logger)
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.correlationLockID))", logger: logger)
+                let generation = try await finalRowsGeneration(on: connection)
                 // Due rows are read through the due index, with their location: nothing else deletes or updates
                 // pending rows (rewinds take this lock too) and chunk commits only append, so nothing needs locking or
                 // skipping, and the locations stay valid until ``writeFinal`` deletes exactly these rows. A row
@@ -279,8 +285,10 @@ struct AnalyticsStore: Sendable {
                 for (context, row, dueAt) in takenExposures where dueAt <= cutoff { taken.add(context, row) }
                 let exposureCount = takenExposures.count
                 var round = FinalizationRound(more: exposureCount >= contextLimit || goalCount >= contextLimit)
-                guard !taken.contexts.isEmpty else { return round }
-                let finals = try await loadFinalHistories(taken.contexts, on: connection)
+                guard !taken.contexts.isEmpty else { return (round, nil) }
+                let hashes = taken.contexts.map(ContextFilter.hash)
+                let finals = try await loadFinalHistories(
+                    taken.contexts, probing: finalized.mayHaveFinalRows(hashes, at: generation), on: connection)
                 var delta = ExperimentTotals()
                 for (index, context) in taken.contexts.enumerated() {
                     // Most contexts being correlated have no final rows yet: nothing to subtract.
@@ -294,8 +302,48 @@ struct AnalyticsStore: Sendable {
                 try await apply(delta, on: connection)
                 try await writeFinal(taken, finals: finals, on: connection)
                 round.contexts = taken.contexts.count
-                return round
+                round.probedContexts = finals.probed
+                let after = try await finalRowsGeneration(on: connection)
+                return (round, FinalizedContexts.Transition(from: generation, to: after, contexts: hashes))
             }
+            // Only once the commit is known: a round whose commit was lost is retried, finds a generation its filter
+            // did not see, and probes every context.
+            if let transition { finalized.committed(transition) }
+            return round
+        }
+    }
+
+    /// `analytics.final_rows_generation` (see ``FinalizedContexts``), read in its own statement: under the correlation
+    /// lock, a statement started after the lock was granted sees every change committed before.
+    private func finalRowsGeneration(on connection: PostgresConnection) async throws -> Int64 {
+        let rows = try await connection.query("SELECT generation FROM analytics.final_rows_generation", logger: logger)
+        var generation: Int64?
+        for try await value in rows.decode(Int64.self) { generation = value }
+        guard let generation else { throw ProcessorError.missingFinalRowsGeneration }
+        return generation
+    }
+
+    /// A filter of every context with final rows, and the generation it is complete for: both read in one snapshot, so
+    /// that a round committed meanwhile is either in both or in neither. The pool connection is held for the two
+    /// scans (index-only over the final tables' keys); nothing waits for the locks they take.
+    func buildFinalizedContexts() async throws -> (filter: ContextFilter, generation: Int64) {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
+            let generation = try await finalRowsGeneration(on: connection)
+            let rows = try await connection.query(
+                """
+                SELECT DISTINCT environment_id, context_kind, context_key FROM analytics.exposures
+                UNION ALL
+                SELECT DISTINCT environment_id, context_kind, context_key FROM analytics.goals
+                """, logger: logger)
+            var hashes: [UInt64] = []
+            for try await (environmentID, kind, key) in rows.decode((String, String, String).self) {
+                hashes.append(ContextFilter.hash(environmentID: environmentID, kind: kind, key: key))
+            }
+            // Room for the tables to double before the filter is rebuilt larger.
+            var filter = ContextFilter(capacity: 2 * hashes.count)
+            for hash in hashes { filter.insert(hash) }
+            return (filter, generation)
         }
     }
 
@@ -323,7 +371,7 @@ struct AnalyticsStore: Sendable {
     /// only the others are merged into their final row with a conflict clause. No other transaction can create a final
     /// row meanwhile: final rows change under the correlation lock alone, and every final row of these contexts was
     /// loaded.
-    private func writeFinal(_ taken: TakenRows, finals: [HistoryRows], on connection: PostgresConnection) async throws {
+    private func writeFinal(_ taken: TakenRows, finals: ProbedHistories, on connection: PostgresConnection) async throws {
         var newExposures: [String] = []
         var mergedExposures: [String] = []
         var newGoals: [String] = []
@@ -496,7 +544,14 @@ struct AnalyticsStore: Sendable {
     /// correlation lock alone, which every caller holds. For that reason the goals can be read outside the caller's
     /// transaction, on finalization's own connection, while the exposures are read on the transaction's: the two loads
     /// (and decoding their rows) overlap.
-    private func loadFinalHistories(_ contexts: [EnvironmentContext], on connection: PostgresConnection) async throws -> [HistoryRows] {
+    private func loadFinalHistories(
+        _ all: [EnvironmentContext], probing: [Bool]?, on connection: PostgresConnection
+    ) async throws -> ProbedHistories {
+        // Contexts that cannot have final rows keep an empty history; positions below are in `probed`.
+        let positions = probing.map { probing in all.indices.filter { probing[$0] } } ?? Array(all.indices)
+        var histories = ProbedHistories(rows: [HistoryRows](repeating: HistoryRows(), count: all.count), probed: positions.count)
+        guard !positions.isEmpty else { return histories }
+        let contexts = positions.map { all[$0] }
         let (environments, kinds, keys) = Self.columns(contexts)
         let logger = self.logger
         // Rows name their context by its position in `contexts` (WITH ORDINALITY, from 1), not by its three strings:
@@ -524,7 +579,6 @@ struct AnalyticsStore: Sendable {
             }
             return rows
         }
-        var histories = [HistoryRows](repeating: HistoryRows(), count: contexts.count)
         let exposures = try await connection.query(
             """
             SELECT c.i, x.flag_key, (extract(epoch FROM x.received_hour) * 1000)::bigint, x.exposed_at, x.variation
@@ -537,12 +591,20 @@ struct AnalyticsStore: Sendable {
         for try await (ordinal, flagKey, receivedHour, exposedAt, variation)
             in exposures.decode((Int64, String, Int64, Int64, Int32).self)
         {
-            histories[Int(ordinal) - 1].rows.append(
+            histories.rows[positions[Int(ordinal) - 1]].rows.append(
                 HistoryRow(isFinal: true, receivedHour: receivedHour,
                            payload: .exposure(flagKey: flagKey, Exposure(exposedAt: exposedAt, variation: Int(variation)))))
         }
-        for (index, row) in try await goalRows { histories[index].rows.append(row) }
+        for (index, row) in try await goalRows { histories.rows[positions[index]].rows.append(row) }
         return histories
+    }
+
+    /// The final rows of a round's contexts, and how many contexts were probed for them.
+    struct ProbedHistories {
+        var rows: [HistoryRows]
+        var probed: Int
+
+        subscript(index: Int) -> HistoryRows { rows[index] }
     }
 
     /// Closes finalization's own connection (the pool is closed by its owner).
@@ -643,9 +705,9 @@ struct AnalyticsStore: Sendable {
         while start < contexts.count {
             let batch = Array(contexts[start..<min(start + 2000, contexts.count)])
             start += batch.count
-            let histories = try await loadFinalHistories(batch, on: connection)
+            let histories = try await loadFinalHistories(batch, probing: nil, on: connection)
             var delta = ExperimentTotals()
-            for (context, rows) in zip(batch, histories) where !rows.rows.isEmpty {
+            for (context, rows) in zip(batch, histories.rows) where !rows.rows.isEmpty {
                 delta.add(rows.history { $0.isFinal }, environmentID: context.environmentID, sign: -1)
                 delta.add(rows.history { $0.isFinal && $0.receivedHour < from }, environmentID: context.environmentID)
             }
@@ -702,13 +764,14 @@ struct AnalyticsStore: Sendable {
     /// one row per context and metric). The horizon follows the data (the newest receipt, at most
     /// now), so a processor catching up on old records does not prune what it still needs.
     func prune(now: UnixMilliseconds) async throws {
-        try await client.withTransaction(logger: logger) { connection in
+        let transition = try await client.withTransaction(logger: logger) { connection -> FinalizedContexts.Transition? in
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.correlationLockID))", logger: logger)
+            let before = try await finalRowsGeneration(on: connection)
             let newest = try await connection.query(
                 "SELECT (extract(epoch FROM max(received_at)) * 1000)::bigint FROM analytics.processed_payloads", logger: logger)
             var newestReceipt: Int64?
             for try await value in newest.decode(Int64?.self) { newestReceipt = value }
-            guard let newestReceipt else { return }
+            guard let newestReceipt else { return nil }
             // Whole hours only: the replay window and receipt rows are kept per hour.
             let horizon = (min(newestReceipt, now) - retention).hourStart
             let goalHorizon = horizon - retention
@@ -755,7 +818,10 @@ struct AnalyticsStore: Sendable {
                 INSERT INTO analytics.retention_state (id, pruned_before) VALUES (1, to_timestamp(\(horizon) / 1000.0))
                 ON CONFLICT (id) DO UPDATE SET pruned_before = greatest(analytics.retention_state.pruned_before, EXCLUDED.pruned_before)
                 """, logger: logger)
+            // Compacting goals rewrites final rows of contexts that have some: no context is added to the filter.
+            return FinalizedContexts.Transition(from: before, to: try await finalRowsGeneration(on: connection), contexts: [])
         }
+        if let transition { finalized.committed(transition) }
     }
 
     // MARK: - Helpers

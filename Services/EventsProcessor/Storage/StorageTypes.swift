@@ -33,6 +33,8 @@ enum ProcessorError: Error, CustomStringConvertible {
     case epochChanged(partition: Int32, expected: Int64, found: Int64)
     /// The replay start is before data that pruning already removed.
     case replayBeforeRetention(requested: String, prunedBefore: String)
+    /// `analytics.final_rows_generation` has no row (its migration seeds one; someone deleted it).
+    case missingFinalRowsGeneration
 
     var description: String {
         switch self {
@@ -40,6 +42,8 @@ enum ProcessorError: Error, CustomStringConvertible {
             "partition \(partition) was rewound by a replay (epoch \(expected) → \(found))"
         case .replayBeforeRetention(let requested, let prunedBefore):
             "cannot replay from \(requested): raw state before \(prunedBefore) has been pruned (VANE_RAW_RETENTION_HOURS)"
+        case .missingFinalRowsGeneration:
+            "analytics.final_rows_generation has no row: restore it with INSERT INTO analytics.final_rows_generation VALUES (0)"
         }
     }
 }

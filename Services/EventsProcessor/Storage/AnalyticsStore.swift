@@ -366,63 +366,81 @@ struct AnalyticsStore: Sendable {
     }
 
     /// Moves the taken pending rows into the final rows: each statement deletes pending rows by their location (a TID
-    /// scan) and inserts them, rows of the same key (written by several chunks) merged, in the same statement, so that
-    /// no row travels back from the processor. A key without a final row yet (nearly all of them) is a plain insert;
-    /// only the others are merged into their final row with a conflict clause. No other transaction can create a final
-    /// row meanwhile: final rows change under the correlation lock alone, and every final row of these contexts was
-    /// loaded.
+    /// scan) and inserts them, in the same statement, so that no row travels back from the processor. A key without a
+    /// final row yet (nearly all of them) is a plain insert; only the others are merged into their final row with a
+    /// conflict clause. No other transaction can create a final row meanwhile: final rows change under the correlation
+    /// lock alone, and every final row of these contexts was loaded. Rows of the same key (written by several chunks)
+    /// are merged by the statement; a key taken once needs no merging, and skipping the sort or grouping that merging
+    /// takes is a third of the statement's time (`auto_explain`), so such rows go through a statement of their own.
     private func writeFinal(_ taken: TakenRows, finals: ProbedHistories, on connection: PostgresConnection) async throws {
-        var newExposures: [String] = []
-        var mergedExposures: [String] = []
-        var newGoals: [String] = []
-        var mergedGoals: [String] = []
+        var exposures = MoveGroups()
+        var goals = MoveGroups()
         var instants: [ExposureCell: [UnixMilliseconds: Int]] = [:]
         for (index, rows) in taken.rows.enumerated() {
             // Most contexts being correlated have no final rows: nothing merges.
             let finalKeys = finals[index].rows.isEmpty ? [] : finals[index].finalKeys()
+            let repeated = Self.repeatedKeys(rows)
             for row in rows {
                 guard let location = row.location else { continue }
-                let merges = !finalKeys.isEmpty && finalKeys.contains(row.key)
+                let key = row.key
+                let move: MoveGroups.Move = !finalKeys.isEmpty && finalKeys.contains(key) ? .merged
+                    : repeated.contains(key) ? .grouped : .single
                 switch row.payload {
                 case .exposure(let flagKey, let exposure):
-                    if merges { mergedExposures.append(location) } else { newExposures.append(location) }
+                    exposures.add(location, move)
                     let cell = ExposureCell(context: taken.contexts[index], flagKey: flagKey)
                     instants[cell, default: [:]][exposure.exposedAt] = min(
                         instants[cell]?[exposure.exposedAt] ?? exposure.variation, exposure.variation)
                 case .goal:
-                    if merges { mergedGoals.append(location) } else { newGoals.append(location) }
+                    goals.add(location, move)
                 }
             }
         }
-        for (locations, merging) in [(newExposures, false), (mergedExposures, true)] where !locations.isEmpty {
-            let conflict = merging ? """
+        for (move, locations) in exposures.nonEmpty {
+            let conflict = move == .merged ? """
                 ON CONFLICT (environment_id, context_kind, context_key, flag_key, received_hour, is_final) DO UPDATE SET
                     exposed_at = CASE WHEN (EXCLUDED.exposed_at, EXCLUDED.variation) < (x.exposed_at, x.variation)
                                       THEN EXCLUDED.exposed_at ELSE x.exposed_at END,
                     variation = CASE WHEN (EXCLUDED.exposed_at, EXCLUDED.variation) < (x.exposed_at, x.variation)
                                      THEN EXCLUDED.variation ELSE x.variation END
                 """ : ""
+            // The earliest exposure of each key (ties: the lower variation).
+            let select = move == .single
+                ? "SELECT" : "SELECT DISTINCT ON (environment_id, context_kind, context_key, flag_key, received_hour)"
+            let order = move == .single
+                ? "" : "ORDER BY environment_id, context_kind, context_key, flag_key, received_hour, exposed_at, variation"
             try await connection.query(
                 """
                 WITH taken AS (
                     DELETE FROM analytics.pending_exposures WHERE ctid = ANY(\(locations)::text[]::tid[]) RETURNING *)
                 INSERT INTO analytics.exposures AS x
                     (environment_id, context_kind, context_key, flag_key, received_hour, is_final, exposed_at, variation, due_at)
-                SELECT DISTINCT ON (environment_id, context_kind, context_key, flag_key, received_hour)
+                \(unescaped: select)
                        environment_id, context_kind, context_key, flag_key, received_hour, true, exposed_at, variation, due_at
-                FROM taken ORDER BY environment_id, context_kind, context_key, flag_key, received_hour, exposed_at, variation
+                FROM taken \(unescaped: order)
                 \(unescaped: conflict)
                 """, logger: logger)
         }
         // An iteration whose row was not visible yet when these exposures were first written (its start committed
         // while they were in flight) still gets them; for the others this is the same min again.
         try await IterationExposures.record(instants, on: connection, logger: logger)
-        for (locations, merging) in [(newGoals, false), (mergedGoals, true)] where !locations.isEmpty {
-            let conflict = merging ? """
+        for (move, locations) in goals.nonEmpty {
+            let conflict = move == .merged ? """
                 ON CONFLICT (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final) DO UPDATE SET
                     events = g.events + EXCLUDED.events, value_sum = g.value_sum + EXCLUDED.value_sum,
                     value_sum_squares = g.value_sum_squares + EXCLUDED.value_sum_squares
                 """ : ""
+            let rows = move == .single
+                ? """
+                  SELECT environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, true, events,
+                         value_sum, value_sum_squares, due_at
+                  FROM taken
+                  """
+                : """
+                  SELECT environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, true, sum(events),
+                         sum(value_sum), sum(value_sum_squares), min(due_at)
+                  FROM taken GROUP BY environment_id, context_kind, context_key, metric_key, occurred_at, received_hour
+                  """
             try await connection.query(
                 """
                 WITH taken AS (
@@ -430,12 +448,48 @@ struct AnalyticsStore: Sendable {
                 INSERT INTO analytics.goals AS g
                     (environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, is_final, events,
                      value_sum, value_sum_squares, due_at)
-                SELECT environment_id, context_kind, context_key, metric_key, occurred_at, received_hour, true, sum(events),
-                       sum(value_sum), sum(value_sum_squares), min(due_at)
-                FROM taken GROUP BY environment_id, context_kind, context_key, metric_key, occurred_at, received_hour
+                \(unescaped: rows)
                 \(unescaped: conflict)
                 """, logger: logger)
         }
+    }
+
+    /// The pending rows of one table a round moves, by how they become final.
+    struct MoveGroups {
+        enum Move: CaseIterable {
+            /// The only pending row of its key, which has no final row: inserted as it is.
+            case single
+            /// One of several pending rows of its key, which has no final row: merged with them, then inserted.
+            case grouped
+            /// Its key has a final row: merged into it.
+            case merged
+        }
+
+        private var locations: [Move: [String]] = [:]
+
+        mutating func add(_ location: String, _ move: Move) { locations[move, default: []].append(location) }
+
+        /// Each kind of move with its rows' locations, in a fixed order, leaving out the kinds without rows.
+        var nonEmpty: [(Move, [String])] {
+            Move.allCases.compactMap { move in locations[move].flatMap { $0.isEmpty ? nil : (move, $0) } }
+        }
+    }
+
+    /// The keys that occur more than once among one context's taken rows (usually none: a context has a row or two).
+    static func repeatedKeys(_ rows: [HistoryRow]) -> Set<HistoryRow.Key> {
+        guard rows.count > 1 else { return [] }
+        // A few rows are compared pairwise: cheaper than hashing their keys' strings.
+        if rows.count <= 8 {
+            var repeated: Set<HistoryRow.Key> = []
+            for i in rows.indices {
+                for j in rows.indices where j > i && rows[i].key == rows[j].key { repeated.insert(rows[i].key) }
+            }
+            return repeated
+        }
+        var seen: Set<HistoryRow.Key> = []
+        var repeated: Set<HistoryRow.Key> = []
+        for row in rows where !seen.insert(row.key).inserted { repeated.insert(row.key) }
+        return repeated
     }
 
     /// Adds a change to the experiment tables and removes cells that became empty.

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ModelsCore
 import PostgresNIO
+import PostgresSupport
 
 /// The processor's PostgreSQL state: offsets, deduplication, pending and final correlation state,
 /// and the aggregate tables of the `analytics` schema.
@@ -246,9 +247,13 @@ struct AnalyticsStore: Sendable {
                     FROM analytics.pending_exposures WHERE due_at <= to_timestamp(\(now) / 1000.0) ORDER BY due_at LIMIT \(contextLimit)
                     """, logger: logger)
                 var takenExposures: [(EnvironmentContext, HistoryRow, UnixMilliseconds)] = []
-                for try await (location, environmentID, kind, key, flagKey, receivedHour, exposedAt, variation, dueAt)
-                    in exposures.decode((String, String, String, String, String, Int64, Int64, Int32, Int64).self)
-                {
+                for try await row in exposures {
+                    var columns = ColumnReader(row)
+                    let (location, environmentID, kind, key, flagKey) = try (
+                        columns.next(String.self), columns.next(String.self), columns.next(String.self), columns.next(String.self),
+                        columns.next(String.self))
+                    let (receivedHour, exposedAt, variation, dueAt) = try (
+                        columns.next(Int64.self), columns.next(Int64.self), columns.next(Int32.self), columns.next(Int64.self))
                     takenExposures.append((
                         EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key)),
                         HistoryRow(isFinal: false, receivedHour: receivedHour, location: location,
@@ -269,9 +274,14 @@ struct AnalyticsStore: Sendable {
                     """, logger: logger)
                 var goalCount = 0
                 var lastGoalDue = cutoff
-                for try await (location, environmentID, kind, key, metricKey, occurredAt, receivedHour, events, sum, squares, dueAt)
-                    in goals.decode((String, String, String, String, String, Int64, Int64, Int64, String?, String?, Int64).self)
-                {
+                for try await row in goals {
+                    var columns = ColumnReader(row)
+                    let (location, environmentID, kind, key, metricKey) = try (
+                        columns.next(String.self), columns.next(String.self), columns.next(String.self), columns.next(String.self),
+                        columns.next(String.self))
+                    let (occurredAt, receivedHour, events, sum, squares, dueAt) = try (
+                        columns.next(Int64.self), columns.next(Int64.self), columns.next(Int64.self), columns.next(String?.self),
+                        columns.next(String?.self), columns.next(Int64.self))
                     goalCount += 1
                     lastGoalDue = dueAt
                     let tally = GoalTally(events: events, storedSum: sum, storedSquares: squares)
@@ -624,9 +634,11 @@ struct AnalyticsStore: Sendable {
                     OFFSET 0) AS g
                 """, logger: logger)
             var rows: [(Int, HistoryRow)] = []
-            for try await (ordinal, metricKey, receivedHour, occurredAt, events, sum, squares)
-                in goals.decode((Int64, String, Int64, Int64, Int64, String?, String?).self)
-            {
+            for try await row in goals {
+                var columns = ColumnReader(row)
+                let (ordinal, metricKey, receivedHour, occurredAt) = try (
+                    columns.next(Int64.self), columns.next(String.self), columns.next(Int64.self), columns.next(Int64.self))
+                let (events, sum, squares) = try (columns.next(Int64.self), columns.next(String?.self), columns.next(String?.self))
                 let tally = GoalTally(events: events, storedSum: sum, storedSquares: squares)
                 rows.append((Int(ordinal) - 1, HistoryRow(isFinal: true, receivedHour: receivedHour,
                     payload: .goal(metricKey: metricKey, occurredAt: occurredAt, tally))))
@@ -642,9 +654,11 @@ struct AnalyticsStore: Sendable {
                 WHERE y.environment_id = c.e AND y.context_kind = c.k AND y.context_key = c.c AND y.is_final
                 OFFSET 0) AS x
             """, logger: logger)
-        for try await (ordinal, flagKey, receivedHour, exposedAt, variation)
-            in exposures.decode((Int64, String, Int64, Int64, Int32).self)
-        {
+        for try await row in exposures {
+            var columns = ColumnReader(row)
+            let (ordinal, flagKey, receivedHour, exposedAt, variation) = try (
+                columns.next(Int64.self), columns.next(String.self), columns.next(Int64.self), columns.next(Int64.self),
+                columns.next(Int32.self))
             histories.rows[positions[Int(ordinal) - 1]].rows.append(
                 HistoryRow(isFinal: true, receivedHour: receivedHour,
                            payload: .exposure(flagKey: flagKey, Exposure(exposedAt: exposedAt, variation: Int(variation)))))

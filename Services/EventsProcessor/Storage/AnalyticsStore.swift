@@ -238,7 +238,14 @@ struct AnalyticsStore: Sendable {
                 //
                 // Both tables are read in due order up to the same instant, so that a context's exposures and goals of the
                 // same batches are correlated in the same round: each round probes each of its contexts' final rows, and
-                // rounds cut independently took most contexts twice.
+                // rounds cut independently took most contexts twice. The goals are read on finalization's own
+                // connection while the exposures are read here (for the same reason as the final goal rows: pending rows
+                // are deleted under the correlation lock alone, which this transaction holds), up to now; the cut is
+                // made here once both are in.
+                let logger = self.logger
+                async let dueGoals = finalization.run { own in
+                    try await Self.dueGoals(until: now, limit: contextLimit, on: own, logger: logger)
+                }
                 let exposures = try await connection.query(
                     """
                     SELECT ctid::text, environment_id, context_kind, context_key, flag_key,
@@ -246,7 +253,7 @@ struct AnalyticsStore: Sendable {
                            (extract(epoch FROM due_at) * 1000)::bigint
                     FROM analytics.pending_exposures WHERE due_at <= to_timestamp(\(now) / 1000.0) ORDER BY due_at LIMIT \(contextLimit)
                     """, logger: logger)
-                var takenExposures: [(EnvironmentContext, HistoryRow, UnixMilliseconds)] = []
+                var takenExposures: [DueRow] = []
                 for try await row in exposures {
                     var columns = ColumnReader(row)
                     let (location, environmentID, kind, key, flagKey) = try (
@@ -254,45 +261,24 @@ struct AnalyticsStore: Sendable {
                         columns.next(String.self))
                     let (receivedHour, exposedAt, variation, dueAt) = try (
                         columns.next(Int64.self), columns.next(Int64.self), columns.next(Int32.self), columns.next(Int64.self))
-                    takenExposures.append((
-                        EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key)),
-                        HistoryRow(isFinal: false, receivedHour: receivedHour, location: location,
+                    takenExposures.append(DueRow(
+                        context: EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key)),
+                        row: HistoryRow(isFinal: false, receivedHour: receivedHour, location: location,
                             payload: .exposure(flagKey: flagKey, Exposure(exposedAt: exposedAt, variation: Int(variation)))),
-                        dueAt))
+                        dueAt: dueAt))
                 }
                 // A full batch of exposures ends at its last due time (rows due at that same instant beyond the limit wait
                 // for the next round); the goals stop there too.
                 var cutoff = now
-                if takenExposures.count >= contextLimit, let last = takenExposures.last { cutoff = last.2 }
+                if takenExposures.count >= contextLimit, let last = takenExposures.last { cutoff = last.dueAt }
+                let goals = try await dueGoals
+                let goalCount = goals.count
+                // A full batch of goals ends earlier: the exposures due after its last goal wait for the next round. (A
+                // full batch that goes past the exposures' cut leaves this cut as it is.)
+                if goalCount >= contextLimit, let last = goals.last { cutoff = min(cutoff, last.dueAt) }
                 var taken = TakenRows()
-                let goals = try await connection.query(
-                    """
-                    SELECT ctid::text, environment_id, context_kind, context_key, metric_key, occurred_at,
-                           (extract(epoch FROM received_hour) * 1000)::bigint, events, nullif(value_sum, 0)::text,
-                           nullif(value_sum_squares, 0)::text, (extract(epoch FROM due_at) * 1000)::bigint
-                    FROM analytics.pending_goals WHERE due_at <= to_timestamp(\(cutoff) / 1000.0) ORDER BY due_at LIMIT \(contextLimit)
-                    """, logger: logger)
-                var goalCount = 0
-                var lastGoalDue = cutoff
-                for try await row in goals {
-                    var columns = ColumnReader(row)
-                    let (location, environmentID, kind, key, metricKey) = try (
-                        columns.next(String.self), columns.next(String.self), columns.next(String.self), columns.next(String.self),
-                        columns.next(String.self))
-                    let (occurredAt, receivedHour, events, sum, squares, dueAt) = try (
-                        columns.next(Int64.self), columns.next(Int64.self), columns.next(Int64.self), columns.next(String?.self),
-                        columns.next(String?.self), columns.next(Int64.self))
-                    goalCount += 1
-                    lastGoalDue = dueAt
-                    let tally = GoalTally(events: events, storedSum: sum, storedSquares: squares)
-                    taken.add(
-                        EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key)),
-                        HistoryRow(isFinal: false, receivedHour: receivedHour, location: location,
-                            payload: .goal(metricKey: metricKey, occurredAt: occurredAt, tally)))
-                }
-                // A full batch of goals ends earlier: the exposures due after its last goal wait for the next round.
-                if goalCount >= contextLimit { cutoff = min(cutoff, lastGoalDue) }
-                for (context, row, dueAt) in takenExposures where dueAt <= cutoff { taken.add(context, row) }
+                for due in goals where due.dueAt <= cutoff { taken.add(due.context, due.row) }
+                for due in takenExposures where due.dueAt <= cutoff { taken.add(due.context, due.row) }
                 let exposureCount = takenExposures.count
                 var round = FinalizationRound(more: exposureCount >= contextLimit || goalCount >= contextLimit)
                 guard !taken.contexts.isEmpty else { return (round, nil) }
@@ -355,6 +341,43 @@ struct AnalyticsStore: Sendable {
             for hash in hashes { filter.insert(hash) }
             return (filter, generation)
         }
+    }
+
+    /// A due pending row, with its context and when it became due.
+    struct DueRow: Sendable {
+        let context: EnvironmentContext
+        let row: HistoryRow
+        let dueAt: UnixMilliseconds
+    }
+
+    /// Up to `limit` pending goals due by `until`, in due order.
+    static func dueGoals(
+        until: UnixMilliseconds, limit: Int, on connection: PostgresConnection, logger: Logger
+    ) async throws -> [DueRow] {
+        let goals = try await connection.query(
+            """
+            SELECT ctid::text, environment_id, context_kind, context_key, metric_key, occurred_at,
+                   (extract(epoch FROM received_hour) * 1000)::bigint, events, nullif(value_sum, 0)::text,
+                   nullif(value_sum_squares, 0)::text, (extract(epoch FROM due_at) * 1000)::bigint
+            FROM analytics.pending_goals WHERE due_at <= to_timestamp(\(until) / 1000.0) ORDER BY due_at LIMIT \(limit)
+            """, logger: logger)
+        var rows: [DueRow] = []
+        for try await row in goals {
+            var columns = ColumnReader(row)
+            let (location, environmentID, kind, key, metricKey) = try (
+                columns.next(String.self), columns.next(String.self), columns.next(String.self), columns.next(String.self),
+                columns.next(String.self))
+            let (occurredAt, receivedHour, events, sum, squares, dueAt) = try (
+                columns.next(Int64.self), columns.next(Int64.self), columns.next(Int64.self), columns.next(String?.self),
+                columns.next(String?.self), columns.next(Int64.self))
+            rows.append(DueRow(
+                context: EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key)),
+                row: HistoryRow(isFinal: false, receivedHour: receivedHour, location: location,
+                    payload: .goal(metricKey: metricKey, occurredAt: occurredAt,
+                        GoalTally(events: events, storedSum: sum, storedSquares: squares))),
+                dueAt: dueAt))
+        }
+        return rows
     }
 
     /// Pending rows taken by a finalization round, grouped by context.

@@ -72,10 +72,13 @@ struct GoalTally: Hashable, Sendable {
 }
 
 extension Decimal {
+    /// Made once: these conversions run for every goal event with a value.
+    private static let posix = Locale(identifier: "en_US_POSIX")
+
     /// The decimal a JSON number was written as: Swift prints a `Double` in its shortest
     /// round-trip form, so `9.99` becomes exactly 9.99 rather than 9.9900000000000002131...
     static func exact(_ value: Double) -> Decimal {
-        Decimal(string: "\(value)", locale: Locale(identifier: "en_US_POSIX")) ?? Decimal(value)
+        Decimal(string: "\(value)", locale: posix) ?? Decimal(value)
     }
 
     /// Plain decimal text PostgreSQL's `numeric` input accepts.
@@ -83,6 +86,6 @@ extension Decimal {
         // Half the goal events carry no value: skip Foundation's formatting for them.
         if isZero { return "0" }
         var copy = self
-        return NSDecimalString(&copy, Locale(identifier: "en_US_POSIX"))
+        return NSDecimalString(&copy, Self.posix)
     }
 }

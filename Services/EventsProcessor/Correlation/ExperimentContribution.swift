@@ -49,7 +49,7 @@ struct ContextHistory: Sendable {
     var goals: [String: [UnixMilliseconds: GoalTally]] = [:]
 
     mutating func addExposure(flagKey: String, _ exposure: Exposure) {
-        exposures[flagKey] = Exposure.earliest(exposures[flagKey], exposure)
+        exposures[flagKey, default: exposure].keepEarliest(exposure)
     }
 
     mutating func addGoal(metricKey: String, at occurredAt: UnixMilliseconds, _ tally: GoalTally) {

@@ -48,6 +48,12 @@ struct Exposure: Hashable, Sendable {
         guard let a else { return b }
         return b.isEarlier(than: a) ? b : a
     }
+
+    /// Becomes `other` if `other` is earlier (for `dictionary[key, default: exposure].keepEarliest(exposure)`: one
+    /// lookup, where reading and then writing the entry hashed its key's strings twice).
+    mutating func keepEarliest(_ other: Exposure) {
+        if other.isEarlier(than: self) { self = other }
+    }
 }
 
 /// Goal events of one context and metric at one instant: how many, and the sum and sum of
@@ -87,5 +93,12 @@ extension Decimal {
         if isZero { return "0" }
         var copy = self
         return NSDecimalString(&copy, Self.posix)
+    }
+}
+
+extension Int {
+    /// Becomes `other` if `other` is smaller (for `dictionary[key, default: value].keepSmaller(value)`: one lookup).
+    mutating func keepSmaller(_ other: Int) {
+        if other < self { self = other }
     }
 }

@@ -155,9 +155,8 @@ struct EventExtraction: Sendable {
                 let exposure = Exposure(exposedAt: at, variation: variation)
                 for context in contexts {
                     let cell = ExposureCell(context: EnvironmentContext(environmentID: environmentID, context: context), flagKey: flagKey)
-                    contribution.exposures[cell] = Exposure.earliest(contribution.exposures[cell], exposure)
-                    contribution.exposureInstants[cell, default: [:]][at] = min(
-                        contribution.exposureInstants[cell]?[at] ?? variation, variation)
+                    contribution.exposures[cell, default: exposure].keepEarliest(exposure)
+                    contribution.exposureInstants[cell, default: [:]][at, default: variation].keepSmaller(variation)
                 }
             case "custom":
                 statistics.customEvents += 1

@@ -422,8 +422,7 @@ struct AnalyticsStore: Sendable {
                 case .exposure(let flagKey, let exposure):
                     exposures.add(location, move)
                     let cell = ExposureCell(context: taken.contexts[index], flagKey: flagKey)
-                    instants[cell, default: [:]][exposure.exposedAt] = min(
-                        instants[cell]?[exposure.exposedAt] ?? exposure.variation, exposure.variation)
+                    instants[cell, default: [:]][exposure.exposedAt, default: exposure.variation].keepSmaller(exposure.variation)
                 case .goal:
                     goals.add(location, move)
                 }

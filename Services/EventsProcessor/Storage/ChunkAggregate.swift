@@ -13,6 +13,12 @@ struct ChunkAggregate: Sendable {
     struct Pending<Value: Sendable>: Sendable {
         var value: Value
         var dueAt: UnixMilliseconds
+
+        /// Merges another batch's `value`, due at `dueAt`: a row merging several batches is due with its earliest.
+        mutating func merge(_ other: Value, dueAt: UnixMilliseconds, _ combine: (inout Value, Value) -> Void) {
+            combine(&value, other)
+            self.dueAt = min(self.dueAt, dueAt)
+        }
     }
 
     var evaluations: [Receipt<EvaluationCell>: EvaluationTally] = [:]
@@ -31,24 +37,17 @@ struct ChunkAggregate: Sendable {
                 lastEvaluatedAt: tally.lastEvaluatedAt)]
                 .add(tally)
         }
+        // One lookup per row (`default:` then changed in place): reading and then writing hashed the keys twice.
         for (cell, exposure) in contribution.exposures {
-            let key = Receipt(cell: cell, receivedHour: receivedHour)
-            if let existing = exposures[key] {
-                exposures[key] = Pending(value: Exposure.earliest(existing.value, exposure), dueAt: min(existing.dueAt, dueAt))
-            } else {
-                exposures[key] = Pending(value: exposure, dueAt: dueAt)
-            }
+            exposures[Receipt(cell: cell, receivedHour: receivedHour), default: Pending(value: exposure, dueAt: dueAt)]
+                .merge(exposure, dueAt: dueAt) { $0.keepEarliest($1) }
         }
         for (cell, instants) in contribution.exposureInstants {
             exposureInstants[cell, default: [:]].merge(instants) { Swift.min($0, $1) }
         }
         for (cell, tally) in contribution.goals {
-            let key = Receipt(cell: cell, receivedHour: receivedHour)
-            if let existing = goals[key] {
-                goals[key] = Pending(value: existing.value + tally, dueAt: min(existing.dueAt, dueAt))
-            } else {
-                goals[key] = Pending(value: tally, dueAt: dueAt)
-            }
+            goals[Receipt(cell: cell, receivedHour: receivedHour), default: Pending(value: GoalTally(), dueAt: dueAt)]
+                .merge(tally, dueAt: dueAt) { $0 += $1 }
         }
     }
 

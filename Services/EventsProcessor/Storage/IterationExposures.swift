@@ -50,7 +50,7 @@ enum IterationExposures {
                 let key = Key(
                     environmentID: flag.environmentID, flagKey: flag.flagKey, start: window.start, kind: cell.context.context.kind,
                     key: cell.context.context.key)
-                result[key] = Exposure.earliest(result[key], first)
+                result[key, default: first].keepEarliest(first)
             }
         }
         return result

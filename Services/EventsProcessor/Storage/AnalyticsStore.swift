@@ -246,27 +246,7 @@ struct AnalyticsStore: Sendable {
                 async let dueGoals = finalization.run { own in
                     try await Self.dueGoals(until: now, limit: contextLimit, on: own, logger: logger)
                 }
-                let exposures = try await connection.query(
-                    """
-                    SELECT ctid::text, environment_id, context_kind, context_key, flag_key,
-                           (extract(epoch FROM received_hour) * 1000)::bigint, exposed_at, variation,
-                           (extract(epoch FROM due_at) * 1000)::bigint
-                    FROM analytics.pending_exposures WHERE due_at <= to_timestamp(\(now) / 1000.0) ORDER BY due_at LIMIT \(contextLimit)
-                    """, logger: logger)
-                var takenExposures: [DueRow] = []
-                for try await row in exposures {
-                    var columns = ColumnReader(row)
-                    let (location, environmentID, kind, key, flagKey) = try (
-                        columns.next(String.self), columns.next(String.self), columns.next(String.self), columns.next(String.self),
-                        columns.next(String.self))
-                    let (receivedHour, exposedAt, variation, dueAt) = try (
-                        columns.next(Int64.self), columns.next(Int64.self), columns.next(Int32.self), columns.next(Int64.self))
-                    takenExposures.append(DueRow(
-                        context: EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key)),
-                        row: HistoryRow(isFinal: false, receivedHour: receivedHour, location: location,
-                            payload: .exposure(flagKey: flagKey, Exposure(exposedAt: exposedAt, variation: Int(variation)))),
-                        dueAt: dueAt))
-                }
+                let takenExposures = try await Self.dueExposures(until: now, limit: contextLimit, on: connection, logger: logger)
                 // A full batch of exposures ends at its last due time (rows due at that same instant beyond the limit wait
                 // for the next round); the goals stop there too.
                 var cutoff = now
@@ -348,6 +328,34 @@ struct AnalyticsStore: Sendable {
         let context: EnvironmentContext
         let row: HistoryRow
         let dueAt: UnixMilliseconds
+    }
+
+    /// Up to `limit` pending exposures due by `until`, in due order.
+    static func dueExposures(
+        until: UnixMilliseconds, limit: Int, on connection: PostgresConnection, logger: Logger
+    ) async throws -> [DueRow] {
+        let exposures = try await connection.query(
+            """
+            SELECT ctid::text, environment_id, context_kind, context_key, flag_key,
+                   (extract(epoch FROM received_hour) * 1000)::bigint, exposed_at, variation,
+                   (extract(epoch FROM due_at) * 1000)::bigint
+            FROM analytics.pending_exposures WHERE due_at <= to_timestamp(\(until) / 1000.0) ORDER BY due_at LIMIT \(limit)
+            """, logger: logger)
+        var rows: [DueRow] = []
+        for try await row in exposures {
+            var columns = ColumnReader(row)
+            let (location, environmentID, kind, key, flagKey) = try (
+                columns.next(String.self), columns.next(String.self), columns.next(String.self), columns.next(String.self),
+                columns.next(String.self))
+            let (receivedHour, exposedAt, variation, dueAt) = try (
+                columns.next(Int64.self), columns.next(Int64.self), columns.next(Int32.self), columns.next(Int64.self))
+            rows.append(DueRow(
+                context: EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key)),
+                row: HistoryRow(isFinal: false, receivedHour: receivedHour, location: location,
+                    payload: .exposure(flagKey: flagKey, Exposure(exposedAt: exposedAt, variation: Int(variation)))),
+                dueAt: dueAt))
+        }
+        return rows
     }
 
     /// Up to `limit` pending goals due by `until`, in due order.

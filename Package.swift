@@ -327,6 +327,7 @@ var package = Package(
             dependencies: [
                 "EventsProcessor",
                 "ModelsCore",
+                "PostgresSupport",
                 "ServiceKit",
                 "KafkaKit",
                 "TestSupport",

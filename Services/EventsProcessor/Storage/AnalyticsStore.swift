@@ -229,7 +229,7 @@ struct AnalyticsStore: Sendable {
                 // Pending rows stay pending if this commit is lost: finalizing again is the same.
                 try await connection.query(Self.transactionSettings, logger: logger)
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.correlationLockID))", logger: logger)
-                let generation = try await finalRowsGeneration(on: connection)
+                let generation = try await finalRowsGeneration(on: connection, locking: true)
                 // Due rows are read through the due index, with their location: nothing else deletes or updates
                 // pending rows (rewinds take this lock too) and chunk commits only append, so nothing needs locking or
                 // skipping, and the locations stay valid until ``writeFinal`` deletes exactly these rows. A row
@@ -291,8 +291,15 @@ struct AnalyticsStore: Sendable {
 
     /// `analytics.final_rows_generation` (see ``FinalizedContexts``), read in its own statement: under the correlation
     /// lock, a statement started after the lock was granted sees every change committed before.
-    private func finalRowsGeneration(on connection: PostgresConnection) async throws -> Int64 {
-        let rows = try await connection.query("SELECT generation FROM analytics.final_rows_generation", logger: logger)
+    ///
+    /// `locking` (at the start of a change) also locks the counter's row until the commit: every writer of final rows
+    /// raises the counter from its trigger, so no one else's write can then commit between this read and the end of the
+    /// change, and the generations from this value to the one read at the end are all this transaction's. (Writers that
+    /// do not take the correlation lock, an operator's repair for one, would otherwise slip in unnoticed.)
+    private func finalRowsGeneration(on connection: PostgresConnection, locking: Bool = false) async throws -> Int64 {
+        let rows = try await connection.query(
+            locking ? "SELECT generation FROM analytics.final_rows_generation FOR UPDATE"
+                : "SELECT generation FROM analytics.final_rows_generation", logger: logger)
         var generation: Int64?
         for try await value in rows.decode(Int64.self) { generation = value }
         guard let generation else { throw ProcessorError.missingFinalRowsGeneration }
@@ -864,7 +871,7 @@ struct AnalyticsStore: Sendable {
     func prune(now: UnixMilliseconds) async throws {
         let transition = try await client.withTransaction(logger: logger) { connection -> FinalizedContexts.Transition? in
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.correlationLockID))", logger: logger)
-            let before = try await finalRowsGeneration(on: connection)
+            let before = try await finalRowsGeneration(on: connection, locking: true)
             let newest = try await connection.query(
                 "SELECT (extract(epoch FROM max(received_at)) * 1000)::bigint FROM analytics.processed_payloads", logger: logger)
             var newestReceipt: Int64?

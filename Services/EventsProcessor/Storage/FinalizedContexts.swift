@@ -86,7 +86,8 @@ struct ContextFilter: Sendable {
 /// upgrade, an operator's repair). The filter is used only when it was last brought up to date at the generation a
 /// round reads under the correlation lock; any change it did not see makes it unusable until it is rebuilt from the
 /// tables, and rounds meanwhile probe every context, as they did before it existed. Deleting final rows (pruning,
-/// rewinds) keeps it a superset.
+/// rewinds) keeps it a superset. A round locks the counter's row when it reads it, so another writer's statement
+/// cannot commit inside the round's span of generations; it is seen as a gap at the next round.
 ///
 /// Transitions: this processor's own rounds and pruning report the generation before and after them, with the contexts
 /// they gave final rows; a rebuild reads every context with final rows and the generation in one snapshot, and then

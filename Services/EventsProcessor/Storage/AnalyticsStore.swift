@@ -341,55 +341,49 @@ struct AnalyticsStore: Sendable {
     static func dueExposures(
         until: UnixMilliseconds, limit: Int, on connection: PostgresConnection, logger: Logger
     ) async throws -> [DueRow] {
-        let exposures = try await connection.query(
-            """
-            SELECT ctid::text, environment_id, context_kind, context_key, flag_key,
-                   (extract(epoch FROM received_hour) * 1000)::bigint, exposed_at, variation,
-                   (extract(epoch FROM due_at) * 1000)::bigint
-            FROM analytics.pending_exposures WHERE due_at <= to_timestamp(\(until) / 1000.0) ORDER BY due_at LIMIT \(limit)
-            """, logger: logger)
-        var rows: [DueRow] = []
-        for try await row in exposures {
-            var columns = ColumnReader(row)
-            let (location, environmentID, kind, key, flagKey) = try (
-                columns.next(String.self), columns.next(String.self), columns.next(String.self), columns.next(String.self),
-                columns.next(String.self))
-            let (receivedHour, exposedAt, variation, dueAt) = try (
-                columns.next(Int64.self), columns.next(Int64.self), columns.next(Int32.self), columns.next(Int64.self))
-            rows.append(DueRow(
-                context: EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key)),
-                row: HistoryRow(isFinal: false, receivedHour: receivedHour, location: location,
-                    payload: .exposure(flagKey: flagKey, Exposure(exposedAt: exposedAt, variation: Int(variation)))),
-                dueAt: dueAt))
+        try await dueRows(of: "pending_exposures", payload: "flag_key, exposed_at, variation",
+            until: until, limit: limit, on: connection, logger: logger) { columns in
+            let (flagKey, exposedAt, variation) = try (columns.next(String.self), columns.next(Int64.self), columns.next(Int32.self))
+            return .exposure(flagKey: flagKey, Exposure(exposedAt: exposedAt, variation: Int(variation)))
         }
-        return rows
     }
 
     /// Up to `limit` pending goals due by `until`, in due order.
     static func dueGoals(
         until: UnixMilliseconds, limit: Int, on connection: PostgresConnection, logger: Logger
     ) async throws -> [DueRow] {
-        let goals = try await connection.query(
+        try await dueRows(
+            of: "pending_goals",
+            payload: "metric_key, occurred_at, events, nullif(value_sum, 0)::text, nullif(value_sum_squares, 0)::text",
+            until: until, limit: limit, on: connection, logger: logger) { columns in
+            let (metricKey, occurredAt, events, sum, squares) = try (
+                columns.next(String.self), columns.next(Int64.self), columns.next(Int64.self), columns.next(String?.self),
+                columns.next(String?.self))
+            return .goal(metricKey: metricKey, occurredAt: occurredAt, GoalTally(events: events, storedSum: sum, storedSquares: squares))
+        }
+    }
+
+    /// Up to `limit` rows of the pending table `table` due by `until`, in due order: each row's location, context,
+    /// receipt hour and due time, then the `payload` columns, which `decodePayload` reads.
+    private static func dueRows(
+        of table: String, payload: String, until: UnixMilliseconds, limit: Int, on connection: PostgresConnection,
+        logger: Logger, _ decodePayload: (inout ColumnReader) throws -> HistoryRow.Payload
+    ) async throws -> [DueRow] {
+        let result = try await connection.query(
             """
-            SELECT ctid::text, environment_id, context_kind, context_key, metric_key, occurred_at,
-                   (extract(epoch FROM received_hour) * 1000)::bigint, events, nullif(value_sum, 0)::text,
-                   nullif(value_sum_squares, 0)::text, (extract(epoch FROM due_at) * 1000)::bigint
-            FROM analytics.pending_goals WHERE due_at <= to_timestamp(\(until) / 1000.0) ORDER BY due_at LIMIT \(limit)
+            SELECT ctid::text, environment_id, context_kind, context_key, (extract(epoch FROM received_hour) * 1000)::bigint,
+                   (extract(epoch FROM due_at) * 1000)::bigint, \(unescaped: payload)
+            FROM analytics.\(unescaped: table) WHERE due_at <= to_timestamp(\(until) / 1000.0) ORDER BY due_at LIMIT \(limit)
             """, logger: logger)
         var rows: [DueRow] = []
-        for try await row in goals {
+        for try await row in result {
             var columns = ColumnReader(row)
-            let (location, environmentID, kind, key, metricKey) = try (
-                columns.next(String.self), columns.next(String.self), columns.next(String.self), columns.next(String.self),
-                columns.next(String.self))
-            let (occurredAt, receivedHour, events, sum, squares, dueAt) = try (
-                columns.next(Int64.self), columns.next(Int64.self), columns.next(Int64.self), columns.next(String?.self),
-                columns.next(String?.self), columns.next(Int64.self))
+            let (location, environmentID, kind, key) = try (
+                columns.next(String.self), columns.next(String.self), columns.next(String.self), columns.next(String.self))
+            let (receivedHour, dueAt) = try (columns.next(Int64.self), columns.next(Int64.self))
             rows.append(DueRow(
                 context: EnvironmentContext(environmentID: environmentID, context: ContextIdentity(kind: kind, key: key)),
-                row: HistoryRow(isFinal: false, receivedHour: receivedHour, location: location,
-                    payload: .goal(metricKey: metricKey, occurredAt: occurredAt,
-                        GoalTally(events: events, storedSum: sum, storedSquares: squares))),
+                row: HistoryRow(isFinal: false, receivedHour: receivedHour, location: location, payload: try decodePayload(&columns)),
                 dueAt: dueAt))
         }
         return rows
@@ -525,14 +519,6 @@ struct AnalyticsStore: Sendable {
     /// The keys that occur more than once among one context's taken rows (usually none: a context has a row or two).
     static func repeatedKeys(_ rows: [HistoryRow]) -> Set<HistoryRow.Key> {
         guard rows.count > 1 else { return [] }
-        // A few rows are compared pairwise: cheaper than hashing their keys' strings.
-        if rows.count <= 8 {
-            var repeated: Set<HistoryRow.Key> = []
-            for i in rows.indices {
-                for j in rows.indices where j > i && rows[i].key == rows[j].key { repeated.insert(rows[i].key) }
-            }
-            return repeated
-        }
         var seen: Set<HistoryRow.Key> = []
         var repeated: Set<HistoryRow.Key> = []
         for row in rows where !seen.insert(row.key).inserted { repeated.insert(row.key) }

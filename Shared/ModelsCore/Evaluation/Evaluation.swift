@@ -97,13 +97,16 @@ struct Evaluation {
         }
 
         for index in flag.rules.indices {
-            let detail = flag.rules[index]._withUnsafeGuaranteedRef { rule in
-                Result { () throws(AbortEvaluation) -> EvaluationDetail? in
-                    guard try clausesMatch(rule.clauses, segmentChain: nil, state: &state) else { return nil }
-                    return result(flag, rule.result, reason: .ruleMatch(index: index, id: rule.id))
+            // Only whether the rule matched crosses the closure: an optional detail in a `Result` was
+            // copied three times on its way out, a tenth of a rollout evaluation.
+            let matched = flag.rules[index]._withUnsafeGuaranteedRef { rule in
+                Result { () throws(AbortEvaluation) in try clausesMatch(rule.clauses, segmentChain: nil, state: &state) }
+            }
+            if try matched.get() {
+                return flag.rules[index]._withUnsafeGuaranteedRef { rule in
+                    result(flag, rule.result, reason: .ruleMatch(index: index, id: rule.id))
                 }
             }
-            if let detail = try detail.get() { return detail }
         }
         return result(flag, flag.fallthrough, reason: .fallthrough())
     }

@@ -120,13 +120,14 @@ extension EvaluationData {
         }
         let evaluation = Evaluation(data: self, context: context)
         var state = EvaluationState()
-        var detail: EvaluationDetail
         do {
-            detail = try evaluation.evaluate(flag, prerequisiteChain: nil, state: &state, observer: &observer)
+            var detail = try evaluation.evaluate(flag, prerequisiteChain: nil, state: &state, observer: &observer)
+            if let status = state.bigSegmentsStatus { detail.reason.bigSegmentsStatus = status }
+            return detail
         } catch {
-            detail = .error(.malformedFlag)
+            var detail = EvaluationDetail.error(.malformedFlag)
+            if let status = state.bigSegmentsStatus { detail.reason.bigSegmentsStatus = status }
+            return detail
         }
-        if let status = state.bigSegmentsStatus { detail.reason.bigSegmentsStatus = status }
-        return detail
     }
 }

@@ -130,6 +130,49 @@ struct EventExtractionTests {
             valueSquares: Decimal(string: "6.25")!))
     }
 
+    @Test("a value too large or too small for exact squares is ignored, its event still counted; none stops the process")
+    func metricMagnitudes() throws {
+        let t = receivedAt - 1000
+        let values = ["5", "1e31", "-1e30", "1e-100", "-4.9e-324", "1e-30", "0", "0.5e-30"]
+        let events = values.enumerated().map { index, value in
+            #"{"kind":"custom","creationDate":\#(t + index),"key":"m","metricValue":\#(value),"context":{"kind":"user","key":"u"}}"#
+        }
+        var statistics = EventExtraction.Statistics()
+        let contribution = extraction.extract(try record("[" + events.joined(separator: ",") + "]"), statistics: &statistics)
+        let total = contribution.goals.values.reduce(GoalTally(), +)
+        #expect(total.events == Int64(values.count) && statistics.malformedEvents == 0)
+        #expect(total.valueSum == Decimal(string: "5.000000000000000000000000000001")!)
+        #expect(total.valueSquares == Decimal(25) + Decimal(string: "1e-60")!)
+    }
+
+    @Test("a metric value's numeric texts, made from its shortest digits, are exactly Foundation's decimal and its square")
+    func shortestDecimalTexts() throws {
+        var generator = SystemRandomNumberGenerator()
+        let fixed: [Double] = [0, -0.0, 1, -1, 9.99, 0.1, 100, 1e-5, 123456.789, -2.5, 1e15, 1e16, 1.5e20, 9.999999999999999e29,
+            123456789012345680, 0.30000000000000004, 1e-30, -1.2345678901234567e-30]
+        // Every finite value extraction keeps (EventExtraction's magnitudes), from random bit patterns.
+        let random = (0..<20_000).map { _ in Double(bitPattern: UInt64.random(in: 0...UInt64.max, using: &generator)) }
+            .filter { $0.isFinite && abs($0) < EventExtraction.maximumMetricMagnitude && abs($0) >= EventExtraction.minimumMetricMagnitude }
+        #expect(random.count > 1000)
+        for value in fixed + random {
+            let exact = Decimal.exact(value)
+            let tally = GoalTally.event(value: value)
+            #expect(tally == GoalTally(events: 1, valueSum: exact, valueSquares: exact * exact), "\(value)")
+            let digits = try #require(ShortestDecimal(value), "every value extraction keeps takes the fast path: \(value)")
+            #expect(digits.decimal == exact, "\(value)")
+            #expect(Decimal(string: tally.valueSumText) == exact, "\(value): \(tally.valueSumText)")
+            #expect(Decimal(string: tally.valueSquaresText) == exact * exact, "\(value): \(tally.valueSquaresText)")
+        }
+        #expect(ShortestDecimal(9.99)?.numericText == "999e-2")
+        #expect(ShortestDecimal(9.99)?.squareNumericText == "998001e-4")
+        #expect(ShortestDecimal(-100)?.numericText == "-1e2")
+        #expect(ShortestDecimal(-0.0)?.numericText == "0")
+        #expect(ShortestDecimal(.nan) == nil && ShortestDecimal(.infinity) == nil && ShortestDecimal(1e-61) == nil)
+        // A sum of two events is formatted from its decimal.
+        let sum = GoalTally.event(value: 0.1) + GoalTally.event(value: 0.2)
+        #expect(sum.valueSumText == "0.3" && sum.valueSquaresText == "0.05")
+    }
+
     @Test("a consumed record's ignored events are only validated, and counted exactly as when they were built")
     func omittedEvents() throws {
         let t = receivedAt - 1000

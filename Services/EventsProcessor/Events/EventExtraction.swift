@@ -88,6 +88,9 @@ struct EventExtraction: Sendable {
     /// Metric values beyond this magnitude are ignored (the event still counts), so sums of
     /// squares stay within `numeric` and `Decimal` range.
     static let maximumMetricMagnitude = 1e30
+    /// Non-zero metric values below this magnitude are ignored too: a square beyond `Decimal`'s exponent range
+    /// (1e-64 and smaller) stopped the process.
+    static let minimumMetricMagnitude = 1e-30
 
     /// The events parsing builds: the kinds ``extract(_:omittedEvents:statistics:)`` aggregates. The others (index and
     /// identify events are most of a typical flush) are only validated, then counted as ``Statistics/otherEvents``;
@@ -176,7 +179,9 @@ struct EventExtraction: Sendable {
                     continue
                 }
                 var value = properties["metricValue"]?.numberValue
-                if let v = value, !(abs(v) < Self.maximumMetricMagnitude) { value = nil }
+                if let v = value, !(abs(v) < Self.maximumMetricMagnitude) || (v != 0 && abs(v) < Self.minimumMetricMagnitude) {
+                    value = nil
+                }
                 let tally = GoalTally.event(value: value)
                 for context in contexts {
                     let cell = GoalCell(

@@ -170,8 +170,8 @@ struct SortedChunk: Sendable {
             SELECT e, k, c, m, o, to_timestamp(rh / 1000.0), n, s::numeric, q::numeric, to_timestamp(d / 1000.0)
             FROM unnest(\(rows.map(\.key.cell.context.environmentID)), \(rows.map(\.key.cell.context.context.kind)),
                 \(rows.map(\.key.cell.context.context.key)), \(rows.map(\.key.cell.metricKey)), \(rows.map(\.key.cell.occurredAt)),
-                \(rows.map(\.key.receivedHour)), \(rows.map(\.value.value.events)), \(rows.map(\.value.value.valueSum.numericText)),
-                \(rows.map(\.value.value.valueSquares.numericText)), \(rows.map(\.value.dueAt))) AS t(e, k, c, m, o, rh, n, s, q, d)
+                \(rows.map(\.key.receivedHour)), \(rows.map(\.value.value.events)), \(rows.map(\.value.value.valueSumText)),
+                \(rows.map(\.value.value.valueSquaresText)), \(rows.map(\.value.dueAt))) AS t(e, k, c, m, o, rh, n, s, q, d)
             """, logger: logger)
     }
 }

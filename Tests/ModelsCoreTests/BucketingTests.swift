@@ -58,6 +58,16 @@ struct BucketingTests {
          "fallthrough":{"rollout":{"variations":[{"variation":0,"weight":60000},{"variation":1,"weight":40000}]}}}
         """#
 
+    @Test("multiplying by the inverse scale is dividing by LaunchDarkly's 0xFFFFFFFFFFFFFFF, bit for bit")
+    func inverseScale() {
+        #expect(Bucketing.scale == 0x1p60 && Bucketing.inverseScale * Bucketing.scale == 1)
+        var generator = SystemRandomNumberGenerator()
+        let edges: [UInt64] = [0, 1, 0xFFF_FFFF_FFFF_FFFF, 0x7FF_FFFF_FFFF_FFFF, 1 << 53, (1 << 53) + 1]
+        for bits in edges + (0..<100_000).map({ _ in UInt64.random(in: 0...0xFFF_FFFF_FFFF_FFFF, using: &generator) }) {
+            #expect((Double(bits) * Bucketing.inverseScale).bitPattern == (Double(bits) / Bucketing.scale).bitPattern, "\(bits)")
+        }
+    }
+
     @Test("rollouts pick the bucket the hash falls into")
     func rollout() {
         let data = evaluationData(flags: [rolloutFlag])

@@ -6,13 +6,16 @@ import CVaneHash
 /// a bucket boundary).
 enum Bucketing {
     static let scale = Double(0xFFF_FFFF_FFFF_FFFF as UInt64)
+    /// `1 / scale`, exactly: 2⁶⁰ − 1 has 60 significant bits, so as a `Double` it rounds to 2⁶⁰, and dividing by a power
+    /// of two is multiplying by its inverse, bit for bit (the division's latency was a tenth of a rollout's bucketing).
+    static let inverseScale = 0x1p-60
 
     /// The bucket in [0, 1] for the hash input `prefix` + `value` (prefix already ends in ".").
     static func bucket(prefix: [UInt8], value: String) -> Double {
         var value = value
         return value.withUTF8 { valueBytes in
             prefix.withUnsafeBufferPointer { prefixBytes in
-                Double(SHA1.leading60Bits(prefixBytes, valueBytes)) / scale
+                Double(SHA1.leading60Bits(prefixBytes, valueBytes)) * inverseScale
             }
         }
     }

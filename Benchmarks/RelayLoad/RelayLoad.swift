@@ -181,6 +181,7 @@ struct Bench {
             + " | fan-out per stream |")
         print("|---|---|---|---|---|---|---|---|---|---|")
         var round = 0
+        var roundLines: [String] = []
         var singleStreamP99: Double?
         for count in Set(counts).sorted() {
             let clients = try StreamClients()
@@ -190,6 +191,8 @@ struct Bench {
             var latencies: [Double] = []
             var patchTimes: [Double] = []
             var missing = 0
+            // Per round, the first and the last stream's latency: the pipeline before the fan-out, and the whole round.
+            var roundSpans: [String] = []
             let fanOutBefore = try await fanOut(relay)
             for _ in 0..<rounds {
                 let on = round % 2 == 1
@@ -202,7 +205,9 @@ struct Bench {
                 let arrivals = try await clients.arrivals(expecting: count, timeout: .seconds(10))
                 missing += count - arrivals.count
                 patchTimes.append(Double(returned - sent) / 1e6)
-                latencies += arrivals.map { Double(max(0, Int64($0) - Int64(returned))) / 1e6 }
+                let roundLatencies = arrivals.map { Double(max(0, Int64($0) - Int64(returned))) / 1e6 }
+                latencies += roundLatencies
+                roundSpans.append("\(ms(roundLatencies.min() ?? 0))–\(ms(roundLatencies.max() ?? 0))")
                 try await Task.sleep(for: .milliseconds(500))
             }
             let fanOutAfter = try await fanOut(relay)
@@ -228,8 +233,11 @@ struct Bench {
             print("| \(count) | \(latencies.count) | \(missing) | \(ms(percentile(latencies, 0.5))) | \(ms(percentile(latencies, 0.9)))"
                 + " | \(ms(percentile(latencies, 0.99))) | \(ms(latencies.last ?? 0)) | \(ms(percentile(patchTimes, 0.5)))"
                 + " | \(ms(meanFanOut)) | \(perStream.map { String(format: "%.1f µs", $0) } ?? "—") |")
+            roundLines.append("\(count) streams, first–last arrival per round: " + roundSpans.joined(separator: ", "))
             try await Task.sleep(for: .seconds(2))
         }
+        print("")
+        for line in roundLines { print("- " + line) }
         print("")
     }
 

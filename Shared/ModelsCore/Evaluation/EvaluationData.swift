@@ -105,11 +105,21 @@ extension EvaluationData {
     /// Evaluates `flag` for `context`.
     public func evaluate(_ flag: CompiledFlag, context: EvaluationContext) -> EvaluationDetail {
         var observer = IgnoringObserver()
-        return evaluate(flag, context: context, observer: &observer)
+        return evaluateInPlace(flag, context: context, observer: &observer)
     }
 
     /// Evaluates `flag` for `context`, reporting prerequisite evaluations to `observer`.
     public func evaluate<Observer: EvaluationObserver>(
+        _ flag: CompiledFlag, context: EvaluationContext, observer: inout Observer
+    ) -> EvaluationDetail {
+        evaluateInPlace(flag, context: context, observer: &observer)
+    }
+
+    /// The body of both `evaluate`s, inlined into each: calling one from the other returned the detail into a
+    /// temporary and copied it out with wide loads over the callee's narrow stores, which stalled on store-to-load
+    /// forwarding (most of the wrapper's time, and an eighth of a fixed-fallthrough evaluation through the SDK).
+    @inline(__always)
+    private func evaluateInPlace<Observer: EvaluationObserver>(
         _ flag: CompiledFlag, context: EvaluationContext, observer: inout Observer
     ) -> EvaluationDetail {
         // Fast paths for the most common flags (off, or on with nothing but a fixed fallthrough),
